@@ -1,0 +1,216 @@
+"""`loyalty`: the command line, and the one place that wires loyalty, web and workers together.
+
+    loyalty migrate                         apply database migrations
+    loyalty serve [--host H] [--port P]     serve the app (jobs in-process unless REDIS_URL is set)
+    loyalty worker                          run the arq worker (needs REDIS_URL)
+    loyalty api-key create --shop DOMAIN [--read-only] [--name NAME]
+    loyalty demo [--json]                   seed the demo shop and print a key and curl lines
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loyalty.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("tortoise").setLevel(logging.WARNING)  # its INFO lines are noise here
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    return handler(settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loyalty", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=_migrate)
+
+    serve = commands.add_parser("serve", help="serve the web app with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="web processes (production)")
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run the arq worker (needs REDIS_URL)")
+    worker.set_defaults(handler=_worker)
+
+    api_key = commands.add_parser("api-key", help="manage API keys")
+    api_key_commands = api_key.add_subparsers(required=True, metavar="ACTION")
+    create = api_key_commands.add_parser("create", help="create a key and print it once")
+    create.add_argument("--shop", required=True, help="the shop's myshopify domain")
+    create.add_argument("--read-only", action="store_true", help="GET requests only")
+    create.add_argument("--name", default="created with loyalty api-key create")
+    create.set_defaults(handler=_api_key_create)
+
+    demo = commands.add_parser("demo", help="seed the demo shop; print a key and curl lines")
+    demo.add_argument("--json", action="store_true", help="print the seed as JSON for scripts")
+    demo.add_argument("--base-url", default="http://127.0.0.1:8000")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _with_db(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    from loyalty.db import close_db, init_db
+
+    async def run() -> Any:
+        await init_db(settings.database_url)
+        try:
+            return await work()
+        finally:
+            await close_db()
+
+    return asyncio.run(run())
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from loyalty.db import migrate
+
+    asyncio.run(migrate(settings.database_url))
+    print(f"migrations applied to {_redacted(settings.database_url)}")
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if settings.runs_jobs_in_process:
+        logging.getLogger("loyalty").info("REDIS_URL not set: jobs run inside the web process")
+    uvicorn.run(
+        "web.asgi:create",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from arq.worker import Worker
+
+    from workers.settings import worker_options
+
+    if not settings.redis_url:
+        print("loyalty worker needs REDIS_URL (without it, `loyalty serve` runs jobs itself)",
+              file=sys.stderr)
+        return 2
+    Worker(**worker_options(settings)).run()
+    return 0
+
+
+def _api_key_create(settings: Settings, args: argparse.Namespace) -> int:
+    from loyalty.api_keys import issue_api_key
+    from loyalty.models import ApiKeyScope, Shop
+
+    async def work() -> int:
+        shop = await Shop.get_or_none(domain=args.shop)
+        if shop is None:
+            print(f"no shop {args.shop!r}: install the app in it first (or run `loyalty demo`)",
+                  file=sys.stderr)
+            return 1
+        scope = ApiKeyScope.READ_ONLY if args.read_only else ApiKeyScope.FULL
+        issued = await issue_api_key(shop=shop, name=args.name, scope=scope)
+        print(issued.secret)
+        print(f"{scope} key {issued.key.public_id} for {shop.domain}; it is shown only once",
+              file=sys.stderr)
+        return 0
+
+    return int(_with_db(settings, work))
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from loyalty.demo import seed_demo
+
+    demo = _with_db(settings, seed_demo)
+    if args.json:
+        print(json.dumps(_demo_json(demo), indent=2))
+        return 0
+    base = args.base_url.rstrip("/")
+    award = f"{base}/api/v1/earning-rules/{demo.rules[0].public_id}/award"
+    customer = demo.showcase_customer
+    print(f"""Demo shop {demo.shop.domain} is ready.
+
+API key (shown once): {demo.api_key.secret}
+
+Award the Instagram rule to {customer.email} (201 the first time, 409 when repeated):
+
+  curl -i -X POST {award} \\
+    -H 'Authorization: {demo.api_key.secret}' \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"customer_identifier": "{customer.shopify_customer_id}"}}'
+
+A rule with a 14-day approval time (answers "pending"):
+
+  curl -i -X POST {base}/api/v1/earning-rules/rule_demo_review/award \\
+    -H 'Authorization: {demo.api_key.secret}' \\
+    -d '{{"customer_identifier": "{customer.email}"}}'
+
+An excluded customer (403) and a purchase rule (422):
+
+  curl -i -X POST {award} -H 'Authorization: {demo.api_key.secret}' \\
+    -d '{{"customer_identifier": "eve.excluded@example.com"}}'
+  curl -i -X POST {base}/api/v1/earning-rules/rule_demo_purchase/award \\
+    -H 'Authorization: {demo.api_key.secret}' -d '{{"customer_identifier": "7000000001"}}'
+""")
+    return 0
+
+
+def _demo_json(demo: Any) -> dict[str, Any]:
+    return {
+        "shop": demo.shop.domain,
+        "api_key": demo.api_key.secret,
+        "rules": [
+            {
+                "id": rule.public_id,
+                "name": rule.name,
+                "action": rule.action,
+                "category": str(rule.category),
+                "points": rule.points,
+                "is_active": rule.is_active,
+                "approval_time": rule.approval_time_days,
+            }
+            for rule in demo.rules
+        ],
+        "tiers": [
+            {
+                "name": tier.name,
+                "points_required": tier.points_required,
+                "points_multiplier": float(tier.points_multiplier),
+            }
+            for tier in demo.tiers
+        ],
+        "customers": [
+            {
+                "shopify_customer_id": str(customer.shopify_customer_id),
+                "email": customer.email,
+                "excluded": customer.is_excluded,
+                "tier_multiplier": float(customer.vip_tier.points_multiplier)
+                if customer.vip_tier
+                else 1.0,
+            }
+            for customer in demo.customers
+        ],
+    }
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,1 @@
+"""Loyalty core: models, services, clients. Imports neither Starlette nor arq."""

@@ -1,0 +1,127 @@
+"""The demo shop: an idempotent seed that shows every path of the award API.
+
+Running it again changes nothing that exists; it only adds a fresh customer when every demo
+customer already holds the showcase award, so the printed curl always earns a first 201.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from loyalty.api_keys import IssuedApiKey, issue_api_key
+from loyalty.models import (
+    ApiKeyScope,
+    Customer,
+    EarningHistoryEntry,
+    EarningRule,
+    RuleCategory,
+    Shop,
+    VipTier,
+)
+
+DEMO_SHOP = "demo.myshopify.com"
+SHOWCASE_RULE = "rule_demo_instagram"
+
+TIERS = [
+    {"public_id": "tier_demo_bronze", "name": "Bronze", "points_required": 0, "points_multiplier": Decimal("1.00")},
+    {"public_id": "tier_demo_silver", "name": "Silver", "points_required": 500, "points_multiplier": Decimal("1.25")},
+    {"public_id": "tier_demo_gold", "name": "Gold", "points_required": 2000, "points_multiplier": Decimal("1.50")},
+]
+
+RULES: list[dict[str, Any]] = [
+    {"public_id": SHOWCASE_RULE, "name": "Follow us on Instagram", "action": "follow_on_instagram",
+     "category": RuleCategory.SOCIAL, "points": 100, "is_active": True, "approval_time_days": 0,
+     "customer_facing_label": "Follow @demostore on Instagram",
+     "call_to_action_url": "https://instagram.com/demostore"},
+    {"public_id": "rule_demo_review", "name": "Write a product review", "action": "write_review",
+     "category": RuleCategory.ENGAGEMENT, "points": 25, "is_active": True, "approval_time_days": 14,
+     "customer_facing_label": "Review a product you bought"},
+    {"public_id": "rule_demo_tiktok", "name": "Follow us on TikTok", "action": "follow_on_tiktok",
+     "category": RuleCategory.SOCIAL, "points": 50, "is_active": False, "approval_time_days": 0,
+     "customer_facing_label": "Follow @demostore on TikTok",
+     "call_to_action_url": "https://tiktok.com/@demostore"},
+    {"public_id": "rule_demo_purchase", "name": "Place an order", "action": "place_order",
+     "category": RuleCategory.PURCHASE, "points": 5, "is_active": True, "approval_time_days": 0,
+     "customer_facing_label": "5 points for every $1 spent"},
+]
+
+CUSTOMERS: list[dict[str, Any]] = [
+    {"shopify_customer_id": 7000000001, "email": "ann.bronze@example.com", "first_name": "Ann", "last_name": "Bronze", "lifetime_points": 120, "tier": "tier_demo_bronze"},
+    {"shopify_customer_id": 7000000002, "email": "sam.silver@example.com", "first_name": "Sam", "last_name": "Silver", "lifetime_points": 800, "tier": "tier_demo_silver"},
+    {"shopify_customer_id": 7000000003, "email": "gus.gold@example.com", "first_name": "Gus", "last_name": "Gold", "lifetime_points": 2500, "tier": "tier_demo_gold"},
+    {"shopify_customer_id": 7000000004, "email": "eve.excluded@example.com", "first_name": "Eve", "last_name": "Excluded", "lifetime_points": 0, "tier": "tier_demo_bronze", "is_excluded": True},
+]
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    shop: Shop
+    api_key: IssuedApiKey
+    rules: list[EarningRule]
+    tiers: list[VipTier]
+    customers: list[Customer]
+    showcase_customer: Customer  # has not yet earned the showcase rule
+
+
+async def seed_demo() -> DemoShop:
+    shop, _ = await Shop.get_or_create(
+        domain=DEMO_SHOP, defaults={"name": "Demo Store", "points_expiry_days": 365}
+    )
+    tiers = {}
+    for spec in TIERS:
+        tier, _ = await VipTier.get_or_create(
+            public_id=spec["public_id"], defaults={**spec, "shop": shop}
+        )
+        tiers[tier.public_id] = tier
+    rules = []
+    for spec in RULES:
+        rule, _ = await EarningRule.get_or_create(
+            public_id=spec["public_id"], defaults={**spec, "shop": shop}
+        )
+        rules.append(rule)
+    customers = []
+    for spec in CUSTOMERS:
+        fields = {k: v for k, v in spec.items() if k != "tier"}
+        fields["points_balance"] = fields["lifetime_points"]
+        customer, _ = await Customer.get_or_create(
+            shop=shop,
+            shopify_customer_id=spec["shopify_customer_id"],
+            defaults={**fields, "vip_tier": tiers[spec["tier"]]},
+        )
+        customers.append(customer)
+    showcase = await _customer_without_showcase_award(shop, customers, tiers["tier_demo_bronze"])
+    if showcase not in customers:
+        customers.append(showcase)
+    key = await issue_api_key(shop=shop, name="demo (loyalty demo)", scope=ApiKeyScope.FULL)
+    return DemoShop(
+        shop=shop,
+        api_key=key,
+        rules=rules,
+        tiers=list(tiers.values()),
+        customers=await Customer.filter(shop=shop).order_by("id").prefetch_related("vip_tier"),
+        showcase_customer=showcase,
+    )
+
+
+async def _customer_without_showcase_award(
+    shop: Shop, customers: list[Customer], entry_tier: VipTier
+) -> Customer:
+    awarded = set(
+        await EarningHistoryEntry.filter(
+            shop=shop, rule__public_id=SHOWCASE_RULE
+        ).values_list("customer_id", flat=True)
+    )
+    for customer in await Customer.filter(shop=shop, is_excluded=False).order_by("id"):
+        if customer.id not in awarded:
+            return customer
+    next_id = max(c.shopify_customer_id for c in await Customer.filter(shop=shop)) + 1
+    return await Customer.create(
+        shop=shop,
+        shopify_customer_id=next_id,
+        email=f"guest{next_id - 7000000000}@example.com",
+        first_name="Guest",
+        last_name=str(next_id - 7000000000),
+        vip_tier=entry_tier,
+    )

@@ -1,0 +1,1 @@
+"""Earning: awarding points, and (later) approving and expiring them."""

@@ -1,0 +1,442 @@
+"""Awarding a social or engagement earning rule to a customer (the award API's use case).
+
+Guarantees:
+- Checks run in the contract's order and the first failure wins: rule unknown (404) →
+  inactive (404) → category not awardable (422) → customer unknown (404) → excluded (403) →
+  already awarded (409). A rejected award writes nothing.
+- Exactly once per (customer, rule), enforced by the unique (customer_id, dedupe_key) index
+  with `INSERT … ON CONFLICT DO NOTHING`: concurrent duplicates get `AlreadyAwardedError`.
+- The entry, the balance move (an atomic `x = x + n`), the tier upgrade, the activity rows and
+  the side-effect intents commit together or not at all; intents are handed to `outbox` only
+  after commit.
+
+On PostgreSQL all of that is one statement (one round trip); on SQLite it is a short
+transaction of single-row statements. tests/earning/test_award.py runs both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tortoise.transactions import in_transaction
+
+from loyalty import ids, sql
+from loyalty.api_keys import ShopContext
+from loyalty.clock import parse_db_datetime, utcnow
+from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
+from loyalty.db import dialect
+from loyalty.errors import (
+    AlreadyAwardedError,
+    CategoryNotAwardableError,
+    CustomerExcludedError,
+    CustomerNotFoundError,
+    EarningRuleInactiveError,
+    EarningRuleNotFoundError,
+)
+from loyalty.models import API_AWARDABLE_CATEGORIES, ActorType, EarningStatus
+from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL, write_customer_sync_intents
+from loyalty.points import as_multiplier, multiplied_points
+
+
+class OutboxNotifier(Protocol):
+    def notify(self, shop_id: int, jobs: list[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    type: ActorType
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AwardedEntry:
+    """The committed earning-history entry, as the API renders it."""
+
+    public_id: str
+    earning_rule_id: str
+    action: str
+    points: int
+    base_points: int
+    points_multiplier: Decimal
+    status: EarningStatus
+    points_given_at: datetime | None
+    points_due_at: datetime | None
+    points_expiry_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    customer_id: int
+    jobs: tuple[str, ...]
+
+
+async def award_rule(
+    *,
+    shop: ShopContext,
+    rule_id: str,
+    customer_identifier: str,
+    actor: Actor,
+    outbox: OutboxNotifier | None = None,
+    now: datetime | None = None,
+) -> AwardedEntry:
+    """Award `rule_id`'s points, times the customer's tier multiplier, to the customer.
+
+    Raises EarningRuleNotFoundError, EarningRuleInactiveError, CategoryNotAwardableError,
+    CustomerNotFoundError, CustomerExcludedError or AlreadyAwardedError.
+    """
+    request = _AwardRequest(
+        shop=shop,
+        rule_public_id=rule_id,
+        identifier=parse_customer_identifier(customer_identifier),
+        entry_public_id=ids.new_public_id(ids.EARNING_ENTRY),
+        now=now or utcnow(),
+        actor=actor,
+    )
+    if dialect() == "postgres":
+        entry = await _award_postgres(request)
+    else:
+        entry = await _award_sqlite(request)
+    if outbox is not None and entry.jobs:
+        outbox.notify(shop.id, list(entry.jobs))
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class _AwardRequest:
+    shop: ShopContext
+    rule_public_id: str
+    identifier: CustomerIdentifier
+    entry_public_id: str
+    now: datetime
+    actor: Actor
+
+
+def _check_rule(row: dict[str, Any] | None, rule_public_id: str) -> None:
+    if row is None or row["rule_pk"] is None:
+        raise EarningRuleNotFoundError(f"No earning rule {rule_public_id!r} exists for this shop")
+    if not row["is_active"]:
+        raise EarningRuleInactiveError(f"Earning rule {rule_public_id!r} is not active")
+    if row["category"] not in API_AWARDABLE_CATEGORIES:
+        raise CategoryNotAwardableError(
+            f"Earning rule {rule_public_id!r} is in the {row['category']!r} category; only "
+            "social and engagement rules can be awarded via the API"
+        )
+
+
+def _check_customer(row: dict[str, Any] | None) -> None:
+    if row is None or row["customer_pk"] is None:
+        raise CustomerNotFoundError("No customer with that Shopify customer ID or email exists")
+    if row["is_excluded"]:
+        raise CustomerExcludedError("Customer is excluded from the loyalty program")
+
+
+def _already_awarded() -> AlreadyAwardedError:
+    return AlreadyAwardedError("Customer has already been awarded points for this earning rule")
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL: one statement. Data-modifying CTEs run atomically; when ON CONFLICT skips the
+# insert, every CTE that depends on it writes nothing, so the row that comes back says which
+# check failed and nothing has changed.
+
+_PG_AWARD_SQL = """
+WITH rule AS (
+    SELECT id, action, category, points, is_active, approval_time_days
+    FROM earning_rule WHERE shop_id = $1 AND public_id = $2
+), cust AS (
+    SELECT c.id, c.is_excluded, c.vip_tier_id,
+           COALESCE(t.points_multiplier, 1.00) AS multiplier
+    FROM customer c LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
+    WHERE c.shop_id = $1 AND {customer_match}
+    ORDER BY c.id LIMIT 1
+), granted AS (
+    SELECT rule.id AS rule_id, rule.action, rule.points AS base_points, rule.approval_time_days,
+           cust.id AS customer_id, cust.multiplier,
+           round(rule.points * cust.multiplier)::int AS points  -- numeric: ties round up
+    FROM rule CROSS JOIN cust
+    WHERE rule.is_active AND rule.category IN ({awardable}) AND NOT cust.is_excluded
+), ins AS (
+    INSERT INTO earning_history_entry (
+        public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier,
+        points, status, points_given_at, points_due_at, points_expiry_at, dedupe_key,
+        created_at, updated_at)
+    SELECT $4, $1, customer_id, rule_id, action, base_points, multiplier, points,
+           CASE WHEN approval_time_days > 0 THEN 'pending' ELSE 'approved' END,
+           CASE WHEN approval_time_days > 0 THEN NULL ELSE $5::timestamptz END,
+           CASE WHEN approval_time_days > 0
+                THEN $5::timestamptz + make_interval(days => approval_time_days) END,
+           CASE WHEN approval_time_days = 0 AND $6::int IS NOT NULL
+                THEN $5::timestamptz + make_interval(days => $6::int) END,
+           'rule:' || rule_id, $5::timestamptz, $5::timestamptz
+    FROM granted
+    ON CONFLICT (customer_id, dedupe_key) DO NOTHING
+    RETURNING id, customer_id, points, status, points_given_at, points_due_at, points_expiry_at
+), moved AS (
+    SELECT customer_id,
+           CASE WHEN status = 'approved' THEN points ELSE 0 END AS approved,
+           CASE WHEN status = 'pending' THEN points ELSE 0 END AS pending
+    FROM ins
+), bal AS (
+    UPDATE customer c SET
+        points_balance = c.points_balance + m.approved,
+        lifetime_points = c.lifetime_points + m.approved,
+        pending_points = c.pending_points + m.pending,
+        vip_tier_id = COALESCE(({tier_upgrade}), c.vip_tier_id),
+        updated_at = $5::timestamptz
+    FROM moved m WHERE c.id = m.customer_id
+    RETURNING c.id, c.vip_tier_id
+), logged AS (
+    INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
+    SELECT $1, ins.customer_id, 'points_awarded', $7::text, $8::text,
+           jsonb_build_object('entry_id', $4::text, 'rule_id', $2::text,
+                              'points', ins.points, 'status', ins.status),
+           $5::timestamptz
+    FROM ins
+    UNION ALL
+    SELECT $1, bal.id, 'vip_tier_changed', 'system', NULL,
+           jsonb_build_object('from_tier_id', cust.vip_tier_id, 'to_tier_id', bal.vip_tier_id,
+                              'entry_id', $4::text),
+           $5::timestamptz
+    FROM bal JOIN cust ON cust.id = bal.id
+    WHERE bal.vip_tier_id IS DISTINCT FROM cust.vip_tier_id
+), intents AS (
+    INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
+    SELECT $1, ins.customer_id, jobs.job, jsonb_build_object('entry_id', $4::text),
+           $5::timestamptz, 0
+    FROM ins CROSS JOIN ({sync_jobs}) AS jobs
+    RETURNING job
+)
+SELECT rule.id AS rule_pk, rule.action, rule.category, rule.is_active,
+       rule.points AS base_points,
+       cust.id AS customer_pk, cust.is_excluded, cust.multiplier,
+       ins.id AS entry_pk, ins.points, ins.status, ins.points_given_at, ins.points_due_at,
+       ins.points_expiry_at,
+       (SELECT array_agg(job) FROM intents) AS jobs
+FROM (SELECT 1) AS one
+LEFT JOIN rule ON TRUE LEFT JOIN cust ON TRUE LEFT JOIN ins ON TRUE
+"""
+
+# The highest tier the customer's new lifetime points reach, if above their current tier.
+# Awards only ever upgrade; downgrades belong to expiry and adjustments.
+_TIER_UPGRADE_SQL = """
+SELECT t.id FROM vip_tier t
+WHERE t.shop_id = $1 AND t.points_required <= {row}.lifetime_points + {approved}
+  AND t.points_required > COALESCE(
+        (SELECT cur.points_required FROM vip_tier cur WHERE cur.id = {row}.vip_tier_id), -1)
+ORDER BY t.points_required DESC LIMIT 1
+"""
+
+_AWARDABLE_SQL = ", ".join(f"'{category}'" for category in sorted(API_AWARDABLE_CATEGORIES))
+
+
+def _pg_award_sql(customer_match: str) -> str:
+    return _PG_AWARD_SQL.format(
+        customer_match=customer_match,
+        awardable=_AWARDABLE_SQL,
+        tier_upgrade=_TIER_UPGRADE_SQL.format(row="c", approved="m.approved"),
+        sync_jobs=CUSTOMER_SYNC_JOBS_SQL,
+    )
+
+
+_PG_AWARD_BY_ID = _pg_award_sql("c.shopify_customer_id = $3::bigint")
+_PG_AWARD_BY_EMAIL = _pg_award_sql("c.email_key = $3::text")
+
+
+async def _award_postgres(req: _AwardRequest) -> AwardedEntry:
+    if req.identifier.email_key is not None:
+        statement, match_value = _PG_AWARD_BY_EMAIL, req.identifier.email_key
+    else:  # an id, or None when the identifier can match no one (the rule is still checked)
+        statement, match_value = _PG_AWARD_BY_ID, req.identifier.shopify_customer_id
+    row = await sql.fetch_one(
+        statement,
+        req.shop.id,
+        req.rule_public_id,
+        match_value,
+        req.entry_public_id,
+        req.now,
+        req.shop.points_expiry_days,
+        str(req.actor.type),
+        req.actor.id,
+    )
+    _check_rule(row, req.rule_public_id)
+    _check_customer(row)
+    assert row is not None
+    if row["entry_pk"] is None:
+        raise _already_awarded()
+    return AwardedEntry(
+        public_id=req.entry_public_id,
+        earning_rule_id=req.rule_public_id,
+        action=row["action"],
+        points=row["points"],
+        base_points=row["base_points"],
+        points_multiplier=as_multiplier(row["multiplier"]),
+        status=EarningStatus(row["status"]),
+        points_given_at=row["points_given_at"],
+        points_due_at=row["points_due_at"],
+        points_expiry_at=row["points_expiry_at"],
+        created_at=req.now,
+        updated_at=req.now,
+        customer_id=row["customer_pk"],
+        jobs=tuple(row["jobs"] or ()),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# SQLite: one writer at a time, so a short transaction of simple statements. The same unique
+# index decides duplicates.
+
+_SQLITE_RULE_SQL = """
+SELECT id AS rule_pk, action, category, points AS base_points, is_active, approval_time_days
+FROM earning_rule WHERE shop_id = $1 AND public_id = $2
+"""
+
+_SQLITE_CUSTOMER_SQL = """
+SELECT c.id AS customer_pk, c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier
+FROM customer c LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
+WHERE c.shop_id = $1 AND {customer_match}
+ORDER BY c.id LIMIT 1
+"""
+_SQLITE_CUSTOMER_BY_ID = _SQLITE_CUSTOMER_SQL.format(customer_match="c.shopify_customer_id = $2")
+_SQLITE_CUSTOMER_BY_EMAIL = _SQLITE_CUSTOMER_SQL.format(customer_match="c.email_key = $2")
+
+_SQLITE_INSERT_SQL = """
+INSERT INTO earning_history_entry (
+    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
+    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+ON CONFLICT (customer_id, dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+# SQLite resolves a nested sub-select's outer reference by table name, not by an UPDATE alias.
+_SQLITE_BALANCE_SQL = f"""
+UPDATE customer SET
+    points_balance = points_balance + $3,
+    lifetime_points = lifetime_points + $3,
+    pending_points = pending_points + $4,
+    vip_tier_id = COALESCE(({_TIER_UPGRADE_SQL.format(row="customer", approved="$3")}), vip_tier_id),
+    updated_at = $5
+WHERE id = $2
+RETURNING vip_tier_id
+"""
+
+_SQLITE_ACTIVITY_SQL = """
+INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+
+async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
+    async with in_transaction():
+        rule = await sql.fetch_one(_SQLITE_RULE_SQL, req.shop.id, req.rule_public_id)
+        _check_rule(rule, req.rule_public_id)
+        assert rule is not None
+        if req.identifier.email_key is not None:
+            customer = await sql.fetch_one(
+                _SQLITE_CUSTOMER_BY_EMAIL, req.shop.id, req.identifier.email_key
+            )
+        elif req.identifier.shopify_customer_id is not None:
+            customer = await sql.fetch_one(
+                _SQLITE_CUSTOMER_BY_ID, req.shop.id, req.identifier.shopify_customer_id
+            )
+        else:
+            customer = None
+        _check_customer(customer)
+        assert customer is not None
+
+        now = req.now
+        multiplier = as_multiplier(customer["multiplier"])
+        points = multiplied_points(rule["base_points"], multiplier)
+        approval_days = rule["approval_time_days"]
+        pending = approval_days > 0
+        given_at = None if pending else now
+        due_at = now + timedelta(days=approval_days) if pending else None
+        expiry_days = req.shop.points_expiry_days
+        expiry_at = given_at + timedelta(days=expiry_days) if given_at and expiry_days else None
+        status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
+
+        inserted = await sql.fetch_one(
+            _SQLITE_INSERT_SQL,
+            req.entry_public_id,
+            req.shop.id,
+            customer["customer_pk"],
+            rule["rule_pk"],
+            rule["action"],
+            rule["base_points"],
+            str(multiplier),
+            points,
+            str(status),
+            given_at,
+            due_at,
+            expiry_at,
+            f"rule:{rule['rule_pk']}",
+            now,
+        )
+        if inserted is None:
+            raise _already_awarded()
+
+        approved_points = 0 if pending else points
+        tiers = await sql.fetch_one(
+            _SQLITE_BALANCE_SQL,
+            req.shop.id,
+            customer["customer_pk"],
+            approved_points,
+            points if pending else 0,
+            now,
+        )
+        activity_data = {
+            "entry_id": req.entry_public_id,
+            "rule_id": req.rule_public_id,
+            "points": points,
+            "status": str(status),
+        }
+        await sql.execute(
+            _SQLITE_ACTIVITY_SQL,
+            req.shop.id,
+            customer["customer_pk"],
+            "points_awarded",
+            str(req.actor.type),
+            req.actor.id,
+            json.dumps(activity_data),
+            now,
+        )
+        if tiers and tiers["vip_tier_id"] != customer["vip_tier_id"]:
+            tier_data = {
+                "from_tier_id": customer["vip_tier_id"],
+                "to_tier_id": tiers["vip_tier_id"],
+                "entry_id": req.entry_public_id,
+            }
+            await sql.execute(
+                _SQLITE_ACTIVITY_SQL,
+                req.shop.id,
+                customer["customer_pk"],
+                "vip_tier_changed",
+                str(ActorType.SYSTEM),
+                None,
+                json.dumps(tier_data),
+                now,
+            )
+        jobs = await write_customer_sync_intents(
+            shop_id=req.shop.id,
+            customer_id=customer["customer_pk"],
+            reason={"entry_id": req.entry_public_id},
+            now=now,
+        )
+    return AwardedEntry(
+        public_id=req.entry_public_id,
+        earning_rule_id=req.rule_public_id,
+        action=rule["action"],
+        points=points,
+        base_points=rule["base_points"],
+        points_multiplier=multiplier,
+        status=status,
+        points_given_at=parse_db_datetime(given_at),
+        points_due_at=due_at,
+        points_expiry_at=expiry_at,
+        created_at=now,
+        updated_at=now,
+        customer_id=customer["customer_pk"],
+        jobs=tuple(jobs),
+    )

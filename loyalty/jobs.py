@@ -1,0 +1,32 @@
+"""Job names, declared once. Workers register functions under these names; the web side and the
+outbox enqueue by name and never import worker code."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from loyalty.models import Platform
+
+
+class JobName(StrEnum):
+    # Intent-processing jobs: each takes `shop_id` and works through that shop's pending intents
+    # of its own kind, so a burst of changes becomes one job per shop and kind.
+    SYNC_SHOPIFY_METAFIELDS = "sync_shopify_metafields"
+    SYNC_KLAVIYO_PROFILES = "sync_klaviyo_profiles"
+    SYNC_OMNISEND_CONTACTS = "sync_omnisend_contacts"
+    SYNC_POSTSCRIPT_SUBSCRIBERS = "sync_postscript_subscribers"
+    # Periodic: re-dispatch intents that are still undelivered (Redis was down, a worker died).
+    SWEEP_OUTBOX = "sweep_outbox"
+
+
+PROFILE_SYNC_JOBS: dict[Platform, JobName] = {
+    Platform.KLAVIYO: JobName.SYNC_KLAVIYO_PROFILES,
+    Platform.OMNISEND: JobName.SYNC_OMNISEND_CONTACTS,
+    Platform.POSTSCRIPT: JobName.SYNC_POSTSCRIPT_SUBSCRIBERS,
+}
+
+# Every customer change owes these: the metafields always, the platforms the shop has enabled.
+CUSTOMER_SYNC_JOBS: tuple[JobName, ...] = (
+    JobName.SYNC_SHOPIFY_METAFIELDS,
+    *PROFILE_SYNC_JOBS.values(),
+)

@@ -1,0 +1,40 @@
+"""The data model. Every table is scoped to a shop; see each module for what it owns."""
+
+from loyalty.models.activity import Activity, ActorType
+from loyalty.models.api_key import ApiKey, ApiKeyScope
+from loyalty.models.customer import Customer
+from loyalty.models.earning_history import EarningHistoryEntry, EarningStatus
+from loyalty.models.earning_rule import API_AWARDABLE_CATEGORIES, EarningRule, RuleCategory
+from loyalty.models.outbox import Integration, OutboxIntent, Platform
+from loyalty.models.shop import Shop
+from loyalty.models.vip_tier import VipTier
+
+__models__ = [
+    Shop,
+    ApiKey,
+    Customer,
+    VipTier,
+    EarningRule,
+    EarningHistoryEntry,
+    Activity,
+    OutboxIntent,
+    Integration,
+]
+
+__all__ = [
+    "API_AWARDABLE_CATEGORIES",
+    "Activity",
+    "ActorType",
+    "ApiKey",
+    "ApiKeyScope",
+    "Customer",
+    "EarningHistoryEntry",
+    "EarningRule",
+    "EarningStatus",
+    "Integration",
+    "OutboxIntent",
+    "Platform",
+    "RuleCategory",
+    "Shop",
+    "VipTier",
+]

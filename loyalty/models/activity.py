@@ -1,0 +1,32 @@
+"""The activity log: who did what to a customer's loyalty record, and when."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ActorType(StrEnum):
+    API_KEY = "api_key"
+    STAFF = "staff"
+    SYSTEM = "system"
+    STOREFRONT = "storefront"
+
+
+class Activity(Model):
+    id = fields.BigIntField(primary_key=True)
+    shop = fields.ForeignKeyField("loyalty.Shop", related_name="activities", on_delete=fields.CASCADE)
+    customer = fields.ForeignKeyField(
+        "loyalty.Customer", related_name="activities", null=True, on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=64)  # points_awarded, customer_excluded, …
+    actor_type = fields.CharEnumField(ActorType, max_length=16)
+    actor_id = fields.CharField(max_length=64, null=True)
+    data = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "activity"
+        indexes = (("customer_id", "created_at"),)

@@ -1,0 +1,53 @@
+"""A shop's customer as the programme knows them: identity, exclusion, balances and tier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from loyalty.customers.identifiers import normalize_email
+
+
+class Customer(Model):
+    id = fields.BigIntField(primary_key=True)
+    shop = fields.ForeignKeyField("loyalty.Shop", related_name="customers", on_delete=fields.CASCADE)
+    shopify_customer_id = fields.BigIntField()
+    email = fields.CharField(max_length=255, null=True)
+    # Trimmed, lower-cased email: the key for case-insensitive lookups.
+    email_key = fields.CharField(max_length=255, null=True)
+    first_name = fields.CharField(max_length=255, default="")
+    last_name = fields.CharField(max_length=255, default="")
+    tags = fields.TextField(default="")
+    is_excluded = fields.BooleanField(default=False)
+    date_of_birth = fields.DateField(null=True)
+    anniversary_date = fields.DateField(null=True)
+    shopify_created_at = fields.DatetimeField(null=True)
+    shopify_updated_at = fields.DatetimeField(null=True)
+    points_balance = fields.IntField(default=0)  # spendable ("current_points")
+    pending_points = fields.IntField(default=0)  # awarded, waiting for approval
+    lifetime_points = fields.IntField(default=0)  # ever approved; drives the VIP tier
+    redeemed_points = fields.IntField(default=0)
+    vip_tier = fields.ForeignKeyField(
+        "loyalty.VipTier", related_name="customers", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "customer"
+        unique_together = (("shop", "shopify_customer_id"),)
+        indexes = (("shop_id", "email_key"),)
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        # email_key is derived, never set by hand: keep it in step with email on every save.
+        self.email_key = normalize_email(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = [*update_fields, "email_key"]
+        await super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

@@ -1,0 +1,46 @@
+"""Earning rules: what a customer does (the action) and the points it is worth."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class RuleCategory(StrEnum):
+    PURCHASE = "purchase"
+    SOCIAL = "social"
+    ENGAGEMENT = "engagement"
+    BIRTHDAY = "birthday"
+    ANNIVERSARY = "anniversary"
+    SIGNUP = "signup"
+    REFERRAL = "referral"
+
+
+# Only these may be awarded through the API; the platform awards the others itself.
+API_AWARDABLE_CATEGORIES = frozenset({RuleCategory.SOCIAL, RuleCategory.ENGAGEMENT})
+
+
+class EarningRule(Model):
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    shop = fields.ForeignKeyField(
+        "loyalty.Shop", related_name="earning_rules", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=255)
+    description = fields.TextField(default="")
+    action = fields.CharField(max_length=64)  # follow_on_instagram, place_order, birthday, …
+    category = fields.CharEnumField(RuleCategory, max_length=16)
+    # Base points; for purchase rules, points per unit of the shop's currency.
+    points = fields.IntField()
+    is_active = fields.BooleanField(default=True)
+    approval_time_days = fields.IntField(default=0)  # 0: approved immediately
+    customer_facing_label = fields.CharField(max_length=255, default="")
+    call_to_action_url = fields.CharField(max_length=2048, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "earning_rule"
+        indexes = (("shop_id", "is_active"),)

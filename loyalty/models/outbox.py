@@ -1,0 +1,59 @@
+"""Side-effect intents (a transactional outbox) and per-shop marketing integrations."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+# Work a committed change owes the outside world, written in that change's transaction. A job
+# claims intents (`claimed_until`), does the work, and sets `completed_at`; a claim that lapses
+# without completion is swept and dispatched again, so nothing is lost. (Comments, not docstrings:
+# Tortoise turns model docstrings into table comments.)
+class OutboxIntent(Model):
+
+    id = fields.BigIntField(primary_key=True)
+    shop = fields.ForeignKeyField("loyalty.Shop", related_name="intents", on_delete=fields.CASCADE)
+    customer = fields.ForeignKeyField(
+        "loyalty.Customer", related_name="intents", null=True, on_delete=fields.CASCADE
+    )
+    job = fields.CharField(max_length=64)  # a loyalty.jobs.JobName
+    payload = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    claimed_until = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
+    last_error = fields.TextField(null=True)
+
+    class Meta:
+        table = "outbox_intent"
+        indexes = (("job", "shop_id", "completed_at"), ("completed_at", "created_at"))
+
+
+class Platform(StrEnum):
+    KLAVIYO = "klaviyo"
+    OMNISEND = "omnisend"
+    POSTSCRIPT = "postscript"
+
+
+# A shop's connection to a marketing platform; credentials are encrypted at rest.
+class Integration(Model):
+
+    id = fields.BigIntField(primary_key=True)
+    shop = fields.ForeignKeyField(
+        "loyalty.Shop", related_name="integrations", on_delete=fields.CASCADE
+    )
+    platform = fields.CharEnumField(Platform, max_length=16)
+    enabled = fields.BooleanField(default=False)
+    credentials_enc = fields.TextField(null=True)
+    last_success_at = fields.DatetimeField(null=True)
+    last_error_at = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "integration"
+        unique_together = (("shop", "platform"),)

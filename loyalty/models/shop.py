@@ -1,0 +1,33 @@
+"""A Shopify store that installed the app, its tokens (encrypted) and programme settings."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Shop(Model):
+    id = fields.BigIntField(primary_key=True)
+    domain = fields.CharField(max_length=255, unique=True)  # "<name>.myshopify.com"
+    name = fields.CharField(max_length=255, default="")
+    scopes = fields.CharField(max_length=1024, default="")
+    installed_at = fields.DatetimeField(null=True)
+    uninstalled_at = fields.DatetimeField(null=True)
+    # Expiring offline token pair, Fernet-encrypted with a key derived from SECRET_KEY.
+    access_token_enc = fields.TextField(null=True)
+    access_token_expires_at = fields.DatetimeField(null=True)
+    refresh_token_enc = fields.TextField(null=True)
+    refresh_token_expires_at = fields.DatetimeField(null=True)
+    # Programme settings.
+    programme_enabled = fields.BooleanField(default=True)
+    points_expiry_days = fields.IntField(null=True)  # None: points never expire
+    timezone = fields.CharField(max_length=64, default="UTC")
+    exclusion_tag = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "shop"
+
+    def __str__(self) -> str:
+        return self.domain

@@ -1,0 +1,112 @@
+"""After commit: push owed jobs to the queue; periodically: sweep for intents left behind.
+
+`notify` is synchronous and costs a set insert, so the request path never waits on Redis. The
+background loop gathers notifications for a moment and enqueues one job per (kind, shop),
+which is what turns a burst of awards into one sync. If the queue is down, the intents stay in
+the database and the next sweep dispatches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+
+from loyalty.clock import utcnow
+from loyalty.jobs import JobName
+from loyalty.outbox.intents import due_groups
+from loyalty.outbox.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+
+def coalescing_job_id(job: str, shop_id: int, *, window_seconds: float = 1.0) -> str:
+    """One job id per (kind, shop, time window): repeats within the window are dropped by the
+    queue, while a later window always gets through even if an earlier job is still running."""
+    return f"{job}:{shop_id}:{int(time.time() // window_seconds)}"
+
+
+async def sweep(
+    queue: JobQueue, *, grace: timedelta = timedelta(seconds=5), defer_seconds: float = 0
+) -> int:
+    """Enqueue a job for every (kind, shop) with intents nobody is working on. Idempotent."""
+    now = utcnow()
+    groups = await due_groups(created_before=now - grace, now=now)
+    for job, shop_id in groups:
+        await queue.enqueue(
+            JobName(job),
+            job_id=coalescing_job_id(job, shop_id),
+            defer_seconds=defer_seconds,
+            shop_id=shop_id,
+        )
+    if groups:
+        log.info("outbox sweep dispatched %d job(s)", len(groups))
+    return len(groups)
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        queue: JobQueue,
+        *,
+        delay: float = 0.2,
+        job_defer: float = 1.0,
+        sweep_interval: float = 15.0,
+    ) -> None:
+        self.queue = queue
+        self._delay = delay
+        self._job_defer = job_defer
+        self._sweep_interval = sweep_interval
+        self._pending: set[tuple[str, int]] = set()
+        self._wake = asyncio.Event()
+
+    def notify(self, shop_id: int, jobs: Iterable[str]) -> None:
+        """Called after a commit that wrote intents. Never blocks, never raises."""
+        for job in jobs:
+            self._pending.add((job, shop_id))
+        self._wake.set()
+
+    async def flush(self) -> int:
+        """Enqueue everything notified so far. A queue failure is logged, not raised."""
+        pending, self._pending = self._pending, set()
+        self._wake.clear()
+        sent = 0
+        for job, shop_id in sorted(pending):
+            try:
+                await self.queue.enqueue(
+                    JobName(job),
+                    job_id=coalescing_job_id(job, shop_id),
+                    defer_seconds=self._job_defer,
+                    shop_id=shop_id,
+                )
+                sent += 1
+            except Exception as exc:  # Redis down: the sweep re-dispatches from the database
+                log.warning("could not enqueue %s for shop %s (%s); left to the sweep", job, shop_id, exc)
+        return sent
+
+    async def sweep(self) -> int:
+        try:
+            return await sweep(self.queue, defer_seconds=self._job_defer)
+        except Exception as exc:
+            log.warning("outbox sweep failed (%s); retrying in %ss", exc, self._sweep_interval)
+            return 0
+
+    async def run(self) -> None:
+        """The background loop; cancel it to stop. Sweeps once at start (recovering work from
+        before a restart), then on every interval."""
+        await self.sweep()
+        next_sweep = time.monotonic() + self._sweep_interval
+        while True:
+            timeout = max(0.0, next_sweep - time.monotonic())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+            if self._pending:
+                await asyncio.sleep(self._delay)  # gather a burst into one job per shop
+                await self.flush()
+            if time.monotonic() >= next_sweep:
+                await self.sweep()
+                next_sweep = time.monotonic() + self._sweep_interval

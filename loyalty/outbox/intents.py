@@ -1,0 +1,122 @@
+"""Writing, claiming and completing intents. Every function here is one statement."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from loyalty import sql
+from loyalty.clock import utcnow
+from loyalty.db import dialect
+from loyalty.jobs import PROFILE_SYNC_JOBS, JobName
+from loyalty.models import OutboxIntent
+
+# The jobs a customer change owes, for a shop: metafields always, plus each enabled platform.
+# Used as a sub-select inside the writing statement, so no extra round trip reads integrations.
+_PLATFORM_JOBS = " UNION ALL ".join(
+    f"SELECT '{job}' AS job FROM integration WHERE shop_id = $1 AND platform = '{platform}' "
+    "AND enabled"
+    for platform, job in PROFILE_SYNC_JOBS.items()
+)
+CUSTOMER_SYNC_JOBS_SQL = f"SELECT '{JobName.SYNC_SHOPIFY_METAFIELDS}' AS job UNION ALL {_PLATFORM_JOBS}"
+
+_WRITE_CUSTOMER_SYNC_SQL = f"""
+INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
+SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_JOBS_SQL}) AS jobs
+RETURNING job
+"""
+
+
+async def write_customer_sync_intents(
+    *, shop_id: int, customer_id: int, reason: dict[str, Any], now: datetime | None = None
+) -> list[str]:
+    """Owe a sync of this customer everywhere it is shown. Call inside the change's transaction."""
+    rows = await sql.fetch_all(
+        _WRITE_CUSTOMER_SYNC_SQL, shop_id, customer_id, json.dumps(reason), now or utcnow()
+    )
+    return [row["job"] for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedIntent:
+    id: int
+    customer_id: int | None
+    payload: dict[str, Any]
+    attempts: int  # including this one
+
+
+_CLAIM_SQL = """
+UPDATE outbox_intent SET claimed_until = $3, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM outbox_intent
+    WHERE job = $1 AND shop_id = $2 AND completed_at IS NULL
+      AND (claimed_until IS NULL OR claimed_until < $4)
+    ORDER BY id LIMIT $5 {lock}
+)
+RETURNING id, customer_id, payload, attempts
+"""
+# Several workers may claim the same shop's intents at once on PostgreSQL; SKIP LOCKED gives each
+# a disjoint batch. SQLite has one writer, so a plain sub-select is already exclusive.
+_CLAIM_SQL_BY_DIALECT = {
+    "postgres": _CLAIM_SQL.format(lock="FOR UPDATE SKIP LOCKED"),
+    "sqlite": _CLAIM_SQL.format(lock=""),
+}
+
+
+async def claim_intents(
+    *, job: JobName, shop_id: int, limit: int, claim_for: timedelta, now: datetime | None = None
+) -> list[ClaimedIntent]:
+    now = now or utcnow()
+    rows = await sql.fetch_all(
+        _CLAIM_SQL_BY_DIALECT[dialect()], str(job), shop_id, now + claim_for, now, limit
+    )
+    return sorted(
+        (
+            ClaimedIntent(
+                id=row["id"],
+                customer_id=row["customer_id"],
+                payload=_as_dict(row["payload"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ),
+        key=lambda intent: intent.id,
+    )
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, (str, bytes)):
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else {}
+    return dict(value or {})
+
+
+async def complete_intents(ids: list[int], *, now: datetime | None = None) -> None:
+    if not ids:
+        return
+    await OutboxIntent.filter(id__in=ids, completed_at__isnull=True).update(
+        completed_at=now or utcnow(), claimed_until=None, last_error=None
+    )
+
+
+async def release_intents(ids: list[int], *, error: str, retry_at: datetime) -> None:
+    """A failed attempt: keep the intents pending, record why, and hold them until `retry_at`."""
+    if not ids:
+        return
+    await OutboxIntent.filter(id__in=ids, completed_at__isnull=True).update(
+        claimed_until=retry_at, last_error=error[:2000]
+    )
+
+
+_DUE_SQL = """
+SELECT DISTINCT job, shop_id FROM outbox_intent
+WHERE completed_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until < $2)
+"""
+
+
+async def due_groups(*, created_before: datetime, now: datetime | None = None) -> list[tuple[str, int]]:
+    """(job, shop) pairs with intents that nobody is working on: what a sweep re-dispatches."""
+    rows = await sql.fetch_all(_DUE_SQL, created_before, now or utcnow())
+    return [(row["job"], row["shop_id"]) for row in rows]

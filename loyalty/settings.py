@@ -1,0 +1,88 @@
+"""Settings: one immutable object built from the environment (twelve-factor).
+
+The web app, the worker and the CLI take a `Settings` value; tests build their own and never
+patch the environment after import.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data")
+SHOPIFY_API_VERSION = "2026-10"  # the one place the Admin API version is pinned
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite://{DEFAULT_DATA_DIR}/loyalty.sqlite3"
+    redis_url: str | None = None
+    shopify_api_key: str = ""
+    shopify_api_secret: str = ""
+    shopify_old_api_secret: str | None = None
+    shopify_app_url: str = "http://127.0.0.1:8000"
+    scopes: str = "read_customers,write_customers,read_orders,write_app_proxy"
+    secret_key: str = field(default="", repr=False)
+    # Seconds between sweeps that re-dispatch side-effect intents still undelivered.
+    outbox_sweep_interval: float = 15.0
+    # An intent claimed by a job that did not finish within this many seconds is re-dispatched.
+    outbox_claim_timeout: float = 120.0
+    # How long the dispatcher gathers intents before pushing them to the queue (coalescing).
+    outbox_dispatch_delay: float = 0.2
+    log_level: str = "info"
+
+    @property
+    def database_dialect(self) -> str:
+        return "postgres" if self.database_url.startswith(("postgres", "asyncpg")) else "sqlite"
+
+    @property
+    def runs_jobs_in_process(self) -> bool:
+        """The embedded default: no Redis configured, so the web process runs the jobs itself."""
+        return not self.redis_url
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("LOYALTY_DATA_DIR", str(DEFAULT_DATA_DIR)))
+        database_url = env.get("DATABASE_URL") or f"sqlite://{data_dir}/loyalty.sqlite3"
+        if database_url.startswith("postgresql://"):
+            database_url = "postgres://" + database_url.removeprefix("postgresql://")
+        return cls(
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            shopify_api_key=env.get("SHOPIFY_API_KEY", ""),
+            shopify_api_secret=env.get("SHOPIFY_API_SECRET", ""),
+            shopify_old_api_secret=env.get("SHOPIFY_OLD_API_SECRET") or None,
+            shopify_app_url=(
+                env.get("SHOPIFY_APP_URL") or env.get("APP_URL") or cls.shopify_app_url
+            ).rstrip("/"),
+            scopes=env.get("SCOPES", cls.scopes),
+            secret_key=env.get("SECRET_KEY") or _local_secret_key(data_dir),
+            outbox_sweep_interval=float(
+                env.get("OUTBOX_SWEEP_INTERVAL", cls.outbox_sweep_interval)
+            ),
+            log_level=env.get("LOG_LEVEL", cls.log_level),
+        )
+
+
+def _local_secret_key(data_dir: Path) -> str:
+    """Without SECRET_KEY, the embedded default keeps a generated key beside its database.
+
+    Production sets SECRET_KEY explicitly (see README); this keeps `make run` a one-command start
+    while still never shipping a hard-coded key.
+    """
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,154 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when reachable, required on CI),
+the app with its lifespan running, and an HTTP client bound to it.
+
+Every test that takes `db` (directly or through `client`) runs once per database:
+`test_x[sqlite]` and `test_x[postgres]`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
+
+from loyalty.db import close_db, connection, init_db, migrate
+from loyalty.settings import Settings
+from web.app import create_app
+from web.state import Services
+
+ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+TABLES = (
+    "outbox_intent",
+    "activity",
+    "earning_history_entry",
+    "integration",
+    "customer",
+    "earning_rule",
+    "vip_tier",
+    "api_key",
+    "shop",
+)
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = httpx.URL(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, url: str, port: int) -> None:
+    """Skip when a service is missing on a developer machine; fail on CI, where it must exist."""
+    if _reachable(url, port):
+        return
+    if ON_CI:
+        pytest.fail(f"{name} at {url} is required when CI=true but is unreachable")
+    pytest.skip(f"{name} at {url} is unreachable (required on CI)")
+
+
+def _postgres_admin_dsn() -> str:
+    return POSTGRES_URL.replace("postgres://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated throwaway database, one per session and backend."""
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'loyalty.sqlite3'}"
+        await migrate(url)
+        await init_db(url)
+        yield url
+        await close_db()
+        return
+
+    require_service("PostgreSQL", POSTGRES_URL, 5432)
+    name = f"loyalty_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_postgres_admin_dsn())
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}?maxsize=25"
+    try:
+        await migrate(url)
+        await init_db(url)
+        yield url
+    finally:
+        await close_db()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def db(database: str) -> AsyncIterator[str]:
+    """The database for one test, emptied afterwards."""
+    yield database
+    conn = connection()
+    if conn.capabilities.dialect == "sqlite":
+        for table in TABLES:
+            await conn.execute_script(f'DELETE FROM "{table}"')
+    else:
+        await conn.execute_script(
+            "TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES) + " RESTART IDENTITY CASCADE"
+        )
+
+
+@pytest.fixture
+def settings(db: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db,
+        redis_url=None,
+        shopify_api_key="test-client-id",
+        shopify_api_secret="test-client-secret",
+        shopify_app_url="https://loyalty.test",
+        secret_key="test-secret-key-0123456789abcdef",
+        outbox_dispatch_delay=0,
+        outbox_sweep_interval=3600,
+    )
+
+
+@dataclass
+class RunningApp:
+    asgi: ASGIApp  # the app wrapped so requests see the lifespan state
+    services: Services
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[RunningApp]:
+    application = create_app(settings, manage_db=False, job_defer=0)
+    async with LifespanManager(application) as manager:
+        yield RunningApp(asgi=manager.app, services=application.state.services)
+
+
+@pytest.fixture
+def services(app: RunningApp) -> Services:
+    """The running app's services (dispatcher, queue), as handlers reach them."""
+    return app.services
+
+
+@pytest.fixture
+async def client(app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app.asgi), base_url="https://loyalty.test"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    require_service("Redis", REDIS_URL, 6379)
+    yield REDIS_URL
+

@@ -1,0 +1,1 @@
+"""The Starlette app: one route module per audience, auth per audience, JSON:API errors."""

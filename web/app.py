@@ -1,0 +1,109 @@
+"""The app factory: `create_app(settings)` mounts each audience's routes with its auth, and the
+lifespan owns the process's shared clients (database, HTTP, Redis) and the outbox dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from arq.connections import ArqRedis
+from shopify_app import ShopifyApp
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+
+from loyalty.db import close_db, init_db
+from loyalty.outbox.dispatch import OutboxDispatcher
+from loyalty.outbox.queue import ArqJobQueue, InProcessJobQueue, JobQueue
+from loyalty.settings import Settings
+from loyalty.sync.deps import JobDeps
+from loyalty.sync.jobs import in_process_functions
+from web.auth.api_key import ApiKeyAuthMiddleware
+from web.errors import EXCEPTION_HANDLERS
+from web.routes import health, public_api
+from web.state import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float = 1.0) -> Starlette:
+    """`manage_db=False` when the caller (a test) has initialised Tortoise itself."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if manage_db:
+            await init_db(settings.database_url)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        redis: ArqRedis | None = None
+        queue: JobQueue
+        if settings.redis_url:
+            # Connects lazily: with Redis down the app still starts and awards still commit;
+            # the dispatcher logs and the sweep delivers once Redis is back.
+            redis = ArqRedis.from_url(
+                settings.redis_url, socket_connect_timeout=1, socket_timeout=2
+            )
+            queue = ArqJobQueue(redis)
+        else:
+            queue = InProcessJobQueue(
+                in_process_functions(JobDeps(settings=settings, http=http)), ctx={}
+            )
+        dispatcher = OutboxDispatcher(
+            queue,
+            delay=settings.outbox_dispatch_delay,
+            job_defer=job_defer,
+            sweep_interval=settings.outbox_sweep_interval,
+        )
+        services = Services(
+            settings=settings,
+            dispatcher=dispatcher,
+            queue=queue,
+            http=http,
+            shopify=_shopify_app(settings),
+        )
+        app.state.services = services  # for tests and introspection; handlers use request.state
+        loop_task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
+        try:
+            yield {"services": services}
+        finally:
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
+            await dispatcher.flush()
+            if services.background:
+                await asyncio.gather(*services.background, return_exceptions=True)
+            if isinstance(queue, InProcessJobQueue):
+                await queue.drain()
+            if redis is not None:
+                await redis.aclose()
+            await http.aclose()
+            if manage_db:
+                await close_db()
+
+    return Starlette(
+        routes=[
+            *health.routes,
+            Mount(
+                "/api/v1",
+                routes=public_api.routes,
+                middleware=[Middleware(ApiKeyAuthMiddleware)],
+                name="api",
+            ),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+
+
+def _shopify_app(settings: Settings) -> ShopifyApp | None:
+    if not (settings.shopify_api_key and settings.shopify_api_secret):
+        log.info("SHOPIFY_API_KEY/SHOPIFY_API_SECRET not set: the embedded admin is disabled")
+        return None
+    return ShopifyApp(
+        client_id=settings.shopify_api_key,
+        client_secret=settings.shopify_api_secret,
+        old_client_secret=settings.shopify_old_api_secret,
+    )

@@ -1,0 +1,2 @@
+"""Authentication per audience: API keys (public API), ID tokens (admin), proxy signatures
+(storefront), HMACs (webhooks). Each runs before anything else in the request is read."""

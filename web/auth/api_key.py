@@ -1,0 +1,56 @@
+"""API-key authentication for `/api/v1`, as ASGI middleware on that mount: the key is verified
+(and a read-only key refused for writes) before routing, parsing or any body is read."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from loyalty.api_keys import authenticate, touch_api_key
+from loyalty.errors import DomainError
+from web.errors import error_response, status_for
+
+log = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Public documents under the mount that need no key.
+PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
+
+
+def key_from_header(value: str | None) -> str | None:
+    """`Authorization: <key>` (as the seed product documents) or `Authorization: Bearer <key>`."""
+    if not value:
+        return None
+    value = value.strip()
+    scheme, _, rest = value.partition(" ")
+    if rest and scheme.lower() == "bearer":
+        value = rest.strip()
+    return value or None
+
+
+class ApiKeyAuthMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").removeprefix(
+            scope.get("root_path", "")
+        ) in PUBLIC_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            principal = await authenticate(key_from_header(headers.get("authorization")))
+            if scope["method"] not in READ_METHODS:
+                principal.require_write()
+        except DomainError as exc:
+            response = error_response(status_for(exc), exc.code, exc.title, exc.detail)
+            await response(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        if principal.needs_touch:
+            state["services"].spawn(touch_api_key(principal.key_id))
+        await self.app(scope, receive, send)

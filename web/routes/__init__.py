@@ -1,0 +1,1 @@
+"""One module per audience, each exposing `routes`."""

@@ -1,0 +1,36 @@
+"""What the lifespan builds once per process and handlers reach through `request.state`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from shopify_app import ShopifyApp
+from starlette.requests import Request
+
+from loyalty.outbox.dispatch import OutboxDispatcher
+from loyalty.outbox.queue import JobQueue
+from loyalty.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    dispatcher: OutboxDispatcher
+    queue: JobQueue
+    http: httpx.AsyncClient
+    shopify: ShopifyApp | None  # None until SHOPIFY_API_KEY/SECRET are set
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Fire-and-forget work that must not delay a response (held until shutdown)."""
+        task = asyncio.create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+def services(request: Request) -> Services:
+    return request.state.services  # type: ignore[no-any-return]

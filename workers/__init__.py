@@ -1,0 +1,1 @@
+"""The arq worker: thin job functions over loyalty services, and WorkerSettings."""

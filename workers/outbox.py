@@ -1,0 +1,32 @@
+"""Outbox jobs under arq: the per-kind sync jobs and the periodic sweep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import func
+from arq.typing import WorkerCoroutine
+
+from loyalty.jobs import JobName
+from loyalty.outbox.dispatch import sweep
+from loyalty.outbox.queue import ArqJobQueue
+from loyalty.sync.jobs import INTENT_JOBS, IntentJob
+
+
+def _arq_job(job: IntentJob) -> WorkerCoroutine:
+    async def run(ctx: dict[str, Any], *, shop_id: int) -> int:
+        return await job(ctx["deps"], shop_id=shop_id)
+
+    return run
+
+
+# keep_result=0: a finished job leaves no key behind, so the same coalescing id can run again.
+INTENT_FUNCTIONS = [
+    func(_arq_job(job), name=str(name), keep_result=0, max_tries=10)
+    for name, job in INTENT_JOBS.items()
+]
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Re-dispatch intents nobody is working on. arq runs each cron tick once across workers."""
+    return await sweep(ArqJobQueue(ctx["redis"]))
