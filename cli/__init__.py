@@ -1,10 +1,10 @@
 """`loyalty`: the command line, and the one place that wires loyalty, web and workers together.
 
-    loyalty migrate                         apply database migrations
-    loyalty serve [--host H] [--port P]     serve the app (jobs in-process unless REDIS_URL is set)
-    loyalty worker                          run the arq worker (needs REDIS_URL)
-    loyalty api-key create --shop DOMAIN [--read-only] [--name NAME]
-    loyalty demo [--json]                   seed the demo shop and print a key and curl lines
+loyalty migrate                         apply database migrations
+loyalty serve [--host H] [--port P]     serve the app (jobs in-process unless REDIS_URL is set)
+loyalty worker                          run the arq worker (needs REDIS_URL)
+loyalty api-key create --shop DOMAIN [--read-only] [--name NAME]
+loyalty demo [--json]                   seed the demo shop and print a key and curl lines
 """
 
 from __future__ import annotations
@@ -107,8 +107,10 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from workers.settings import worker_options
 
     if not settings.redis_url:
-        print("loyalty worker needs REDIS_URL (without it, `loyalty serve` runs jobs itself)",
-              file=sys.stderr)
+        print(
+            "loyalty worker needs REDIS_URL (without it, `loyalty serve` runs jobs itself)",
+            file=sys.stderr,
+        )
         return 2
     Worker(**worker_options(settings)).run()
     return 0
@@ -121,14 +123,18 @@ def _api_key_create(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
         shop = await Shop.get_or_none(domain=args.shop)
         if shop is None:
-            print(f"no shop {args.shop!r}: install the app in it first (or run `loyalty demo`)",
-                  file=sys.stderr)
+            print(
+                f"no shop {args.shop!r}: install the app in it first (or run `loyalty demo`)",
+                file=sys.stderr,
+            )
             return 1
         scope = ApiKeyScope.READ_ONLY if args.read_only else ApiKeyScope.FULL
         issued = await issue_api_key(shop=shop, name=args.name, scope=scope)
         print(issued.secret)
-        print(f"{scope} key {issued.key.public_id} for {shop.domain}; it is shown only once",
-              file=sys.stderr)
+        print(
+            f"{scope} key {issued.key.public_id} for {shop.domain}; it is shown only once",
+            file=sys.stderr,
+        )
         return 0
 
     return int(_with_db(settings, work))

@@ -69,7 +69,8 @@ async def migrate(database_url: str) -> None:
 
 
 def connection() -> BaseDBAsyncClient:
-    return connections.get("default")
+    client: BaseDBAsyncClient = connections.get("default")
+    return client
 
 
 def dialect() -> str:

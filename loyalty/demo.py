@@ -24,34 +24,106 @@ from loyalty.models import (
 DEMO_SHOP = "demo.myshopify.com"
 SHOWCASE_RULE = "rule_demo_instagram"
 
-TIERS = [
-    {"public_id": "tier_demo_bronze", "name": "Bronze", "points_required": 0, "points_multiplier": Decimal("1.00")},
-    {"public_id": "tier_demo_silver", "name": "Silver", "points_required": 500, "points_multiplier": Decimal("1.25")},
-    {"public_id": "tier_demo_gold", "name": "Gold", "points_required": 2000, "points_multiplier": Decimal("1.50")},
+TIERS: list[dict[str, Any]] = [
+    {
+        "public_id": "tier_demo_bronze",
+        "name": "Bronze",
+        "points_required": 0,
+        "points_multiplier": Decimal("1.00"),
+    },
+    {
+        "public_id": "tier_demo_silver",
+        "name": "Silver",
+        "points_required": 500,
+        "points_multiplier": Decimal("1.25"),
+    },
+    {
+        "public_id": "tier_demo_gold",
+        "name": "Gold",
+        "points_required": 2000,
+        "points_multiplier": Decimal("1.50"),
+    },
 ]
 
 RULES: list[dict[str, Any]] = [
-    {"public_id": SHOWCASE_RULE, "name": "Follow us on Instagram", "action": "follow_on_instagram",
-     "category": RuleCategory.SOCIAL, "points": 100, "is_active": True, "approval_time_days": 0,
-     "customer_facing_label": "Follow @demostore on Instagram",
-     "call_to_action_url": "https://instagram.com/demostore"},
-    {"public_id": "rule_demo_review", "name": "Write a product review", "action": "write_review",
-     "category": RuleCategory.ENGAGEMENT, "points": 25, "is_active": True, "approval_time_days": 14,
-     "customer_facing_label": "Review a product you bought"},
-    {"public_id": "rule_demo_tiktok", "name": "Follow us on TikTok", "action": "follow_on_tiktok",
-     "category": RuleCategory.SOCIAL, "points": 50, "is_active": False, "approval_time_days": 0,
-     "customer_facing_label": "Follow @demostore on TikTok",
-     "call_to_action_url": "https://tiktok.com/@demostore"},
-    {"public_id": "rule_demo_purchase", "name": "Place an order", "action": "place_order",
-     "category": RuleCategory.PURCHASE, "points": 5, "is_active": True, "approval_time_days": 0,
-     "customer_facing_label": "5 points for every $1 spent"},
+    {
+        "public_id": SHOWCASE_RULE,
+        "name": "Follow us on Instagram",
+        "action": "follow_on_instagram",
+        "category": RuleCategory.SOCIAL,
+        "points": 100,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "Follow @demostore on Instagram",
+        "call_to_action_url": "https://instagram.com/demostore",
+    },
+    {
+        "public_id": "rule_demo_review",
+        "name": "Write a product review",
+        "action": "write_review",
+        "category": RuleCategory.ENGAGEMENT,
+        "points": 25,
+        "is_active": True,
+        "approval_time_days": 14,
+        "customer_facing_label": "Review a product you bought",
+    },
+    {
+        "public_id": "rule_demo_tiktok",
+        "name": "Follow us on TikTok",
+        "action": "follow_on_tiktok",
+        "category": RuleCategory.SOCIAL,
+        "points": 50,
+        "is_active": False,
+        "approval_time_days": 0,
+        "customer_facing_label": "Follow @demostore on TikTok",
+        "call_to_action_url": "https://tiktok.com/@demostore",
+    },
+    {
+        "public_id": "rule_demo_purchase",
+        "name": "Place an order",
+        "action": "place_order",
+        "category": RuleCategory.PURCHASE,
+        "points": 5,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "5 points for every $1 spent",
+    },
 ]
 
 CUSTOMERS: list[dict[str, Any]] = [
-    {"shopify_customer_id": 7000000001, "email": "ann.bronze@example.com", "first_name": "Ann", "last_name": "Bronze", "lifetime_points": 120, "tier": "tier_demo_bronze"},
-    {"shopify_customer_id": 7000000002, "email": "sam.silver@example.com", "first_name": "Sam", "last_name": "Silver", "lifetime_points": 800, "tier": "tier_demo_silver"},
-    {"shopify_customer_id": 7000000003, "email": "gus.gold@example.com", "first_name": "Gus", "last_name": "Gold", "lifetime_points": 2500, "tier": "tier_demo_gold"},
-    {"shopify_customer_id": 7000000004, "email": "eve.excluded@example.com", "first_name": "Eve", "last_name": "Excluded", "lifetime_points": 0, "tier": "tier_demo_bronze", "is_excluded": True},
+    {
+        "shopify_customer_id": 7000000001,
+        "email": "ann.bronze@example.com",
+        "first_name": "Ann",
+        "last_name": "Bronze",
+        "lifetime_points": 120,
+        "tier": "tier_demo_bronze",
+    },
+    {
+        "shopify_customer_id": 7000000002,
+        "email": "sam.silver@example.com",
+        "first_name": "Sam",
+        "last_name": "Silver",
+        "lifetime_points": 800,
+        "tier": "tier_demo_silver",
+    },
+    {
+        "shopify_customer_id": 7000000003,
+        "email": "gus.gold@example.com",
+        "first_name": "Gus",
+        "last_name": "Gold",
+        "lifetime_points": 2500,
+        "tier": "tier_demo_gold",
+    },
+    {
+        "shopify_customer_id": 7000000004,
+        "email": "eve.excluded@example.com",
+        "first_name": "Eve",
+        "last_name": "Excluded",
+        "lifetime_points": 0,
+        "tier": "tier_demo_bronze",
+        "is_excluded": True,
+    },
 ]
 
 
@@ -69,7 +141,7 @@ async def seed_demo() -> DemoShop:
     shop, _ = await Shop.get_or_create(
         domain=DEMO_SHOP, defaults={"name": "Demo Store", "points_expiry_days": 365}
     )
-    tiers = {}
+    tiers: dict[str, VipTier] = {}
     for spec in TIERS:
         tier, _ = await VipTier.get_or_create(
             public_id=spec["public_id"], defaults={**spec, "shop": shop}
@@ -109,9 +181,9 @@ async def _customer_without_showcase_award(
     shop: Shop, customers: list[Customer], entry_tier: VipTier
 ) -> Customer:
     awarded = set(
-        await EarningHistoryEntry.filter(
-            shop=shop, rule__public_id=SHOWCASE_RULE
-        ).values_list("customer_id", flat=True)
+        await EarningHistoryEntry.filter(shop=shop, rule__public_id=SHOWCASE_RULE).values_list(
+            "customer_id", flat=True
+        )
     )
     for customer in await Customer.filter(shop=shop, is_excluded=False).order_by("id"):
         if customer.id not in awarded:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +19,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from loyalty.db import close_db, connection, init_db, migrate
 from loyalty.settings import Settings
@@ -69,6 +70,9 @@ async def database(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
     """A migrated throwaway database, one per session and backend."""
+    # Tortoise caches compiled INSERTs per connection *name*, not per dialect; both backends
+    # use "default", so drop SQLite's `?` statements before PostgreSQL runs (and vice versa).
+    EXECUTOR_CACHE.clear()
     if request.param == "sqlite":
         url = f"sqlite://{tmp_path_factory.mktemp('db') / 'loyalty.sqlite3'}"
         await migrate(url)
@@ -151,4 +155,3 @@ async def client(app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
 def redis_url() -> Iterator[str]:
     require_service("Redis", REDIS_URL, 6379)
     yield REDIS_URL
-

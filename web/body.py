@@ -18,7 +18,9 @@ _JSON_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 def _is_json_type(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type in _JSON_TYPES or (media_type.startswith("application/") and media_type.endswith("+json"))
+    return media_type in _JSON_TYPES or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 async def read_json_object(request: Request, *, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
@@ -46,7 +48,11 @@ async def read_json_object(request: Request, *, max_bytes: int = MAX_BODY_BYTES)
     try:
         value = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        detail = "The request body is empty" if not raw.strip() else f"The request body is not valid JSON ({exc})"
+        detail = (
+            "The request body is empty"
+            if not raw.strip()
+            else f"The request body is not valid JSON ({exc})"
+        )
         raise RequestError(400, "invalid_json", "Invalid JSON", detail) from None
     if not isinstance(value, dict):
         raise RequestError(

@@ -13,7 +13,9 @@ def resource(type_: str, id_: str, attributes: Mapping[str, Any]) -> dict[str, A
     return {"type": type_, "id": id_, "attributes": dict(attributes)}
 
 
-def document_response(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> Response:
+def document_response(
+    data: Any, *, status: int = 200, meta: dict[str, Any] | None = None
+) -> Response:
     body: dict[str, Any] = {"data": data}
     if meta is not None:
         body["meta"] = meta

@@ -7,7 +7,6 @@ from typing import Any
 from arq import func
 from arq.typing import WorkerCoroutine
 
-from loyalty.jobs import JobName
 from loyalty.outbox.dispatch import sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.sync.jobs import INTENT_JOBS, IntentJob

@@ -36,7 +36,11 @@ def parse_customer_identifier(raw: str) -> CustomerIdentifier:
         value = value.removeprefix(_GID_PREFIX)
     if value.isascii() and value.isdigit():
         number = int(value)
-        return CustomerIdentifier(shopify_customer_id=number) if number <= _MAX_BIGINT else CustomerIdentifier()
+        return (
+            CustomerIdentifier(shopify_customer_id=number)
+            if number <= _MAX_BIGINT
+            else CustomerIdentifier()
+        )
     if "@" in value:
         return CustomerIdentifier(email_key=normalize_email(value))
     return CustomerIdentifier()

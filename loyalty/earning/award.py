@@ -245,6 +245,7 @@ _PG_AWARD_BY_EMAIL = _pg_award_sql("c.email_key = $3::text")
 
 
 async def _award_postgres(req: _AwardRequest) -> AwardedEntry:
+    match_value: int | str | None
     if req.identifier.email_key is not None:
         statement, match_value = _PG_AWARD_BY_EMAIL, req.identifier.email_key
     else:  # an id, or None when the identifier can match no one (the rule is still checked)
@@ -311,12 +312,13 @@ RETURNING id
 """
 
 # SQLite resolves a nested sub-select's outer reference by table name, not by an UPDATE alias.
+_SQLITE_TIER_UPGRADE_SQL = _TIER_UPGRADE_SQL.format(row="customer", approved="$3")
 _SQLITE_BALANCE_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $3,
     lifetime_points = lifetime_points + $3,
     pending_points = pending_points + $4,
-    vip_tier_id = COALESCE(({_TIER_UPGRADE_SQL.format(row="customer", approved="$3")}), vip_tier_id),
+    vip_tier_id = COALESCE(({_SQLITE_TIER_UPGRADE_SQL}), vip_tier_id),
     updated_at = $5
 WHERE id = $2
 RETURNING vip_tier_id

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from loyalty.models.customer import Customer
+    from loyalty.models.shop import Shop
 
 
 class ActorType(StrEnum):
@@ -17,14 +22,18 @@ class ActorType(StrEnum):
 
 class Activity(Model):
     id = fields.BigIntField(primary_key=True)
-    shop = fields.ForeignKeyField("loyalty.Shop", related_name="activities", on_delete=fields.CASCADE)
-    customer = fields.ForeignKeyField(
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
+        "loyalty.Shop", related_name="activities", on_delete=fields.CASCADE
+    )
+    customer_id: int | None
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "loyalty.Customer", related_name="activities", null=True, on_delete=fields.CASCADE
     )
     kind = fields.CharField(max_length=64)  # points_awarded, customer_excluded, …
     actor_type = fields.CharEnumField(ActorType, max_length=16)
     actor_id = fields.CharField(max_length=64, null=True)
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from loyalty.models.shop import Shop
 
 
 class ApiKeyScope(StrEnum):
@@ -16,7 +20,10 @@ class ApiKeyScope(StrEnum):
 class ApiKey(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=32, unique=True)
-    shop = fields.ForeignKeyField("loyalty.Shop", related_name="api_keys", on_delete=fields.CASCADE)
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
+        "loyalty.Shop", related_name="api_keys", on_delete=fields.CASCADE
+    )
     name = fields.CharField(max_length=100, default="")
     prefix = fields.CharField(max_length=16)  # the key's first characters, to recognise it
     key_hash = fields.CharField(max_length=64, unique=True)

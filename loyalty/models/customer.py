@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from loyalty.models.shop import Shop
+    from loyalty.models.vip_tier import VipTier
 
 from loyalty.customers.identifiers import normalize_email
 
 
 class Customer(Model):
     id = fields.BigIntField(primary_key=True)
-    shop = fields.ForeignKeyField("loyalty.Shop", related_name="customers", on_delete=fields.CASCADE)
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
+        "loyalty.Shop", related_name="customers", on_delete=fields.CASCADE
+    )
     shopify_customer_id = fields.BigIntField()
     email = fields.CharField(max_length=255, null=True)
     # Trimmed, lower-cased email: the key for case-insensitive lookups.
@@ -29,7 +36,8 @@ class Customer(Model):
     pending_points = fields.IntField(default=0)  # awarded, waiting for approval
     lifetime_points = fields.IntField(default=0)  # ever approved; drives the VIP tier
     redeemed_points = fields.IntField(default=0)
-    vip_tier = fields.ForeignKeyField(
+    vip_tier_id: int | None
+    vip_tier: fields.ForeignKeyNullableRelation[VipTier] = fields.ForeignKeyField(
         "loyalty.VipTier", related_name="customers", null=True, on_delete=fields.SET_NULL
     )
     created_at = fields.DatetimeField(auto_now_add=True)

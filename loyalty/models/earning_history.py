@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from loyalty.models.customer import Customer
+    from loyalty.models.earning_rule import EarningRule
+    from loyalty.models.shop import Shop
 
 
 class EarningStatus(StrEnum):
@@ -17,13 +23,16 @@ class EarningStatus(StrEnum):
 class EarningHistoryEntry(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=32, unique=True)  # "cer_…"
-    shop = fields.ForeignKeyField(
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
         "loyalty.Shop", related_name="earning_history", on_delete=fields.CASCADE
     )
-    customer = fields.ForeignKeyField(
+    customer_id: int
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "loyalty.Customer", related_name="earning_history", on_delete=fields.CASCADE
     )
-    rule = fields.ForeignKeyField(
+    rule_id: int | None
+    rule: fields.ForeignKeyNullableRelation[EarningRule] = fields.ForeignKeyField(
         "loyalty.EarningRule", related_name="awards", null=True, on_delete=fields.RESTRICT
     )
     action = fields.CharField(max_length=64)

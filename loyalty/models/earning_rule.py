@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from loyalty.models.shop import Shop
 
 
 class RuleCategory(StrEnum):
@@ -25,7 +29,8 @@ API_AWARDABLE_CATEGORIES = frozenset({RuleCategory.SOCIAL, RuleCategory.ENGAGEME
 class EarningRule(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=32, unique=True)
-    shop = fields.ForeignKeyField(
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
         "loyalty.Shop", related_name="earning_rules", on_delete=fields.CASCADE
     )
     name = fields.CharField(max_length=255)

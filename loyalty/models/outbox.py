@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from loyalty.models.customer import Customer
+    from loyalty.models.shop import Shop
 
 
 # Work a committed change owes the outside world, written in that change's transaction. A job
@@ -13,14 +18,17 @@ from tortoise.models import Model
 # without completion is swept and dispatched again, so nothing is lost. (Comments, not docstrings:
 # Tortoise turns model docstrings into table comments.)
 class OutboxIntent(Model):
-
     id = fields.BigIntField(primary_key=True)
-    shop = fields.ForeignKeyField("loyalty.Shop", related_name="intents", on_delete=fields.CASCADE)
-    customer = fields.ForeignKeyField(
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
+        "loyalty.Shop", related_name="intents", on_delete=fields.CASCADE
+    )
+    customer_id: int | None
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "loyalty.Customer", related_name="intents", null=True, on_delete=fields.CASCADE
     )
     job = fields.CharField(max_length=64)  # a loyalty.jobs.JobName
-    payload = fields.JSONField(default=dict)
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     claimed_until = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
@@ -40,9 +48,9 @@ class Platform(StrEnum):
 
 # A shop's connection to a marketing platform; credentials are encrypted at rest.
 class Integration(Model):
-
     id = fields.BigIntField(primary_key=True)
-    shop = fields.ForeignKeyField(
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
         "loyalty.Shop", related_name="integrations", on_delete=fields.CASCADE
     )
     platform = fields.CharEnumField(Platform, max_length=16)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from loyalty.models.shop import Shop
 
 
 class VipTier(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=32, unique=True)
-    shop = fields.ForeignKeyField("loyalty.Shop", related_name="vip_tiers", on_delete=fields.CASCADE)
+    shop_id: int
+    shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
+        "loyalty.Shop", related_name="vip_tiers", on_delete=fields.CASCADE
+    )
     name = fields.CharField(max_length=100)
     description = fields.TextField(default="")
     points_required = fields.IntField(default=0)

@@ -83,7 +83,9 @@ class OutboxDispatcher:
                 )
                 sent += 1
             except Exception as exc:  # Redis down: the sweep re-dispatches from the database
-                log.warning("could not enqueue %s for shop %s (%s); left to the sweep", job, shop_id, exc)
+                log.warning(
+                    "could not enqueue %s for shop %s (%s); left to the sweep", job, shop_id, exc
+                )
         return sent
 
     async def sweep(self) -> int:

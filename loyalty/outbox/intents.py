@@ -20,7 +20,9 @@ _PLATFORM_JOBS = " UNION ALL ".join(
     "AND enabled"
     for platform, job in PROFILE_SYNC_JOBS.items()
 )
-CUSTOMER_SYNC_JOBS_SQL = f"SELECT '{JobName.SYNC_SHOPIFY_METAFIELDS}' AS job UNION ALL {_PLATFORM_JOBS}"
+CUSTOMER_SYNC_JOBS_SQL = (
+    f"SELECT '{JobName.SYNC_SHOPIFY_METAFIELDS}' AS job UNION ALL {_PLATFORM_JOBS}"
+)
 
 _WRITE_CUSTOMER_SYNC_SQL = f"""
 INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
@@ -116,7 +118,9 @@ WHERE completed_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR cl
 """
 
 
-async def due_groups(*, created_before: datetime, now: datetime | None = None) -> list[tuple[str, int]]:
+async def due_groups(
+    *, created_before: datetime, now: datetime | None = None
+) -> list[tuple[str, int]]:
     """(job, shop) pairs with intents that nobody is working on: what a sweep re-dispatches."""
     rows = await sql.fetch_all(_DUE_SQL, created_before, now or utcnow())
     return [(row["job"], row["shop_id"]) for row in rows]

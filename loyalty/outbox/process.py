@@ -30,7 +30,7 @@ IntentHandler = Callable[[D, int, list[ClaimedIntent]], Awaitable[None]]
 MAX_BACKOFF = timedelta(hours=1)
 
 
-class RetryLater(Exception):  # noqa: N818 - reads as an instruction, like arq's Retry
+class RetryLater(Exception):
     """Raised by a handler when the partner asked us to come back later (429 Retry-After)."""
 
     def __init__(self, reason: str, *, after: timedelta) -> None:

@@ -35,9 +35,10 @@ class ApiKeyAuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "").removeprefix(
-            scope.get("root_path", "")
-        ) in PUBLIC_PATHS:
+        if (
+            scope["type"] != "http"
+            or scope.get("path", "").removeprefix(scope.get("root_path", "")) in PUBLIC_PATHS
+        ):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -29,7 +29,10 @@ class AwardBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     customer_identifier: Annotated[
-        str, StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=MAX_IDENTIFIER_LENGTH)
+        str,
+        StringConstraints(
+            strict=True, strip_whitespace=True, min_length=1, max_length=MAX_IDENTIFIER_LENGTH
+        ),
     ]
 
 

@@ -1,0 +1,126 @@
+"""The `loyalty` command line, run as a user runs it (a subprocess) against the test database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from loyalty.models import ApiKey, Customer, EarningRule, VipTier
+from tests.conftest import RunningApp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def loyalty(database_url: str, *args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "LOYALTY_DATA_DIR": str(data_dir)}
+    env.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+class TestDemo:
+    async def test_seeds_the_documented_shop_and_prints_json(self, db: str, tmp_path: Path) -> None:
+        """`loyalty demo --json` prints the shop, a key, rules, tiers and customers."""
+        result = loyalty(db, "demo", "--json", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        seed = json.loads(result.stdout)
+
+        assert set(seed) == {"shop", "api_key", "rules", "tiers", "customers"}
+        assert seed["shop"] == "demo.myshopify.com"
+        rules = {r["id"]: r for r in seed["rules"]}
+        assert {"id", "name", "action", "category", "points", "is_active", "approval_time"} == set(
+            next(iter(rules.values()))
+        )
+        social_active = [r for r in rules.values() if r["category"] == "social" and r["is_active"]]
+        assert social_active and all(r["approval_time"] == 0 for r in social_active)
+        assert any(
+            r["is_active"] and r["approval_time"] > 0 and r["category"] in {"social", "engagement"}
+            for r in rules.values()
+        )
+        assert any(not r["is_active"] and r["category"] == "social" for r in rules.values())
+        assert any(r["category"] == "purchase" for r in rules.values())
+        assert sorted(t["points_multiplier"] for t in seed["tiers"]) == [1.0, 1.25, 1.5]
+        assert {c["tier_multiplier"] for c in seed["customers"] if not c["excluded"]} >= {
+            1.0,
+            1.25,
+            1.5,
+        }
+        assert sum(c["excluded"] for c in seed["customers"]) == 1
+        assert all(
+            set(c) == {"shopify_customer_id", "email", "excluded", "tier_multiplier"}
+            for c in seed["customers"]
+        )
+
+    async def test_is_idempotent_and_prints_a_fresh_key_each_time(
+        self, db: str, tmp_path: Path
+    ) -> None:
+        """A second run adds no rules, tiers or customers, but issues a new key."""
+        first = json.loads(loyalty(db, "demo", "--json", data_dir=tmp_path).stdout)
+        counts = (
+            await EarningRule.all().count(),
+            await VipTier.all().count(),
+            await Customer.all().count(),
+        )
+        second = json.loads(loyalty(db, "demo", "--json", data_dir=tmp_path).stdout)
+
+        assert (
+            await EarningRule.all().count(),
+            await VipTier.all().count(),
+            await Customer.all().count(),
+        ) == counts
+        assert first["api_key"] != second["api_key"]
+        assert await ApiKey.all().count() == 2
+
+    async def test_the_printed_curl_awards_201_then_409(
+        self, db: str, tmp_path: Path, client: httpx.AsyncClient, app: RunningApp
+    ) -> None:
+        """The human output's first curl is a fresh award; repeating it is a 409."""
+        result = loyalty(db, "demo", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        key = next(line.split(": ", 1)[1] for line in lines if line.startswith("API key"))
+        url = next(line.split()[-2] for line in lines if "/award" in line and "curl" in line)
+        body = next(line.split("-d ", 1)[1].strip().strip("'") for line in lines if "-d '" in line)
+        path = "/" + url.split("/", 3)[3]
+
+        first = await client.post(path, content=body, headers={"Authorization": key})
+        second = await client.post(path, content=body, headers={"Authorization": key})
+
+        assert (first.status_code, second.status_code) == (201, 409)
+
+
+class TestApiKeyCreate:
+    async def test_prints_a_working_key_for_an_existing_shop(self, db: str, tmp_path: Path) -> None:
+        """`loyalty api-key create --shop … --read-only` prints a key stored only as a hash."""
+        loyalty(db, "demo", "--json", data_dir=tmp_path)
+        result = loyalty(
+            db,
+            "api-key",
+            "create",
+            "--shop",
+            "demo.myshopify.com",
+            "--read-only",
+            data_dir=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        secret = result.stdout.strip()
+        key = await ApiKey.get(prefix=secret[:10])
+        assert key.scope == "read_only" and secret not in (key.key_hash, key.name)
+
+    async def test_refuses_an_unknown_shop(self, db: str, tmp_path: Path) -> None:
+        """No shop, no key: a clear message and exit status 1."""
+        result = loyalty(db, "api-key", "create", "--shop", "nope.myshopify.com", data_dir=tmp_path)
+        assert result.returncode == 1
+        assert "no shop" in result.stderr

@@ -1,0 +1,177 @@
+"""The outbox on a real Redis: dispatch after commit, the Redis-down path, the sweep, and arq
+workers running the jobs (twice, harmlessly). Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from arq.worker import Worker
+from asgi_lifespan import LifespanManager
+from redis.asyncio import ConnectionPool
+
+from loyalty.jobs import JobName
+from loyalty.models import Customer, EarningHistoryEntry, OutboxIntent
+from loyalty.outbox.dispatch import OutboxDispatcher, sweep
+from loyalty.outbox.queue import ArqJobQueue
+from loyalty.settings import Settings
+from tests.factories import create_api_key, create_customer, create_rule, create_shop
+from web.app import create_app
+from workers.settings import worker_options
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+@pytest.fixture
+async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
+    """A real Redis pool on a queue of this test's own, deleted afterwards."""
+    pool = ArqRedis(
+        connection_pool=ConnectionPool.from_url(redis_url),
+        default_queue_name=f"test:arq:{uuid.uuid4().hex}",
+    )
+    yield pool
+    await pool.delete(pool.default_queue_name)
+    await pool.aclose(close_connection_pool=True)
+
+
+def run_worker(settings: Settings, pool: ArqRedis) -> Worker:
+    options = worker_options(settings.with_overrides(redis_url="redis://unused"), manage_db=False)
+    options.pop("redis_settings")
+    options["cron_jobs"] = []  # the sweep is exercised explicitly below
+    return Worker(
+        **options,
+        redis_pool=pool,
+        queue_name=pool.default_queue_name,
+        burst=True,
+        poll_delay=0.01,
+        handle_signals=False,
+    )
+
+
+async def queued_jobs(pool: ArqRedis) -> list[str]:
+    return [job.function for job in await pool.queued_jobs(queue_name=pool.default_queue_name)]
+
+
+async def award_once(http: httpx.AsyncClient, key: str, rule_id: str, customer: str) -> None:
+    response = await http.post(
+        f"/api/v1/earning-rules/{rule_id}/award",
+        json={"customer_identifier": customer},
+        headers={"Authorization": key},
+    )
+    assert response.status_code == 201, response.text
+
+
+class TestRedisDown:
+    async def test_awards_still_commit_and_the_sweep_delivers_later(
+        self, settings: Settings, arq_redis: ArqRedis
+    ) -> None:
+        """Redis unreachable: 201, intents wait in the database; Redis back: the sweep sends
+        them and a worker completes them."""
+        shop = await create_shop()
+        key = (await create_api_key(shop)).secret
+        rule = await create_rule(shop)
+        customer = await create_customer(shop)
+
+        app = create_app(
+            settings.with_overrides(redis_url=UNREACHABLE_REDIS), manage_db=False, job_defer=0
+        )
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="https://loyalty.test"
+            ) as http,
+        ):
+            await award_once(http, key, rule.public_id, customer.email)
+            dispatched = await app.state.services.dispatcher.flush()
+
+        assert dispatched == 0  # the enqueue failed and was logged, not raised
+        assert await EarningHistoryEntry.filter(customer_id=customer.id).count() == 1
+        pending = await OutboxIntent.filter(customer_id=customer.id, completed_at__isnull=True)
+        assert [i.job for i in pending] == [JobName.SYNC_SHOPIFY_METAFIELDS]
+
+        # Redis is back: the sweep finds the undelivered intents from the database.
+        swept = await sweep(ArqJobQueue(arq_redis), grace=timedelta(0))
+        assert swept == 1
+        assert await queued_jobs(arq_redis) == [JobName.SYNC_SHOPIFY_METAFIELDS]
+
+        worker = run_worker(settings, arq_redis)
+        await worker.main()
+        await worker.close()
+
+        assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+        assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0
+
+
+class TestDispatch:
+    async def test_a_burst_to_one_customer_becomes_one_job_per_kind(
+        self, settings: Settings, arq_redis: ArqRedis
+    ) -> None:
+        """Ten awards in a moment produce one metafield sync job, which completes all ten."""
+        shop = await create_shop()
+        customer = await create_customer(shop)
+        rules = [await create_rule(shop, points=10) for _ in range(10)]
+        key = (await create_api_key(shop)).secret
+        dispatcher = OutboxDispatcher(ArqJobQueue(arq_redis), delay=0, job_defer=0)
+
+        app = create_app(settings, manage_db=False, job_defer=0)
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="https://loyalty.test"
+            ) as http,
+        ):
+            app.state.services.dispatcher = dispatcher  # route this app's dispatch to Redis
+            for rule in rules:
+                await award_once(http, key, rule.public_id, customer.email)
+
+        await dispatcher.flush()
+        assert await queued_jobs(arq_redis) == [JobName.SYNC_SHOPIFY_METAFIELDS]
+
+        worker = run_worker(settings, arq_redis)
+        await worker.main()
+        await worker.close()
+
+        assert worker.jobs_complete == 1
+        assert (
+            await OutboxIntent.filter(customer_id=customer.id, completed_at__isnull=False).count()
+            == 10
+        )
+        assert (await Customer.get(id=customer.id)).points_balance == 100
+
+    async def test_a_job_run_twice_is_harmless(
+        self, settings: Settings, arq_redis: ArqRedis
+    ) -> None:
+        """arq may run a job twice: the second run finds nothing left to do."""
+        shop = await create_shop()
+        customer = await create_customer(shop)
+        key = (await create_api_key(shop)).secret
+        rule = await create_rule(shop)
+        app = create_app(settings, manage_db=False, job_defer=0)
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="https://loyalty.test"
+            ) as http,
+        ):
+            app.state.services.dispatcher = OutboxDispatcher(ArqJobQueue(arq_redis))
+            await award_once(http, key, rule.public_id, customer.email)
+
+        for attempt in ("first", "second"):
+            await arq_redis.enqueue_job(
+                str(JobName.SYNC_SHOPIFY_METAFIELDS),
+                shop_id=shop.id,
+                _job_id=f"{attempt}:{uuid.uuid4()}",
+                _queue_name=arq_redis.default_queue_name,
+            )
+        worker = run_worker(settings, arq_redis)
+        await worker.main()
+        await worker.close()
+
+        assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
+        intents = await OutboxIntent.filter(customer_id=customer.id)
+        assert len(intents) == 1 and intents[0].completed_at is not None
+        assert intents[0].attempts == 1  # claimed once; the second run found it completed
