@@ -31,6 +31,8 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 TABLES = (
+    "webhook_event",
+    "data_request",
     "outbox_intent",
     "activity",
     "earning_history_entry",

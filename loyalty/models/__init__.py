@@ -8,6 +8,7 @@ from loyalty.models.earning_rule import API_AWARDABLE_CATEGORIES, EarningRule, R
 from loyalty.models.outbox import Integration, OutboxIntent, Platform
 from loyalty.models.shop import Shop
 from loyalty.models.vip_tier import VipTier
+from loyalty.models.webhook import DataRequest, WebhookEvent
 
 __models__ = [
     Shop,
@@ -19,6 +20,8 @@ __models__ = [
     Activity,
     OutboxIntent,
     Integration,
+    WebhookEvent,
+    DataRequest,
 ]
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyScope",
     "Customer",
+    "DataRequest",
     "EarningHistoryEntry",
     "EarningRule",
     "EarningStatus",
@@ -37,4 +41,5 @@ __all__ = [
     "RuleCategory",
     "Shop",
     "VipTier",
+    "WebhookEvent",
 ]

@@ -32,6 +32,8 @@ class Customer(Model):
     anniversary_date = fields.DateField(null=True)
     shopify_created_at = fields.DatetimeField(null=True)
     shopify_updated_at = fields.DatetimeField(null=True)
+    # customers/redact: personal data erased, anonymous ledger totals kept.
+    redacted_at = fields.DatetimeField(null=True)
     points_balance = fields.IntField(default=0)  # spendable ("current_points")
     pending_points = fields.IntField(default=0)  # awarded, waiting for approval
     lifetime_points = fields.IntField(default=0)  # ever approved; drives the VIP tier

@@ -47,10 +47,25 @@ class EarningHistoryEntry(Model):
     # "order:<id>" for purchases. Unique per customer; the database enforces exactly-once.
     dedupe_key = fields.CharField(max_length=128)
     note = fields.TextField(null=True)
+    # Purchases: the Shopify order the points came from.
+    order_id = fields.BigIntField(null=True)
+    order_number = fields.CharField(max_length=32, null=True)
+    # A reversal (refund, cancellation, adjustment) points at the entry it takes back from.
+    reversed_entry_id: int | None
+    reversed_entry: fields.ForeignKeyNullableRelation[EarningHistoryEntry] = fields.ForeignKeyField(
+        "loyalty.EarningHistoryEntry",
+        related_name="reversals",
+        null=True,
+        on_delete=fields.CASCADE,
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "earning_history_entry"
         unique_together = (("customer", "dedupe_key"),)
-        indexes = (("status", "points_due_at"), ("customer_id", "created_at"))
+        indexes = (
+            ("status", "points_due_at"),
+            ("customer_id", "created_at"),
+            ("shop_id", "order_id"),
+        )

@@ -18,6 +18,10 @@ class Shop(Model):
     access_token_expires_at = fields.DatetimeField(null=True)
     refresh_token_enc = fields.TextField(null=True)
     refresh_token_expires_at = fields.DatetimeField(null=True)
+    # Set when the refresh token is expired or revoked: the merchant must open the app again
+    # (which runs token exchange). Background Shopify work for the shop waits until then.
+    reauth_required_at = fields.DatetimeField(null=True)
+    shopify_shop_id = fields.BigIntField(null=True)
     # Programme settings.
     programme_enabled = fields.BooleanField(default=True)
     points_expiry_days = fields.IntField(null=True)  # None: points never expire
