@@ -50,6 +50,11 @@ class Migration(migrations.Migration):
         ),
         ops.AddField(
             model_name='Customer',
+            name='excluded_by',
+            field=fields.CharField(null=True, max_length=16),
+        ),
+        ops.AddField(
+            model_name='Customer',
             name='redacted_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),

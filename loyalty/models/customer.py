@@ -28,6 +28,9 @@ class Customer(Model):
     last_name = fields.CharField(max_length=255, default="")
     tags = fields.TextField(default="")
     is_excluded = fields.BooleanField(default=False)
+    # Who excluded them: "tag" (the shop's exclusion tag, so removing the tag re-includes),
+    # "staff" or "api" (only they re-include). None when included.
+    excluded_by = fields.CharField(max_length=16, null=True)
     date_of_birth = fields.DateField(null=True)
     anniversary_date = fields.DateField(null=True)
     shopify_created_at = fields.DatetimeField(null=True)
