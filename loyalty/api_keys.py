@@ -16,7 +16,7 @@ from tortoise.expressions import Q
 
 from loyalty import ids, sql
 from loyalty.clock import parse_db_datetime, utcnow
-from loyalty.errors import DomainError, NotFoundError
+from loyalty.errors import ApiKeyNotFoundError, DomainError
 from loyalty.models import ApiKey, ApiKeyScope, Shop
 
 KEY_PREFIX = "lk_"
@@ -145,7 +145,7 @@ async def revoke_api_key(*, shop: Shop, public_id: str) -> ApiKey:
     """Revoke a key of this shop; revoking twice is harmless and keeps the first time."""
     key = await ApiKey.get_or_none(shop=shop, public_id=public_id)
     if key is None:
-        raise NotFoundError(f"No API key {public_id!r} for this shop")
+        raise ApiKeyNotFoundError(f"No API key {public_id!r} for this shop")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await key.save(update_fields=["revoked_at"])

@@ -19,9 +19,7 @@ class ValidationError(DomainError):
     code = "validation_failed"
     title = "Invalid value"
 
-    def __init__(
-        self, detail: str, *, pointer: str | None = None, code: str | None = None
-    ) -> None:
+    def __init__(self, detail: str, *, pointer: str | None = None, code: str | None = None) -> None:
         super().__init__(detail, pointer=pointer)
         if code:
             self.code = code
@@ -65,3 +63,13 @@ class AlreadyAwardedError(DomainError):
 class ConflictError(DomainError):
     code = "conflict"
     title = "Conflict"
+
+
+class VipTierNotFoundError(NotFoundError):
+    code = "vip_tier_not_found"
+    title = "VIP tier not found"
+
+
+class ApiKeyNotFoundError(NotFoundError):
+    code = "api_key_not_found"
+    title = "API key not found"

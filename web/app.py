@@ -23,8 +23,9 @@ from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.jobs import in_process_functions
 from web.auth.api_key import ApiKeyAuthMiddleware
+from web.auth.id_token import IdTokenAuthMiddleware
 from web.errors import EXCEPTION_HANDLERS
-from web.routes import health, public_api
+from web.routes import admin_api, health, public_api
 from web.state import Services
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,12 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
                 routes=public_api.routes,
                 middleware=[Middleware(ApiKeyAuthMiddleware)],
                 name="api",
+            ),
+            Mount(
+                "/app/api",
+                routes=admin_api.routes,
+                middleware=[Middleware(IdTokenAuthMiddleware)],
+                name="admin_api",
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from pydantic import ValidationError as PydanticValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,8 +14,8 @@ from loyalty.customers.identifiers import MAX_IDENTIFIER_LENGTH
 from loyalty.earning.award import Actor, award_rule
 from loyalty.models import ActorType
 from web.body import read_json_object
-from web.errors import RequestError
 from web.jsonapi import document_response
+from web.parsing import parse_body
 from web.serializers import earning_history_entry
 from web.state import services
 
@@ -34,34 +33,6 @@ class AwardBody(BaseModel):
             strict=True, strip_whitespace=True, min_length=1, max_length=MAX_IDENTIFIER_LENGTH
         ),
     ]
-
-
-def parse_body(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    """Validate a JSON object against `model`; the first problem is a 400 naming the field."""
-    try:
-        return model.model_validate(data)
-    except PydanticValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"])
-        pointer = "/" + "/".join(str(part) for part in error["loc"])
-        if error["type"] == "missing":
-            raise RequestError(
-                400, "missing_field", "Missing field", f"{field} is required", pointer=pointer
-            ) from None
-        raise RequestError(
-            400, "invalid_field", "Invalid field", _field_problem(field, error), pointer=pointer
-        ) from None
-
-
-def _field_problem(field: str, error: Any) -> str:
-    kind = error["type"]
-    if kind == "string_type":
-        return f"{field} must be a string"
-    if kind == "string_too_short":
-        return f"{field} must not be blank"
-    if kind == "string_too_long":
-        return f"{field} must be at most {error['ctx']['max_length']} characters"
-    return f"{field}: {error['msg']}"
 
 
 async def award_earning_rule(request: Request) -> Response:

@@ -1,0 +1,84 @@
+"""Finding a shop's customers for the admin: a searched, paginated list and one customer with
+their tier, latest earning history and activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.expressions import Q
+
+from loyalty.customers.identifiers import parse_customer_identifier
+from loyalty.errors import CustomerNotFoundError
+from loyalty.models import Activity, Customer, EarningHistoryEntry, Shop
+
+MAX_SEARCH_LENGTH = 255
+RECENT_ITEMS = 20  # history entries and activity rows on a customer's page
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    customers: list[Customer]  # each with `vip_tier` fetched
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDetail:
+    customer: Customer  # with `vip_tier` fetched
+    earning_history: list[EarningHistoryEntry]  # newest first, each with `rule` fetched
+    activity: list[Activity]  # newest first
+
+
+async def list_customers(
+    *, shop: Shop, search: str | None = None, offset: int = 0, limit: int = 20
+) -> CustomerPage:
+    """The shop's customers, newest first. `search` matches email, first or last name
+    (case-insensitive substring) or, when it is a number, the exact Shopify customer id."""
+    query = Customer.filter(shop=shop)
+    term = (search or "").strip()
+    if term:
+        matches = (
+            Q(email__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term)
+        )
+        shopify_id = parse_customer_identifier(term).shopify_customer_id
+        if shopify_id is not None:
+            matches |= Q(shopify_customer_id=shopify_id)
+        query = query.filter(matches)
+    total = await query.count()
+    customers = (
+        await query.select_related("vip_tier")
+        .order_by("-created_at", "-id")
+        .offset(offset)
+        .limit(limit)
+    )
+    return CustomerPage(customers=list(customers), total=total)
+
+
+async def get_customer(*, shop: Shop, shopify_customer_id: str) -> CustomerDetail:
+    """One customer by Shopify customer id. Raises CustomerNotFoundError (also for another
+    shop's customer, or an id that is not a number)."""
+    customer = await find_customer(shop=shop, shopify_customer_id=shopify_customer_id)
+    await customer.fetch_related("vip_tier")
+    history = (
+        await EarningHistoryEntry.filter(customer_id=customer.id)
+        .select_related("rule")
+        .order_by("-created_at", "-id")
+        .limit(RECENT_ITEMS)
+    )
+    activity = (
+        await Activity.filter(customer_id=customer.id)
+        .order_by("-created_at", "-id")
+        .limit(RECENT_ITEMS)
+    )
+    return CustomerDetail(customer=customer, earning_history=list(history), activity=list(activity))
+
+
+async def find_customer(*, shop: Shop, shopify_customer_id: str) -> Customer:
+    """The shop's customer with this numeric Shopify id. Raises CustomerNotFoundError."""
+    value = shopify_customer_id.strip()
+    number = int(value) if value.isascii() and value.isdigit() else None
+    if number is None or number >= 2**63:
+        raise CustomerNotFoundError(f"No customer {shopify_customer_id!r} exists for this shop")
+    customer = await Customer.get_or_none(shop=shop, shopify_customer_id=number)
+    if customer is None:
+        raise CustomerNotFoundError(f"No customer {shopify_customer_id!r} exists for this shop")
+    return customer

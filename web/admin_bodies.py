@@ -1,0 +1,160 @@
+"""The admin API's request bodies as pydantic models: the shape of every field (types, ranges,
+formats), with the limits taken from the services that own them. Unknown fields are ignored.
+
+Numbers and booleans are strict (`"100"` is not a number, `1` is not `true`); the one exception
+is a tier's `points_multiplier`, which may be sent as a JSON number or a decimal string and is
+kept as a Decimal from then on.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import StrictBool as Bool
+from pydantic import StrictInt as Int
+from pydantic import StrictStr as Str
+
+from loyalty import programme, tiers
+from loyalty.earning import rules
+from loyalty.models import ApiKeyScope, RuleCategory
+
+
+def _optional_text(value: str | None) -> str | None:
+    """Blank means "none" for nullable text (what an emptied form field sends)."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _http_url(value: str | None) -> str | None:
+    value = _optional_text(value)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or " " in value:
+        raise ValueError("must be an http or https URL")
+    return value
+
+
+def _action(value: str) -> str:
+    if not re.fullmatch(rules.ACTION_PATTERN, value):
+        raise ValueError("must be 1 to 64 lowercase letters, digits or underscores")
+    return value
+
+
+def _badge_color(value: str) -> str:
+    if not re.fullmatch(tiers.BADGE_COLOR_PATTERN, value):
+        raise ValueError("must be a hex colour like #5C6AC4")
+    return value.upper()
+
+
+def _multiplier(value: Any) -> Decimal:
+    # bool is an int subclass. A float goes through its shortest repr ("1.1", not
+    # 1.100000000000000088…), so no binary-float arithmetic ever touches the value.
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a number or a decimal string")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("must be a number or a decimal string") from None
+    if not number.is_finite():
+        raise ValueError("must be a number or a decimal string")
+    if -number.as_tuple().exponent > 2:  # type: ignore[operator]  # finite: an int
+        raise ValueError("must have at most 2 decimal places")
+    if not tiers.MIN_MULTIPLIER <= number <= tiers.MAX_MULTIPLIER:
+        raise ValueError(f"must be between {tiers.MIN_MULTIPLIER} and {tiers.MAX_MULTIPLIER}")
+    return number.quantize(Decimal("0.01"))
+
+
+Name = Annotated[Str, Field(min_length=1, max_length=rules.MAX_NAME_LENGTH)]
+Description = Annotated[Str, Field(max_length=rules.MAX_DESCRIPTION_LENGTH)]
+Action = Annotated[Str, AfterValidator(_action)]
+Points = Annotated[Int, Field(ge=1, le=rules.MAX_POINTS)]
+ApprovalDays = Annotated[Int, Field(ge=0, le=rules.MAX_APPROVAL_TIME_DAYS)]
+Label = Annotated[Str, Field(max_length=rules.MAX_LABEL_LENGTH)]
+Url = Annotated[Str | None, Field(max_length=rules.MAX_URL_LENGTH), AfterValidator(_http_url)]
+
+TierName = Annotated[Str, Field(min_length=1, max_length=tiers.MAX_NAME_LENGTH)]
+TierDescription = Annotated[Str, Field(max_length=tiers.MAX_DESCRIPTION_LENGTH)]
+PointsRequired = Annotated[Int, Field(ge=0, le=tiers.MAX_POINTS_REQUIRED)]
+Multiplier = Annotated[Decimal, BeforeValidator(_multiplier)]
+BadgeColor = Annotated[Str, AfterValidator(_badge_color)]
+
+ExpiryDays = Annotated[
+    Int, Field(ge=programme.MIN_POINTS_EXPIRY_DAYS, le=programme.MAX_POINTS_EXPIRY_DAYS)
+]
+Timezone = Annotated[Str, Field(min_length=1, max_length=programme.MAX_TIMEZONE_LENGTH)]
+ExclusionTag = Annotated[
+    Str | None,
+    Field(max_length=programme.MAX_EXCLUSION_TAG_LENGTH),
+    AfterValidator(_optional_text),
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class CreateEarningRule(Body):
+    name: Name
+    action: Action
+    category: RuleCategory
+    points: Points
+    description: Description = ""
+    approval_time_days: ApprovalDays = 0
+    customer_facing_label: Label = ""
+    call_to_action_url: Url = None
+    is_active: Bool = True
+
+
+class UpdateEarningRule(Body):
+    """Partial: only the fields sent change (see web.parsing.explicit_fields)."""
+
+    name: Name | None = None
+    action: Action | None = None
+    category: RuleCategory | None = None
+    points: Points | None = None
+    description: Description | None = None
+    approval_time_days: ApprovalDays | None = None
+    customer_facing_label: Label | None = None
+    call_to_action_url: Url = None
+    is_active: Bool | None = None
+
+
+RULE_NULLABLE = frozenset({"call_to_action_url"})
+
+
+class CreateVipTier(Body):
+    name: TierName
+    points_required: PointsRequired
+    points_multiplier: Multiplier = tiers.MIN_MULTIPLIER
+    description: TierDescription = ""
+    badge_color: BadgeColor | None = None
+
+
+class UpdateVipTier(Body):
+    name: TierName | None = None
+    points_required: PointsRequired | None = None
+    points_multiplier: Multiplier | None = None
+    description: TierDescription | None = None
+    badge_color: BadgeColor | None = None
+
+
+class CreateApiKey(Body):
+    name: Annotated[Str, Field(min_length=1, max_length=100)]
+    scope: ApiKeyScope = ApiKeyScope.FULL
+
+
+class UpdateProgramme(Body):
+    programme_enabled: Bool | None = None
+    points_expiry_days: ExpiryDays | None = None
+    timezone: Timezone | None = None
+    exclusion_tag: ExclusionTag = None
+
+
+PROGRAMME_NULLABLE = frozenset({"points_expiry_days", "exclusion_tag"})
