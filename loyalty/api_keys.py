@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
@@ -98,6 +99,31 @@ async def issue_api_key(
     return IssuedApiKey(key=key, secret=secret)
 
 
+class VerifiedKeyCache:
+    """Keys this process verified against the database in the last `ttl` seconds, by hash.
+
+    Only for actions that re-verify the key inside their own statement (the award does:
+    `award_rule(api_key_id=…)`), so a revoked key is refused at once even while cached; what
+    the cache saves is the separate lookup round trip on the hot path.
+    """
+
+    def __init__(self, *, ttl: float = 30.0, max_keys: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max_keys = max_keys
+        self._entries: dict[str, tuple[float, ApiKeyPrincipal]] = {}
+
+    def get(self, key_hash: str) -> ApiKeyPrincipal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or time.monotonic() - entry[0] > self._ttl:
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, principal: ApiKeyPrincipal) -> None:
+        if len(self._entries) >= self._max_keys:
+            self._entries.clear()  # bounded; a miss only costs one lookup
+        self._entries[key_hash] = (time.monotonic(), replace(principal, needs_touch=False))
+
+
 _AUTH_SQL = """
 SELECT k.id, k.public_id, k.scope, k.revoked_at, k.last_used_at,
        s.id AS shop_id, s.domain, s.points_expiry_days, s.uninstalled_at
@@ -106,11 +132,19 @@ WHERE k.key_hash = $1
 """
 
 
-async def authenticate(secret: str | None, *, now: datetime | None = None) -> ApiKeyPrincipal:
-    """Resolve a raw key to its shop. Raises on a missing, unknown or revoked key."""
+async def authenticate(
+    secret: str | None, *, cache: VerifiedKeyCache | None = None, now: datetime | None = None
+) -> ApiKeyPrincipal:
+    """Resolve a raw key to its shop. Raises on a missing, unknown or revoked key.
+
+    With `cache`, a key verified moments ago is not looked up again: pass one only where the
+    action re-verifies the key itself (see VerifiedKeyCache)."""
     if not secret:
         raise ApiKeyMissingError("Missing Authorization header")
-    row = await sql.fetch_one(_AUTH_SQL, hash_key(secret))
+    key_hash = hash_key(secret)
+    if cache is not None and (cached := cache.get(key_hash)) is not None:
+        return cached
+    row = await sql.fetch_one(_AUTH_SQL, key_hash)
     if row is None:
         raise ApiKeyInvalidError("The API key is not valid")
     if row["revoked_at"] is not None:
@@ -119,7 +153,7 @@ async def authenticate(secret: str | None, *, now: datetime | None = None) -> Ap
         raise ShopUninstalledError("The shop this API key belongs to has uninstalled the app")
     now = now or utcnow()
     last_used = parse_db_datetime(row["last_used_at"])
-    return ApiKeyPrincipal(
+    principal = ApiKeyPrincipal(
         key_id=row["id"],
         key_public_id=row["public_id"],
         scope=ApiKeyScope(row["scope"]),
@@ -128,6 +162,9 @@ async def authenticate(secret: str | None, *, now: datetime | None = None) -> Ap
         ),
         needs_touch=last_used is None or now - last_used >= LAST_USED_RESOLUTION,
     )
+    if cache is not None:
+        cache.put(key_hash, principal)
+    return principal
 
 
 async def touch_api_key(key_id: int, *, now: datetime | None = None) -> None:

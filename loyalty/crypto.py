@@ -32,7 +32,9 @@ class SecretBox:
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:
-            raise SecretDecryptionError("stored secret cannot be decrypted with SECRET_KEY") from None
+            raise SecretDecryptionError(
+                "stored secret cannot be decrypted with SECRET_KEY"
+            ) from None
 
 
 @lru_cache(maxsize=4)

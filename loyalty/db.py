@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 APP_LABEL = "loyalty"
@@ -39,17 +40,33 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
-def _connection_url(database_url: str) -> str:
+def _connection_url(database_url: str) -> str | dict[str, Any]:
     if database_url.startswith("sqlite://"):
-        path = database_url.removeprefix("sqlite://")
+        parts = urlsplit(database_url)
+        path = database_url.removeprefix("sqlite://").split("?", 1)[0]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return database_url
+        # Tortoise turns query parameters into PRAGMAs and already uses WAL. In WAL mode,
+        # synchronous=NORMAL (SQLite's recommended pairing) stays consistent and loses nothing
+        # if the app crashes; a power cut may undo the last moments of commits, which is the
+        # embedded default's trade for a 1.6x faster award. Production runs PostgreSQL.
+        pragmas = dict(parse_qsl(parts.query))
+        pragmas.setdefault("synchronous", "NORMAL")
+        return database_url.split("?", 1)[0] + "?" + urlencode(pragmas)
     parts = urlsplit(database_url)
     query = dict(parse_qsl(parts.query))
     for key, value in DEFAULT_PG_POOL.items():
         query.setdefault(key, value)
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    config: dict[str, Any] = expand_db_url(urlunsplit(parts._replace(query=urlencode(query))))
+    config["credentials"]["reset"] = _keep_session
+    return config
+
+
+async def _keep_session(connection: Any) -> None:
+    """asyncpg's default reset runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release: a round trip per query (a fifth of the award path's CPU). The app never
+    uses session state (no SET, LISTEN, advisory locks or cursors outside transactions), and
+    asyncpg still rolls back any transaction left open, so there is nothing to reset."""
 
 
 async def init_db(database_url: str) -> None:

@@ -15,7 +15,12 @@ class JobName(StrEnum):
     SYNC_KLAVIYO_PROFILES = "sync_klaviyo_profiles"
     SYNC_OMNISEND_CONTACTS = "sync_omnisend_contacts"
     SYNC_POSTSCRIPT_SUBSCRIBERS = "sync_postscript_subscribers"
-    # Periodic: re-dispatch intents that are still undelivered (Redis was down, a worker died).
+    # Takes `shop_id`: handle that shop's stored Shopify webhook deliveries, in received order.
+    PROCESS_WEBHOOKS = "process_webhooks"
+    # Takes `shop_id`: at install, bring in the shop's existing Shopify customers.
+    BACKFILL_CUSTOMERS = "backfill_customers"
+    # Periodic: re-dispatch intents that are still undelivered (Redis was down, a worker died),
+    # and re-queue webhook deliveries stored but never handled.
     SWEEP_OUTBOX = "sweep_outbox"
 
 

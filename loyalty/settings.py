@@ -33,6 +33,8 @@ class Settings:
     # How long the dispatcher gathers intents before pushing them to the queue (coalescing).
     outbox_dispatch_delay: float = 0.2
     log_level: str = "info"
+    # Seconds the web process waits at shutdown for in-process jobs before cancelling them.
+    shutdown_grace: float = 10.0
 
     @property
     def database_dialect(self) -> str:
@@ -82,7 +84,10 @@ def _local_secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (uvicorn --workers N) created it first
+        return path.read_text().strip()
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key

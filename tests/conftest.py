@@ -123,6 +123,7 @@ def settings(db: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-key-0123456789abcdef",
         outbox_dispatch_delay=0,
         outbox_sweep_interval=3600,
+        shutdown_grace=2.0,
     )
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 from arq.connections import ArqRedis
-from shopify_app import ShopifyApp
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
@@ -20,12 +19,14 @@ from loyalty.db import close_db, init_db
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from loyalty.settings import Settings
-from loyalty.sync.deps import JobDeps
+from loyalty.sync.deps import build_job_deps, shopify_app
 from loyalty.sync.jobs import in_process_functions
 from web.auth.api_key import ApiKeyAuthMiddleware
+from web.auth.app_proxy import AppProxyAuthMiddleware
 from web.auth.id_token import IdTokenAuthMiddleware
 from web.errors import EXCEPTION_HANDLERS
-from web.routes import admin_api, health, public_api
+from web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from web.routes import admin, admin_api, health, proxy, public_api, webhooks
 from web.state import Services
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,13 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         if manage_db:
             await init_db(settings.database_url)
+        shopify = shopify_app(settings)
+        if shopify is None:
+            log.info("SHOPIFY_API_KEY/SHOPIFY_API_SECRET not set: admin, proxy, webhooks disabled")
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         redis: ArqRedis | None = None
         queue: JobQueue
+        limiter: RateLimiter
         if settings.redis_url:
             # Connects lazily: with Redis down the app still starts and awards still commit;
             # the dispatcher logs and the sweep delivers once Redis is back.
@@ -48,10 +53,10 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
                 settings.redis_url, socket_connect_timeout=1, socket_timeout=2
             )
             queue = ArqJobQueue(redis)
+            limiter = RedisRateLimiter(redis)  # shared by every web process
         else:
-            queue = InProcessJobQueue(
-                in_process_functions(JobDeps(settings=settings, http=http)), ctx={}
-            )
+            limiter = MemoryRateLimiter()
+            queue = InProcessJobQueue(in_process_functions(build_job_deps(settings, http)), ctx={})
         dispatcher = OutboxDispatcher(
             queue,
             delay=settings.outbox_dispatch_delay,
@@ -63,21 +68,20 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
             dispatcher=dispatcher,
             queue=queue,
             http=http,
-            shopify=_shopify_app(settings),
+            shopify=shopify,
+            limiter=limiter,
         )
         app.state.services = services  # for tests and introspection; handlers use request.state
-        loop_task = asyncio.create_task(dispatcher.run(), name="outbox-dispatcher")
+        dispatcher.start()
         try:
             yield {"services": services}
         finally:
-            loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
+            await dispatcher.stop()
             await dispatcher.flush()
             if services.background:
                 await asyncio.gather(*services.background, return_exceptions=True)
             if isinstance(queue, InProcessJobQueue):
-                await queue.drain()
+                await queue.drain(grace=settings.shutdown_grace)
             if redis is not None:
                 await redis.aclose()
             await http.aclose()
@@ -87,6 +91,8 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
     return Starlette(
         routes=[
             *health.routes,
+            *admin.routes,
+            *webhooks.routes,
             Mount(
                 "/api/v1",
                 routes=public_api.routes,
@@ -99,18 +105,13 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
                 middleware=[Middleware(IdTokenAuthMiddleware)],
                 name="admin_api",
             ),
+            Mount(
+                "/proxy",
+                routes=proxy.routes,
+                middleware=[Middleware(AppProxyAuthMiddleware)],
+                name="proxy",
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
-    )
-
-
-def _shopify_app(settings: Settings) -> ShopifyApp | None:
-    if not (settings.shopify_api_key and settings.shopify_api_secret):
-        log.info("SHOPIFY_API_KEY/SHOPIFY_API_SECRET not set: the embedded admin is disabled")
-        return None
-    return ShopifyApp(
-        client_id=settings.shopify_api_key,
-        client_secret=settings.shopify_api_secret,
-        old_client_secret=settings.shopify_old_api_secret,
     )

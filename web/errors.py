@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from loyalty import api_keys, errors
@@ -112,6 +112,13 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, title, detail, headers=exc.headers)
 
 
+async def client_disconnected_handler(request: Request, exc: Exception) -> Response:
+    # The client hung up mid-request (a load generator stopping, a closed tab): nothing went
+    # wrong here and nobody will read the answer. Nothing was written: the body never arrived.
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
@@ -120,6 +127,7 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
 
 
 EXCEPTION_HANDLERS = {
+    ClientDisconnect: client_disconnected_handler,
     errors.DomainError: domain_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,

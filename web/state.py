@@ -11,9 +11,12 @@ import httpx
 from shopify_app import ShopifyApp
 from starlette.requests import Request
 
+from loyalty.api_keys import VerifiedKeyCache
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings
+from loyalty.webhooks.inbox import DeliveryInbox
+from web.ratelimit import RateLimiter
 
 
 @dataclass
@@ -23,7 +26,12 @@ class Services:
     queue: JobQueue
     http: httpx.AsyncClient
     shopify: ShopifyApp | None  # None until SHOPIFY_API_KEY/SECRET are set
+    limiter: RateLimiter
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Keys verified moments ago, for routes that re-verify in their own statement (the award).
+    verified_keys: VerifiedKeyCache = field(default_factory=VerifiedKeyCache)
+    # Stores webhook deliveries, a burst at a time (group commit); see loyalty.webhooks.inbox.
+    webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Fire-and-forget work that must not delay a response (held until shutdown)."""

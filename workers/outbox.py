@@ -9,7 +9,7 @@ from arq.typing import WorkerCoroutine
 
 from loyalty.outbox.dispatch import sweep
 from loyalty.outbox.queue import ArqJobQueue
-from loyalty.sync.jobs import INTENT_JOBS, IntentJob
+from loyalty.sync.jobs import SHOP_JOBS, IntentJob
 
 
 def _arq_job(job: IntentJob) -> WorkerCoroutine:
@@ -20,9 +20,9 @@ def _arq_job(job: IntentJob) -> WorkerCoroutine:
 
 
 # keep_result=0: a finished job leaves no key behind, so the same coalescing id can run again.
-INTENT_FUNCTIONS = [
+SHOP_FUNCTIONS = [
     func(_arq_job(job), name=str(name), keep_result=0, max_tries=10)
-    for name, job in INTENT_JOBS.items()
+    for name, job in SHOP_JOBS.items()
 ]
 
 

@@ -12,8 +12,9 @@ from arq.connections import RedisSettings
 from loyalty.db import close_db, init_db
 from loyalty.jobs import JobName
 from loyalty.settings import Settings
-from loyalty.sync.deps import JobDeps
-from workers.outbox import INTENT_FUNCTIONS, sweep_outbox
+from loyalty.sync.deps import JobDeps, build_job_deps
+from workers.outbox import SHOP_FUNCTIONS, sweep_outbox
+from workers.webhooks import WEBHOOK_FUNCTIONS
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
     async def startup(ctx: dict[str, Any]) -> None:
         if manage_db:
             await init_db(settings.database_url)
-        ctx["deps"] = JobDeps(
-            settings=settings, http=httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        ctx["deps"] = build_job_deps(
+            settings, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -38,7 +39,7 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
             await close_db()
 
     return {
-        "functions": INTENT_FUNCTIONS,
+        "functions": [*SHOP_FUNCTIONS, *WEBHOOK_FUNCTIONS],
         "cron_jobs": [
             cron(
                 sweep_outbox,

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
-from loyalty.api_keys import ShopContext
+from loyalty.api_keys import ApiKeyRevokedError, ShopContext
 from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
@@ -78,13 +78,18 @@ async def award_rule(
     rule_id: str,
     customer_identifier: str,
     actor: Actor,
+    api_key_id: int | None = None,
     outbox: OutboxNotifier | None = None,
     now: datetime | None = None,
 ) -> AwardedEntry:
     """Award `rule_id`'s points, times the customer's tier multiplier, to the customer.
 
-    Raises EarningRuleNotFoundError, EarningRuleInactiveError, CategoryNotAwardableError,
-    CustomerNotFoundError, CustomerExcludedError or AlreadyAwardedError.
+    `api_key_id`: the key this award acts for, re-verified (not revoked, shop installed) in the
+    same statement, so a key authenticated from a cache cannot award after its revocation.
+
+    Raises ApiKeyRevokedError, EarningRuleNotFoundError, EarningRuleInactiveError,
+    CategoryNotAwardableError, CustomerNotFoundError, CustomerExcludedError or
+    AlreadyAwardedError.
     """
     request = _AwardRequest(
         shop=shop,
@@ -93,6 +98,7 @@ async def award_rule(
         entry_public_id=ids.new_public_id(ids.EARNING_ENTRY),
         now=now or utcnow(),
         actor=actor,
+        api_key_id=api_key_id,
     )
     if dialect() == "postgres":
         entry = await _award_postgres(request)
@@ -111,6 +117,14 @@ class _AwardRequest:
     entry_public_id: str
     now: datetime
     actor: Actor
+    api_key_id: int | None
+
+
+def _check_key(row: dict[str, Any] | None) -> None:
+    if row is None or not row["key_ok"]:
+        raise ApiKeyRevokedError(
+            "The API key has been revoked, or its shop has uninstalled the app"
+        )
 
 
 def _check_rule(row: dict[str, Any] | None, rule_public_id: str) -> None:
@@ -142,7 +156,16 @@ def _already_awarded() -> AlreadyAwardedError:
 # check failed and nothing has changed.
 
 _PG_AWARD_SQL = """
-WITH rule AS (
+WITH key AS (
+    -- The shop's settings, read here rather than trusted from the caller; and the API key,
+    -- re-checked atomically with the award: a key authenticated from the process cache but
+    -- revoked since, or a shop uninstalled since, awards nothing.
+    SELECT s.points_expiry_days,
+           s.uninstalled_at IS NULL AND ($6::bigint IS NULL OR EXISTS (
+               SELECT 1 FROM api_key k
+               WHERE k.id = $6::bigint AND k.shop_id = s.id AND k.revoked_at IS NULL)) AS ok
+    FROM shop s WHERE s.id = $1
+), rule AS (
     SELECT id, action, category, points, is_active, approval_time_days
     FROM earning_rule WHERE shop_id = $1 AND public_id = $2
 ), cust AS (
@@ -153,10 +176,11 @@ WITH rule AS (
     ORDER BY c.id LIMIT 1
 ), granted AS (
     SELECT rule.id AS rule_id, rule.action, rule.points AS base_points, rule.approval_time_days,
-           cust.id AS customer_id, cust.multiplier,
+           key.points_expiry_days, cust.id AS customer_id, cust.vip_tier_id, cust.multiplier,
            round(rule.points * cust.multiplier)::int AS points  -- numeric: ties round up
-    FROM rule CROSS JOIN cust
-    WHERE rule.is_active AND rule.category IN ({awardable}) AND NOT cust.is_excluded
+    FROM key, rule, cust
+    WHERE key.ok AND rule.is_active AND rule.category IN ({awardable})
+      AND NOT cust.is_excluded
 ), ins AS (
     INSERT INTO earning_history_entry (
         public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier,
@@ -167,17 +191,12 @@ WITH rule AS (
            CASE WHEN approval_time_days > 0 THEN NULL ELSE $5::timestamptz END,
            CASE WHEN approval_time_days > 0
                 THEN $5::timestamptz + make_interval(days => approval_time_days) END,
-           CASE WHEN approval_time_days = 0 AND $6::int IS NOT NULL
-                THEN $5::timestamptz + make_interval(days => $6::int) END,
+           CASE WHEN approval_time_days = 0 AND points_expiry_days IS NOT NULL
+                THEN $5::timestamptz + make_interval(days => points_expiry_days) END,
            'rule:' || rule_id, $5::timestamptz, $5::timestamptz
     FROM granted
     ON CONFLICT (customer_id, dedupe_key) DO NOTHING
     RETURNING id, customer_id, points, status, points_given_at, points_due_at, points_expiry_at
-), moved AS (
-    SELECT customer_id,
-           CASE WHEN status = 'approved' THEN points ELSE 0 END AS approved,
-           CASE WHEN status = 'pending' THEN points ELSE 0 END AS pending
-    FROM ins
 ), bal AS (
     UPDATE customer c SET
         points_balance = c.points_balance + m.approved,
@@ -185,7 +204,13 @@ WITH rule AS (
         pending_points = c.pending_points + m.pending,
         vip_tier_id = COALESCE(({tier_upgrade}), c.vip_tier_id),
         updated_at = $5::timestamptz
-    FROM moved m WHERE c.id = m.customer_id
+    FROM (
+        SELECT customer_id,
+               CASE WHEN status = 'approved' THEN points ELSE 0 END AS approved,
+               CASE WHEN status = 'pending' THEN points ELSE 0 END AS pending
+        FROM ins
+    ) AS m
+    WHERE c.id = m.customer_id
     RETURNING c.id, c.vip_tier_id
 ), logged AS (
     INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
@@ -195,12 +220,13 @@ WITH rule AS (
            $5::timestamptz
     FROM ins
     UNION ALL
+    -- The tier held before the award comes from `granted` (a one-row scan), not a re-join.
     SELECT $1, bal.id, 'vip_tier_changed', 'system', NULL,
-           jsonb_build_object('from_tier_id', cust.vip_tier_id, 'to_tier_id', bal.vip_tier_id,
+           jsonb_build_object('from_tier_id', g.vip_tier_id, 'to_tier_id', bal.vip_tier_id,
                               'entry_id', $4::text),
            $5::timestamptz
-    FROM bal JOIN cust ON cust.id = bal.id
-    WHERE bal.vip_tier_id IS DISTINCT FROM cust.vip_tier_id
+    FROM bal, granted g
+    WHERE bal.vip_tier_id IS DISTINCT FROM g.vip_tier_id
 ), intents AS (
     INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
     SELECT $1, ins.customer_id, jobs.job, jsonb_build_object('entry_id', $4::text),
@@ -208,14 +234,14 @@ WITH rule AS (
     FROM ins CROSS JOIN ({sync_jobs}) AS jobs
     RETURNING job
 )
-SELECT rule.id AS rule_pk, rule.action, rule.category, rule.is_active,
+SELECT key.ok AS key_ok, rule.id AS rule_pk, rule.action, rule.category, rule.is_active,
        rule.points AS base_points,
        cust.id AS customer_pk, cust.is_excluded, cust.multiplier,
        ins.id AS entry_pk, ins.points, ins.status, ins.points_given_at, ins.points_due_at,
        ins.points_expiry_at,
        (SELECT array_agg(job) FROM intents) AS jobs
 FROM (SELECT 1) AS one
-LEFT JOIN rule ON TRUE LEFT JOIN cust ON TRUE LEFT JOIN ins ON TRUE
+LEFT JOIN key ON TRUE LEFT JOIN rule ON TRUE LEFT JOIN cust ON TRUE LEFT JOIN ins ON TRUE
 """
 
 # The highest tier the customer's new lifetime points reach, if above their current tier.
@@ -257,10 +283,11 @@ async def _award_postgres(req: _AwardRequest) -> AwardedEntry:
         match_value,
         req.entry_public_id,
         req.now,
-        req.shop.points_expiry_days,
+        req.api_key_id,
         str(req.actor.type),
         req.actor.id,
     )
+    _check_key(row)
     _check_rule(row, req.rule_public_id)
     _check_customer(row)
     assert row is not None
@@ -288,19 +315,23 @@ async def _award_postgres(req: _AwardRequest) -> AwardedEntry:
 # SQLite: one writer at a time, so a short transaction of simple statements. The same unique
 # index decides duplicates.
 
-_SQLITE_RULE_SQL = """
-SELECT id AS rule_pk, action, category, points AS base_points, is_active, approval_time_days
-FROM earning_rule WHERE shop_id = $1 AND public_id = $2
-"""
-
-_SQLITE_CUSTOMER_SQL = """
-SELECT c.id AS customer_pk, c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier
-FROM customer c LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
-WHERE c.shop_id = $1 AND {customer_match}
+# The key re-check, the rule and the customer in one read (each statement is a thread hop).
+_SQLITE_LOOKUP_SQL = """
+SELECT s.uninstalled_at IS NULL AND ($3 IS NULL OR EXISTS (
+           SELECT 1 FROM api_key k
+           WHERE k.id = $3 AND k.shop_id = s.id AND k.revoked_at IS NULL)) AS key_ok,
+       s.points_expiry_days, r.id AS rule_pk, r.action, r.category, r.points AS base_points,
+       r.is_active, r.approval_time_days,
+       c.id AS customer_pk, c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier
+FROM (SELECT 1) AS one
+LEFT JOIN shop s ON s.id = $1
+LEFT JOIN earning_rule r ON r.shop_id = $1 AND r.public_id = $2
+LEFT JOIN customer c ON c.shop_id = $1 AND {customer_match}
+LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
 ORDER BY c.id LIMIT 1
 """
-_SQLITE_CUSTOMER_BY_ID = _SQLITE_CUSTOMER_SQL.format(customer_match="c.shopify_customer_id = $2")
-_SQLITE_CUSTOMER_BY_EMAIL = _SQLITE_CUSTOMER_SQL.format(customer_match="c.email_key = $2")
+_SQLITE_LOOKUP_BY_ID = _SQLITE_LOOKUP_SQL.format(customer_match="c.shopify_customer_id = $4")
+_SQLITE_LOOKUP_BY_EMAIL = _SQLITE_LOOKUP_SQL.format(customer_match="c.email_key = $4")
 
 _SQLITE_INSERT_SQL = """
 INSERT INTO earning_history_entry (
@@ -331,22 +362,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 
 
 async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
+    match_value: int | str | None
+    if req.identifier.email_key is not None:
+        lookup, match_value = _SQLITE_LOOKUP_BY_EMAIL, req.identifier.email_key
+    else:  # an id, or None when the identifier can match no one (the rule is still checked)
+        lookup, match_value = _SQLITE_LOOKUP_BY_ID, req.identifier.shopify_customer_id
     async with in_transaction():
-        rule = await sql.fetch_one(_SQLITE_RULE_SQL, req.shop.id, req.rule_public_id)
-        _check_rule(rule, req.rule_public_id)
-        assert rule is not None
-        if req.identifier.email_key is not None:
-            customer = await sql.fetch_one(
-                _SQLITE_CUSTOMER_BY_EMAIL, req.shop.id, req.identifier.email_key
-            )
-        elif req.identifier.shopify_customer_id is not None:
-            customer = await sql.fetch_one(
-                _SQLITE_CUSTOMER_BY_ID, req.shop.id, req.identifier.shopify_customer_id
-            )
-        else:
-            customer = None
-        _check_customer(customer)
-        assert customer is not None
+        found = await sql.fetch_one(
+            lookup, req.shop.id, req.rule_public_id, req.api_key_id, match_value
+        )
+        _check_key(found)
+        _check_rule(found, req.rule_public_id)
+        _check_customer(found)
+        assert found is not None
+        rule = customer = found
 
         now = req.now
         multiplier = as_multiplier(customer["multiplier"])
@@ -355,7 +384,7 @@ async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
         pending = approval_days > 0
         given_at = None if pending else now
         due_at = now + timedelta(days=approval_days) if pending else None
-        expiry_days = req.shop.points_expiry_days
+        expiry_days = found["points_expiry_days"]
         expiry_at = given_at + timedelta(days=expiry_days) if given_at and expiry_days else None
         status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
 

@@ -50,6 +50,9 @@ class EarningHistoryEntry(Model):
     # Purchases: the Shopify order the points came from.
     order_id = fields.BigIntField(null=True)
     order_number = fields.CharField(max_length=32, null=True)
+    # The order's subtotal after discounts (shop currency) that the points were computed from:
+    # a refund takes back points in proportion to the share of it refunded.
+    order_subtotal = fields.DecimalField(max_digits=18, decimal_places=4, null=True)
     # A reversal (refund, cancellation, adjustment) points at the entry it takes back from.
     reversed_entry_id: int | None
     reversed_entry: fields.ForeignKeyNullableRelation[EarningHistoryEntry] = fields.ForeignKeyField(

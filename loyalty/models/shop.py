@@ -22,6 +22,15 @@ class Shop(Model):
     # (which runs token exchange). Background Shopify work for the shop waits until then.
     reauth_required_at = fields.DatetimeField(null=True)
     shopify_shop_id = fields.BigIntField(null=True)
+    # The install-time customer backfill: requested → started (a lease while a job runs) →
+    # completed. A request not completed is what the sweep re-queues, so it is never lost.
+    backfill_requested_at = fields.DatetimeField(null=True)
+    backfill_started_at = fields.DatetimeField(null=True)
+    backfill_completed_at = fields.DatetimeField(null=True)
+    backfill_customers = fields.IntField(default=0)
+    # One `process_webhooks` job at a time per shop holds this lease, so the shop's deliveries
+    # are handled one after another in received order (a paid order before its cancellation).
+    webhooks_leased_until = fields.DatetimeField(null=True)
     # Programme settings.
     programme_enabled = fields.BooleanField(default=True)
     points_expiry_days = fields.IntField(null=True)  # None: points never expire

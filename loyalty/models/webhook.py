@@ -35,7 +35,9 @@ class WebhookEvent(Model):
 
     class Meta:
         table = "webhook_event"
-        indexes = (("processed_at", "received_at"),)
+        # (shop_id, processed_at): a shop's owed events are claimed, and a shop/redact cascade
+        # finds its rows, without scanning every shop's history.
+        indexes = (("processed_at", "received_at"), ("shop_id", "processed_at"))
 
 
 # customers/data_request: what we hold about a customer, assembled for the merchant to download.

@@ -3,12 +3,14 @@
 `notify` is synchronous and costs a set insert, so the request path never waits on Redis. The
 background loop gathers notifications for a moment and enqueues one job per (kind, shop),
 which is what turns a burst of awards into one sync. If the queue is down, the intents stay in
-the database and the next sweep dispatches them.
+the database and the next sweep dispatches them; the sweep also re-queues webhook deliveries
+stored but never handled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -18,6 +20,8 @@ from loyalty.clock import utcnow
 from loyalty.jobs import JobName
 from loyalty.outbox.intents import due_groups
 from loyalty.outbox.queue import JobQueue
+from loyalty.shopify.backfill import owed_backfills
+from loyalty.webhooks.inbox import owed_shops
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +35,16 @@ def coalescing_job_id(job: str, shop_id: int, *, window_seconds: float = 1.0) ->
 async def sweep(
     queue: JobQueue, *, grace: timedelta = timedelta(seconds=5), defer_seconds: float = 0
 ) -> int:
-    """Enqueue a job for every (kind, shop) with intents nobody is working on. Idempotent."""
+    """Enqueue a job for every (kind, shop) with intents nobody is working on, and a
+    `process_webhooks` for every shop with webhook deliveries stored but not handled (never
+    queued, or claimed by a worker that died). Idempotent."""
     now = utcnow()
     groups = await due_groups(created_before=now - grace, now=now)
+    groups += [
+        (str(JobName.PROCESS_WEBHOOKS), shop_id)
+        for shop_id in await owed_shops(received_before=now - grace, now=now)
+    ]
+    groups += [(str(JobName.BACKFILL_CUSTOMERS), shop_id) for shop_id in await owed_backfills()]
     for job, shop_id in groups:
         await queue.enqueue(
             JobName(job),
@@ -61,6 +72,26 @@ class OutboxDispatcher:
         self._sweep_interval = sweep_interval
         self._pending: set[tuple[str, int]] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-dispatcher")
+
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Finish the step in progress, then end the loop. Never cancelled mid-query: a
+        cancellation landing inside a database call can leave SQLite's connection lock held."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is None:
+            return
+        try:
+            async with asyncio.timeout(grace):
+                await asyncio.shield(self._task)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
     def notify(self, shop_id: int, jobs: Iterable[str]) -> None:
         """Called after a commit that wrote intents. Never blocks, never raises."""
@@ -96,16 +127,19 @@ class OutboxDispatcher:
             return 0
 
     async def run(self) -> None:
-        """The background loop; cancel it to stop. Sweeps once at start (recovering work from
+        """The background loop, until `stop()`. Sweeps once at start (recovering work from
         before a restart), then on every interval."""
         await self.sweep()
         next_sweep = time.monotonic() + self._sweep_interval
-        while True:
+        while not self._stopping:
             timeout = max(0.0, next_sweep - time.monotonic())
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands
+            # as the event fires, and the loop would then outlive the app's shutdown.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            if self._stopping:
+                break
             if self._pending:
                 await asyncio.sleep(self._delay)  # gather a burst into one job per shop
                 await self.flush()

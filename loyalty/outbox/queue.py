@@ -80,10 +80,18 @@ class InProcessJobQueue:
         except Exception:
             log.exception("in-process job %s failed; the outbox sweep will retry it", job_id)
 
-    async def drain(self) -> None:
-        """Wait for every queued job, including ones queued meanwhile (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    async def drain(self, *, grace: float | None = None) -> None:
+        """Wait for every queued job, including ones queued meanwhile (tests, shutdown). Past
+        `grace` seconds the rest are cancelled: every job is resumable from the database."""
+        try:
+            async with asyncio.timeout(grace):
+                while self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        except TimeoutError:
+            log.warning(
+                "%d in-process job(s) still running at shutdown: cancelled", len(self._tasks)
+            )
+            await self.close()
 
     async def close(self) -> None:
         for task in list(self._tasks):

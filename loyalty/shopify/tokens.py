@@ -195,8 +195,10 @@ class TokenProvider:
         return None
 
     async def _refresh(self, shop: Shop, *, stale: str | None) -> str | DomainError:
-        if shop.access_token_enc != stale and shop.access_token_expires_at and (
-            shop.access_token_expires_at - utcnow() > REFRESH_MARGIN
+        if (
+            shop.access_token_enc != stale
+            and shop.access_token_expires_at
+            and (shop.access_token_expires_at - utcnow() > REFRESH_MARGIN)
         ):
             # A concurrent refresh (another process) already rotated the pair: use its result.
             return self._box.decrypt(shop.access_token_enc or "")

@@ -122,12 +122,15 @@ class TestTokenProvider:
         assert BOX.decrypt(stored.access_token_enc or "") == "shpat_new"
         assert BOX.decrypt(stored.refresh_token_enc or "") == "shprt_new"
         assert "shpat_new" not in (stored.access_token_enc or "")
-        assert stored.access_token_expires_at and stored.access_token_expires_at > utcnow() + timedelta(minutes=55)
+        assert (
+            stored.access_token_expires_at
+            and stored.access_token_expires_at > utcnow() + timedelta(minutes=55)
+        )
 
     async def test_concurrent_callers_spend_the_refresh_token_once(
         self, db: str, http: httpx.AsyncClient
     ) -> None:
-        """Ten callers at once (across two providers, i.e. processes, on PostgreSQL) refresh once."""
+        """Ten callers at once (two providers, i.e. processes, on PostgreSQL) refresh once."""
         shop = await connected_shop(expires_in=timedelta(seconds=10))
         # SQLite is the single-process default, so one provider stands for the process there.
         count = 2 if dialect() == "postgres" else 1
@@ -210,14 +213,21 @@ class TestTokenExchange:
         with respx.mock(assert_all_called=True) as mock:
             route = mock.post(TOKEN_URL).respond(200, json=token_response("shpat_x", "shprt_x"))
             await exchange_offline_token(
-                shop=shop, shopify=SHOPIFY, http=http, box=BOX,
-                id_token=self.id_token(), invalid_token_response=None,
+                shop=shop,
+                shopify=SHOPIFY,
+                http=http,
+                box=BOX,
+                id_token=self.id_token(),
+                invalid_token_response=None,
             )
 
         sent = json.loads(route.calls.last.request.content)
         assert sent["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
         assert sent["subject_token"] == "header.payload.signature"
-        assert sent["requested_token_type"] == "urn:shopify:params:oauth:token-type:offline-access-token"
+        assert (
+            sent["requested_token_type"]
+            == "urn:shopify:params:oauth:token-type:offline-access-token"
+        )
         assert str(sent["expiring"]) == "1"
         stored = await Shop.get(id=shop.id)
         assert BOX.decrypt(stored.access_token_enc or "") == "shpat_x"
@@ -229,12 +239,18 @@ class TestTokenExchange:
         self, db: str, http: httpx.AsyncClient
     ) -> None:
         """A new exchange after uninstall clears uninstalled_at and any re-auth flag."""
-        shop = await create_shop(domain=DOMAIN, uninstalled_at=utcnow(), reauth_required_at=utcnow())
+        shop = await create_shop(
+            domain=DOMAIN, uninstalled_at=utcnow(), reauth_required_at=utcnow()
+        )
         with respx.mock(assert_all_called=True) as mock:
             mock.post(TOKEN_URL).respond(200, json=token_response("shpat_y", "shprt_y"))
             await exchange_offline_token(
-                shop=shop, shopify=SHOPIFY, http=http, box=BOX,
-                id_token=self.id_token(), invalid_token_response=None,
+                shop=shop,
+                shopify=SHOPIFY,
+                http=http,
+                box=BOX,
+                id_token=self.id_token(),
+                invalid_token_response=None,
             )
         stored = await Shop.get(id=shop.id)
         assert stored.uninstalled_at is None and stored.reauth_required_at is None
@@ -249,8 +265,12 @@ class TestTokenExchange:
             mock.post(TOKEN_URL).respond(400, json={"error": "invalid_subject_token"})
             with pytest.raises(TokenExchangeError):
                 await exchange_offline_token(
-                    shop=shop, shopify=SHOPIFY, http=http, box=BOX,
-                    id_token=self.id_token(), invalid_token_response=None,
+                    shop=shop,
+                    shopify=SHOPIFY,
+                    http=http,
+                    box=BOX,
+                    id_token=self.id_token(),
+                    invalid_token_response=None,
                 )
         assert (await Shop.get(id=shop.id)).access_token_enc is None
 
@@ -279,7 +299,11 @@ THROTTLED = {
         "cost": {
             "requestedQueryCost": 202,
             "actualQueryCost": None,
-            "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 2, "restoreRate": 100.0},
+            "throttleStatus": {
+                "maximumAvailable": 2000.0,
+                "currentlyAvailable": 2,
+                "restoreRate": 100.0,
+            },
         }
     },
 }
@@ -314,7 +338,9 @@ class TestAdminApi:
         assert sleeps.waits == [pytest.approx(2.0)]
         assert throttle_wait(THROTTLED) == pytest.approx(2.0)
 
-    async def test_honours_retry_after_on_429(self, db: str, admin: AdminApi, sleeps: Sleeps) -> None:
+    async def test_honours_retry_after_on_429(
+        self, db: str, admin: AdminApi, sleeps: Sleeps
+    ) -> None:
         """HTTP 429 waits Retry-After seconds."""
         shop = await connected_shop()
         with respx.mock(assert_all_called=True) as mock:
@@ -330,7 +356,9 @@ class TestAdminApi:
         shop = await connected_shop()
         with respx.mock(assert_all_called=True) as mock:
             mock.post(GRAPHQL_URL).side_effect = [
-                httpx.Response(503), httpx.Response(502), httpx.Response(200, json={"data": {}}),
+                httpx.Response(503),
+                httpx.Response(502),
+                httpx.Response(200, json={"data": {}}),
             ]
             await admin.execute(shop.id, "{ ok }")
         assert len(sleeps.waits) == 2 and all(0 < w <= 30 for w in sleeps.waits)
@@ -343,12 +371,17 @@ class TestAdminApi:
             with pytest.raises(ShopifyUnavailableError):
                 await admin.execute(shop.id, "{ ok }")
 
-    async def test_refreshes_the_token_once_on_401_and_retries(self, db: str, admin: AdminApi) -> None:
+    async def test_refreshes_the_token_once_on_401_and_retries(
+        self, db: str, admin: AdminApi
+    ) -> None:
         """A revoked access token: refresh, retry with the new one."""
         shop = await connected_shop()
         with respx.mock(assert_all_called=True) as mock:
             graphql = mock.post(GRAPHQL_URL)
-            graphql.side_effect = [httpx.Response(401), httpx.Response(200, json={"data": {"ok": 1}})]
+            graphql.side_effect = [
+                httpx.Response(401),
+                httpx.Response(200, json={"data": {"ok": 1}}),
+            ]
             mock.post(TOKEN_URL).respond(200, json=token_response("shpat_new", "shprt_new"))
             assert await admin.execute(shop.id, "{ ok }") == {"ok": 1}
         assert graphql.calls[1].request.headers["X-Shopify-Access-Token"] == "shpat_new"
@@ -367,7 +400,8 @@ class TestAdminApi:
         shop = await connected_shop()
         with respx.mock(assert_all_called=True) as mock:
             route = mock.post(GRAPHQL_URL).respond(
-                200, json={"errors": [{"message": "Field 'nope' doesn't exist on type 'QueryRoot'"}]}
+                200,
+                json={"errors": [{"message": "Field 'nope' doesn't exist on type 'QueryRoot'"}]},
             )
             with pytest.raises(ShopifyApiError, match="doesn't exist"):
                 await admin.execute(shop.id, "{ nope }")

@@ -317,6 +317,21 @@ class TestAwardSucceeds:
         assert expiry - given == timedelta(days=30)
         assert ISO_MS_Z.match(attributes["points_expiry_at"])
 
+    async def test_a_changed_expiry_setting_applies_to_the_next_award(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """Shop settings are read in the award itself, not from anything cached with the key."""
+        await award(client, world.key, world.rule.public_id, {"customer_identifier": "6789012345"})
+        await Shop.filter(id=world.shop.id).update(points_expiry_days=7)
+        rule = await create_rule(world.shop)
+        response = await award(
+            client, world.key, rule.public_id, {"customer_identifier": "6789012345"}
+        )
+        attributes = response.json()["data"]["attributes"]
+        given = datetime.fromisoformat(attributes["points_given_at"].replace("Z", "+00:00"))
+        expiry = datetime.fromisoformat(attributes["points_expiry_at"].replace("Z", "+00:00"))
+        assert expiry - given == timedelta(days=7)
+
     async def test_upgrades_the_tier_when_lifetime_points_cross_a_threshold(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
@@ -486,6 +501,39 @@ class TestAuthentication:
         assert response.status_code == 401
         assert error_of(response)["code"] == "api_key_revoked"
         assert await snapshot() == before
+
+    async def test_a_key_revoked_after_use_is_refused_at_once(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """The award re-checks the key in its own statement: the process's cache of verified
+        keys never lets a revoked key award, not even for a moment."""
+        first = await award(
+            client, world.key, world.rule.public_id, {"customer_identifier": "6789012345"}
+        )
+        assert first.status_code == 201  # the key is now cached as verified
+        await ApiKey.filter(shop_id=world.shop.id).update(revoked_at=datetime.now().astimezone())
+        other_rule = await create_rule(world.shop)
+        before = await snapshot()
+
+        response = await award(
+            client, world.key, other_rule.public_id, {"customer_identifier": "6789012345"}
+        )
+
+        assert response.status_code == 401
+        assert error_of(response)["code"] == "api_key_revoked"
+        assert await snapshot() == before
+
+    async def test_a_shop_uninstalled_after_use_is_refused_at_once(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """Uninstalling stops awards immediately, even for a key verified moments before."""
+        await award(client, world.key, world.rule.public_id, {"customer_identifier": "6789012345"})
+        await Shop.filter(id=world.shop.id).update(uninstalled_at=datetime.now().astimezone())
+        other_rule = await create_rule(world.shop)
+        response = await award(
+            client, world.key, other_rule.public_id, {"customer_identifier": "6789012345"}
+        )
+        assert response.status_code == 401
 
     async def test_read_only_key_is_403(self, client: httpx.AsyncClient, world: World) -> None:
         """A read-only key cannot award."""

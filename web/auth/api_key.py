@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -15,6 +16,9 @@ from web.errors import error_response, status_for
 log = logging.getLogger(__name__)
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Routes whose statement re-verifies the key atomically (see loyalty.api_keys.VerifiedKeyCache):
+# only these may authenticate from the per-process cache of recently verified keys.
+REVERIFIED_ROUTES = re.compile(r"^/earning-rules/[^/]+/award$")
 # Public documents under the mount that need no key.
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
 
@@ -35,22 +39,23 @@ class ApiKeyAuthMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope.get("path", "").removeprefix(scope.get("root_path", "")) in PUBLIC_PATHS
-        ):
+        path = scope.get("path", "").removeprefix(scope.get("root_path", ""))
+        if scope["type"] != "http" or path in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        state = scope.setdefault("state", {})
+        cache = state["services"].verified_keys if REVERIFIED_ROUTES.match(path) else None
         try:
-            principal = await authenticate(key_from_header(headers.get("authorization")))
+            principal = await authenticate(
+                key_from_header(headers.get("authorization")), cache=cache
+            )
             if scope["method"] not in READ_METHODS:
                 principal.require_write()
         except DomainError as exc:
             response = error_response(status_for(exc), exc.code, exc.title, exc.detail)
             await response(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
         state["principal"] = principal
         if principal.needs_touch:
             state["services"].spawn(touch_api_key(principal.key_id))

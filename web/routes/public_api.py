@@ -44,6 +44,7 @@ async def award_earning_rule(request: Request) -> Response:
         rule_id=request.path_params["rule_id"],
         customer_identifier=body.customer_identifier,
         actor=Actor(ActorType.API_KEY, key.key_public_id),
+        api_key_id=key.key_id,  # re-verified in the award's own statement
         outbox=services(request).dispatcher,
     )
     return document_response(earning_history_entry(entry), status=201)

@@ -1,0 +1,72 @@
+"""app/uninstalled and app/scopes_update: the shop's installation as Shopify reports it.
+
+app/uninstalled arrives after Shopify has already revoked the tokens: we mark the shop
+uninstalled, delete the tokens we hold and stop the shop's pending syncs. It tolerates arriving
+twice, or after the shop's data is gone. A reinstall (a later verified admin load) clears
+`uninstalled_at` again; a stale uninstall, triggered before the shop's latest install, is
+ignored so it cannot undo that.
+https://shopify.dev/docs/apps/build/webhooks (app/uninstalled)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.expressions import Q
+
+from loyalty.models import Activity, ActorType, OutboxIntent, Shop
+from loyalty.webhooks.event import WebhookContext
+from loyalty.webhooks.payloads import ScopesUpdatePayload, ShopPayload, check_shop, parse
+
+_SCOPES_LIMIT = 1024  # Shop.scopes
+
+
+async def mark_uninstalled(*, shop_id: int, triggered_at: datetime | None, now: datetime) -> bool:
+    """Mark the shop uninstalled (keeping the first time it was), delete its tokens and
+    complete its pending outbox intents as no-ops. Returns whether the shop was installed until
+    now. Idempotent."""
+    current = Q(id=shop_id)
+    if triggered_at is not None:
+        current &= Q(installed_at__isnull=True) | Q(installed_at__lte=triggered_at)
+    was_installed = bool(
+        await Shop.filter(current, uninstalled_at__isnull=True).update(uninstalled_at=now)
+    )
+    await Shop.filter(current).update(
+        access_token_enc=None,
+        access_token_expires_at=None,
+        refresh_token_enc=None,
+        refresh_token_expires_at=None,
+    )
+    if not was_installed:
+        return False
+    # Nothing can be written to an uninstalled shop, and marketing syncs stop with the app.
+    # A reinstall re-syncs customers as they next change.
+    stopped = await OutboxIntent.filter(shop_id=shop_id, completed_at__isnull=True).update(
+        completed_at=now, claimed_until=None
+    )
+    await Activity.create(
+        shop_id=shop_id,
+        customer_id=None,
+        kind="app_uninstalled",
+        actor_type=ActorType.SYSTEM,
+        data={"intents_stopped": stopped},
+        created_at=now,
+    )
+    return True
+
+
+async def record_scopes(*, shop_id: int, scopes: list[str]) -> None:
+    """Store the access scopes the shop has granted now (comma-separated, as Shopify writes)."""
+    await Shop.filter(id=shop_id).update(scopes=",".join(sorted(set(scopes)))[:_SCOPES_LIMIT])
+
+
+async def handle_app_uninstalled(ctx: WebhookContext) -> list[str]:
+    check_shop(parse(ShopPayload, ctx.payload).myshopify_domain, ctx.shop.domain)
+    await mark_uninstalled(shop_id=ctx.shop.id, triggered_at=ctx.triggered_at, now=ctx.now)
+    return []
+
+
+async def handle_scopes_update(ctx: WebhookContext) -> list[str]:
+    payload = parse(ScopesUpdatePayload, ctx.payload)
+    await record_scopes(shop_id=ctx.shop.id, scopes=payload.current)
+    return []

@@ -1,0 +1,233 @@
+"""Storing verified webhook deliveries, once each, and finding the shops still owed work.
+
+The request path stores each delivery (through `DeliveryInbox`, which commits a burst in a few
+statements) and answers at once; the work happens in the `process_webhooks` job. A delivery is
+stored exactly once per `X-Shopify-Webhook-Id` (stable across Shopify's retries) by
+`INSERT … ON CONFLICT (webhook_id) DO NOTHING`, so a repeat, however concurrent, is acknowledged
+and never processed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty import sql
+from loyalty.clock import utcnow
+from loyalty.db import dialect
+from loyalty.shops import get_or_create_shop
+
+MAX_HEADER_LENGTH = 64  # webhook and event ids, topic (the columns' width)
+MAX_DOMAIN_LENGTH = 255  # shop domains
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A delivery whose HMAC has been verified, as the headers and body describe it."""
+
+    webhook_id: str
+    topic: str
+    shop_domain: str
+    body: str  # the raw JSON text, stored as the payload
+    event_id: str | None = None
+    api_version: str = ""
+    triggered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    shop_id: int
+    event_pk: int | None  # None: a repeat of a delivery already stored
+
+    @property
+    def is_new(self) -> bool:
+        return self.event_pk is not None
+
+
+def _payload(delivery: Delivery, now: datetime) -> tuple[str, datetime | None, str | None]:
+    """(payload, processed_at, last_error) to store. A body that is not a JSON object is stored
+    already failed, with the reason: it is authentic (the HMAC matched), so refusing it would only
+    make Shopify retry the same bytes for four hours."""
+    try:
+        parsed = json.loads(delivery.body)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return "{}", now, f"invalid payload: the body is not valid JSON ({exc})"
+    if not isinstance(parsed, dict):
+        return "{}", now, "invalid payload: the body is not a JSON object"
+    return delivery.body, None, None
+
+
+async def store_delivery(*, delivery: Delivery, now: datetime | None = None) -> StoredDelivery:
+    """Store one delivery for its shop (created on first sight)."""
+    return (await store_deliveries(deliveries=[delivery], now=now))[0]
+
+
+async def store_deliveries(
+    *, deliveries: list[Delivery], now: datetime | None = None
+) -> list[StoredDelivery]:
+    """Store deliveries, in order, each for its shop (created on first sight). A webhook id
+    already stored, or repeated earlier in `deliveries`, comes back as a repeat."""
+    now = now or utcnow()
+    if dialect() == "postgres":
+        stored = await _store_postgres(deliveries, now)
+    else:
+        stored = [await _store_sqlite(delivery, now) for delivery in deliveries]
+    seen: set[str] = set()
+    for n, (delivery, result) in enumerate(zip(deliveries, stored, strict=True)):
+        if delivery.webhook_id in seen:
+            stored[n] = StoredDelivery(shop_id=result.shop_id, event_pk=None)
+        seen.add(delivery.webhook_id)
+    return stored
+
+
+# PostgreSQL: the whole batch in one statement (one round trip, one commit), the shops looked up
+# in it. Rows of shops not yet known insert nothing; the caller creates those shops and repeats.
+_PG_STORE_SQL = """
+WITH input AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+        $7::text[], $8::timestamptz[], $9::text[], $10::int[]
+    ) AS t(webhook_id, event_id, topic, shop_domain, api_version, triggered_at, payload,
+           processed_at, last_error, ord)
+), ins AS (
+    INSERT INTO webhook_event (
+        webhook_id, event_id, topic, shop_domain, shop_id, api_version, triggered_at, payload,
+        received_at, attempts, processed_at, last_error)
+    SELECT i.webhook_id, i.event_id, i.topic, i.shop_domain, s.id, i.api_version,
+           i.triggered_at, i.payload::jsonb, $11, 0, i.processed_at, i.last_error
+    FROM input i JOIN shop s ON s.domain = i.shop_domain
+    ORDER BY i.ord
+    ON CONFLICT (webhook_id) DO NOTHING
+    RETURNING id, webhook_id
+)
+SELECT i.ord, s.id AS shop_id, ins.id AS event_pk
+FROM input i LEFT JOIN shop s ON s.domain = i.shop_domain
+LEFT JOIN ins ON ins.webhook_id = i.webhook_id
+ORDER BY i.ord
+"""
+
+
+async def _store_postgres(deliveries: list[Delivery], now: datetime) -> list[StoredDelivery]:
+    rows = await _insert_postgres(deliveries, now)
+    retry = [n for n, row in enumerate(rows) if row is None]
+    if retry:
+        for domain in sorted({deliveries[n].shop_domain for n in retry}):
+            await get_or_create_shop(domain=domain)
+        again = await _insert_postgres([deliveries[n] for n in retry], now)
+        for n, row in zip(retry, again, strict=True):
+            rows[n] = row
+    stored = [row for row in rows if row is not None]
+    assert len(stored) == len(deliveries)
+    return stored
+
+
+async def _insert_postgres(
+    deliveries: list[Delivery], now: datetime
+) -> list[StoredDelivery | None]:
+    payloads = [_payload(delivery, now) for delivery in deliveries]
+    rows = await sql.fetch_all(
+        _PG_STORE_SQL,
+        [d.webhook_id for d in deliveries],
+        [d.event_id for d in deliveries],
+        [d.topic for d in deliveries],
+        [d.shop_domain for d in deliveries],
+        [d.api_version[:16] for d in deliveries],
+        [d.triggered_at for d in deliveries],
+        [payload for payload, _, _ in payloads],
+        [processed_at for _, processed_at, _ in payloads],
+        [error for _, _, error in payloads],
+        list(range(len(deliveries))),
+        now,
+    )
+    return [
+        None if row["shop_id"] is None else StoredDelivery(row["shop_id"], row["event_pk"])
+        for row in rows
+    ]
+
+
+_SQLITE_SHOP_SQL = "SELECT id FROM shop WHERE domain = $1"
+_SQLITE_STORE_SQL = """
+INSERT INTO webhook_event (
+    webhook_id, event_id, topic, shop_domain, shop_id, api_version, triggered_at, payload,
+    received_at, attempts, processed_at, last_error)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11)
+ON CONFLICT (webhook_id) DO NOTHING
+RETURNING id
+"""
+
+
+async def _store_sqlite(delivery: Delivery, now: datetime) -> StoredDelivery:
+    # One writer at a time: nothing to gain from batching, so one delivery per statement.
+    shop_row = await sql.fetch_one(_SQLITE_SHOP_SQL, delivery.shop_domain)
+    shop_id = (
+        shop_row["id"]
+        if shop_row is not None
+        else (await get_or_create_shop(domain=delivery.shop_domain)).id
+    )
+    payload, processed_at, error = _payload(delivery, now)
+    inserted = await sql.fetch_one(
+        _SQLITE_STORE_SQL,
+        delivery.webhook_id,
+        delivery.event_id,
+        delivery.topic,
+        delivery.shop_domain,
+        shop_id,
+        delivery.api_version[:16],
+        delivery.triggered_at,
+        payload,
+        now,
+        processed_at,
+        error,
+    )
+    return StoredDelivery(shop_id=shop_id, event_pk=None if inserted is None else inserted["id"])
+
+
+class DeliveryInbox:
+    """Group commit for the request path: deliveries that arrive while a write is in flight are
+    stored together by the next one, so a burst costs a few statements and commits, not one
+    per delivery, and no delivery waits for a timer. Each caller is answered only once its
+    delivery is committed. One per process (it belongs to the event loop that uses it)."""
+
+    def __init__(self, *, max_batch: int = 200) -> None:
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Delivery, asyncio.Future[StoredDelivery]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, delivery: Delivery) -> StoredDelivery:
+        future: asyncio.Future[StoredDelivery] = asyncio.get_running_loop().create_future()
+        self._waiting.append((delivery, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="webhook-inbox")
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            try:
+                stored = await store_deliveries(deliveries=[delivery for delivery, _ in batch])
+            except Exception as exc:  # every caller in the batch answers with the error
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, stored, strict=True):
+                if not future.done():  # a caller that went away still had its delivery stored
+                    future.set_result(result)
+
+
+_OWED_SHOPS_SQL = """
+SELECT DISTINCT shop_id FROM webhook_event
+WHERE processed_at IS NULL AND shop_id IS NOT NULL AND received_at <= $1
+  AND (claimed_until IS NULL OR claimed_until < $2)
+"""
+
+
+async def owed_shops(*, received_before: datetime, now: datetime | None = None) -> list[int]:
+    """Shops with deliveries stored before `received_before` that no job is working on (never
+    queued because Redis was down, or claimed by a worker that died): what a sweep re-queues.
+    Deliveries held back after a failure are not owed until their retry time."""
+    rows = await sql.fetch_all(_OWED_SHOPS_SQL, received_before, now or utcnow())
+    return sorted(int(row["shop_id"]) for row in rows)

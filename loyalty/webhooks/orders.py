@@ -1,0 +1,43 @@
+"""orders/paid, orders/cancelled and refunds/create: points for purchases, and taking them back.
+
+Idempotent per order (`order:<id>:rule:<rule>`), per cancellation
+(`reversal:cancel:<order>:<entry>`) and per refund (`reversal:refund:<refund>:<entry>`); see
+`loyalty.earning.purchases` and `loyalty.earning.reversals`.
+"""
+
+from __future__ import annotations
+
+from loyalty.earning.purchases import PaidOrder, award_purchase
+from loyalty.earning.reversals import OrderReversal, reverse_order
+from loyalty.webhooks.event import WebhookContext
+from loyalty.webhooks.payloads import OrderPayload, RefundPayload, parse
+
+
+async def handle_order_paid(ctx: WebhookContext) -> list[str]:
+    order = parse(OrderPayload, ctx.payload)
+    paid = PaidOrder(
+        order_id=order.id,
+        order_number=order.number(),
+        subtotal=order.subtotal(),
+        email=order.email or order.contact_email,
+        customer=order.customer.record() if order.customer else None,
+        cancelled=order.cancelled_at is not None,
+    )
+    return (await award_purchase(shop=ctx.shop, order=paid, now=ctx.now)).jobs
+
+
+async def handle_order_cancelled(ctx: WebhookContext) -> list[str]:
+    order = parse(OrderPayload, ctx.payload)
+    reversal = OrderReversal(order_id=order.id, reason="cancel")
+    return (await reverse_order(shop=ctx.shop, reversal=reversal, now=ctx.now)).jobs
+
+
+async def handle_refund_created(ctx: WebhookContext) -> list[str]:
+    refund = parse(RefundPayload, ctx.payload)
+    reversal = OrderReversal(
+        order_id=refund.order_id,
+        reason="refund",
+        refund_id=refund.id,
+        refunded_subtotal=refund.refunded_subtotal(),
+    )
+    return (await reverse_order(shop=ctx.shop, reversal=reversal, now=ctx.now)).jobs

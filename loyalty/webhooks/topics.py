@@ -1,0 +1,30 @@
+"""The webhook topics the app subscribes to, and which route receives each group."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    APP_UNINSTALLED = "app/uninstalled"
+    APP_SCOPES_UPDATE = "app/scopes_update"
+    CUSTOMERS_CREATE = "customers/create"
+    CUSTOMERS_UPDATE = "customers/update"
+    ORDERS_PAID = "orders/paid"
+    ORDERS_CANCELLED = "orders/cancelled"
+    REFUNDS_CREATE = "refunds/create"
+    CUSTOMERS_DATA_REQUEST = "customers/data_request"
+    CUSTOMERS_REDACT = "customers/redact"
+    SHOP_REDACT = "shop/redact"
+
+
+# `/webhooks/<group>` accepts exactly these topics; anything else sent there is refused (400),
+# so a misconfigured subscription fails loudly instead of being handled by the wrong code.
+TOPICS_BY_GROUP: dict[str, frozenset[Topic]] = {
+    "app": frozenset({Topic.APP_UNINSTALLED, Topic.APP_SCOPES_UPDATE}),
+    "customers": frozenset({Topic.CUSTOMERS_CREATE, Topic.CUSTOMERS_UPDATE}),
+    "orders": frozenset({Topic.ORDERS_PAID, Topic.ORDERS_CANCELLED, Topic.REFUNDS_CREATE}),
+    "compliance": frozenset(
+        {Topic.CUSTOMERS_DATA_REQUEST, Topic.CUSTOMERS_REDACT, Topic.SHOP_REDACT}
+    ),
+}

@@ -1,0 +1,75 @@
+"""App-proxy authentication for `/proxy`, as ASGI middleware on that mount.
+
+Shopify signs the query of every storefront request it forwards (`signature`, ±90 s
+`timestamp`); `shopify_app.verify_app_proxy_req` checks it before anything else is read. The
+customer is the signed `logged_in_customer_id` and nothing else: ids or emails in the query or
+body are never consulted. https://shopify.dev/docs/apps/build/online-store/app-proxies/authenticate-app-proxies
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shopify_app.types import RequestInput
+from starlette.datastructures import URL, Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from loyalty.models import Shop
+from loyalty.shops import shop_domain
+from web.errors import error_response
+
+log = logging.getLogger(__name__)
+
+
+class AppProxyAuthMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        shopify = state["services"].shopify
+        if shopify is None:
+            await error_response(
+                503,
+                "shopify_not_configured",
+                "Service Unavailable",
+                "The storefront API needs SHOPIFY_API_KEY and SHOPIFY_API_SECRET to be set",
+            )(scope, receive, send)
+            return
+        request_input: RequestInput = {
+            "method": scope["method"],
+            "headers": dict(Headers(scope=scope)),
+            "url": str(URL(scope=scope)),
+            "body": "",  # the proxy signs the query only; the body is never trusted or read here
+        }
+        result = shopify.verify_app_proxy_req(request_input)
+        domain = shop_domain(result.shop) if result.ok and result.shop else None
+        if not result.ok or domain is None:
+            log.info("app proxy request refused: %s", result.log.code)
+            status = result.response.status if not result.ok else 401
+            await error_response(
+                status if status >= 400 else 401,
+                result.log.code if not result.ok else "invalid_shop",
+                "Unauthorized",
+                "The app proxy signature is missing, invalid or expired",
+            )(scope, receive, send)
+            return
+        shop = await Shop.get_or_none(domain=domain)
+        if shop is None or shop.uninstalled_at is not None:
+            await error_response(
+                404,
+                "shop_not_found",
+                "Not Found",
+                "The loyalty programme is not set up for this shop",
+            )(scope, receive, send)
+            return
+        state["shop"] = shop
+        customer_id = result.logged_in_customer_id
+        # Visitors get '' (shopify_app returns an empty string, not None): falsy is anonymous.
+        state["customer_shopify_id"] = (
+            int(customer_id) if customer_id and str(customer_id).isdigit() else None
+        )
+        await self.app(scope, receive, send)

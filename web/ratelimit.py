@@ -1,0 +1,125 @@
+"""Token-bucket rate limits: in Redis when configured (shared by every web process), in this
+process otherwise (the embedded default).
+
+A bucket holds up to `burst` tokens and refills at `rate` per second; each request takes one.
+The Redis bucket is one atomic Lua script using Redis's own clock, so several web processes
+agree without clock sync. If Redis is unreachable the limiter fails open (and logs): a rate
+limiter must never be the reason the API is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.responses import Response
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    rate: float  # tokens per second
+    burst: int
+
+    @classmethod
+    def per_minute(cls, count: int, *, burst: int | None = None) -> Limit:
+        return cls(rate=count / 60.0, burst=burst or count)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int  # until the bucket is full again
+    retry_after: int  # seconds until one token is available (when refused)
+
+    def headers(self) -> dict[str, str]:
+        values = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+        if not self.allowed:
+            values["Retry-After"] = str(self.retry_after)
+        return values
+
+    def apply(self, response: Response) -> Response:
+        response.headers.update(self.headers())
+        return response
+
+
+def _decide(tokens: float, allowed: bool, limit: Limit) -> Decision:
+    return Decision(
+        allowed=allowed,
+        limit=limit.burst,
+        remaining=max(0, math.floor(tokens)),
+        reset_seconds=math.ceil(max(0.0, limit.burst - tokens) / limit.rate),
+        retry_after=0 if allowed else max(1, math.ceil((1 - tokens) / limit.rate)),
+    )
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: Limit) -> Decision: ...
+
+
+class MemoryRateLimiter:
+    """Buckets in this process. Right for one process; each process counts separately."""
+
+    def __init__(self, *, max_keys: int = 100_000) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._max_keys = max_keys
+
+    async def hit(self, key: str, limit: Limit) -> Decision:
+        now = time.monotonic()
+        tokens, stamp = self._buckets.get(key, (float(limit.burst), now))
+        tokens = min(float(limit.burst), tokens + (now - stamp) * limit.rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        if len(self._buckets) >= self._max_keys and key not in self._buckets:
+            self._buckets.clear()  # bounded memory; a reset only ever errs towards allowing
+        self._buckets[key] = (tokens, now)
+        return _decide(tokens, allowed, limit)
+
+
+# KEYS[1] bucket; ARGV rate/s, burst. Returns {allowed, tokens*1000}. Uses Redis's clock.
+_BUCKET_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then tokens = burst; ts = now end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local allowed = 0
+if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, math.floor(tokens * 1000)}
+"""
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Redis, *, prefix: str = "loyalty:ratelimit:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._script = redis.register_script(_BUCKET_LUA)
+
+    async def hit(self, key: str, limit: Limit) -> Decision:
+        try:
+            allowed, milli_tokens = await self._script(
+                keys=[self._prefix + key], args=[limit.rate, limit.burst]
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("rate limiter unavailable (%s): allowing the request", exc)
+            return Decision(True, limit.burst, limit.burst, 0, 0)
+        return _decide(int(milli_tokens) / 1000.0, bool(allowed), limit)

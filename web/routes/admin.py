@@ -1,0 +1,136 @@
+"""`/app`: the embedded admin's documents (App Home), plus the install-time plumbing around them.
+
+Every document request is verified with `verify_app_home_req` (ID token in `?id_token=`);
+one without a valid token bounces through `/auth/patch-id-token`, where App Bridge fetches a
+fresh token and reloads the page. The first verified load for a shop without a usable offline
+token runs token exchange (Shopify-managed installation: there is no OAuth redirect), which is
+also what reinstalls a shop after an uninstall. https://shopify.dev/docs/apps/build/authentication-authorization/app-installation
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from shopify_app.types import RequestInput, Res
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from loyalty.crypto import SecretBox
+from loyalty.jobs import JobName
+from loyalty.models import Shop
+from loyalty.shopify.backfill import request_backfill
+from loyalty.shopify.tokens import TokenExchangeError, exchange_offline_token, has_usable_token
+from loyalty.shops import get_or_create_shop, shop_domain
+from web.errors import error_response
+from web.state import services
+from web.templating import render
+
+log = logging.getLogger(__name__)
+
+PATCH_ID_TOKEN_PATH = "/auth/patch-id-token"  # noqa: S105 - a path, not a secret
+_MYSHOPIFY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$")
+
+
+def _as_response(res: Res) -> Response:
+    return Response(res.body, status_code=res.status, headers=dict(res.headers))
+
+
+async def _request_input(request: Request) -> RequestInput:
+    return {
+        "method": request.method,
+        "headers": dict(request.headers),
+        "url": str(request.url),
+        "body": "",
+    }
+
+
+async def app_home_entry(request: Request) -> Response:
+    """GET /: where Shopify's App Home (application_url) lands; forward to /app, query intact."""
+    query = request.url.query
+    return RedirectResponse("/app" + (f"?{query}" if query else ""), status_code=302)
+
+
+async def patch_id_token(request: Request) -> Response:
+    """GET /auth/patch-id-token: the bounce page that lets App Bridge attach a fresh ID token."""
+    shopify = services(request).shopify
+    if shopify is None:
+        return error_response(
+            503, "shopify_not_configured", "Service Unavailable", "Shopify is not configured"
+        )
+    # shopify_app copies `shop` into the CSP header as given: only accept a real shop domain.
+    if not _MYSHOPIFY.match(request.query_params.get("shop", "")):
+        return error_response(
+            400, "invalid_shop", "Bad Request", "shop must be a myshopify.com domain"
+        )
+    return _as_response(shopify.app_home_patch_id_token(await _request_input(request)).response)
+
+
+async def app_home(request: Request) -> Response:
+    """GET /app: verify, install if needed (token exchange), render the home page."""
+    app_services = services(request)
+    shopify = app_services.shopify
+    if shopify is None:
+        return HTMLResponse(render("app/not_configured.html"), status_code=503)
+    result = shopify.verify_app_home_req(await _request_input(request), PATCH_ID_TOKEN_PATH)
+    domain = shop_domain(result.shop) if result.ok and result.shop else None
+    if not result.ok or domain is None or result.id_token is None:
+        return (
+            _as_response(result.response)
+            if not result.ok
+            else error_response(
+                401, "invalid_shop", "Unauthorized", "The ID token does not name a shop"
+            )
+        )
+    shop = await get_or_create_shop(domain=domain)
+    if not has_usable_token(shop):
+        try:
+            await exchange_offline_token(
+                shop=shop,
+                shopify=shopify,
+                http=app_services.http,
+                box=SecretBox(app_services.settings.secret_key),
+                id_token=result.id_token,
+                invalid_token_response=result.invalid_token_response,
+            )
+        except TokenExchangeError as exc:
+            if exc.response is not None and exc.response.status in {302, 401}:
+                return _as_response(exc.response)  # a stale token: App Bridge retries
+            return HTMLResponse(
+                render("app/install_failed.html", reason=exc.detail), status_code=502
+            )
+        # A fresh install (or reinstall): bring in the shop's existing customers.
+        await request_backfill(shop_id=shop.id)
+        app_services.dispatcher.notify(shop.id, [JobName.BACKFILL_CUSTOMERS])
+        shop = await Shop.get(id=shop.id)
+    response = HTMLResponse(render("app/home.html", **_home_context(request, shop)))
+    # CSP frame-ancestors (required for every App Home document) and the preload hints.
+    response.headers.update(_document_headers(result.response.headers))
+    return response
+
+
+def _document_headers(headers: dict[str, str]) -> dict[str, str]:
+    kept = {k: v for k, v in headers.items() if k.lower() == "content-security-policy"}
+    # shopify_app preloads the unversioned polaris.js; we load the stable 1.x channel.
+    kept["Link"] = (
+        '<https://cdn.shopify.com/shopifycloud/app-bridge.js>; rel="preload"; as="script", '
+        '<https://cdn.shopify.com/shopifycloud/polaris-1.js>; rel="preload"; as="script"'
+    )
+    return kept
+
+
+def _home_context(request: Request, shop: Shop) -> dict[str, Any]:
+    return {
+        "api_key": services(request).settings.shopify_api_key,
+        "shop": shop,
+        "connected": has_usable_token(shop),
+    }
+
+
+routes = [
+    Route("/", app_home_entry, methods=["GET"], name="admin.entry"),
+    Route(PATCH_ID_TOKEN_PATH, patch_id_token, methods=["GET"], name="admin.patch_id_token"),
+    Route("/app", app_home, methods=["GET"], name="admin.home"),
+]
