@@ -274,7 +274,10 @@ def _text(value: Any) -> str | None:
 async def redact_shop(*, shop_id: int) -> bool:
     """Delete the shop and everything it owns. Returns whether there was anything to delete."""
     async with in_transaction():
-        # Ledger entries first: they RESTRICT the deletion of the rules they were awarded for,
-        # which the shop's cascade would otherwise meet in whatever order it runs.
+        # The hot append-only tables carry no foreign keys on PostgreSQL (see
+        # loyalty.models.earning_history), so the shop's cascade does not reach them: delete
+        # them first, explicitly. (On SQLite their keys would also RESTRICT rule deletion.)
+        await OutboxIntent.filter(shop_id=shop_id).delete()
+        await Activity.filter(shop_id=shop_id).delete()
         await EarningHistoryEntry.filter(shop_id=shop_id).delete()
         return bool(await Shop.filter(id=shop_id).delete())

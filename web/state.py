@@ -12,6 +12,7 @@ from shopify_app import ShopifyApp
 from starlette.requests import Request
 
 from loyalty.api_keys import VerifiedKeyCache
+from loyalty.earning.award_pg import AwardBatcher
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings
@@ -30,6 +31,8 @@ class Services:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     # Keys verified moments ago, for routes that re-verify in their own statement (the award).
     verified_keys: VerifiedKeyCache = field(default_factory=VerifiedKeyCache)
+    # Concurrent awards of this process, one statement per batch (used on PostgreSQL).
+    award_batcher: AwardBatcher = field(default_factory=AwardBatcher)
     # Stores webhook deliveries, a burst at a time (group commit); see loyalty.webhooks.inbox.
     webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)
 

@@ -10,8 +10,9 @@ Guarantees:
   the side-effect intents commit together or not at all; intents are handed to `outbox` only
   after commit.
 
-On PostgreSQL all of that is one statement (one round trip); on SQLite it is a short
-transaction of single-row statements. tests/earning/test_award.py runs both.
+On PostgreSQL all of that is one statement (one round trip), shared by the awards a process
+makes at the same moment (loyalty.earning.award_pg); on SQLite it is a short transaction of
+single-row statements. tests/web/test_award_api.py runs both.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from loyalty.api_keys import ApiKeyRevokedError, ShopContext
 from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
+from loyalty.earning.award_pg import AwardBatcher, PgAward, run_awards
 from loyalty.errors import (
     AlreadyAwardedError,
     CategoryNotAwardableError,
@@ -38,7 +40,7 @@ from loyalty.errors import (
     EarningRuleNotFoundError,
 )
 from loyalty.models import API_AWARDABLE_CATEGORIES, ActorType, EarningStatus
-from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL, write_customer_sync_intents
+from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
 
 
@@ -80,12 +82,14 @@ async def award_rule(
     actor: Actor,
     api_key_id: int | None = None,
     outbox: OutboxNotifier | None = None,
+    batcher: AwardBatcher | None = None,
     now: datetime | None = None,
 ) -> AwardedEntry:
     """Award `rule_id`'s points, times the customer's tier multiplier, to the customer.
 
     `api_key_id`: the key this award acts for, re-verified (not revoked, shop installed) in the
     same statement, so a key authenticated from a cache cannot award after its revocation.
+    `batcher`: on PostgreSQL, share the statement with the process's concurrent awards.
 
     Raises ApiKeyRevokedError, EarningRuleNotFoundError, EarningRuleInactiveError,
     CategoryNotAwardableError, CustomerNotFoundError, CustomerExcludedError or
@@ -95,13 +99,13 @@ async def award_rule(
         shop=shop,
         rule_public_id=rule_id,
         identifier=parse_customer_identifier(customer_identifier),
-        entry_public_id=ids.new_public_id(ids.EARNING_ENTRY),
+        entry_public_id=ids.new_time_ordered_id(ids.EARNING_ENTRY),
         now=now or utcnow(),
         actor=actor,
         api_key_id=api_key_id,
     )
     if dialect() == "postgres":
-        entry = await _award_postgres(request)
+        entry = await _award_postgres(request, batcher)
     else:
         entry = await _award_sqlite(request)
     if outbox is not None and entry.jobs:
@@ -151,147 +155,27 @@ def _already_awarded() -> AlreadyAwardedError:
 
 
 # ---------------------------------------------------------------------------------------------
-# PostgreSQL: one statement. Data-modifying CTEs run atomically; when ON CONFLICT skips the
-# insert, every CTE that depends on it writes nothing, so the row that comes back says which
-# check failed and nothing has changed.
-
-_PG_AWARD_SQL = """
-WITH key AS (
-    -- The shop's settings, read here rather than trusted from the caller; and the API key,
-    -- re-checked atomically with the award: a key authenticated from the process cache but
-    -- revoked since, or a shop uninstalled since, awards nothing.
-    SELECT s.points_expiry_days,
-           s.uninstalled_at IS NULL AND ($6::bigint IS NULL OR EXISTS (
-               SELECT 1 FROM api_key k
-               WHERE k.id = $6::bigint AND k.shop_id = s.id AND k.revoked_at IS NULL)) AS ok
-    FROM shop s WHERE s.id = $1
-), rule AS (
-    SELECT id, action, category, points, is_active, approval_time_days
-    FROM earning_rule WHERE shop_id = $1 AND public_id = $2
-), cust AS (
-    SELECT c.id, c.is_excluded, c.vip_tier_id,
-           COALESCE(t.points_multiplier, 1.00) AS multiplier
-    FROM customer c LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
-    WHERE c.shop_id = $1 AND {customer_match}
-    ORDER BY c.id LIMIT 1
-), granted AS (
-    SELECT rule.id AS rule_id, rule.action, rule.points AS base_points, rule.approval_time_days,
-           key.points_expiry_days, cust.id AS customer_id, cust.vip_tier_id, cust.multiplier,
-           round(rule.points * cust.multiplier)::int AS points  -- numeric: ties round up
-    FROM key, rule, cust
-    WHERE key.ok AND rule.is_active AND rule.category IN ({awardable})
-      AND NOT cust.is_excluded
-), ins AS (
-    INSERT INTO earning_history_entry (
-        public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier,
-        points, status, points_given_at, points_due_at, points_expiry_at, dedupe_key,
-        created_at, updated_at)
-    SELECT $4, $1, customer_id, rule_id, action, base_points, multiplier, points,
-           CASE WHEN approval_time_days > 0 THEN 'pending' ELSE 'approved' END,
-           CASE WHEN approval_time_days > 0 THEN NULL ELSE $5::timestamptz END,
-           CASE WHEN approval_time_days > 0
-                THEN $5::timestamptz + make_interval(days => approval_time_days) END,
-           CASE WHEN approval_time_days = 0 AND points_expiry_days IS NOT NULL
-                THEN $5::timestamptz + make_interval(days => points_expiry_days) END,
-           'rule:' || rule_id, $5::timestamptz, $5::timestamptz
-    FROM granted
-    ON CONFLICT (customer_id, dedupe_key) DO NOTHING
-    RETURNING id, customer_id, points, status, points_given_at, points_due_at, points_expiry_at
-), bal AS (
-    UPDATE customer c SET
-        points_balance = c.points_balance + m.approved,
-        lifetime_points = c.lifetime_points + m.approved,
-        pending_points = c.pending_points + m.pending,
-        vip_tier_id = COALESCE(({tier_upgrade}), c.vip_tier_id),
-        updated_at = $5::timestamptz
-    FROM (
-        SELECT customer_id,
-               CASE WHEN status = 'approved' THEN points ELSE 0 END AS approved,
-               CASE WHEN status = 'pending' THEN points ELSE 0 END AS pending
-        FROM ins
-    ) AS m
-    WHERE c.id = m.customer_id
-    RETURNING c.id, c.vip_tier_id
-), logged AS (
-    INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
-    SELECT $1, ins.customer_id, 'points_awarded', $7::text, $8::text,
-           jsonb_build_object('entry_id', $4::text, 'rule_id', $2::text,
-                              'points', ins.points, 'status', ins.status),
-           $5::timestamptz
-    FROM ins
-    UNION ALL
-    -- The tier held before the award comes from `granted` (a one-row scan), not a re-join.
-    SELECT $1, bal.id, 'vip_tier_changed', 'system', NULL,
-           jsonb_build_object('from_tier_id', g.vip_tier_id, 'to_tier_id', bal.vip_tier_id,
-                              'entry_id', $4::text),
-           $5::timestamptz
-    FROM bal, granted g
-    WHERE bal.vip_tier_id IS DISTINCT FROM g.vip_tier_id
-), intents AS (
-    INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
-    SELECT $1, ins.customer_id, jobs.job, jsonb_build_object('entry_id', $4::text),
-           $5::timestamptz, 0
-    FROM ins CROSS JOIN ({sync_jobs}) AS jobs
-    RETURNING job
-)
-SELECT key.ok AS key_ok, rule.id AS rule_pk, rule.action, rule.category, rule.is_active,
-       rule.points AS base_points,
-       cust.id AS customer_pk, cust.is_excluded, cust.multiplier,
-       ins.id AS entry_pk, ins.points, ins.status, ins.points_given_at, ins.points_due_at,
-       ins.points_expiry_at,
-       (SELECT array_agg(job) FROM intents) AS jobs
-FROM (SELECT 1) AS one
-LEFT JOIN key ON TRUE LEFT JOIN rule ON TRUE LEFT JOIN cust ON TRUE LEFT JOIN ins ON TRUE
-"""
-
-# The highest tier the customer's new lifetime points reach, if above their current tier.
-# Awards only ever upgrade; downgrades belong to expiry and adjustments.
-_TIER_UPGRADE_SQL = """
-SELECT t.id FROM vip_tier t
-WHERE t.shop_id = $1 AND t.points_required <= {row}.lifetime_points + {approved}
-  AND t.points_required > COALESCE(
-        (SELECT cur.points_required FROM vip_tier cur WHERE cur.id = {row}.vip_tier_id), -1)
-ORDER BY t.points_required DESC LIMIT 1
-"""
-
-_AWARDABLE_SQL = ", ".join(f"'{category}'" for category in sorted(API_AWARDABLE_CATEGORIES))
+# PostgreSQL: one statement, shared with whatever other awards this process is making at the
+# same moment (loyalty.earning.award_pg).
 
 
-def _pg_award_sql(customer_match: str) -> str:
-    return _PG_AWARD_SQL.format(
-        customer_match=customer_match,
-        awardable=_AWARDABLE_SQL,
-        tier_upgrade=_TIER_UPGRADE_SQL.format(row="c", approved="m.approved"),
-        sync_jobs=CUSTOMER_SYNC_JOBS_SQL,
+async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> AwardedEntry:
+    award = PgAward(
+        shop_id=req.shop.id,
+        rule_public_id=req.rule_public_id,
+        shopify_customer_id=req.identifier.shopify_customer_id,
+        email_key=req.identifier.email_key,
+        entry_public_id=req.entry_public_id,
+        now=req.now,
+        api_key_id=req.api_key_id,
+        actor_type=str(req.actor.type),
+        actor_id=req.actor.id,
     )
-
-
-_PG_AWARD_BY_ID = _pg_award_sql("c.shopify_customer_id = $3::bigint")
-_PG_AWARD_BY_EMAIL = _pg_award_sql("c.email_key = $3::text")
-
-
-async def _award_postgres(req: _AwardRequest) -> AwardedEntry:
-    match_value: int | str | None
-    if req.identifier.email_key is not None:
-        statement, match_value = _PG_AWARD_BY_EMAIL, req.identifier.email_key
-    else:  # an id, or None when the identifier can match no one (the rule is still checked)
-        statement, match_value = _PG_AWARD_BY_ID, req.identifier.shopify_customer_id
-    row = await sql.fetch_one(
-        statement,
-        req.shop.id,
-        req.rule_public_id,
-        match_value,
-        req.entry_public_id,
-        req.now,
-        req.api_key_id,
-        str(req.actor.type),
-        req.actor.id,
-    )
+    row = await batcher.submit(award) if batcher else (await run_awards([award]))[0]
     _check_key(row)
     _check_rule(row, req.rule_public_id)
     _check_customer(row)
-    assert row is not None
-    if row["entry_pk"] is None:
+    if not row["inserted"]:
         raise _already_awarded()
     return AwardedEntry(
         public_id=req.entry_public_id,
@@ -311,6 +195,17 @@ async def _award_postgres(req: _AwardRequest) -> AwardedEntry:
     )
 
 
+# The highest tier the customer's new lifetime points reach, if above the tier they hold
+# (`held`: its threshold, -1 for none). Awards only ever upgrade; downgrades belong to expiry
+# and adjustments.
+_TIER_UPGRADE_SQL = """
+SELECT t.id FROM vip_tier t
+WHERE t.shop_id = $1 AND t.points_required <= {row}.lifetime_points + {approved}
+  AND t.points_required > {held}
+ORDER BY t.points_required DESC LIMIT 1
+"""
+
+
 # ---------------------------------------------------------------------------------------------
 # SQLite: one writer at a time, so a short transaction of simple statements. The same unique
 # index decides duplicates.
@@ -322,7 +217,8 @@ SELECT s.uninstalled_at IS NULL AND ($3 IS NULL OR EXISTS (
            WHERE k.id = $3 AND k.shop_id = s.id AND k.revoked_at IS NULL)) AS key_ok,
        s.points_expiry_days, r.id AS rule_pk, r.action, r.category, r.points AS base_points,
        r.is_active, r.approval_time_days,
-       c.id AS customer_pk, c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier
+       c.id AS customer_pk, c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier,
+       COALESCE(t.points_required, -1) AS tier_required
 FROM (SELECT 1) AS one
 LEFT JOIN shop s ON s.id = $1
 LEFT JOIN earning_rule r ON r.shop_id = $1 AND r.public_id = $2
@@ -343,7 +239,7 @@ RETURNING id
 """
 
 # SQLite resolves a nested sub-select's outer reference by table name, not by an UPDATE alias.
-_SQLITE_TIER_UPGRADE_SQL = _TIER_UPGRADE_SQL.format(row="customer", approved="$3")
+_SQLITE_TIER_UPGRADE_SQL = _TIER_UPGRADE_SQL.format(row="customer", approved="$3", held="$6")
 _SQLITE_BALANCE_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $3,
@@ -416,6 +312,7 @@ async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
             approved_points,
             points if pending else 0,
             now,
+            customer["tier_required"],
         )
         activity_data = {
             "entry_id": req.entry_public_id,

@@ -20,15 +20,26 @@ class ActorType(StrEnum):
     STOREFRONT = "storefront"
 
 
+# No database foreign keys on this hot, append-only table: each one is a trigger running its own
+# query for every row an award writes (the largest single cost in PostgreSQL's profile of the
+# award). Its only writers set shop, customer and rule from rows they just read, nothing deletes
+# customers or rules, and shop/redact deletes these rows explicitly (loyalty.compliance).
 class Activity(Model):
     id = fields.BigIntField(primary_key=True)
     shop_id: int
     shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
-        "loyalty.Shop", related_name="activities", on_delete=fields.CASCADE
+        "loyalty.Shop",
+        related_name="activities",
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     customer_id: int | None
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
-        "loyalty.Customer", related_name="activities", null=True, on_delete=fields.CASCADE
+        "loyalty.Customer",
+        related_name="activities",
+        null=True,
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     kind = fields.CharField(max_length=64)  # points_awarded, customer_excluded, …
     actor_type = fields.CharEnumField(ActorType, max_length=16)

@@ -20,20 +20,34 @@ class EarningStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# No database foreign keys on this hot, append-only table: each one is a trigger running its own
+# query for every row an award writes (the largest single cost in PostgreSQL's profile of the
+# award). Its only writers set shop, customer and rule from rows they just read, nothing deletes
+# customers or rules, and shop/redact deletes these rows explicitly (loyalty.compliance).
 class EarningHistoryEntry(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=32, unique=True)  # "cer_…"
     shop_id: int
     shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
-        "loyalty.Shop", related_name="earning_history", on_delete=fields.CASCADE
+        "loyalty.Shop",
+        related_name="earning_history",
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     customer_id: int
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
-        "loyalty.Customer", related_name="earning_history", on_delete=fields.CASCADE
+        "loyalty.Customer",
+        related_name="earning_history",
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     rule_id: int | None
     rule: fields.ForeignKeyNullableRelation[EarningRule] = fields.ForeignKeyField(
-        "loyalty.EarningRule", related_name="awards", null=True, on_delete=fields.RESTRICT
+        "loyalty.EarningRule",
+        related_name="awards",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_constraint=False,
     )
     action = fields.CharField(max_length=64)
     base_points = fields.IntField()
@@ -67,8 +81,7 @@ class EarningHistoryEntry(Model):
     class Meta:
         table = "earning_history_entry"
         unique_together = (("customer", "dedupe_key"),)
-        indexes = (
-            ("status", "points_due_at"),
-            ("customer_id", "created_at"),
-            ("shop_id", "order_id"),
-        )
+        # Every index costs each award a btree insert, so the ledger keeps few: the unique
+        # (customer_id, dedupe_key) also serves per-customer reads, and the partial indexes on
+        # pending entries (approvals) and on order entries (refunds) are created by migration
+        # 0005, since Tortoise's model indexes cannot say `WHERE … IS NOT NULL`.

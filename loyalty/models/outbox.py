@@ -17,15 +17,23 @@ if TYPE_CHECKING:
 # claims intents (`claimed_until`), does the work, and sets `completed_at`; a claim that lapses
 # without completion is swept and dispatched again, so nothing is lost. (Comments, not docstrings:
 # Tortoise turns model docstrings into table comments.)
+# No database foreign keys here, for the reason given on the ledger (models/earning_history.py).
 class OutboxIntent(Model):
     id = fields.BigIntField(primary_key=True)
     shop_id: int
     shop: fields.ForeignKeyRelation[Shop] = fields.ForeignKeyField(
-        "loyalty.Shop", related_name="intents", on_delete=fields.CASCADE
+        "loyalty.Shop",
+        related_name="intents",
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     customer_id: int | None
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
-        "loyalty.Customer", related_name="intents", null=True, on_delete=fields.CASCADE
+        "loyalty.Customer",
+        related_name="intents",
+        null=True,
+        on_delete=fields.CASCADE,
+        db_constraint=False,
     )
     job = fields.CharField(max_length=64)  # a loyalty.jobs.JobName
     payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
@@ -37,7 +45,8 @@ class OutboxIntent(Model):
 
     class Meta:
         table = "outbox_intent"
-        indexes = (("job", "shop_id", "completed_at"), ("completed_at", "created_at"))
+        # Only pending intents are ever searched for: the partial indexes `WHERE completed_at IS
+        # NULL` (migration 0005) stay small, and completing an intent drops it from them.
 
 
 class Platform(StrEnum):

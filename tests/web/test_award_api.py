@@ -131,7 +131,7 @@ class TestAwardSucceeds:
         data = body["data"]
         assert list(data) == ["type", "id", "attributes"]
         assert data["type"] == "earning_history_entry"
-        assert re.fullmatch(r"cer_[0-9a-f]{20}", data["id"])
+        assert re.fullmatch(r"cer_[0-9a-f]{22}", data["id"])
         attributes = data["attributes"]
         assert list(attributes) == SPEC_ATTRIBUTES
         assert attributes["earning_rule_id"] == world.rule.public_id

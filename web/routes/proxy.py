@@ -163,6 +163,7 @@ async def award_earning_rule(request: Request) -> Response:
         customer_identifier=str(shopify_id),
         actor=Actor(ActorType.STOREFRONT, str(shopify_id)),
         outbox=services(request).dispatcher,
+        batcher=services(request).award_batcher,
     )
     return document_response(earning_history_entry(entry), status=201)
 

@@ -46,6 +46,7 @@ async def award_earning_rule(request: Request) -> Response:
         actor=Actor(ActorType.API_KEY, key.key_public_id),
         api_key_id=key.key_id,  # re-verified in the award's own statement
         outbox=services(request).dispatcher,
+        batcher=services(request).award_batcher,
     )
     return document_response(earning_history_entry(entry), status=201)
 

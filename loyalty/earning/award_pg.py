@@ -1,0 +1,251 @@
+"""The award on PostgreSQL: one statement for a whole batch of awards, and the batcher that
+gathers the awards a process receives at the same moment into one such statement.
+
+Why batches: PostgreSQL's cost for an award is mostly starting up the statement's plan (a
+dozen nodes, each insert's triggers), not the rows it writes; one statement for the awards that
+arrived together pays that once (group commit, done by the application). A request never waits
+for a batch to fill: whatever arrived in the same event-loop turn goes now.
+
+Guarantees are the single award's (loyalty.earning.award), per request: each request gets the
+row its own checks produce, duplicates within a batch or across batches meet the same unique
+index (`ON CONFLICT DO NOTHING`), and a batch that fails as a whole (it wrote nothing: one
+statement is atomic) is retried one request at a time, so one request's problem is never
+another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from loyalty import sql
+from loyalty.models import API_AWARDABLE_CATEGORIES
+from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PgAward:
+    """One award's inputs, as the statement takes them."""
+
+    shop_id: int
+    rule_public_id: str
+    shopify_customer_id: int | None
+    email_key: str | None
+    entry_public_id: str
+    now: datetime
+    api_key_id: int | None  # re-verified in the statement; None for storefront awards
+    actor_type: str
+    actor_id: str | None
+
+
+_AWARDABLE = ", ".join(f"'{category}'" for category in sorted(API_AWARDABLE_CATEGORIES))
+# The jobs a change owes, for the shop of each awarded row (the shared sub-select, keyed by row).
+_SYNC_JOBS = CUSTOMER_SYNC_JOBS_SQL.replace("$1", "d.shop_id")
+
+# $1…$9 are parallel arrays, one element per award; `n` is each award's position.
+AWARD_BATCH_SQL = f"""
+WITH req AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                         $6::timestamptz[], $7::bigint[], $8::text[], $9::text[])
+        WITH ORDINALITY AS r(shop_id, rule_public_id, shopify_customer_id, email_key,
+                             entry_public_id, now, api_key_id, actor_type, actor_id, n)
+), key AS (
+    -- The shop's settings, read here rather than trusted from the caller; and the API key,
+    -- re-checked atomically with the award: a key authenticated from the process cache but
+    -- revoked since, or a shop uninstalled since, awards nothing.
+    SELECT req.n, s.points_expiry_days,
+           s.uninstalled_at IS NULL AND (req.api_key_id IS NULL OR EXISTS (
+               SELECT 1 FROM api_key k
+               WHERE k.id = req.api_key_id AND k.shop_id = s.id AND k.revoked_at IS NULL)) AS ok
+    FROM req JOIN shop s ON s.id = req.shop_id
+), rule AS (
+    SELECT req.n, r.id, r.action, r.category, r.points, r.is_active, r.approval_time_days
+    FROM req JOIN earning_rule r ON r.shop_id = req.shop_id AND r.public_id = req.rule_public_id
+), matched AS (
+    SELECT req.n, c.id FROM req JOIN customer c
+        ON c.shop_id = req.shop_id AND c.shopify_customer_id = req.shopify_customer_id
+    UNION ALL
+    SELECT req.n, c.id FROM req JOIN customer c
+        ON c.shop_id = req.shop_id AND c.email_key = req.email_key
+), cust AS (
+    SELECT DISTINCT ON (m.n) m.n, c.id, c.is_excluded, c.vip_tier_id,
+           COALESCE(t.points_multiplier, 1.00) AS multiplier,
+           COALESCE(t.points_required, -1) AS tier_required
+    FROM matched m JOIN customer c ON c.id = m.id LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
+    ORDER BY m.n, c.id
+), granted AS (
+    SELECT req.n, req.shop_id, req.entry_public_id, req.now, req.rule_public_id,
+           req.actor_type, req.actor_id, rule.id AS rule_id, rule.action,
+           rule.points AS base_points, rule.approval_time_days, key.points_expiry_days,
+           cust.id AS customer_id, cust.vip_tier_id, cust.multiplier, cust.tier_required,
+           round(rule.points * cust.multiplier)::int AS points  -- numeric: ties round up
+    FROM req JOIN key ON key.n = req.n JOIN rule ON rule.n = req.n JOIN cust ON cust.n = req.n
+    WHERE key.ok AND rule.is_active AND rule.category IN ({_AWARDABLE}) AND NOT cust.is_excluded
+), ins AS (
+    INSERT INTO earning_history_entry (
+        public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier,
+        points, status, points_given_at, points_due_at, points_expiry_at, dedupe_key,
+        created_at, updated_at)
+    SELECT entry_public_id, shop_id, customer_id, rule_id, action, base_points, multiplier,
+           points,
+           CASE WHEN approval_time_days > 0 THEN 'pending' ELSE 'approved' END,
+           CASE WHEN approval_time_days > 0 THEN NULL ELSE now END,
+           CASE WHEN approval_time_days > 0
+                THEN now + make_interval(days => approval_time_days) END,
+           CASE WHEN approval_time_days = 0 AND points_expiry_days IS NOT NULL
+                THEN now + make_interval(days => points_expiry_days) END,
+           'rule:' || rule_id, now, now
+    FROM granted
+    ORDER BY customer_id, rule_id  -- one lock order for every batch
+    ON CONFLICT (customer_id, dedupe_key) DO NOTHING
+    RETURNING public_id, points, status, points_given_at, points_due_at, points_expiry_at
+), done AS (
+    SELECT g.*, ins.points AS awarded, ins.status, ins.points_given_at, ins.points_due_at,
+           ins.points_expiry_at
+    FROM ins JOIN granted g ON g.entry_public_id = ins.public_id
+), moved AS (
+    SELECT customer_id, min(shop_id) AS shop_id, min(tier_required) AS tier_required,
+           min(vip_tier_id) AS old_tier_id, max(now) AS now, min(entry_public_id) AS entry_id,
+           sum(CASE WHEN status = 'approved' THEN awarded ELSE 0 END) AS approved,
+           sum(CASE WHEN status = 'pending' THEN awarded ELSE 0 END) AS pending
+    FROM done GROUP BY customer_id
+), bal AS (
+    -- `x = x + n`: a concurrent award to the same customer waits on the row and adds to the
+    -- value it finds. Awards only ever upgrade the tier (to the highest the new lifetime
+    -- points reach above the one held); downgrades belong to expiry and adjustments.
+    UPDATE customer c SET
+        points_balance = c.points_balance + m.approved,
+        lifetime_points = c.lifetime_points + m.approved,
+        pending_points = c.pending_points + m.pending,
+        vip_tier_id = COALESCE((
+            SELECT t.id FROM vip_tier t
+            WHERE t.shop_id = m.shop_id AND t.points_required <= c.lifetime_points + m.approved
+              AND t.points_required > m.tier_required
+            ORDER BY t.points_required DESC LIMIT 1), c.vip_tier_id),
+        updated_at = m.now
+    FROM moved m WHERE c.id = m.customer_id
+    RETURNING c.id, c.vip_tier_id, m.old_tier_id, m.shop_id, m.now, m.entry_id
+), logged AS (
+    INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
+    SELECT d.shop_id, d.customer_id, 'points_awarded', d.actor_type, d.actor_id,
+           jsonb_build_object('entry_id', d.entry_public_id, 'rule_id', d.rule_public_id,
+                              'points', d.awarded, 'status', d.status),
+           d.now
+    FROM done d
+    UNION ALL
+    SELECT b.shop_id, b.id, 'vip_tier_changed', 'system', NULL,
+           jsonb_build_object('from_tier_id', b.old_tier_id, 'to_tier_id', b.vip_tier_id,
+                              'entry_id', b.entry_id),
+           b.now
+    FROM bal b WHERE b.vip_tier_id IS DISTINCT FROM b.old_tier_id
+), intents AS (
+    INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
+    SELECT d.shop_id, d.customer_id, jobs.job, jsonb_build_object('entry_id', d.entry_public_id),
+           d.now, 0
+    FROM done d CROSS JOIN LATERAL ({_SYNC_JOBS}) AS jobs
+    RETURNING shop_id, job
+)
+SELECT req.n, key.ok AS key_ok, rule.id AS rule_pk, rule.action, rule.category, rule.is_active,
+       rule.points AS base_points, cust.id AS customer_pk, cust.is_excluded, cust.multiplier,
+       done.entry_public_id IS NOT NULL AS inserted, done.awarded AS points, done.status,
+       done.points_given_at, done.points_due_at, done.points_expiry_at,
+       (SELECT array_agg(DISTINCT i.job) FROM intents i WHERE i.shop_id = req.shop_id) AS jobs
+FROM req
+LEFT JOIN key ON key.n = req.n
+LEFT JOIN rule ON rule.n = req.n
+LEFT JOIN cust ON cust.n = req.n
+LEFT JOIN done ON done.n = req.n
+ORDER BY req.n
+"""
+
+
+async def run_awards(awards: Sequence[PgAward]) -> list[dict[str, Any]]:
+    """Run `awards` as one statement; one result row per award, in order."""
+    return await sql.fetch_all(
+        AWARD_BATCH_SQL,
+        [a.shop_id for a in awards],
+        [a.rule_public_id for a in awards],
+        [a.shopify_customer_id for a in awards],
+        [a.email_key for a in awards],
+        [a.entry_public_id for a in awards],
+        [a.now for a in awards],
+        [a.api_key_id for a in awards],
+        [a.actor_type for a in awards],
+        [a.actor_id for a in awards],
+    )
+
+
+class AwardBatcher:
+    """Gathers this process's concurrent awards into batches: what arrived in the same
+    event-loop turn goes together, and while `max_in_flight` batches are running the next
+    one keeps filling (up to `max_batch`). One per process, created by its lifespan."""
+
+    def __init__(self, *, max_batch: int = 64, max_in_flight: int = 4) -> None:
+        self._max_batch = max_batch
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._waiting: list[tuple[PgAward, asyncio.Future[dict[str, Any]]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.largest_batch = 0
+
+    async def submit(self, award: PgAward) -> dict[str, Any]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((award, future))
+        if not self._scheduled:
+            self._scheduled = True
+            task = asyncio.get_running_loop().create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        async with self._slots:  # waiting for a slot is what lets a busy process batch more
+            batch, self._waiting = (
+                self._waiting[: self._max_batch],
+                self._waiting[self._max_batch :],
+            )
+            self._scheduled = False
+            if self._waiting:  # more than one batch arrived at once: the rest go next
+                self._scheduled = True
+                task = asyncio.get_running_loop().create_task(self._drain())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            await self._run(batch)
+
+    async def _run(self, batch: list[tuple[PgAward, asyncio.Future[dict[str, Any]]]]) -> None:
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, len(batch))
+        try:
+            rows = await run_awards([award for award, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            # Nothing was written (one statement is atomic): isolate whichever award failed.
+            log.warning("award batch of %d failed (%s); retrying one by one", len(batch), exc)
+            for award, future in batch:
+                try:
+                    _settle(future, (await run_awards([award]))[0])
+                except Exception as single:
+                    _settle(future, single)
+            return
+        for (_, future), row in zip(batch, rows, strict=True):
+            _settle(future, row)
+
+
+def _settle(
+    future: asyncio.Future[dict[str, Any]], outcome: dict[str, Any] | BaseException
+) -> None:
+    if future.done():  # the caller went away (client disconnected); the award stands
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
