@@ -232,8 +232,9 @@ _SQLITE_LOOKUP_BY_EMAIL = _SQLITE_LOOKUP_SQL.format(customer_match="c.email_key 
 _SQLITE_INSERT_SQL = """
 INSERT INTO earning_history_entry (
     public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
-    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, created_at, updated_at,
+    points_remaining)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
 ON CONFLICT (customer_id, dedupe_key) DO NOTHING
 RETURNING id
 """
@@ -300,6 +301,7 @@ async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
             expiry_at,
             f"rule:{rule['rule_pk']}",
             now,
+            0 if pending else points,  # a lot to spend once given
         )
         if inserted is None:
             raise _already_awarded()

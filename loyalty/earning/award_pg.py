@@ -90,10 +90,11 @@ WITH req AS (
 ), ins AS (
     INSERT INTO earning_history_entry (
         public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier,
-        points, status, points_given_at, points_due_at, points_expiry_at, dedupe_key,
-        created_at, updated_at)
+        points, points_remaining, status, points_given_at, points_due_at, points_expiry_at,
+        dedupe_key, created_at, updated_at)
     SELECT entry_public_id, shop_id, customer_id, rule_id, action, base_points, multiplier,
            points,
+           CASE WHEN approval_time_days > 0 THEN 0 ELSE points END,  -- a lot to spend once given
            CASE WHEN approval_time_days > 0 THEN 'pending' ELSE 'approved' END,
            CASE WHEN approval_time_days > 0 THEN NULL ELSE now END,
            CASE WHEN approval_time_days > 0

@@ -186,8 +186,8 @@ _INSERT_ENTRY_SQL = """
 INSERT INTO earning_history_entry (
     public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
     status, points_given_at, points_due_at, points_expiry_at, dedupe_key, order_id,
-    order_number, order_subtotal, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+    order_number, order_subtotal, created_at, updated_at, points_remaining)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
 ON CONFLICT (customer_id, dedupe_key) DO NOTHING
 RETURNING id
 """
@@ -235,6 +235,7 @@ async def _insert_entry(
         order.order_number,
         db_decimal(order.subtotal),
         now,
+        0 if pending else points,  # a lot to spend once given
     )
     if inserted is None:  # this order already earned this rule's points
         return None

@@ -223,8 +223,8 @@ _INSERT_REVERSAL_SQL = """
 INSERT INTO earning_history_entry (
     public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
     status, points_given_at, dedupe_key, note, order_id, order_number, reversed_entry_id,
-    created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $10, $10)
+    created_at, updated_at, points_remaining)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $10, $10, 0)
 ON CONFLICT (customer_id, dedupe_key) DO NOTHING
 RETURNING id
 """
@@ -270,7 +270,16 @@ async def _insert_reversal(
     )
     if inserted is None:
         return None
+    # What left the balance leaves the lot too, so expiry never takes it a second time.
+    await sql.execute(_SPEND_LOT_SQL, entry.id, points)
     return ReversedEntry(public_id, entry.public_id, amount, points, shortfall)
+
+
+_SPEND_LOT_SQL = """
+UPDATE earning_history_entry
+SET points_remaining = CASE WHEN points_remaining > $2 THEN points_remaining - $2 ELSE 0 END
+WHERE id = $1
+"""
 
 
 # $2 is at most the balance (checked under the row lock), so the balance never goes below zero.

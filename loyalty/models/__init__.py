@@ -5,6 +5,7 @@ from loyalty.models.api_key import ApiKey, ApiKeyScope
 from loyalty.models.customer import Customer
 from loyalty.models.earning_history import EarningHistoryEntry, EarningStatus
 from loyalty.models.earning_rule import API_AWARDABLE_CATEGORIES, EarningRule, RuleCategory
+from loyalty.models.idempotency import IdempotencyRecord
 from loyalty.models.outbox import Integration, OutboxIntent, Platform
 from loyalty.models.shop import Shop
 from loyalty.models.vip_tier import VipTier
@@ -22,6 +23,7 @@ __models__ = [
     Integration,
     WebhookEvent,
     DataRequest,
+    IdempotencyRecord,
 ]
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "EarningHistoryEntry",
     "EarningRule",
     "EarningStatus",
+    "IdempotencyRecord",
     "Integration",
     "OutboxIntent",
     "Platform",

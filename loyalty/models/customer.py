@@ -35,6 +35,8 @@ class Customer(Model):
     anniversary_date = fields.DateField(null=True)
     shopify_created_at = fields.DatetimeField(null=True)
     shopify_updated_at = fields.DatetimeField(null=True)
+    # The last "points expiring soon" event (sent at most once per customer per 7 days).
+    expiring_soon_notified_at = fields.DatetimeField(null=True)
     # customers/redact: personal data erased, anonymous ledger totals kept.
     redacted_at = fields.DatetimeField(null=True)
     points_balance = fields.IntField(default=0)  # spendable ("current_points")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -67,6 +67,11 @@ class EarningHistoryEntry(Model):
     # The order's subtotal after discounts (shop currency) that the points were computed from:
     # a refund takes back points in proportion to the share of it refunded.
     order_subtotal = fields.DecimalField(max_digits=18, decimal_places=4, null=True)
+    # An approved lot's points not yet spent, expired or taken back (0 while pending, and on
+    # entries that take points away). Spending and expiry draw on lots oldest first.
+    points_remaining = fields.IntField(default=0)
+    # Free-form context a custom action was awarded with (POST /api/v1/actions).
+    metadata: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
     # A reversal (refund, cancellation, adjustment) points at the entry it takes back from.
     reversed_entry_id: int | None
     reversed_entry: fields.ForeignKeyNullableRelation[EarningHistoryEntry] = fields.ForeignKeyField(

@@ -20,6 +20,7 @@ class RuleCategory(StrEnum):
     ANNIVERSARY = "anniversary"
     SIGNUP = "signup"
     REFERRAL = "referral"
+    CUSTOM = "custom"  # merchant-defined actions, awarded by action_key (POST /api/v1/actions)
 
 
 # Only these may be awarded through the API; the platform awards the others itself.
@@ -43,9 +44,16 @@ class EarningRule(Model):
     approval_time_days = fields.IntField(default=0)  # 0: approved immediately
     customer_facing_label = fields.CharField(max_length=255, default="")
     call_to_action_url = fields.CharField(max_length=2048, null=True)
+    # Custom actions: the key integrations award by; once per customer unless repeatable, and
+    # then at most `limit_count` times per rolling `limit_period_days` (no limit when null).
+    action_key = fields.CharField(max_length=64, null=True)
+    repeatable = fields.BooleanField(default=False)
+    limit_count = fields.IntField(null=True)
+    limit_period_days = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "earning_rule"
         indexes = (("shop_id", "is_active"),)
+        unique_together = (("shop", "action_key"),)

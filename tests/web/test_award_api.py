@@ -162,6 +162,7 @@ class TestAwardSucceeds:
         assert (entry.points, entry.base_points) == (100, 100)
         assert entry.points_multiplier == Decimal("1.00")
         assert entry.status == "approved"
+        assert entry.points_remaining == 100  # an approved lot, whole until spent or expired
         assert entry.points_given_at == parse_db_datetime(
             data["attributes"]["points_given_at"].replace("Z", "+00:00")
         )
@@ -401,6 +402,7 @@ class TestPendingAwards:
         )
         entry = await EarningHistoryEntry.get(customer_id=customer.id)
         assert entry.status == "pending" and entry.points_given_at is None
+        assert entry.points_remaining == 0  # nothing to spend until approved
 
 
 class TestSideEffects:
