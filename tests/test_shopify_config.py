@@ -1,0 +1,105 @@
+"""shopify.app.toml and web/shopify.web.toml against the app: what Shopify is told to call exists,
+and everything the app serves for Shopify is declared."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.routing import Mount, Route
+
+from loyalty.settings import SHOPIFY_API_VERSION, Settings
+from loyalty.webhooks.topics import TOPICS_BY_GROUP, Topic
+from web.app import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_TOML = tomllib.loads((ROOT / "shopify.app.toml").read_text())
+WEB_TOML = tomllib.loads((ROOT / "web" / "shopify.web.toml").read_text())
+APP = create_app(Settings(secret_key="config-test"), manage_db=False)
+
+
+def post_routes() -> set[str]:
+    return {
+        route.path
+        for route in APP.routes
+        if isinstance(route, Route) and route.methods and "POST" in route.methods
+    }
+
+
+def subscriptions() -> list[dict[str, object]]:
+    return list(APP_TOML["webhooks"]["subscriptions"])
+
+
+class TestAppToml:
+    def test_is_an_embedded_app_at_the_site_root(self) -> None:
+        """Relative URIs are appended to application_url, so it must be the site root."""
+        assert APP_TOML["embedded"] is True
+        assert urlsplit(APP_TOML["application_url"]).path in {"", "/"}
+        assert APP_TOML["access_scopes"]["use_legacy_install_flow"] is False
+        assert "auth" in APP_TOML  # the CLI schema requires the table
+
+    def test_asks_for_the_scopes_the_app_uses(self) -> None:
+        """Customers, orders and the app proxy."""
+        scopes = set(APP_TOML["access_scopes"]["scopes"].split(","))
+        assert {"read_customers", "write_customers", "read_orders", "write_app_proxy"} <= scopes
+
+    def test_pins_the_api_version_the_code_uses(self) -> None:
+        """One version for webhook payloads and Admin API calls."""
+        assert APP_TOML["webhooks"]["api_version"] == SHOPIFY_API_VERSION
+
+    def test_every_subscription_has_a_route_that_accepts_exactly_its_topics(self) -> None:
+        """Each uri is a POST route of the app, and its group takes the declared topics."""
+        routes = post_routes()
+        for subscription in subscriptions():
+            uri = str(subscription["uri"])
+            assert uri in routes, f"{uri} has no route"
+            topics = subscription.get("topics") or subscription.get("compliance_topics")
+            group = uri.removeprefix("/webhooks/")
+            assert set(topics) == set(TOPICS_BY_GROUP[group]), uri  # type: ignore[arg-type]
+
+    def test_every_webhook_route_and_topic_is_subscribed(self) -> None:
+        """The reverse: nothing the app handles is missing from the TOML."""
+        declared_uris = {str(s["uri"]) for s in subscriptions()}
+        webhook_routes = {path for path in post_routes() if path.startswith("/webhooks/")}
+        assert webhook_routes == declared_uris
+        declared_topics = {
+            t
+            for s in subscriptions()
+            for t in (s.get("topics") or s.get("compliance_topics"))  # type: ignore[attr-defined]
+        }
+        assert declared_topics == {str(topic) for topic in Topic}
+
+    def test_subscribes_the_three_compliance_topics(self) -> None:
+        """Mandatory for public apps."""
+        compliance = [s for s in subscriptions() if "compliance_topics" in s]
+        assert len(compliance) == 1
+        assert set(compliance[0]["compliance_topics"]) == {  # type: ignore[arg-type]
+            "customers/data_request",
+            "customers/redact",
+            "shop/redact",
+        }
+
+    def test_the_app_proxy_reaches_the_proxy_routes(self) -> None:
+        """Storefront /apps/loyalty/* → /proxy/*, which the app mounts."""
+        proxy = APP_TOML["app_proxy"]
+        assert (proxy["prefix"], proxy["subpath"], proxy["url"]) == ("apps", "loyalty", "/proxy")
+        mounts = {route.path: route for route in APP.routes if isinstance(route, Mount)}
+        assert "/proxy" in mounts and mounts["/proxy"].routes
+
+    def test_declares_readable_customer_metafields(self) -> None:
+        """App-owned customer metafields, readable by the storefront (the theme extension)."""
+        fields = APP_TOML["customer"]["metafields"]["app"]
+        assert {"points", "pending_points", "lifetime_points", "vip_tier", "status"} <= set(fields)
+        for key, definition in fields.items():
+            assert definition["access"]["storefront"] == "public_read", key
+            assert definition["type"], key
+
+
+class TestWebToml:
+    def test_tells_the_cli_how_to_run_the_backend(self) -> None:
+        """`shopify app dev` migrates, then serves on the port it picks."""
+        assert "$PORT" in WEB_TOML["commands"]["dev"]
+        assert "loyalty serve" in WEB_TOML["commands"]["dev"]
+        assert WEB_TOML["webhooks_path"] in post_routes()
+        assert set(WEB_TOML["roles"]) == {"frontend", "backend"}
