@@ -10,6 +10,7 @@ and never processed again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,10 @@ class StoredDelivery:
     @property
     def is_new(self) -> bool:
         return self.event_pk is not None
+
+
+def body_digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _payload(delivery: Delivery, now: datetime) -> tuple[str, datetime | None, str | None]:
@@ -88,18 +93,20 @@ _PG_STORE_SQL = """
 WITH input AS (
     SELECT * FROM unnest(
         $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-        $7::text[], $8::timestamptz[], $9::text[], $10::int[]
+        $7::text[], $8::timestamptz[], $9::text[], $10::int[], $12::text[]
     ) AS t(webhook_id, event_id, topic, shop_domain, api_version, triggered_at, payload,
-           processed_at, last_error, ord)
+           processed_at, last_error, ord, body_sha256)
 ), ins AS (
     INSERT INTO webhook_event (
         webhook_id, event_id, topic, shop_domain, shop_id, api_version, triggered_at, payload,
-        received_at, attempts, processed_at, last_error)
+        received_at, attempts, processed_at, last_error, body_sha256)
     SELECT i.webhook_id, i.event_id, i.topic, i.shop_domain, s.id, i.api_version,
-           i.triggered_at, i.payload::jsonb, $11, 0, i.processed_at, i.last_error
+           i.triggered_at, i.payload::jsonb, $11, 0, i.processed_at, i.last_error, i.body_sha256
     FROM input i JOIN shop s ON s.domain = i.shop_domain
     ORDER BY i.ord
-    ON CONFLICT (webhook_id) DO NOTHING
+    -- A repeat of the webhook id (Shopify's retry) or of the signed body (a replay under other
+    -- headers): either way, stored once.
+    ON CONFLICT DO NOTHING
     RETURNING id, webhook_id
 )
 SELECT i.ord, s.id AS shop_id, ins.id AS event_pk
@@ -140,6 +147,7 @@ async def _insert_postgres(
         [error for _, _, error in payloads],
         list(range(len(deliveries))),
         now,
+        [body_digest(d.body) for d in deliveries],
     )
     return [
         None if row["shop_id"] is None else StoredDelivery(row["shop_id"], row["event_pk"])
@@ -151,9 +159,9 @@ _SQLITE_SHOP_SQL = "SELECT id FROM shop WHERE domain = $1"
 _SQLITE_STORE_SQL = """
 INSERT INTO webhook_event (
     webhook_id, event_id, topic, shop_domain, shop_id, api_version, triggered_at, payload,
-    received_at, attempts, processed_at, last_error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11)
-ON CONFLICT (webhook_id) DO NOTHING
+    received_at, attempts, processed_at, last_error, body_sha256)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12)
+ON CONFLICT DO NOTHING
 RETURNING id
 """
 
@@ -180,6 +188,7 @@ async def _store_sqlite(delivery: Delivery, now: datetime) -> StoredDelivery:
         now,
         processed_at,
         error,
+        body_digest(delivery.body),
     )
     return StoredDelivery(shop_id=shop_id, event_pk=None if inserted is None else inserted["id"])
 

@@ -68,12 +68,12 @@ class TestStoreDelivery:
         already stored; ids follow the batch's order and each repeat is reported as one."""
         known = await create_shop(domain="known.myshopify.com")
         await store_delivery(delivery=delivery("old", customer_payload(1)))
-        batch = [
-            Delivery("a", "customers/update", "known.myshopify.com", "{}"),
-            Delivery("b", "customers/update", "new-shop.myshopify.com", "{}"),
-            Delivery("a", "customers/update", "known.myshopify.com", "{}"),
-            Delivery("old", "customers/update", "proc.myshopify.com", "{}"),
-            Delivery("c", "customers/update", "known.myshopify.com", "{}"),
+        batch = [  # real deliveries never share a body (see the replay test below)
+            Delivery("a", "customers/update", "known.myshopify.com", '{"id": 1}'),
+            Delivery("b", "customers/update", "new-shop.myshopify.com", '{"id": 2}'),
+            Delivery("a", "customers/update", "known.myshopify.com", '{"id": 1}'),
+            Delivery("old", "customers/update", "proc.myshopify.com", '{"id": 3}'),
+            Delivery("c", "customers/update", "known.myshopify.com", '{"id": 4}'),
         ]
         stored = await store_deliveries(deliveries=batch)
         new_shop = await Shop.get(domain="new-shop.myshopify.com")

@@ -211,6 +211,38 @@ class TestDelivery:
         assert customer.points_balance == 100
         assert await EarningHistoryEntry.filter(order_id=1001).count() == 1
 
+    async def test_a_signed_body_replayed_under_a_new_webhook_id_is_not_handled_again(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """The HMAC covers only the body: resending a captured body with fresh headers is
+        acknowledged as a duplicate and awards nothing more."""
+        shop = await create_shop(domain=SHOP)
+        await create_rule(shop, category=RuleCategory.PURCHASE, action="place_order", points=1)
+        payload = order_payload(1003, customer=customer_payload(79))
+        first = await deliver(client, "orders/paid", payload, shop=SHOP, webhook_id="wh-original")
+        replay = await deliver(client, "orders/paid", payload, shop=SHOP, webhook_id="wh-forged")
+        await run_jobs(services)
+        assert (first.json(), replay.json()) == ({"status": "accepted"}, {"status": "duplicate"})
+        assert await WebhookEvent.all().count() == 1
+        assert await EarningHistoryEntry.filter(order_id=1003).count() == 1
+
+    async def test_a_signed_body_replayed_for_another_shop_is_not_handled(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """A body signed for one shop, resent naming another shop in the (unsigned) header:
+        nothing is awarded in the other shop."""
+        shop = await create_shop(domain=SHOP)
+        other = await create_shop(domain="other-webhook-shop.myshopify.com")
+        for s in (shop, other):
+            await create_rule(s, category=RuleCategory.PURCHASE, action="place_order", points=1)
+        payload = order_payload(1004, customer=customer_payload(80))
+        await deliver(client, "orders/paid", payload, shop=SHOP, webhook_id="wh-a")
+        replay = await deliver(client, "orders/paid", payload, shop=other.domain, webhook_id="wh-b")
+        await run_jobs(services)
+        assert replay.json() == {"status": "duplicate"}
+        assert await EarningHistoryEntry.filter(shop_id=other.id).count() == 0
+        assert await Customer.filter(shop_id=other.id).count() == 0
+
     async def test_concurrent_repeats_are_stored_once(
         self, client: httpx.AsyncClient, services: Services
     ) -> None:
