@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate demo worker test lint format check bench clean
+.PHONY: install run serve migrate demo worker test theme-check lint format check bench bench-sync clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Shopify's theme linter, pinned in package-lock.json, from the npm registry (needs Node.js >= 18).
+node_modules/.installed-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## run: create the virtualenv, install, migrate, seed the demo shop and serve it
 run: install migrate
@@ -30,9 +35,14 @@ demo: install
 worker: install
 	$(BIN)/loyalty worker
 
-## test: the whole suite, on SQLite and (when reachable; required with CI=true) PostgreSQL and Redis
-test: install
+## test: the whole suite, on SQLite and (when reachable; required with CI=true) PostgreSQL and
+## Redis, the browser tests in Debian's Chromium, and the theme linter on the storefront extension
+test: install theme-check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## theme-check: Shopify's theme linter on extensions/loyalty-widget, offline; fails on any error
+theme-check: node_modules/.installed-stamp
+	node scripts/theme-check.js extensions/loyalty-widget
 
 lint: install
 	$(BIN)/ruff check .
@@ -49,5 +59,9 @@ check: lint test
 bench: install
 	bench/award
 
+## bench-sync: 1,000 awards through the worker to stand-ins of Shopify and the three platforms
+bench-sync: install
+	bench/sync
+
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 
 from loyalty.clock import isoformat_z
 from loyalty.customers.identifiers import normalize_email
+from loyalty.errors import DataRequestNotFoundError
 from loyalty.models import (
     Activity,
     ActorType,
@@ -111,6 +112,18 @@ async def export_customer_data(
 async def list_data_requests(*, shop: Shop) -> list[DataRequest]:
     """The shop's compliance exports, newest first: what the admin offers for download."""
     return await DataRequest.filter(shop_id=shop.id).order_by("-requested_at", "-id")
+
+
+async def get_data_request(*, shop: Shop, request_id: str) -> DataRequest:
+    """One of the shop's exports, by id. Raises DataRequestNotFoundError (also for another
+    shop's export, or an id that is not a number)."""
+    value = request_id.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) >= 2**63:
+        raise DataRequestNotFoundError(f"No data request {request_id!r} exists for this shop")
+    found = await DataRequest.get_or_none(shop_id=shop.id, id=int(value))
+    if found is None:
+        raise DataRequestNotFoundError(f"No data request {request_id!r} exists for this shop")
+    return found
 
 
 async def _customer_data(customer: Customer) -> dict[str, Any]:

@@ -88,6 +88,20 @@ RULES: list[dict[str, Any]] = [
         "approval_time_days": 0,
         "customer_facing_label": "5 points for every $1 spent",
     },
+    {  # a custom action for POST /api/v1/actions: up to 3 quizzes per customer in 30 days
+        "public_id": "rule_demo_quiz",
+        "name": "Take the skin-type quiz",
+        "action": "custom",
+        "category": RuleCategory.CUSTOM,
+        "action_key": "quiz_completed",
+        "repeatable": True,
+        "limit_count": 3,
+        "limit_period_days": 30,
+        "points": 20,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "Take our skin-type quiz",
+    },
 ]
 
 CUSTOMERS: list[dict[str, Any]] = [

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """An expected failure a caller can act on. Never a 500."""
 
     code = "domain_error"
     title = "Request failed"
+    # Machine-readable facts about the failure (rendered as the error object's `meta`).
+    meta: dict[str, Any] | None = None
 
     def __init__(self, detail: str, *, pointer: str | None = None) -> None:
         super().__init__(detail)
@@ -73,3 +77,8 @@ class VipTierNotFoundError(NotFoundError):
 class ApiKeyNotFoundError(NotFoundError):
     code = "api_key_not_found"
     title = "API key not found"
+
+
+class DataRequestNotFoundError(NotFoundError):
+    code = "data_request_not_found"
+    title = "Data request not found"

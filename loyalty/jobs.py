@@ -15,6 +15,9 @@ class JobName(StrEnum):
     SYNC_KLAVIYO_PROFILES = "sync_klaviyo_profiles"
     SYNC_OMNISEND_CONTACTS = "sync_omnisend_contacts"
     SYNC_POSTSCRIPT_SUBSCRIBERS = "sync_postscript_subscribers"
+    # Shop-level intents (customer_id NULL), written when the merchant edits rules, tiers or
+    # programme settings: rewrite the shop's programme metafield for the theme extension.
+    SYNC_SHOP_METAFIELDS = "sync_shop_metafields"
     # Takes `shop_id`: handle that shop's stored Shopify webhook deliveries, in received order.
     PROCESS_WEBHOOKS = "process_webhooks"
     # Takes `shop_id`: at install, bring in the shop's existing Shopify customers.
@@ -22,6 +25,17 @@ class JobName(StrEnum):
     # Periodic: re-dispatch intents that are still undelivered (Redis was down, a worker died),
     # and re-queue webhook deliveries stored but never handled.
     SWEEP_OUTBOX = "sweep_outbox"
+    # The points lifecycle, each taking `shop_id` and safe to run at any time or twice: approve
+    # pending points now due, expire lots now past their date (and send "expiring soon"
+    # notices), award today's birthdays and anniversaries in the shop's timezone.
+    APPROVE_POINTS = "approve_points"
+    EXPIRE_POINTS = "expire_points"
+    AWARD_OCCASIONS = "award_occasions"
+    # Periodic: find shops owed lifecycle work and queue the jobs above, deferred to the
+    # moment each becomes due (loyalty.lifecycle.schedule).
+    SCHEDULE_APPROVALS = "schedule_approvals"
+    SCHEDULE_EXPIRY = "schedule_expiry"
+    SCHEDULE_OCCASIONS = "schedule_occasions"
 
 
 PROFILE_SYNC_JOBS: dict[Platform, JobName] = {

@@ -11,8 +11,11 @@ from functools import cache
 from typing import TypedDict
 from zoneinfo import available_timezones
 
+from tortoise.transactions import in_transaction
+
 from loyalty.errors import ValidationError
 from loyalty.models import Shop
+from loyalty.outbox.intents import write_shop_sync_intent
 
 MIN_POINTS_EXPIRY_DAYS = 1
 MAX_POINTS_EXPIRY_DAYS = 3650
@@ -49,5 +52,8 @@ async def update_programme(*, shop: Shop, changes: ProgrammeChanges) -> Shop:
     fields = [name for name, value in changes.items() if getattr(shop, name) != value]
     if fields:
         shop.update_from_dict(dict(changes))
-        await shop.save(update_fields=[*fields, "updated_at"])
+        async with in_transaction():
+            await shop.save(update_fields=[*fields, "updated_at"])
+            # The storefront shows the programme's state and expiry (the programme metafield).
+            await write_shop_sync_intent(shop_id=shop.id, reason={"reason": "programme_updated"})
     return shop

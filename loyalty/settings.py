@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA_DIR = Path("data")
 SHOPIFY_API_VERSION = "2026-10"  # the one place the Admin API version is pinned
@@ -35,6 +36,28 @@ class Settings:
     log_level: str = "info"
     # Seconds the web process waits at shutdown for in-process jobs before cancelling them.
     shutdown_grace: float = 10.0
+    # Public API rate limits, per API key, as token buckets (tokens/s and bucket size). Awards
+    # (POST …/award and POST /api/v1/actions) draw on their own, larger bucket.
+    api_rate_limit: float = 20.0
+    api_rate_burst: int = 40
+    api_award_rate_limit: float = 200.0
+    api_award_rate_burst: int = 400
+    # Partner base URLs: the real services unless overridden (local stub servers: bench/sync).
+    klaviyo_base_url: str = "https://a.klaviyo.com"
+    omnisend_base_url: str = "https://api.omnisend.com/api"
+    postscript_base_url: str = "https://api.postscript.io"
+    # When set, Admin API calls for https://<shop>.myshopify.com/… go to this URL instead.
+    shopify_admin_base_url: str | None = None
+    # Seconds a marketing-platform sync waits for more changes to the same customers, so a
+    # burst of changes becomes one profile write per customer (each event is still sent).
+    marketing_sync_delay: float = 5.0
+    # Share of each partner's published rate limits this app allows itself; the rest is
+    # headroom for the merchant's other integrations on the same account and for clock skew.
+    partner_rate_share: float = 0.9
+    # Seconds between the points-lifecycle schedulers (each also runs once at start).
+    approvals_interval: float = 60.0
+    expiry_interval: float = 900.0
+    occasions_interval: float = 3600.0
 
     @property
     def database_dialect(self) -> str:
@@ -70,7 +93,34 @@ class Settings:
                 env.get("OUTBOX_SWEEP_INTERVAL", cls.outbox_sweep_interval)
             ),
             log_level=env.get("LOG_LEVEL", cls.log_level),
+            api_rate_limit=float(env.get("API_RATE_LIMIT", cls.api_rate_limit)),
+            api_rate_burst=int(env.get("API_RATE_BURST", cls.api_rate_burst)),
+            api_award_rate_limit=float(env.get("API_AWARD_RATE_LIMIT", cls.api_award_rate_limit)),
+            api_award_rate_burst=int(env.get("API_AWARD_RATE_BURST", cls.api_award_rate_burst)),
+            **_sync_settings(env),
         )
+
+
+def _sync_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The background-sync settings (partner URLs, delays, lifecycle intervals) from `env`."""
+    urls = {
+        "klaviyo_base_url": "KLAVIYO_BASE_URL",
+        "omnisend_base_url": "OMNISEND_BASE_URL",
+        "postscript_base_url": "POSTSCRIPT_BASE_URL",
+    }
+    numbers = {
+        "marketing_sync_delay": "MARKETING_SYNC_DELAY",
+        "partner_rate_share": "PARTNER_RATE_SHARE",
+        "approvals_interval": "APPROVALS_INTERVAL",
+        "expiry_interval": "EXPIRY_INTERVAL",
+        "occasions_interval": "OCCASIONS_INTERVAL",
+    }
+    values: dict[str, Any] = {
+        name: env[var].rstrip("/") for name, var in urls.items() if env.get(var)
+    }
+    values.update({name: float(env[var]) for name, var in numbers.items() if env.get(var)})
+    values["shopify_admin_base_url"] = (env.get("SHOPIFY_ADMIN_BASE_URL") or "").rstrip("/") or None
+    return values
 
 
 def _local_secret_key(data_dir: Path) -> str:

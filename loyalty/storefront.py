@@ -105,7 +105,8 @@ async def tiers_of(shop: Shop) -> list[TierView]:
 
 
 async def ways_to_earn(*, shop: Shop, customer: Customer | None) -> list[StorefrontRule]:
-    """Active rules, most valuable first within each category."""
+    """Active rules: those a shopper can claim first (the widget's buttons lead), then the rest;
+    most valuable first within each group."""
     multiplier = ONE
     completed: set[int] = set()
     if customer is not None:
@@ -120,9 +121,8 @@ async def ways_to_earn(*, shop: Shop, customer: Customer | None) -> list[Storefr
             .values_list("rule_id", flat=True)
         )
         completed = {int(rule_id) for rule_id in earned}  # type: ignore[call-overload]
-    rules = await EarningRule.filter(shop=shop, is_active=True).order_by(
-        "category", "-points", "id"
-    )
+    rules = await EarningRule.filter(shop=shop, is_active=True).order_by("-points", "id")
+    rules.sort(key=lambda rule: rule.category not in API_AWARDABLE_CATEGORIES)  # stable
     return [
         StorefrontRule(
             id=rule.public_id,

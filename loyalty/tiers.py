@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from loyalty import ids
 from loyalty.errors import ValidationError, VipTierNotFoundError
 from loyalty.models import Shop, VipTier
+from loyalty.outbox.intents import write_shop_sync_intent
 from loyalty.tier_assignment import TierReassignment, reassign_tiers, resync_tier_members
 
 # Field limits, shared with the admin API's request models.
@@ -83,6 +84,7 @@ async def create_tier(
         moved = await reassign_tiers(
             shop_id=shop.id, staff_user_id=staff_user_id, reason=_reason("created", tier)
         )
+        await write_shop_sync_intent(shop_id=shop.id, reason=_reason("created", tier))
     return TierChange(tier, moved.customers_moved, moved.jobs)
 
 
@@ -108,6 +110,8 @@ async def update_tier(
         moved = await reassign_tiers(
             shop_id=shop.id, staff_user_id=staff_user_id, reason=_reason("updated", tier)
         )
+        # The storefront's tier list (the programme metafield) follows every edit.
+        await write_shop_sync_intent(shop_id=shop.id, reason=_reason("updated", tier))
         jobs = set(moved.jobs)
         if "name" in fields:
             jobs.update(
@@ -133,6 +137,7 @@ async def delete_tier(*, shop: Shop, tier_id: str, staff_user_id: str | None = N
             without_tier_id=tier.id,
         )
         await tier.delete()
+        await write_shop_sync_intent(shop_id=shop.id, reason=_reason("deleted", tier))
     return TierChange(None, moved.customers_moved, moved.jobs)
 
 

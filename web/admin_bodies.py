@@ -47,6 +47,12 @@ def _action(value: str) -> str:
     return value
 
 
+def _action_key(value: str) -> str:
+    if not re.fullmatch(rules.ACTION_KEY_PATTERN, value):
+        raise ValueError("must be 1 to 64 lowercase letters, digits or underscores")
+    return value
+
+
 def _badge_color(value: str) -> str:
     if not re.fullmatch(tiers.BADGE_COLOR_PATTERN, value):
         raise ValueError("must be a hex colour like #5C6AC4")
@@ -78,6 +84,9 @@ Points = Annotated[Int, Field(ge=1, le=rules.MAX_POINTS)]
 ApprovalDays = Annotated[Int, Field(ge=0, le=rules.MAX_APPROVAL_TIME_DAYS)]
 Label = Annotated[Str, Field(max_length=rules.MAX_LABEL_LENGTH)]
 Url = Annotated[Str | None, Field(max_length=rules.MAX_URL_LENGTH), AfterValidator(_http_url)]
+ActionKey = Annotated[Str, AfterValidator(_action_key)]
+LimitCount = Annotated[Int, Field(ge=1, le=rules.MAX_LIMIT_COUNT)]
+LimitPeriodDays = Annotated[Int, Field(ge=1, le=rules.MAX_LIMIT_PERIOD_DAYS)]
 
 TierName = Annotated[Str, Field(min_length=1, max_length=tiers.MAX_NAME_LENGTH)]
 TierDescription = Annotated[Str, Field(max_length=tiers.MAX_DESCRIPTION_LENGTH)]
@@ -110,6 +119,11 @@ class CreateEarningRule(Body):
     customer_facing_label: Label = ""
     call_to_action_url: Url = None
     is_active: Bool = True
+    # Custom actions (category custom): see loyalty.earning.rules for how these combine.
+    action_key: ActionKey | None = None
+    repeatable: Bool = False
+    limit_count: LimitCount | None = None
+    limit_period_days: LimitPeriodDays | None = None
 
 
 class UpdateEarningRule(Body):
@@ -124,9 +138,13 @@ class UpdateEarningRule(Body):
     customer_facing_label: Label | None = None
     call_to_action_url: Url = None
     is_active: Bool | None = None
+    action_key: ActionKey | None = None
+    repeatable: Bool | None = None
+    limit_count: LimitCount | None = None
+    limit_period_days: LimitPeriodDays | None = None
 
 
-RULE_NULLABLE = frozenset({"call_to_action_url"})
+RULE_NULLABLE = frozenset({"call_to_action_url", "action_key", "limit_count", "limit_period_days"})
 
 
 class CreateVipTier(Body):

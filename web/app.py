@@ -9,25 +9,28 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from arq.connections import ArqRedis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
 
 from loyalty.db import close_db, init_db
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from loyalty.settings import Settings
-from loyalty.sync.deps import build_job_deps, shopify_app
-from loyalty.sync.jobs import in_process_functions
+from loyalty.sync.deps import build_job_deps, new_http_client, shopify_app
+from loyalty.sync.jobs import in_process_periodic, in_process_queue, job_defers
+from loyalty.sync.periodic import PeriodicRunner
+from web.api_ratelimit import ApiRateLimitMiddleware
 from web.auth.api_key import ApiKeyAuthMiddleware
 from web.auth.app_proxy import AppProxyAuthMiddleware
 from web.auth.id_token import IdTokenAuthMiddleware
 from web.errors import EXCEPTION_HANDLERS
 from web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from web.routes import admin, admin_api, health, proxy, public_api, webhooks
+from web.routes import admin, admin_api, admin_pages, health, proxy, public_api, webhooks
 from web.state import Services
+from web.templating import STATIC_DIR
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,9 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
         shopify = shopify_app(settings)
         if shopify is None:
             log.info("SHOPIFY_API_KEY/SHOPIFY_API_SECRET not set: admin, proxy, webhooks disabled")
-        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        http = new_http_client(settings)
         redis: ArqRedis | None = None
+        periodic: PeriodicRunner | None = None  # the embedded default's lifecycle schedulers
         queue: JobQueue
         limiter: RateLimiter
         if settings.redis_url:
@@ -56,12 +60,15 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
             limiter = RedisRateLimiter(redis)  # shared by every web process
         else:
             limiter = MemoryRateLimiter()
-            queue = InProcessJobQueue(in_process_functions(build_job_deps(settings, http)), ctx={})
+            deps = build_job_deps(settings, http)
+            queue = in_process_queue(deps)
+            periodic = in_process_periodic(deps, queue)
         dispatcher = OutboxDispatcher(
             queue,
             delay=settings.outbox_dispatch_delay,
             job_defer=job_defer,
             sweep_interval=settings.outbox_sweep_interval,
+            job_defers=job_defers(settings),
         )
         services = Services(
             settings=settings,
@@ -73,9 +80,13 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
         )
         app.state.services = services  # for tests and introspection; handlers use request.state
         dispatcher.start()
+        if periodic is not None:
+            periodic.start()
         try:
             yield {"services": services}
         finally:
+            if periodic is not None:
+                await periodic.stop(grace=settings.shutdown_grace)
             await dispatcher.stop()
             await dispatcher.flush()
             if services.background:
@@ -92,6 +103,9 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
         routes=[
             *health.routes,
             *admin.routes,
+            *admin_pages.routes,
+            # The admin pages' own scripts (App Bridge and Polaris come from Shopify's CDN).
+            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
             *webhooks.routes,
             Mount(
                 "/api/v1",
@@ -113,5 +127,9 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        # /api/v1 rate limits, outside routing: every response under the prefix carries the
+        # RateLimit headers (404s of paths no route matches too), and a flood is refused
+        # before it costs a key lookup.
+        middleware=[Middleware(ApiRateLimitMiddleware, prefix="/api/v1")],
         lifespan=lifespan,
     )

@@ -42,12 +42,14 @@ class RequestError(errors.DomainError):
         *,
         pointer: str | None = None,
         headers: dict[str, str] | None = None,
+        parameter: str | None = None,
     ) -> None:
         super().__init__(detail, pointer=pointer)
         self.status = status
         self.code = code
         self.title = title
         self.headers = headers or {}
+        self.parameter = parameter  # the offending query parameter, e.g. "page[size]"
 
 
 def status_for(exc: errors.DomainError) -> int:
@@ -60,11 +62,22 @@ def status_for(exc: errors.DomainError) -> int:
 
 
 def error_document(
-    status: int, code: str, title: str, detail: str, pointer: str | None = None
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    pointer: str | None = None,
+    *,
+    parameter: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     error: dict[str, Any] = {"status": str(status), "code": code, "title": title, "detail": detail}
     if pointer:
         error["source"] = {"pointer": pointer}
+    elif parameter:
+        error["source"] = {"parameter": parameter}
+    if meta:
+        error["meta"] = meta
     return {"errors": [error]}
 
 
@@ -76,16 +89,27 @@ def error_response(
     *,
     pointer: str | None = None,
     headers: dict[str, str] | None = None,
+    parameter: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Response:
-    body = json.dumps(error_document(status, code, title, detail, pointer), separators=(",", ":"))
+    document = error_document(status, code, title, detail, pointer, parameter=parameter, meta=meta)
+    body = json.dumps(document, separators=(",", ":"))
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 async def domain_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)
     headers = exc.headers if isinstance(exc, RequestError) else None
+    parameter = exc.parameter if isinstance(exc, RequestError) else None
     return error_response(
-        status_for(exc), exc.code, exc.title, exc.detail, pointer=exc.pointer, headers=headers
+        status_for(exc),
+        exc.code,
+        exc.title,
+        exc.detail,
+        pointer=exc.pointer,
+        headers=headers,
+        parameter=parameter,
+        meta=exc.meta,
     )
 
 

@@ -65,8 +65,18 @@ def _decide(tokens: float, allowed: bool, limit: Limit) -> Decision:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Tokens taken from a bucket in one go (`reserve`), and what the bucket held after."""
+
+    granted: int
+    tokens: float
+
+
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: Limit) -> Decision: ...
+
+    async def reserve(self, key: str, limit: Limit, count: int) -> Grant: ...
 
 
 class MemoryRateLimiter:
@@ -88,6 +98,18 @@ class MemoryRateLimiter:
         self._buckets[key] = (tokens, now)
         return _decide(tokens, allowed, limit)
 
+    async def reserve(self, key: str, limit: Limit, count: int) -> Grant:
+        """Take up to `count` tokens at once (as many whole tokens as the bucket holds)."""
+        now = time.monotonic()
+        tokens, stamp = self._buckets.get(key, (float(limit.burst), now))
+        tokens = min(float(limit.burst), tokens + (now - stamp) * limit.rate)
+        granted = max(0, min(count, math.floor(tokens)))
+        tokens -= granted
+        if len(self._buckets) >= self._max_keys and key not in self._buckets:
+            self._buckets.clear()
+        self._buckets[key] = (tokens, now)
+        return Grant(granted, tokens)
+
 
 # KEYS[1] bucket; ARGV rate/s, burst. Returns {allowed, tokens*1000}. Uses Redis's clock.
 _BUCKET_LUA = """
@@ -108,11 +130,32 @@ return {allowed, math.floor(tokens * 1000)}
 """
 
 
+# As _BUCKET_LUA, taking up to ARGV[3] tokens at once. Returns {granted, tokens*1000}.
+_RESERVE_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then tokens = burst; ts = now end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local granted = math.max(0, math.min(want, math.floor(tokens)))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {granted, math.floor(tokens * 1000)}
+"""
+
+
 class RedisRateLimiter:
     def __init__(self, redis: Redis, *, prefix: str = "loyalty:ratelimit:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_BUCKET_LUA)
+        self._reserve_script = redis.register_script(_RESERVE_LUA)
 
     async def hit(self, key: str, limit: Limit) -> Decision:
         try:
@@ -123,3 +166,14 @@ class RedisRateLimiter:
             log.warning("rate limiter unavailable (%s): allowing the request", exc)
             return Decision(True, limit.burst, limit.burst, 0, 0)
         return _decide(int(milli_tokens) / 1000.0, bool(allowed), limit)
+
+    async def reserve(self, key: str, limit: Limit, count: int) -> Grant:
+        """Take up to `count` tokens in one round trip (see web.api_ratelimit)."""
+        try:
+            granted, milli_tokens = await self._reserve_script(
+                keys=[self._prefix + key], args=[limit.rate, limit.burst, count]
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("rate limiter unavailable (%s): allowing the requests", exc)
+            return Grant(count, float(limit.burst))
+        return Grant(int(granted), int(milli_tokens) / 1000.0)

@@ -1,20 +1,45 @@
-"""Jinja2 for the embedded admin's documents: one environment, autoescaping on."""
+"""Jinja2 for the embedded admin's documents: one environment, autoescaping on, and the few
+filters the pages share (numbers, dates)."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+
+def _number(value: Any) -> str:
+    return f"{int(value or 0):,}"
+
+
+def _when(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M UTC") -> str:
+    return value.strftime(fmt) if value is not None else "—"
+
 
 environment = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=select_autoescape(["html"]),
     enable_async=False,
 )
+environment.filters["number"] = _number
+environment.filters["when"] = _when
 
 
 def render(name: str, **context: Any) -> str:
     return environment.get_template(name).render(**context)
+
+
+@cache
+def static_url(path: str) -> str:
+    """`/static/<path>?v=<content hash>`: browsers may cache it for good, and a change to
+    the file is a new URL."""
+    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+    return f"/static/{path}?v={digest}"

@@ -10,6 +10,7 @@ from arq.typing import WorkerCoroutine
 from loyalty.outbox.dispatch import sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.sync.jobs import SHOP_JOBS, IntentJob
+from workers.locks import redis_lock
 
 
 def _arq_job(job: IntentJob) -> WorkerCoroutine:
@@ -27,5 +28,9 @@ SHOP_FUNCTIONS = [
 
 
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
-    """Re-dispatch intents nobody is working on. arq runs each cron tick once across workers."""
-    return await sweep(ArqJobQueue(ctx["redis"]))
+    """Re-dispatch intents nobody is working on. arq runs each cron tick once across workers;
+    the lock keeps a slow pass from overlapping the next tick's."""
+    async with redis_lock(ctx["redis"], "sweep_outbox", ttl=60) as taken:
+        if not taken:
+            return 0
+        return await sweep(ArqJobQueue(ctx["redis"]))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
 from loyalty.db import close_db, init_db
 from loyalty.jobs import JobName
+from loyalty.ratelimit import RedisPacer
 from loyalty.settings import Settings
-from loyalty.sync.deps import JobDeps, build_job_deps
+from loyalty.sync.deps import JobDeps, build_job_deps, new_http_client
 from workers.outbox import SHOP_FUNCTIONS, sweep_outbox
+from workers.points import LIFECYCLE_FUNCTIONS, lifecycle_crons
 from workers.webhooks import WEBHOOK_FUNCTIONS
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
     async def startup(ctx: dict[str, Any]) -> None:
         if manage_db:
             await init_db(settings.database_url)
+        # Partner pacing in Redis: every worker process shares one bucket per shop and platform.
         ctx["deps"] = build_job_deps(
-            settings, httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+            settings, new_http_client(settings), pacer=RedisPacer(ctx["redis"])
         )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -39,7 +41,7 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
             await close_db()
 
     return {
-        "functions": [*SHOP_FUNCTIONS, *WEBHOOK_FUNCTIONS],
+        "functions": [*SHOP_FUNCTIONS, *WEBHOOK_FUNCTIONS, *LIFECYCLE_FUNCTIONS],
         "cron_jobs": [
             cron(
                 sweep_outbox,
@@ -47,7 +49,8 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
                 second=set(range(0, 60, max(1, int(settings.outbox_sweep_interval)))),
                 run_at_startup=True,
                 keep_result=0,
-            )
+            ),
+            *lifecycle_crons(settings),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,
@@ -62,3 +65,11 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
 def worker_settings_class(settings: Settings) -> type:
     """A `WorkerSettings` class, as arq's own tooling expects one."""
     return type("WorkerSettings", (), worker_options(settings))
+
+
+def __getattr__(name: str) -> Any:
+    """`arq workers.settings.WorkerSettings` works as well as `loyalty worker`: the class is
+    built from the environment when first asked for (importing this module needs no Redis)."""
+    if name == "WorkerSettings":
+        return worker_settings_class(Settings.from_env())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ from arq import func
 from loyalty.jobs import JobName
 from loyalty.outbox.dispatch import coalescing_job_id
 from loyalty.outbox.queue import ArqJobQueue
+from loyalty.sync.jobs import dispatch_follow_ups
 from loyalty.webhooks.process import process_webhooks as process_shop_webhooks
 
 log = logging.getLogger(__name__)
@@ -19,15 +20,16 @@ log = logging.getLogger(__name__)
 async def process_webhooks(ctx: dict[str, Any], *, shop_id: int) -> int:
     run = await process_shop_webhooks(shop_id=shop_id)
     queue = ArqJobQueue(ctx["redis"])
-    follow_ups = [(JobName(job), coalescing_job_id(job, shop_id)) for job in sorted(run.jobs)]
+    # The customer syncs the deliveries owe (the marketing ones deferred, to coalesce).
+    await dispatch_follow_ups(queue, shop_id=shop_id, jobs=run.jobs, settings=ctx["deps"].settings)
     if run.more:
         # Not this job's own id: it is still running, so arq would drop the repeat.
         job = JobName.PROCESS_WEBHOOKS
-        follow_ups.append((job, coalescing_job_id(job, shop_id) + ":more"))
-    for job, job_id in follow_ups:
         try:
-            await queue.enqueue(job, job_id=job_id, shop_id=shop_id)
-        except Exception as exc:  # the intents and deliveries wait in the database for the sweep
+            await queue.enqueue(
+                job, job_id=coalescing_job_id(job, shop_id) + ":more", shop_id=shop_id
+            )
+        except Exception as exc:  # the deliveries wait in the database for the sweep
             log.warning(
                 "could not enqueue %s for shop %s (%s); left to the sweep", job, shop_id, exc
             )

@@ -7,14 +7,17 @@ status it was awarded with, and pending entries keep their due date. A rule is n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypedDict
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loyalty import ids
-from loyalty.errors import EarningRuleNotFoundError, ValidationError
+from loyalty.errors import ConflictError, EarningRuleNotFoundError, ValidationError
 from loyalty.models import EarningHistoryEntry, EarningRule, RuleCategory, Shop
+from loyalty.outbox.intents import write_shop_sync_intent
 
 # Field limits, shared with the admin API's request models.
 MAX_POINTS = 1_000_000
@@ -24,6 +27,15 @@ MAX_NAME_LENGTH = 255
 MAX_LABEL_LENGTH = 255
 MAX_DESCRIPTION_LENGTH = 5000
 MAX_URL_LENGTH = 2048
+# Custom actions (category `custom`, awarded by action_key through POST /api/v1/actions).
+ACTION_KEY_PATTERN = r"^[a-z0-9_]{1,64}$"
+MAX_LIMIT_COUNT = 1000
+MAX_LIMIT_PERIOD_DAYS = 3650
+
+
+class ActionKeyTakenError(ConflictError):
+    code = "action_key_taken"
+    title = "Action key already in use"
 
 
 class RuleChanges(TypedDict, total=False):
@@ -38,6 +50,10 @@ class RuleChanges(TypedDict, total=False):
     customer_facing_label: str
     call_to_action_url: str | None
     is_active: bool
+    action_key: str | None
+    repeatable: bool
+    limit_count: int | None
+    limit_period_days: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,21 +95,46 @@ async def create_rule(
     customer_facing_label: str = "",
     call_to_action_url: str | None = None,
     is_active: bool = True,
+    action_key: str | None = None,
+    repeatable: bool = False,
+    limit_count: int | None = None,
+    limit_period_days: int | None = None,
 ) -> RuleView:
-    """Create a rule (`rule_…` id). Field shapes are validated by the caller's request model."""
-    rule = await EarningRule.create(
-        public_id=ids.new_public_id(ids.RULE),
-        shop=shop,
-        name=name,
-        description=description,
-        action=action,
-        category=category,
-        points=points,
-        approval_time_days=approval_time_days,
-        customer_facing_label=customer_facing_label,
-        call_to_action_url=call_to_action_url,
-        is_active=is_active,
-    )
+    """Create a rule (`rule_…` id). Field shapes are validated by the caller's request model;
+    the custom-action fields' combination here (see `_check_custom_action`). Raises
+    ValidationError or ActionKeyTakenError."""
+    custom = {
+        "category": category,
+        "action_key": action_key,
+        "repeatable": repeatable,
+        "limit_count": limit_count,
+        "limit_period_days": limit_period_days,
+    }
+    _check_custom_action(custom)
+    async with in_transaction():
+        await _check_action_key_free(shop, action_key)
+        try:
+            rule = await EarningRule.create(
+                public_id=ids.new_public_id(ids.RULE),
+                shop=shop,
+                name=name,
+                description=description,
+                action=action,
+                category=category,
+                points=points,
+                approval_time_days=approval_time_days,
+                customer_facing_label=customer_facing_label,
+                call_to_action_url=call_to_action_url,
+                is_active=is_active,
+                action_key=action_key,
+                repeatable=repeatable,
+                limit_count=limit_count,
+                limit_period_days=limit_period_days,
+            )
+        except IntegrityError:  # a concurrent create that slipped past the check
+            raise _action_key_taken(action_key) from None
+        # The storefront's ways to earn (the programme metafield) follow every edit.
+        await write_shop_sync_intent(shop_id=shop.id, reason={"reason": "earning_rule_created"})
     return RuleView(rule, category_locked=False)
 
 
@@ -117,9 +158,19 @@ async def update_rule(*, shop: Shop, rule_id: str, changes: RuleChanges) -> Rule
                 code="category_locked",
             )
         fields = [name for name, value in changes.items() if getattr(rule, name) != value]
+        if set(fields) & _CUSTOM_FIELDS:
+            _check_custom_action(
+                {name: changes.get(name, getattr(rule, name)) for name in _CUSTOM_FIELDS}
+            )
+            if "action_key" in fields:
+                await _check_action_key_free(shop, changes.get("action_key"), exclude=rule.id)
         if fields:
             rule.update_from_dict(dict(changes))
-            await rule.save(update_fields=[*fields, "updated_at"])
+            try:
+                await rule.save(update_fields=[*fields, "updated_at"])
+            except IntegrityError:
+                raise _action_key_taken(rule.action_key) from None
+            await write_shop_sync_intent(shop_id=shop.id, reason={"reason": "earning_rule_updated"})
     return RuleView(rule, awarded)
 
 
@@ -140,3 +191,66 @@ async def _find(shop: Shop, rule_id: str, *, for_update: bool = False) -> Earnin
 
 async def _has_awards(rule: EarningRule) -> bool:
     return await EarningHistoryEntry.filter(rule_id=rule.id).exists()
+
+
+_CUSTOM_FIELDS = frozenset(
+    {"category", "action_key", "repeatable", "limit_count", "limit_period_days"}
+)
+
+
+def _check_custom_action(rule: Mapping[str, object]) -> None:
+    """How the custom-action fields combine: a `custom` rule has an action key, other rules
+    have none of these fields; a cap belongs to a repeatable action, and a rolling period to a
+    cap (a cap without a period counts for ever)."""
+    if rule["category"] == RuleCategory.CUSTOM:
+        if rule["action_key"] is None:
+            raise ValidationError(
+                "A custom action needs an action_key", pointer="/action_key", code="missing_field"
+            )
+    else:
+        for name in ("action_key", "limit_count", "limit_period_days"):
+            if rule[name] is not None:
+                raise ValidationError(
+                    f"{name} only applies to custom actions (category custom)",
+                    pointer=f"/{name}",
+                    code="custom_action_only",
+                )
+        if rule["repeatable"]:
+            raise ValidationError(
+                "repeatable only applies to custom actions (category custom)",
+                pointer="/repeatable",
+                code="custom_action_only",
+            )
+    if not rule["repeatable"] and rule["limit_count"] is not None:
+        raise ValidationError(
+            "A cap (limit_count) only applies to a repeatable action",
+            pointer="/limit_count",
+            code="limit_needs_repeatable",
+        )
+    if rule["limit_period_days"] is not None and rule["limit_count"] is None:
+        raise ValidationError(
+            "A rolling period (limit_period_days) needs a cap (limit_count)",
+            pointer="/limit_period_days",
+            code="period_needs_count",
+        )
+
+
+async def _check_action_key_free(
+    shop: Shop, action_key: str | None, *, exclude: int | None = None
+) -> None:
+    # Checked first so PostgreSQL's transaction is not aborted by the unique index in the
+    # common case; the index still decides under concurrency.
+    if action_key is None:
+        return
+    query = EarningRule.filter(shop=shop, action_key=action_key)
+    if exclude is not None:
+        query = query.exclude(id=exclude)
+    if await query.exists():
+        raise _action_key_taken(action_key)
+
+
+def _action_key_taken(action_key: str | None) -> ActionKeyTakenError:
+    return ActionKeyTakenError(
+        f"Another earning rule of this shop has the action key {action_key!r}",
+        pointer="/action_key",
+    )

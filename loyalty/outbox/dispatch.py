@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from loyalty.clock import utcnow
@@ -65,10 +65,14 @@ class OutboxDispatcher:
         delay: float = 0.2,
         job_defer: float = 1.0,
         sweep_interval: float = 15.0,
+        job_defers: Mapping[str, float] | None = None,
     ) -> None:
         self.queue = queue
         self._delay = delay
         self._job_defer = job_defer
+        # Per-kind defers (the marketing syncs wait longer, so a burst becomes one write per
+        # customer); the coalescing window is as long as the defer, so one job per window.
+        self._job_defers = dict(job_defers or {})
         self._sweep_interval = sweep_interval
         self._pending: set[tuple[str, int]] = set()
         self._wake = asyncio.Event()
@@ -105,11 +109,12 @@ class OutboxDispatcher:
         self._wake.clear()
         sent = 0
         for job, shop_id in sorted(pending):
+            defer = self._job_defers.get(job, self._job_defer)
             try:
                 await self.queue.enqueue(
                     JobName(job),
-                    job_id=coalescing_job_id(job, shop_id),
-                    defer_seconds=self._job_defer,
+                    job_id=coalescing_job_id(job, shop_id, window_seconds=max(1.0, defer)),
+                    defer_seconds=defer,
                     shop_id=shop_id,
                 )
                 sent += 1

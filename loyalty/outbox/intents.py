@@ -95,6 +95,88 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
+_CLAIM_CUSTOMERS_SQL = """
+UPDATE outbox_intent SET claimed_until = $3, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM outbox_intent
+    WHERE job = $1 AND shop_id = $2 AND completed_at IS NULL
+      AND (claimed_until IS NULL OR claimed_until < $4) AND {customers}
+    ORDER BY id LIMIT $6 {lock}
+)
+RETURNING id, customer_id, payload, attempts
+"""
+_CLAIM_CUSTOMERS_SQL_BY_DIALECT = {
+    "postgres": _CLAIM_CUSTOMERS_SQL.format(
+        customers="customer_id = ANY($5::bigint[])", lock="FOR UPDATE SKIP LOCKED"
+    ),
+    "sqlite": _CLAIM_CUSTOMERS_SQL.format(
+        customers="customer_id IN (SELECT value FROM json_each($5))", lock=""
+    ),
+}
+
+
+async def claim_customer_intents(
+    *,
+    job: JobName,
+    shop_id: int,
+    customer_ids: list[int],
+    claim_for: timedelta,
+    limit: int = 5000,
+    now: datetime | None = None,
+) -> list[ClaimedIntent]:
+    """Claim the other pending intents of `job` for these customers, so a sync run holds each
+    customer's whole backlog and writes each customer once (coalescing across batches)."""
+    if not customer_ids:
+        return []
+    now = now or utcnow()
+    customers: Any = customer_ids if dialect() == "postgres" else json.dumps(customer_ids)
+    rows = await sql.fetch_all(
+        _CLAIM_CUSTOMERS_SQL_BY_DIALECT[dialect()],
+        str(job),
+        shop_id,
+        now + claim_for,
+        now,
+        customers,
+        limit,
+    )
+    return sorted(
+        (
+            ClaimedIntent(row["id"], row["customer_id"], _as_dict(row["payload"]), row["attempts"])
+            for row in rows
+        ),
+        key=lambda intent: intent.id,
+    )
+
+
+async def extend_claims(ids: list[int], *, until: datetime) -> None:
+    """Renew a running job's claims, so a long run is never mistaken for a dead one."""
+    if ids:
+        await OutboxIntent.filter(id__in=ids, completed_at__isnull=True).update(claimed_until=until)
+
+
+async def give_up_intents(ids: list[int], *, error: str, now: datetime | None = None) -> None:
+    """Complete intents that can never succeed, keeping why in `last_error`."""
+    if ids:
+        await OutboxIntent.filter(id__in=ids, completed_at__isnull=True).update(
+            completed_at=now or utcnow(), claimed_until=None, last_error=error[:2000]
+        )
+
+
+async def write_shop_sync_intent(
+    *, shop_id: int, reason: dict[str, Any], now: datetime | None = None
+) -> str:
+    """Owe a rewrite of the shop's programme metafield. Call inside the change's transaction;
+    the sweep dispatches it (edits are rare; several in a row coalesce into one write)."""
+    await OutboxIntent.create(
+        shop_id=shop_id,
+        customer_id=None,
+        job=str(JobName.SYNC_SHOP_METAFIELDS),
+        payload=reason,
+        created_at=now or utcnow(),
+    )
+    return str(JobName.SYNC_SHOP_METAFIELDS)
+
+
 async def complete_intents(ids: list[int], *, now: datetime | None = None) -> None:
     if not ids:
         return

@@ -22,6 +22,7 @@ from shopify_app import GQLResult, ShopifyApp
 
 from loyalty.errors import DomainError
 from loyalty.settings import SHOPIFY_API_VERSION
+from loyalty.shopify.cost import CostBudget
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopReauthRequiredError,
@@ -63,6 +64,7 @@ class AdminApi:
         self.tokens = tokens
         self._api_version = api_version
         self._sleep = sleep
+        self.budget = CostBudget()  # this process's view of each shop's cost bucket
 
     async def execute(
         self, shop_id: int, query: str, variables: dict[str, Any] | None = None
@@ -74,15 +76,21 @@ class AdminApi:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             access = await self.tokens.access(shop_id, force_refresh=force_refresh)
             force_refresh = False
-            result = await self._shopify.admin_graphql_request_async(
-                query,
-                shop=access.name,
-                access_token=access.token,
-                api_version=self._api_version,
-                variables=variables,
-                max_retries=0,  # retries are ours: one policy, and a sleep tests can replace
-                http_client=self._http,
-            )
+            result = None
+            try:
+                if (paced := self.budget.reserve(shop_id)) > 0:
+                    await self._sleep(min(paced, MAX_WAIT_SECONDS))
+                result = await self._shopify.admin_graphql_request_async(
+                    query,
+                    shop=access.name,
+                    access_token=access.token,
+                    api_version=self._api_version,
+                    variables=variables,
+                    max_retries=0,  # retries are ours: one policy, and a sleep tests can replace
+                    http_client=self._http,
+                )
+            finally:
+                self.budget.settle(shop_id, _extensions(result))
             if result.ok:
                 return result.data or {}
             code = result.log.code
@@ -99,6 +107,8 @@ class AdminApi:
             if wait is None:
                 raise self._permanent_error(result)
             last_problem = code
+            if code == "graphql_errors" and self.budget.knows(shop_id):
+                continue  # THROTTLED with its cost report: the budget paces the retry
             log.info("shop %s: %s, retrying in %.1fs", shop_id, code, wait)
             await self._sleep(wait)
         raise ShopifyUnavailableError(
@@ -134,6 +144,18 @@ class AdminApi:
         return ShopifyApiError(
             f"Shopify Admin API request failed ({result.log.code}, HTTP {result.response.status})"
         )
+
+
+def _extensions(result: GQLResult | None) -> dict[str, Any] | None:
+    """The cost report: on the result when it succeeded, in the raw body when it did not
+    (a THROTTLED answer carries one too)."""
+    if result is None:
+        return None
+    if result.extensions:
+        return result.extensions
+    body = _json(result.response.body)
+    extensions = body.get("extensions") if isinstance(body, dict) else None
+    return extensions if isinstance(extensions, dict) else None
 
 
 def _retry_after(result: GQLResult) -> str | None:

@@ -1,14 +1,19 @@
-"""What jobs need from their process: settings, one shared HTTP client (never a global), and
-the Shopify Admin API client when Shopify credentials are configured."""
+"""What jobs need from their process: settings, one shared HTTP client (never a global), the
+Shopify Admin API client when Shopify credentials are configured, and the partner pacer (Redis
+for the arq workers, this process's memory for the embedded default)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 from shopify_app import ShopifyApp
 
 from loyalty.crypto import SecretBox
+from loyalty.partners.transport import Sleep
+from loyalty.ratelimit import MemoryPacer, Pacer
 from loyalty.settings import Settings
 from loyalty.shopify.admin_api import AdminApi
 from loyalty.shopify.tokens import TokenProvider
@@ -19,6 +24,12 @@ class JobDeps:
     settings: Settings
     http: httpx.AsyncClient
     admin: AdminApi | None = None  # None without SHOPIFY_API_KEY/SECRET (the local demo)
+    pacer: Pacer = field(default_factory=MemoryPacer)
+    sleep: Sleep = asyncio.sleep  # injectable: tests never really wait
+
+    @property
+    def box(self) -> SecretBox:
+        return SecretBox(self.settings.secret_key)
 
 
 def shopify_app(settings: Settings) -> ShopifyApp | None:
@@ -31,11 +42,55 @@ def shopify_app(settings: Settings) -> ShopifyApp | None:
     )
 
 
-def build_job_deps(settings: Settings, http: httpx.AsyncClient) -> JobDeps:
+def build_job_deps(
+    settings: Settings, http: httpx.AsyncClient, *, pacer: Pacer | None = None
+) -> JobDeps:
     """One per process (the token provider holds the per-shop refresh locks)."""
     shopify = shopify_app(settings)
     admin = None
     if shopify is not None:
         tokens = TokenProvider(shopify=shopify, http=http, box=SecretBox(settings.secret_key))
         admin = AdminApi(shopify=shopify, http=http, tokens=tokens)
-    return JobDeps(settings=settings, http=http, admin=admin)
+    return JobDeps(settings=settings, http=http, admin=admin, pacer=pacer or MemoryPacer())
+
+
+class ShopifyRedirect(httpx.AsyncBaseTransport):
+    """Sends requests for `https://<shop>.myshopify.com/…` to a stand-in server instead (the
+    path kept, the shop in `X-Shopify-Shop-Domain`). `shopify_app` builds Admin API URLs from
+    the shop's domain, so this is how bench/sync points the real client at its Shopify stub."""
+
+    def __init__(self, base_url: str, inner: httpx.AsyncBaseTransport) -> None:
+        parts = urlsplit(base_url)
+        self._scheme = parts.scheme
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        if host.endswith(".myshopify.com"):
+            request.url = request.url.copy_with(
+                scheme=self._scheme,
+                host=self._host,
+                port=self._port,
+                path=self._prefix + request.url.path,
+            )
+            request.headers["Host"] = request.url.netloc.decode()
+            request.headers["X-Shopify-Shop-Domain"] = host
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def new_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The process's shared HTTP client: Shopify and the partners, with bounded timeouts."""
+    timeout = httpx.Timeout(10.0, connect=5.0)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    if settings.shopify_admin_base_url:
+        transport = ShopifyRedirect(
+            settings.shopify_admin_base_url, httpx.AsyncHTTPTransport(limits=limits)
+        )
+        return httpx.AsyncClient(timeout=timeout, transport=transport)
+    return httpx.AsyncClient(timeout=timeout, limits=limits)

@@ -1,32 +1,53 @@
-"""The job functions, shared by the arq worker and the in-process runner of the embedded default.
+"""Every background job, in one place: the arq worker (workers/) registers these and the
+embedded default runs the same functions in-process (`in_process_queue`).
 
-Each takes `JobDeps` and a `shop_id`, and is safe to run twice: an intent job claims that shop's
-pending intents of its kind and pushes the customers' current state; `process_webhooks` handles
-the shop's stored Shopify deliveries (loyalty.webhooks.process); `backfill_customers` brings in
-customers who existed before the install (loyalty.shopify.backfill).
+- Intent jobs (`INTENT_JOBS`, `shop_id`): claim that shop's pending intents of one kind and push
+  the current state (Shopify customer metafields, the programme metafield, Klaviyo, Omnisend,
+  Postscript), each event once.
+- Shop jobs (`SHOP_JOBS`): the intent jobs and `backfill_customers` (loyalty.shopify.backfill).
+  `process_webhooks` has its own runner per process kind.
+- Lifecycle jobs (`LIFECYCLE_JOBS`, `shop_id` and a queue for the syncs they owe): approve due
+  points, expire lots and send "expiring soon" notices, award birthdays and anniversaries.
+- Periodic jobs (`PERIODIC_JOBS`): the lifecycle schedulers, each with its interval.
+
+All of them are safe to run twice or concurrently (see each service's guarantees).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from loyalty.jobs import PROFILE_SYNC_JOBS, JobName
+from loyalty.lifecycle import LifecycleRun
+from loyalty.lifecycle.approvals import approve_due
+from loyalty.lifecycle.expiry import expire_due, notify_expiring_soon
+from loyalty.lifecycle.occasions import award_occasions
+from loyalty.lifecycle.schedule import schedule_approvals, schedule_expiry, schedule_occasions
+from loyalty.outbox.dispatch import coalescing_job_id
 from loyalty.outbox.process import process_intents
+from loyalty.outbox.queue import InProcessJobQueue, JobQueue
+from loyalty.settings import Settings
 from loyalty.shopify.backfill import backfill_customers
-from loyalty.sync import marketing, metafields
+from loyalty.sync import marketing, metafields, shop_metafields
 from loyalty.sync.deps import JobDeps
+from loyalty.sync.periodic import Periodic, PeriodicRunner
 from loyalty.webhooks.process import process_webhooks
 
 log = logging.getLogger(__name__)
 
 IntentJob = Callable[..., Awaitable[int]]
+LifecycleJob = Callable[..., Awaitable[int]]
 
 
-def _intent_job(job: JobName, handler: Any) -> IntentJob:
+def _intent_job(job: JobName, make_handler: Callable[[], Any]) -> IntentJob:
     async def run(deps: JobDeps, *, shop_id: int) -> int:
-        return await process_intents(job=job, shop_id=shop_id, handler=handler, deps=deps)
+        # A fresh handler per run: its time budget spans the run's batches.
+        return await process_intents(job=job, shop_id=shop_id, handler=make_handler(), deps=deps)
 
     run.__name__ = str(job)
     run.__doc__ = f"Process shop `shop_id`'s pending {job} intents. Idempotent."
@@ -35,10 +56,13 @@ def _intent_job(job: JobName, handler: Any) -> IntentJob:
 
 INTENT_JOBS: dict[JobName, IntentJob] = {
     JobName.SYNC_SHOPIFY_METAFIELDS: _intent_job(
-        JobName.SYNC_SHOPIFY_METAFIELDS, metafields.handle
+        JobName.SYNC_SHOPIFY_METAFIELDS, metafields.handler
+    ),
+    JobName.SYNC_SHOP_METAFIELDS: _intent_job(
+        JobName.SYNC_SHOP_METAFIELDS, shop_metafields.handler
     ),
     **{
-        job: _intent_job(job, marketing.profile_sync_handler(platform))
+        job: _intent_job(job, partial(marketing.profile_sync_handler, platform))
         for platform, job in PROFILE_SYNC_JOBS.items()
     },
 }
@@ -59,13 +83,111 @@ SHOP_JOBS: dict[JobName, IntentJob] = {
 }
 
 
+def job_defers(settings: Settings) -> dict[str, float]:
+    """Per-kind dispatch defers: the marketing syncs wait for a burst to settle, so each
+    customer gets one profile write for it (the dispatcher's own defer covers the rest)."""
+    return {str(job): settings.marketing_sync_delay for job in PROFILE_SYNC_JOBS.values()}
+
+
+async def dispatch_follow_ups(
+    queue: JobQueue, *, shop_id: int, jobs: Iterable[str], settings: Settings
+) -> None:
+    """Queue the syncs a job's changes owe. A queue failure is logged: the intents wait in
+    the database for the sweep."""
+    defers = job_defers(settings)
+    for job in sorted(set(jobs)):
+        defer = defers.get(job, 0.0)
+        try:
+            await queue.enqueue(
+                JobName(job),
+                job_id=coalescing_job_id(job, shop_id, window_seconds=max(1.0, defer)),
+                defer_seconds=defer,
+                shop_id=shop_id,
+            )
+        except Exception as exc:
+            log.warning(
+                "could not enqueue %s for shop %s (%s); left to the sweep", job, shop_id, exc
+            )
+
+
+def _lifecycle_job(
+    name: JobName, work: Callable[..., Awaitable[list[LifecycleRun]]]
+) -> LifecycleJob:
+    async def run(deps: JobDeps, *, shop_id: int, queue: JobQueue) -> int:
+        runs = await work(shop_id=shop_id)
+        owed = {job for r in runs for job in r.jobs}
+        await dispatch_follow_ups(queue, shop_id=shop_id, jobs=owed, settings=deps.settings)
+        if any(r.more for r in runs):  # a big backlog: another run picks up where this stopped
+            stamp = int(datetime.now(UTC).timestamp())
+            await queue.enqueue(name, job_id=f"{name}:{shop_id}:more:{stamp}", shop_id=shop_id)
+        return sum(r.done for r in runs)
+
+    run.__name__ = str(name)
+    return run
+
+
+async def _approve(*, shop_id: int) -> list[LifecycleRun]:
+    return [await approve_due(shop_id=shop_id)]
+
+
+async def _expire(*, shop_id: int) -> list[LifecycleRun]:
+    return [await expire_due(shop_id=shop_id), await notify_expiring_soon(shop_id=shop_id)]
+
+
+async def _occasions(*, shop_id: int) -> list[LifecycleRun]:
+    return [await award_occasions(shop_id=shop_id)]
+
+
+LIFECYCLE_JOBS: dict[JobName, LifecycleJob] = {
+    JobName.APPROVE_POINTS: _lifecycle_job(JobName.APPROVE_POINTS, _approve),
+    JobName.EXPIRE_POINTS: _lifecycle_job(JobName.EXPIRE_POINTS, _expire),
+    JobName.AWARD_OCCASIONS: _lifecycle_job(JobName.AWARD_OCCASIONS, _occasions),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    name: JobName
+    interval: Callable[[Settings], float]  # seconds between runs
+    run: Callable[[JobDeps, JobQueue], Awaitable[int]]
+
+
+# Each scheduler looks a little past its next run, so nothing falls between two passes.
+PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob(
+        JobName.SCHEDULE_APPROVALS,
+        lambda s: s.approvals_interval,
+        lambda deps, queue: schedule_approvals(
+            queue, horizon=deps.settings.approvals_interval * 1.5
+        ),
+    ),
+    PeriodicJob(
+        JobName.SCHEDULE_EXPIRY,
+        lambda s: s.expiry_interval,
+        lambda deps, queue: schedule_expiry(queue, horizon=deps.settings.expiry_interval * 1.5),
+    ),
+    PeriodicJob(
+        JobName.SCHEDULE_OCCASIONS,
+        lambda s: s.occasions_interval,
+        lambda deps, queue: schedule_occasions(queue),
+    ),
+)
+
+
 def in_process_functions(deps: JobDeps) -> dict[JobName, Callable[..., Awaitable[Any]]]:
     """Every job with arq's calling convention (`ctx` first), for InProcessJobQueue. The one list
-    of jobs the embedded default runs; workers/ registers the same ones for arq."""
+    of jobs the embedded default runs; workers/ registers the same ones for arq. Lifecycle jobs
+    find the queue for their follow-ups in `ctx["queue"]` (see `in_process_queue`)."""
 
     def bind(job: IntentJob) -> Callable[..., Awaitable[Any]]:
         async def call(_ctx: dict[str, Any], **kwargs: Any) -> Any:
             return await job(deps, **kwargs)
+
+        return call
+
+    def bind_lifecycle(job: LifecycleJob) -> Callable[..., Awaitable[Any]]:
+        async def call(ctx: dict[str, Any], *, shop_id: int) -> Any:
+            return await job(deps, shop_id=shop_id, queue=ctx["queue"])
 
         return call
 
@@ -86,5 +208,28 @@ def in_process_functions(deps: JobDeps) -> dict[JobName, Callable[..., Awaitable
 
     return {
         **{name: bind(job) for name, job in SHOP_JOBS.items()},
+        **{name: bind_lifecycle(job) for name, job in LIFECYCLE_JOBS.items()},
         JobName.PROCESS_WEBHOOKS: run_webhooks,
     }
+
+
+def in_process_queue(deps: JobDeps) -> InProcessJobQueue:
+    """The embedded default's queue: every job above, run as tasks of this process."""
+    ctx: dict[str, Any] = {}
+    queue = InProcessJobQueue(in_process_functions(deps), ctx)
+    ctx["queue"] = queue
+    return queue
+
+
+def in_process_periodic(deps: JobDeps, queue: JobQueue) -> PeriodicRunner:
+    """The embedded default's runner for PERIODIC_JOBS (the workers' crons do it otherwise)."""
+    return PeriodicRunner(
+        [
+            Periodic(
+                name=str(job.name),
+                interval=job.interval(deps.settings),
+                run=partial(job.run, deps, queue),
+            )
+            for job in PERIODIC_JOBS
+        ]
+    )

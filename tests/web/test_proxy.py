@@ -222,6 +222,22 @@ class TestEarningRules:
         assert rules["Review"]["points"] == 13 and rules["Review"]["completed"] is False
         assert rules["Orders"]["claimable"] is False and rules["Instagram"]["claimable"] is True
 
+    async def test_claimable_rules_come_first_then_the_most_valuable(
+        self, client: httpx.AsyncClient, store: Storefront
+    ) -> None:
+        """Social and engagement rules (the widget's claim buttons) lead, each group by points."""
+        await create_rule(store.shop, points=500, name="Orders", category=RuleCategory.PURCHASE)
+        await create_rule(store.shop, points=10, name="Review", category=RuleCategory.ENGAGEMENT)
+        await create_rule(store.shop, points=100, name="Instagram")
+        await create_rule(store.shop, points=50, name="Birthday", category=RuleCategory.BIRTHDAY)
+
+        response = await proxy_get(
+            client, "/earning-rules", signed_query("proxy-shop.myshopify.com", 555)
+        )
+
+        names = [r["attributes"]["name"] for r in response.json()["data"]]
+        assert names == ["Instagram", "Review", "Orders", "Birthday"]
+
 
 class TestAward:
     async def test_awards_the_logged_in_customer(

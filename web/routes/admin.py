@@ -5,13 +5,18 @@ one without a valid token bounces through `/auth/patch-id-token`, where App Brid
 fresh token and reloads the page. The first verified load for a shop without a usable offline
 token runs token exchange (Shopify-managed installation: there is no OAuth redirect), which is
 also what reinstalls a shop after an uninstall. https://shopify.dev/docs/apps/build/authentication-authorization/app-installation
+
+Every page (web/routes/admin_pages.py) is built on `open_document` and `render_document`, so
+each gets the same verification, install path, bounce and CSP header.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from shopify_app.types import RequestInput, Res
 from starlette.requests import Request
@@ -26,12 +31,13 @@ from loyalty.shopify.tokens import TokenExchangeError, exchange_offline_token, h
 from loyalty.shops import get_or_create_shop, shop_domain
 from web.errors import error_response
 from web.state import services
-from web.templating import render
+from web.templating import render, static_url
 
 log = logging.getLogger(__name__)
 
 PATCH_ID_TOKEN_PATH = "/auth/patch-id-token"  # noqa: S105 - a path, not a secret
 _MYSHOPIFY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$")
+_KEPT_QUERY = frozenset({"shop", "host", "embedded", "locale"})
 
 
 def _as_response(res: Res) -> Response:
@@ -68,8 +74,22 @@ async def patch_id_token(request: Request) -> Response:
     return _as_response(shopify.app_home_patch_id_token(await _request_input(request)).response)
 
 
-async def app_home(request: Request) -> Response:
-    """GET /app: verify, install if needed (token exchange), render the home page."""
+@dataclass(frozen=True, slots=True)
+class AdminDocument:
+    """A verified App Home document request: what every `/app/…` page renders for."""
+
+    shop: Shop
+    staff_user_id: str | None
+    headers: dict[str, str]  # CSP frame-ancestors and the preload hints, for the response
+    # shop, host, embedded and locale as Shopify sent them, for the page's own links (the
+    # bounce page needs `shop`); never id_token, which expires within a minute anyway.
+    query: dict[str, str]
+
+
+async def open_document(request: Request) -> AdminDocument | Response:
+    """Verify an App Home document (`?id_token=`); install the shop if it has no usable token
+    (token exchange). Returns the response to send instead when that fails: the bounce through
+    /auth/patch-id-token for a missing, forged or expired token, or the install error page."""
     app_services = services(request)
     shopify = app_services.shopify
     if shopify is None:
@@ -105,9 +125,21 @@ async def app_home(request: Request) -> Response:
         await request_backfill(shop_id=shop.id)
         app_services.dispatcher.notify(shop.id, [JobName.BACKFILL_CUSTOMERS])
         shop = await Shop.get(id=shop.id)
-    response = HTMLResponse(render("app/home.html", **_home_context(request, shop)))
-    # CSP frame-ancestors (required for every App Home document) and the preload hints.
-    response.headers.update(_document_headers(result.response.headers))
+    return AdminDocument(
+        shop=shop,
+        staff_user_id=str(result.user_id) if result.user_id is not None else None,
+        # CSP frame-ancestors (required for every App Home document) and the preload hints.
+        headers=_document_headers(result.response.headers),
+        query={k: v for k, v in request.query_params.items() if k in _KEPT_QUERY},
+    )
+
+
+def render_document(
+    request: Request, document: AdminDocument, template: str, **context: Any
+) -> HTMLResponse:
+    """The page, with the headers every App Home document must send."""
+    response = HTMLResponse(render(template, **_document_context(request, document), **context))
+    response.headers.update(document.headers)
     return response
 
 
@@ -121,16 +153,24 @@ def _document_headers(headers: dict[str, str]) -> dict[str, str]:
     return kept
 
 
-def _home_context(request: Request, shop: Shop) -> dict[str, Any]:
+def _document_context(request: Request, document: AdminDocument) -> dict[str, Any]:
+    def link(path: str, **params: Any) -> str:
+        """An in-app URL that keeps Shopify's shop and host (the bounce page needs them)."""
+        query = {**document.query, **{k: str(v) for k, v in params.items() if v is not None}}
+        return path + ("?" + urlencode(query) if query else "")
+
     return {
         "api_key": services(request).settings.shopify_api_key,
-        "shop": shop,
-        "connected": has_usable_token(shop),
+        "shop": document.shop,
+        "connected": has_usable_token(document.shop),
+        "current_path": request.url.path,
+        "query": document.query,
+        "link": link,
+        "static": static_url,
     }
 
 
 routes = [
     Route("/", app_home_entry, methods=["GET"], name="admin.entry"),
     Route(PATCH_ID_TOKEN_PATH, patch_id_token, methods=["GET"], name="admin.patch_id_token"),
-    Route("/app", app_home, methods=["GET"], name="admin.home"),
 ]

@@ -6,9 +6,8 @@ shop answer 404. Bodies are validated into `web.admin_bodies` models (422 with a
 
 from __future__ import annotations
 
-from typing import TypeVar, cast
+from typing import cast
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,38 +16,16 @@ from loyalty import api_keys, programme, tiers
 from loyalty.customers import directory, exclusion
 from loyalty.earning import rules
 from loyalty.earning.rules import RuleChanges
-from loyalty.models import RuleCategory, Shop
+from loyalty.models import RuleCategory
 from loyalty.programme import ProgrammeChanges
 from loyalty.tiers import TierChanges
 from web import admin_bodies as bodies
 from web import admin_serializers as render
-from web.body import read_json_object
 from web.errors import RequestError
 from web.jsonapi import document_response
-from web.parsing import explicit_fields, parse_body, parse_page
-from web.state import services
-
-UNPROCESSABLE = 422
-B = TypeVar("B", bound=BaseModel)
-
-
-def shop(request: Request) -> Shop:
-    return request.state.shop  # type: ignore[no-any-return]
-
-
-def staff_user_id(request: Request) -> str | None:
-    return request.state.staff_user_id  # type: ignore[no-any-return]
-
-
-def notify(request: Request, jobs: list[str]) -> None:
-    """Hand committed intents to the queue (after the service's transaction, never inside)."""
-    if jobs:
-        services(request).dispatcher.notify(shop(request).id, jobs)
-
-
-async def body_of(request: Request, model: type[B]) -> B:
-    return parse_body(model, await read_json_object(request), status=UNPROCESSABLE)
-
+from web.parsing import explicit_fields, parse_page
+from web.routes import admin_extras, admin_integrations
+from web.routes.admin_context import body_of, notify, shop, staff_user_id
 
 # Earning rules ---------------------------------------------------------------------------------
 
@@ -291,4 +268,6 @@ routes = [
     ),
     Route("/settings", get_settings, methods=["GET"], name="admin_api.settings.get"),
     Route("/settings", update_settings, methods=["PATCH"], name="admin_api.settings.update"),
+    *admin_extras.routes,  # the dashboard, long work, adjustments, previews, data requests
+    *admin_integrations.routes,  # Klaviyo, Omnisend, Postscript: keys, status, test
 ]

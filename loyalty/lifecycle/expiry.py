@@ -1,0 +1,236 @@
+"""Points expiry, per lot at its `points_expiry_at`, and the "expiring soon" notice.
+
+Expiry, per customer in one transaction (the customer row locked, so spending, reversals and a
+concurrent expiry run see each other):
+- the customer's lots past their date, oldest first, each get a ledger entry (action
+  `points_expired`, status approved, `reversed_entry` = the lot, dedupe key
+  `expiry:<lot id>` unique per customer: a lot expires once however often this runs) and the
+  lot's `points_remaining` drops to 0;
+- never below zero: an entry takes at most what the balance still holds. `base_points` is what
+  the lot had left (negative), `points` what left the balance; a shortfall (points spent
+  without drawing on lots) is noted;
+- lifetime points and the tier are left alone: lifetime points count what was ever earned;
+- an activity row and the customer-sync intents (one "points expired" event per lot).
+
+Notice: customers (not excluded) with lots expiring within the next 7 days get one "points
+expiring soon" event per 7 days: `expiring_soon_notified_at` moves with a conditional update,
+so only one run ever sends a given notice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from loyalty import ids, sql
+from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
+from loyalty.earning.purchases import db_decimal
+from loyalty.lifecycle import LifecycleRun
+from loyalty.models import Activity, ActorType, Customer, EarningStatus, Shop
+from loyalty.outbox.intents import write_customer_sync_intents
+from loyalty.sync.events import EXPIRED, EXPIRING_SOON
+from loyalty.sync.state import shop_zone
+
+ACTION = "points_expired"
+NOTICE_WINDOW = timedelta(days=7)
+
+_EXPIRED_LOTS_SQL = """
+SELECT id, public_id, customer_id, rule_id, points_remaining
+FROM earning_history_entry
+WHERE shop_id = $1 AND status = 'approved' AND points_remaining > 0 AND points_expiry_at <= $2
+ORDER BY customer_id, points_expiry_at, id
+LIMIT $3
+"""
+
+_INSERT_EXPIRY_SQL = """
+INSERT INTO earning_history_entry (
+    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
+    status, points_given_at, dedupe_key, note, reversed_entry_id, created_at, updated_at,
+    points_remaining)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10, $10, 0)
+ON CONFLICT (customer_id, dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+_EMPTY_LOT_SQL = """
+UPDATE earning_history_entry SET points_remaining = 0, updated_at = $2
+WHERE id = $1 AND points_remaining > 0
+"""
+
+# $2 ≤ the balance, checked under the row lock: the balance never goes below zero.
+_DEBIT_SQL = (
+    "UPDATE customer SET points_balance = points_balance - $2, updated_at = $3 WHERE id = $1"
+)
+
+_EXPIRING_SOON_SQL = """
+SELECT e.customer_id, SUM(e.points_remaining) AS points, MIN(e.points_expiry_at) AS first_expiry
+FROM earning_history_entry e JOIN customer c ON c.id = e.customer_id
+WHERE e.shop_id = $1 AND e.status = 'approved' AND e.points_remaining > 0
+  AND e.points_expiry_at > $2 AND e.points_expiry_at <= $3
+  AND NOT c.is_excluded AND c.redacted_at IS NULL
+  AND (c.expiring_soon_notified_at IS NULL OR c.expiring_soon_notified_at <= $4)
+GROUP BY e.customer_id
+ORDER BY e.customer_id
+LIMIT $5
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Lot:
+    id: int
+    public_id: str
+    rule_id: int | None
+    remaining: int
+
+
+async def expire_due(
+    *, shop_id: int, now: datetime | None = None, limit: int = 1000
+) -> LifecycleRun:
+    """Expire the shop's lots past their date (`limit` lots per run; `more` when more are
+    left). Nothing for an uninstalled shop."""
+    now = now or utcnow()
+    run = LifecycleRun()
+    shop = await Shop.get_or_none(id=shop_id)
+    if shop is None or shop.uninstalled_at is not None:
+        return run
+    rows = await sql.fetch_all(_EXPIRED_LOTS_SQL, shop_id, now, limit)
+    lots: dict[int, list[_Lot]] = defaultdict(list)
+    for row in rows:
+        lots[int(row["customer_id"])].append(
+            _Lot(int(row["id"]), row["public_id"], row["rule_id"], int(row["points_remaining"]))
+        )
+    for customer_id, customer_lots in lots.items():
+        expired, jobs = await _expire_for_customer(shop_id, customer_id, customer_lots, now)
+        run.done += expired
+        run.jobs.update(jobs)
+    run.more = len(rows) == limit
+    return run
+
+
+async def _expire_for_customer(
+    shop_id: int, customer_id: int, lots: list[_Lot], now: datetime
+) -> tuple[int, list[str]]:
+    jobs: set[str] = set()
+    expired = 0
+    async with in_transaction():
+        customer = await Customer.filter(id=customer_id).select_for_update(no_key=True).first()
+        if customer is None:
+            return 0, []
+        balance = max(customer.points_balance, 0)
+        taken = 0
+        for lot in lots:
+            amount = min(lot.remaining, balance - taken)
+            entry_id = ids.new_public_id(ids.EARNING_ENTRY)
+            shortfall = lot.remaining - amount
+            note = (
+                f"{lot.remaining} points expired; the balance held only {amount} (the other "
+                f"{shortfall} were already spent)"
+                if shortfall
+                else None
+            )
+            inserted = await sql.fetch_one(
+                _INSERT_EXPIRY_SQL,
+                entry_id,
+                shop_id,
+                customer_id,
+                lot.rule_id,
+                ACTION,
+                -lot.remaining,
+                db_decimal(Decimal("1.00")),
+                -amount,
+                str(EarningStatus.APPROVED),
+                now,
+                f"expiry:{lot.public_id}",
+                note,
+                lot.id,
+            )
+            if inserted is None:  # this lot already expired (an earlier run)
+                continue
+            await sql.execute(_EMPTY_LOT_SQL, lot.id, now)
+            taken += amount
+            expired += 1
+            await Activity.create(
+                shop_id=shop_id,
+                customer_id=customer_id,
+                kind=ACTION,
+                actor_type=ActorType.SYSTEM,
+                data={
+                    "entry_id": entry_id,
+                    "expired_entry_id": lot.public_id,
+                    "points": -amount,
+                    "expired": lot.remaining,
+                },
+                created_at=now,
+            )
+            jobs.update(
+                await write_customer_sync_intents(
+                    shop_id=shop_id,
+                    customer_id=customer_id,
+                    reason={
+                        "event": EXPIRED,
+                        "entry_id": entry_id,
+                        "expired_entry_id": lot.public_id,
+                    },
+                    now=now,
+                )
+            )
+        if taken:
+            await sql.execute(_DEBIT_SQL, customer_id, taken, now)
+    return expired, sorted(jobs)
+
+
+async def notify_expiring_soon(
+    *, shop_id: int, now: datetime | None = None, limit: int = 1000
+) -> LifecycleRun:
+    """One "points expiring soon" notice per customer per 7 days, for points expiring within
+    the next 7 days (the figures: points, first expiry date in the shop's timezone, days left)."""
+    now = now or utcnow()
+    run = LifecycleRun()
+    shop = await Shop.get_or_none(id=shop_id)
+    if shop is None or shop.uninstalled_at is not None:
+        return run
+    cutoff = now - NOTICE_WINDOW
+    rows = await sql.fetch_all(_EXPIRING_SOON_SQL, shop_id, now, now + NOTICE_WINDOW, cutoff, limit)
+    zone = shop_zone(shop)
+    for row in rows:
+        customer_id = int(row["customer_id"])
+        first = parse_db_datetime(row["first_expiry"])
+        assert first is not None
+        local_day = first.astimezone(zone).date()
+        payload: dict[str, Any] = {
+            "event": EXPIRING_SOON,
+            "points": int(row["points"]),
+            "expires_at": local_day.isoformat(),
+            "days_until_expiry": (local_day - now.astimezone(zone).date()).days,
+            "notice": isoformat_z(now),
+        }
+        async with in_transaction():
+            claimed = await Customer.filter(
+                Q(expiring_soon_notified_at__isnull=True)
+                | Q(expiring_soon_notified_at__lte=cutoff),
+                id=customer_id,
+            ).update(expiring_soon_notified_at=now)
+            if not claimed:  # another run sent this notice
+                continue
+            await Activity.create(
+                shop_id=shop_id,
+                customer_id=customer_id,
+                kind=EXPIRING_SOON,
+                actor_type=ActorType.SYSTEM,
+                data={k: v for k, v in payload.items() if k != "event"},
+                created_at=now,
+            )
+            run.jobs.update(
+                await write_customer_sync_intents(
+                    shop_id=shop_id, customer_id=customer_id, reason=payload, now=now
+                )
+            )
+        run.done += 1
+    run.more = len(rows) == limit
+    return run

@@ -1,0 +1,205 @@
+"""Birthday and anniversary points: the shop's active `birthday` / `anniversary` rule (its oldest,
+if there are several), awarded on the customer's day in the shop's timezone.
+
+- Once per customer per year: the entry's dedupe key is `birthday:<year>` / `anniversary:<year>`
+  (unique per customer, `INSERT … ON CONFLICT DO NOTHING`), so running again the same day, or
+  every hour, awards nothing more.
+- Only customers who are in the programme (not excluded, not redacted) with the date set; a
+  29 February birthday is celebrated on 28 February in other years; an anniversary only from
+  the year after the date.
+- Each award is the award API's: points = round_half_up(rule points × tier multiplier), pending
+  when the rule has an approval time, the shop's expiry otherwise; balance and tier upgrade
+  with atomic updates, activity rows and customer-sync intents (a "points earned" event), in
+  one transaction per customer.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from loyalty import ids, sql
+from loyalty.clock import utcnow
+from loyalty.db import dialect
+from loyalty.earning.purchases import CREDIT_SQL, db_decimal
+from loyalty.lifecycle import LifecycleRun
+from loyalty.models import Activity, ActorType, EarningRule, EarningStatus, RuleCategory, Shop
+from loyalty.outbox.intents import write_customer_sync_intents
+from loyalty.points import as_multiplier, multiplied_points
+from loyalty.sync.state import shop_zone
+
+OCCASIONS = {RuleCategory.BIRTHDAY: "date_of_birth", RuleCategory.ANNIVERSARY: "anniversary_date"}
+
+# $1 shop, $2 month, $3 day, $4 another day of that month (29 Feb in a short year), $5 the year
+# the date must be before (the anniversary's own year is not an anniversary).
+_PART = {
+    "postgres": "EXTRACT({part} FROM c.{column})::int",
+    "sqlite": "CAST(strftime('{fmt}', c.{column}) AS INTEGER)",
+}
+_FORMATS = {"MONTH": "%m", "DAY": "%d", "YEAR": "%Y"}
+_CELEBRANTS_SQL = """
+SELECT c.id FROM customer c
+WHERE c.shop_id = $1 AND NOT c.is_excluded AND c.redacted_at IS NULL
+  AND c.{column} IS NOT NULL AND {month} = $2 AND ({day} = $3 OR {day} = $4) AND {year} < $5
+ORDER BY c.id
+"""
+
+_CUSTOMER_SQL = {
+    "postgres": """
+        SELECT c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier
+        FROM customer c LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
+        WHERE c.id = $1 FOR NO KEY UPDATE OF c""",
+    "sqlite": """
+        SELECT c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier
+        FROM customer c LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
+        WHERE c.id = $1""",
+}
+
+_INSERT_SQL = """
+INSERT INTO earning_history_entry (
+    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
+    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, created_at, updated_at,
+    points_remaining)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
+ON CONFLICT (customer_id, dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+
+def _celebrants_sql(column: str) -> str:
+    def part(name: str) -> str:
+        return _PART[dialect()].format(part=name, fmt=_FORMATS[name], column=column)
+
+    return _CELEBRANTS_SQL.format(
+        column=column, month=part("MONTH"), day=part("DAY"), year=part("YEAR")
+    )
+
+
+def celebrated_days(today: date) -> tuple[int, int, int]:
+    """(month, day, other day): 28 Feb also celebrates 29 Feb when this year has none."""
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        return 2, 28, 29
+    return today.month, today.day, today.day
+
+
+async def award_occasions(*, shop_id: int, now: datetime | None = None) -> LifecycleRun:
+    """Award today's (shop time) birthdays and anniversaries. Idempotent per year."""
+    now = now or utcnow()
+    run = LifecycleRun()
+    shop = await Shop.get_or_none(id=shop_id)
+    if shop is None or shop.uninstalled_at is not None or not shop.programme_enabled:
+        return run
+    today = now.astimezone(shop_zone(shop)).date()
+    month, day, other_day = celebrated_days(today)
+    for category, column in OCCASIONS.items():
+        rule = (
+            await EarningRule.filter(shop_id=shop.id, category=category, is_active=True)
+            .order_by("id")
+            .first()
+        )
+        if rule is None:
+            continue
+        before_year = today.year if category is RuleCategory.ANNIVERSARY else today.year + 1
+        rows = await sql.fetch_all(
+            _celebrants_sql(column), shop.id, month, day, other_day, before_year
+        )
+        for row in rows:
+            jobs = await grant(
+                shop=shop,
+                rule=rule,
+                customer_id=int(row["id"]),
+                dedupe_key=f"{category}:{today.year}",
+                now=now,
+            )
+            if jobs is not None:
+                run.done += 1
+                run.jobs.update(jobs)
+    return run
+
+
+async def grant(
+    *, shop: Shop, rule: EarningRule, customer_id: int, dedupe_key: str, now: datetime
+) -> list[str] | None:
+    """Award `rule` to the customer once under `dedupe_key`; the sync jobs owed, or None when
+    it was already awarded (or the customer cannot earn)."""
+    async with in_transaction():
+        customer = await sql.fetch_one(_CUSTOMER_SQL[dialect()], customer_id)
+        if customer is None or customer["is_excluded"]:
+            return None
+        multiplier = as_multiplier(customer["multiplier"])
+        points = multiplied_points(rule.points, multiplier)
+        if points <= 0:
+            return None
+        pending = rule.approval_time_days > 0
+        status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
+        given_at = None if pending else now
+        due_at = now + timedelta(days=rule.approval_time_days) if pending else None
+        expiry_days = shop.points_expiry_days
+        expiry_at = now + timedelta(days=expiry_days) if given_at and expiry_days else None
+        entry_id = ids.new_public_id(ids.EARNING_ENTRY)
+        inserted = await sql.fetch_one(
+            _INSERT_SQL,
+            entry_id,
+            shop.id,
+            customer_id,
+            rule.id,
+            rule.action,
+            rule.points,
+            db_decimal(multiplier),
+            points,
+            str(status),
+            given_at,
+            due_at,
+            expiry_at,
+            dedupe_key,
+            now,
+            0 if pending else points,
+        )
+        if inserted is None:
+            return None
+        moved = await sql.fetch_one(
+            CREDIT_SQL,
+            shop.id,
+            customer_id,
+            0 if pending else points,
+            points if pending else 0,
+            now,
+        )
+        activities = [
+            Activity(
+                shop_id=shop.id,
+                customer_id=customer_id,
+                kind="points_awarded",
+                actor_type=ActorType.SYSTEM,
+                data={
+                    "entry_id": entry_id,
+                    "rule_id": rule.public_id,
+                    "points": points,
+                    "status": str(status),
+                    "occasion": str(rule.category),
+                },
+                created_at=now,
+            )
+        ]
+        new_tier = moved["vip_tier_id"] if moved else customer["vip_tier_id"]
+        if new_tier != customer["vip_tier_id"]:
+            activities.append(
+                Activity(
+                    shop_id=shop.id,
+                    customer_id=customer_id,
+                    kind="vip_tier_changed",
+                    actor_type=ActorType.SYSTEM,
+                    data={
+                        "from_tier_id": customer["vip_tier_id"],
+                        "to_tier_id": new_tier,
+                        "entry_id": entry_id,
+                    },
+                    created_at=now,
+                )
+            )
+        await Activity.bulk_create(activities)
+        return await write_customer_sync_intents(
+            shop_id=shop.id, customer_id=customer_id, reason={"entry_id": entry_id}, now=now
+        )

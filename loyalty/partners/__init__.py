@@ -1,0 +1,3 @@
+"""Async httpx clients for the marketing platforms (Klaviyo, Omnisend, Postscript): request
+shapes, headers and API versions pinned per platform, paced within each platform's published
+limits, with one retry policy for 429s, 5xx and timeouts (loyalty.partners.transport)."""

@@ -1,0 +1,135 @@
+"""The shop's programme metafield (`$app` / `programme`, type json): ways to earn, VIP tiers and
+points expiry, for the theme extension to read without calling the app.
+
+Rewritten whole from the database whenever the merchant edits rules, tiers or programme
+settings (those services write a `sync_shop_metafields` intent in the edit's transaction); any
+number of edits queued together make one write, and a repeat writes the same document.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from loyalty.clock import isoformat_z, utcnow
+from loyalty.models import EarningRule, Shop, VipTier
+from loyalty.outbox.intents import ClaimedIntent
+from loyalty.outbox.process import RetryLater, backoff
+from loyalty.points import as_multiplier
+from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
+from loyalty.shopify.tokens import (
+    ShopifyUnavailableError,
+    ShopNotConnectedError,
+    ShopReauthRequiredError,
+)
+from loyalty.sync.deps import JobDeps
+from loyalty.sync.metafields import NAMESPACE, REAUTH_HOLD, SET_MUTATION, user_errors
+
+log = logging.getLogger(__name__)
+
+KEY = "programme"
+SHOP_ID_QUERY = "query LoyaltyShopId { shop { id } }"
+
+
+async def programme_document(shop: Shop) -> dict[str, Any]:
+    """What the storefront shows of the programme (never a customer's data)."""
+    rules = await EarningRule.filter(shop_id=shop.id, is_active=True).order_by("created_at", "id")
+    tiers = await VipTier.filter(shop_id=shop.id).order_by("points_required", "id")
+    return {
+        "points_program": {
+            "enabled": shop.programme_enabled,
+            "ways_to_earn": [
+                {
+                    "id": rule.public_id,
+                    "name": rule.name,
+                    "description": rule.description,
+                    "label": rule.customer_facing_label or rule.name,
+                    "action": rule.action,
+                    "category": str(rule.category),
+                    "points": rule.points,
+                    "approval_time_days": rule.approval_time_days,
+                    "call_to_action_url": rule.call_to_action_url,
+                }
+                for rule in rules
+            ],
+            "points_expiry_enabled": shop.points_expiry_days is not None,
+            "points_expiry_days": shop.points_expiry_days,
+        },
+        "vip_program": {
+            "enabled": bool(tiers),
+            "tiers": [
+                {
+                    "id": tier.public_id,
+                    "name": tier.name,
+                    "description": tier.description,
+                    "points_required": tier.points_required,
+                    "multiplier": str(as_multiplier(tier.points_multiplier)),
+                    "badge_color": tier.badge_color,
+                }
+                for tier in tiers
+            ],
+        },
+        "updated_at": isoformat_z(utcnow()),
+    }
+
+
+async def shop_gid(admin: AdminApi, shop: Shop) -> str:
+    """The shop's GraphQL id, asked of Shopify once and kept on the shop row."""
+    if shop.shopify_shop_id:
+        return f"gid://shopify/Shop/{shop.shopify_shop_id}"
+    data = await admin.execute(shop.id, SHOP_ID_QUERY)
+    gid = str((data.get("shop") or {}).get("id") or "")
+    number = gid.rsplit("/", 1)[-1]
+    if not number.isdigit():
+        raise ShopifyApiError(f"Shopify returned no shop id ({gid!r})")
+    await Shop.filter(id=shop.id).update(shopify_shop_id=int(number))
+    return gid
+
+
+def handler() -> Any:
+    async def handle(deps: JobDeps, shop_id: int, intents: list[ClaimedIntent]) -> None:
+        await sync_shop_metafield(deps, shop_id, intents)
+
+    return handle
+
+
+async def sync_shop_metafield(deps: JobDeps, shop_id: int, intents: list[ClaimedIntent]) -> None:
+    """Write the programme document. Completes (no-op) when the shop cannot be written to;
+    raises RetryLater while Shopify is unavailable or the shop must re-authorise."""
+    shop = await Shop.get_or_none(id=shop_id)
+    if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
+        log.info("programme metafield for shop %s skipped: no Shopify offline token", shop_id)
+        return
+    if deps.admin is None:
+        return
+    document = await programme_document(shop)
+    try:
+        owner = await shop_gid(deps.admin, shop)
+        data = await deps.admin.execute(
+            shop_id,
+            SET_MUTATION,
+            {
+                "metafields": [
+                    {
+                        "ownerId": owner,
+                        "namespace": NAMESPACE,
+                        "key": KEY,
+                        "type": "json",
+                        "value": json.dumps(document, separators=(",", ":")),
+                    }
+                ]
+            },
+        )
+    except ShopNotConnectedError:
+        return
+    except ShopReauthRequiredError as exc:
+        raise RetryLater(str(exc), after=REAUTH_HOLD) from None
+    except ShopifyApiError as exc:
+        log.error("programme metafield for shop %s refused: %s", shop_id, exc.detail)
+        return  # the next edit writes the whole document again
+    except ShopifyUnavailableError as exc:
+        attempt = max((i.attempts for i in intents), default=1)
+        raise RetryLater(exc.detail, after=backoff(attempt)) from None
+    if problems := user_errors(data):
+        log.error("programme metafield for shop %s refused: %s", shop_id, "; ".join(problems))

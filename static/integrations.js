@@ -1,0 +1,154 @@
+// Integrations page: each platform's card drawn from GET /app/api/integrations, and its actions
+// (connect with a key, test, turn sync on or off, disconnect). A saved key is never sent back:
+// the card shows only the hint the API gives (its last characters).
+(function () {
+  "use strict";
+  const admin = window.LoyaltyAdmin;
+  if (!admin) return;
+  const cards = Array.from(document.querySelectorAll("[data-integration]"));
+
+  function when(iso) {
+    if (!iso) return "";
+    return new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  // What a stored error means for the merchant, in plain words.
+  function plain(text) {
+    const t = String(text || "");
+    if (/\b(401|403)\b|unauthori[sz]ed|forbidden|invalid (api )?key|credentials/i.test(t)) {
+      return "The platform refused the API key: it may have been revoked, or it lacks the permissions the app needs. Paste a new key to reconnect.";
+    }
+    if (/\b429\b|rate.?limit|too many requests/i.test(t)) {
+      return "The platform asked the app to slow down. Nothing is lost: the app retries on its own.";
+    }
+    if (/time(d)? ?out/i.test(t)) {
+      return "The platform did not answer in time. Nothing is lost: the app retries on its own.";
+    }
+    if (/\b5\d\d\b|server error|unavailable/i.test(t)) {
+      return "The platform had a problem on its side. Nothing is lost: the app retries on its own.";
+    }
+    return "The platform did not accept an update from the app.";
+  }
+
+  function badge(text, tone) {
+    const el = document.createElement("s-badge");
+    el.setAttribute("tone", tone);
+    el.textContent = text;
+    return el;
+  }
+
+  function line(text) {
+    const el = document.createElement("s-text");
+    el.setAttribute("tone", "subdued");
+    el.textContent = text;
+    return el;
+  }
+
+  function render(card, attributes) {
+    const status = card.querySelector("[data-status]");
+    const stack = document.createElement("s-stack");
+    stack.setAttribute("gap", "small-200");
+    const connected = Boolean(attributes && attributes.connected);
+    const enabled = Boolean(attributes && attributes.enabled);
+    // The last error counts only while it is newer than the last success.
+    const showError = connected && attributes.last_error && (!attributes.last_success_at || attributes.last_error_at > attributes.last_success_at);
+    if (!connected) {
+      stack.append(badge("Not connected", "neutral"), line("Paste an API key below to connect."));
+    } else {
+      stack.append(
+        !enabled ? badge("Connected, sync off", "warning")
+          : showError ? badge("Sync failing", "critical")
+          : badge("Syncing", "success"));
+      if (attributes.credential_hint) stack.append(line("Key " + attributes.credential_hint));
+      stack.append(line(attributes.last_success_at ? "Last synced " + when(attributes.last_success_at) : "Nothing synced yet."));
+    }
+    status.replaceChildren(stack);
+    const failed = card.querySelector("[data-last-error]");
+    failed.hidden = !showError;
+    if (showError) {
+      failed.querySelector("[data-plain]").textContent = plain(attributes.last_error) + " (" + when(attributes.last_error_at) + ")";
+      failed.querySelector("[data-raw]").textContent = "What the platform said: " + attributes.last_error;
+    }
+    card.querySelector('[data-when="disconnected"]').hidden = connected;
+    card.querySelector('[data-when="connected"]').hidden = !connected;
+    card.querySelector("[data-actions]").hidden = !connected;
+    card.querySelector('[data-action="enable"]').hidden = enabled;
+    card.querySelector('[data-action="disable"]').hidden = !enabled;
+  }
+
+  function showResult(card, ok, text) {
+    const box = card.querySelector("[data-test-result]");
+    box.hidden = false;
+    box.querySelector("[data-tone]").setAttribute("tone", ok ? "success" : "critical");
+    box.querySelector("[data-tone]").setAttribute("heading", ok ? "Connection works" : "Connection failed");
+    box.querySelector("[data-text]").textContent = text;
+  }
+
+  async function load() {
+    const result = await admin.api("GET", "/integrations");
+    if (!result.ok) {
+      const box = document.querySelector("[data-integrations-error]");
+      box.hidden = false;
+      box.querySelector("[data-text]").textContent = admin.firstError(result.body);
+      cards.forEach(function (card) { card.querySelector("[data-status]").replaceChildren(); });
+      return;
+    }
+    const byPlatform = {};
+    result.body.data.forEach(function (row) { byPlatform[row.id] = row.attributes; });
+    cards.forEach(function (card) { render(card, byPlatform[card.dataset.integration]); });
+  }
+
+  cards.forEach(function (card) {
+    const platform = card.dataset.integration;
+    const label = card.dataset.label;
+    const form = card.querySelector("[data-connect]");
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      admin.clearErrors(form);
+      const field = form.querySelector('[name="api_key"]');
+      const result = await admin.api("PUT", "/integrations/" + platform, { api_key: String(field.value || "") });
+      if (!result.ok) {
+        admin.showErrors(form, result.body);
+        return;
+      }
+      field.value = ""; // never kept on the page once saved
+      render(card, result.body.data.attributes);
+      admin.toast(label + " connected");
+    });
+    card.querySelector("[data-actions]").addEventListener("click", async function (event) {
+      const button = event.target.closest("[data-action]");
+      if (!button || button.hasAttribute("loading")) return;
+      const action = button.dataset.action;
+      button.setAttribute("loading", "");
+      try {
+        let result;
+        if (action === "disconnect") {
+          result = await admin.api("DELETE", "/integrations/" + platform);
+          if (result.ok) {
+            card.querySelector("[data-test-result]").hidden = true;
+            render(card, null);
+            admin.toast(label + " disconnected");
+          }
+        } else {
+          result = await admin.api("POST", "/integrations/" + platform + "/" + action);
+          if (result.ok && action === "test") {
+            const answer = result.body.data.attributes;
+            showResult(card, Boolean(answer.ok), answer.detail || (answer.ok ? "The key works." : "The key was refused."));
+            await load();  // the test's outcome is recorded on the status: show it
+          } else if (result.ok) {
+            render(card, result.body.data.attributes);
+            admin.toast(action === "enable" ? label + " sync is on" : label + " sync is off");
+          }
+        }
+        if (!result.ok) {
+          if (action === "test") showResult(card, false, admin.firstError(result.body));
+          else admin.toast(admin.firstError(result.body), { error: true });
+        }
+      } finally {
+        button.removeAttribute("loading");
+      }
+    });
+  });
+
+  load();
+})();

@@ -1,0 +1,104 @@
+"""Integrations in Chromium: a wrong key is a field message; a good one connects (and is never
+shown again), sync turns on, "Test connection" shows what the API answered, and a stored sync
+failure reads in plain words."""
+
+from __future__ import annotations
+
+import pytest
+import respx
+from playwright.async_api import Page, expect
+
+from loyalty.integrations import record_outcome
+from loyalty.models import Integration, Platform
+from tests.browser.admin import AdminPage, installed_shop
+from tests.browser.conftest import LiveApp
+
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+KLAVIYO_KEY = "pk_live_5f2b8c1d9e3a4b6c7d8e9f0a1b2c3d4e"
+
+
+class TestIntegrations:
+    async def test_connect_turn_on_and_test_klaviyo(self, page: Page, live_app: LiveApp) -> None:
+        """From not connected to syncing; the key never comes back to the page."""
+        shop = await installed_shop()
+        admin = AdminPage(page, live_app)
+        await admin.open("/app/integrations")
+        klaviyo = page.locator('[data-integration="klaviyo"]')
+        await expect(klaviyo.locator("[data-status]")).to_contain_text("Not connected")
+
+        key = klaviyo.get_by_label("Klaviyo private API key")
+        await key.fill("ABC123")  # the public site id: the usual mistake
+        await klaviyo.get_by_role("button", name="Connect").click()
+        await expect(klaviyo.locator("s-password-field .sf-error")).to_contain_text(
+            "start with pk_"
+        )
+        assert not await Integration.filter(shop=shop).exists()
+
+        await key.fill(KLAVIYO_KEY)
+        await klaviyo.get_by_role("button", name="Connect").click()
+        await expect(klaviyo.locator("[data-status]")).to_contain_text("…3d4e")
+        await expect(key).to_have_value("")
+        assert KLAVIYO_KEY not in await page.content()
+        row = await Integration.get(shop=shop, platform=Platform.KLAVIYO)
+        assert row.credentials_enc and KLAVIYO_KEY not in row.credentials_enc
+
+        if not row.enabled:
+            await klaviyo.get_by_role("button", name="Turn sync on").click()
+        await expect(klaviyo.locator("[data-status]")).to_contain_text("Syncing")
+        await row.refresh_from_db()
+        assert row.enabled
+
+        # The app runs in this process, so respx answers its calls to Klaviyo: first the key
+        # works, then Klaviyo refuses it, and the card says so in plain words.
+        result = klaviyo.locator("[data-test-result]")
+        profiles = f"{live_app.settings.klaviyo_base_url}/api/profiles"
+        with respx.mock(assert_all_called=True) as klaviyo_api:
+            klaviyo_api.get(profiles).respond(200, json={"data": [], "links": {}})
+            await klaviyo.get_by_role("button", name="Test connection").click()
+            await expect(result).to_contain_text("Connected to Klaviyo: the API key works.")
+        with respx.mock(assert_all_called=True) as klaviyo_api:
+            klaviyo_api.get(profiles).respond(
+                401,
+                json={
+                    "errors": [{"status": 401, "detail": "Incorrect authentication credentials."}]
+                },
+            )
+            await klaviyo.get_by_role("button", name="Test connection").click()
+            await expect(result).to_contain_text("Klaviyo answered")
+        status = klaviyo.locator("[data-status]")
+        await expect(status).to_contain_text("Sync failing")
+        await expect(klaviyo.locator("[data-last-error]")).to_contain_text(
+            "The platform refused the API key"
+        )
+        await row.refresh_from_db()
+        assert row.last_error is not None and row.last_success_at is not None
+        assert admin.errors == []
+
+    async def test_a_failing_sync_reads_in_plain_words(self, page: Page, live_app: LiveApp) -> None:
+        """A stored 401 from the platform says the key was refused and what to do."""
+        shop = await installed_shop()
+        await Integration.create(
+            shop=shop, platform=Platform.OMNISEND, enabled=True, credentials_enc="unreadable"
+        )
+        await record_outcome(
+            shop_id=shop.id,
+            platform=Platform.OMNISEND,
+            succeeded=False,
+            error="HTTP 401 from Omnisend: Unauthorized",
+        )
+        admin = AdminPage(page, live_app)
+        await admin.open("/app/integrations")
+        omnisend = page.locator('[data-integration="omnisend"]')
+        await expect(omnisend.locator("[data-last-error]")).to_contain_text(
+            "The platform refused the API key"
+        )
+        await expect(omnisend.locator("[data-last-error]")).to_contain_text(
+            "HTTP 401 from Omnisend"
+        )
+        await expect(omnisend.locator("[data-status]")).to_contain_text("Sync failing")
+        await expect(page.locator('[data-integration="klaviyo"] [data-status]')).to_contain_text(
+            "Not connected"
+        )
+        await admin.screenshot("admin-integrations")
+        assert admin.errors == []

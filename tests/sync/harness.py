@@ -1,0 +1,85 @@
+"""What the sync tests share: job dependencies on a controlled clock, a connected shop, awards
+made through the award service (so intents are the ones production writes), and a job run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from loyalty.api_keys import ShopContext
+from loyalty.clock import utcnow
+from loyalty.crypto import SecretBox
+from loyalty.earning.award import Actor, award_rule
+from loyalty.jobs import JobName
+from loyalty.models import (
+    ActorType,
+    Customer,
+    EarningRule,
+    Integration,
+    OutboxIntent,
+    Platform,
+    Shop,
+)
+from loyalty.settings import SHOPIFY_API_VERSION, Settings
+from loyalty.sync.deps import JobDeps
+from loyalty.sync.jobs import INTENT_JOBS
+from tests.factories import create_rule, create_shop
+from tests.partners.fakes import KEYS
+
+
+def graphql_url(shop: Shop) -> str:
+    return f"https://{shop.domain}/admin/api/{SHOPIFY_API_VERSION}/graphql.json"
+
+
+def token_url(shop: Shop) -> str:
+    return f"https://{shop.domain}/admin/oauth/access_token"
+
+
+async def connected_shop(settings: Settings, **overrides: Any) -> Shop:
+    """A shop that opened the app: an encrypted offline token valid for an hour."""
+    box = SecretBox(settings.secret_key)
+    now = utcnow()
+    fields: dict[str, Any] = {
+        "access_token_enc": box.encrypt("shpat_current"),
+        "access_token_expires_at": now + timedelta(hours=1),
+        "refresh_token_enc": box.encrypt("shprt_current"),
+        "refresh_token_expires_at": now + timedelta(days=90),
+        "installed_at": now,
+    }
+    fields.update(overrides)
+    return await create_shop(**fields)
+
+
+async def enable(settings: Settings, shop: Shop, platform: Platform) -> Integration:
+    return await Integration.create(
+        shop=shop,
+        platform=platform,
+        enabled=True,
+        credentials_enc=SecretBox(settings.secret_key).encrypt(KEYS[platform]),
+    )
+
+
+async def award(shop: Shop, rule: EarningRule, customer: Customer) -> str:
+    """Award through the award service; returns the entry's public id."""
+    entry = await award_rule(
+        shop=ShopContext(id=shop.id, domain=shop.domain, points_expiry_days=None),
+        rule_id=rule.public_id,
+        customer_identifier=customer.email or "",
+        actor=Actor(type=ActorType.API_KEY, id="test"),
+    )
+    return entry.public_id
+
+
+async def award_many(shop: Shop, customer: Customer, count: int, *, points: int = 10) -> list[str]:
+    """`count` awards of distinct rules to one customer (each rule once per customer)."""
+    return [
+        await award(shop, await create_rule(shop, points=points), customer) for _ in range(count)
+    ]
+
+
+async def run_job(job: JobName, deps: JobDeps, shop: Shop) -> int:
+    return await INTENT_JOBS[job](deps, shop_id=shop.id)
+
+
+async def pending(job: JobName, shop: Shop) -> list[OutboxIntent]:
+    return await OutboxIntent.filter(shop_id=shop.id, job=str(job), completed_at__isnull=True)

@@ -1,0 +1,179 @@
+"""`/app/api/integrations`: the embedded admin's marketing integrations (Klaviyo, Omnisend,
+Postscript), under the admin API's ID-token auth. The saved API key is never sent back, only
+its hint; a failed connection test is a 200 with `ok: false` and the reason in plain words."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, StringConstraints
+from pydantic import StrictBool as Bool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from loyalty import integrations
+from loyalty.clock import isoformat_z
+from loyalty.crypto import SecretBox
+from loyalty.integrations import IntegrationStatus
+from loyalty.jobs import PROFILE_SYNC_JOBS
+from loyalty.models import Platform, Shop
+from web.body import read_json_object
+from web.jsonapi import document_response, resource
+from web.parsing import parse_body
+from web.state import services
+
+ApiKey = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=500),
+]
+
+
+class SaveIntegration(BaseModel):
+    api_key: ApiKey
+    enabled: Bool | None = None
+
+
+def _shop(request: Request) -> Shop:
+    return request.state.shop  # type: ignore[no-any-return]
+
+
+def _box(request: Request) -> SecretBox:
+    return SecretBox(services(request).settings.secret_key)
+
+
+def _platform(request: Request) -> Platform:
+    return integrations.parse_platform(request.path_params["platform"])
+
+
+def render(status: IntegrationStatus) -> dict[str, Any]:
+    return resource(
+        "integration",
+        str(status.platform),
+        {
+            "platform": str(status.platform),
+            "connected": status.connected,
+            "enabled": status.enabled,
+            "credential_hint": status.credential_hint,
+            "last_success_at": isoformat_z(status.last_success_at),
+            "last_error_at": isoformat_z(status.last_error_at),
+            "last_error": status.last_error,
+        },
+    )
+
+
+def _resume(request: Request, status: IntegrationStatus) -> None:
+    """Held syncs were released: have them dispatched now rather than at the next sweep."""
+    if status.enabled:
+        services(request).dispatcher.notify(
+            _shop(request).id, [str(PROFILE_SYNC_JOBS[status.platform])]
+        )
+
+
+async def list_integrations(request: Request) -> Response:
+    found = await integrations.list_integrations(shop=_shop(request), box=_box(request))
+    return document_response([render(status) for status in found])
+
+
+async def get_integration(request: Request) -> Response:
+    status = await integrations.get_integration(
+        shop=_shop(request), platform=_platform(request), box=_box(request)
+    )
+    return document_response(render(status))
+
+
+async def save_integration(request: Request) -> Response:
+    platform = _platform(request)
+    body = parse_body(SaveIntegration, await read_json_object(request), status=422)
+    status = await integrations.save_credentials(
+        shop=_shop(request),
+        platform=platform,
+        api_key=body.api_key,
+        enabled=body.enabled,
+        box=_box(request),
+    )
+    _resume(request, status)
+    return document_response(render(status))
+
+
+async def test_integration(request: Request) -> Response:
+    state = services(request)
+    result = await integrations.test_connection(
+        shop=_shop(request),
+        platform=_platform(request),
+        box=_box(request),
+        settings=state.settings,
+        http=state.http,
+    )
+    return document_response(
+        resource(
+            "integration_test", str(result.platform), {"ok": result.ok, "detail": result.detail}
+        )
+    )
+
+
+async def enable_integration(request: Request) -> Response:
+    return await _set_enabled(request, enabled=True)
+
+
+async def disable_integration(request: Request) -> Response:
+    return await _set_enabled(request, enabled=False)
+
+
+async def _set_enabled(request: Request, *, enabled: bool) -> Response:
+    status = await integrations.set_enabled(
+        shop=_shop(request), platform=_platform(request), enabled=enabled, box=_box(request)
+    )
+    _resume(request, status)
+    return document_response(render(status))
+
+
+async def delete_integration(request: Request) -> Response:
+    await integrations.forget(shop=_shop(request), platform=_platform(request))
+    return Response(status_code=204)
+
+
+routes = [
+    Route(
+        "/integrations",
+        list_integrations,
+        methods=["GET"],
+        name="admin_api.integrations.list",
+    ),
+    Route(
+        "/integrations/{platform}",
+        get_integration,
+        methods=["GET"],
+        name="admin_api.integrations.get",
+    ),
+    Route(
+        "/integrations/{platform}",
+        save_integration,
+        methods=["PUT"],
+        name="admin_api.integrations.save",
+    ),
+    Route(
+        "/integrations/{platform}",
+        delete_integration,
+        methods=["DELETE"],
+        name="admin_api.integrations.delete",
+    ),
+    Route(
+        "/integrations/{platform}/test",
+        test_integration,
+        methods=["POST"],
+        name="admin_api.integrations.test",
+    ),
+    Route(
+        "/integrations/{platform}/enable",
+        enable_integration,
+        methods=["POST"],
+        name="admin_api.integrations.enable",
+    ),
+    Route(
+        "/integrations/{platform}/disable",
+        disable_integration,
+        methods=["POST"],
+        name="admin_api.integrations.disable",
+    ),
+]
