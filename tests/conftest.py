@@ -40,6 +40,7 @@ TABLES = (
     "customer",
     "earning_rule",
     "vip_tier",
+    "idempotency_record",
     "api_key",
     "shop",
 )
