@@ -254,8 +254,10 @@ async def seed(dsn: str, rng: random.Random) -> None:
     conn = await asyncpg.connect(pg_dsn(dsn))
     try:
         shop_id = await conn.fetchval(
+            # Tortoise's defaults live in Python, not the schema: name every NOT NULL column.
             "INSERT INTO shop (domain, name, scopes, installed_at, programme_enabled, timezone, "
-            "created_at, updated_at) VALUES ($1, 'Bench', '', now(), true, 'UTC', now(), now()) "
+            "backfill_customers, created_at, updated_at) "
+            "VALUES ($1, 'Bench', '', now(), true, 'UTC', 0, now(), now()) "
             "RETURNING id",
             SHOP,
         )
@@ -275,9 +277,9 @@ async def seed(dsn: str, rng: random.Random) -> None:
             )
         await conn.execute(
             "INSERT INTO earning_rule (public_id, shop_id, name, description, action, category, "
-            "points, is_active, approval_time_days, customer_facing_label, created_at, "
-            "updated_at) VALUES ('rule_bench_purchase', $1, 'Purchases', '', 'place_order', "
-            "'purchase', $2, true, 0, '', now(), now())",
+            "points, is_active, approval_time_days, customer_facing_label, repeatable, "
+            "created_at, updated_at) VALUES ('rule_bench_purchase', $1, 'Purchases', '', "
+            "'place_order', 'purchase', $2, true, 0, '', true, now(), now())",
             shop_id,
             RULE_POINTS,
         )
