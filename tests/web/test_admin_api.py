@@ -28,56 +28,15 @@ from loyalty.models import (
     VipTier,
 )
 from loyalty.settings import Settings
-from tests.factories import create_customer, create_rule, create_shop, create_tier
+from tests.factories import create_customer, create_rule, create_tier
 from tests.tokens import bearer, id_token
+from tests.web.admin_client import RETRY_HEADER, Admin
 from web.app import create_app
 from web.state import Services
 
 # The test app's client secret ("test-client-secret") is shorter than PyJWT's recommended 32
 # bytes; real Shopify client secrets are not. The warning is about the fixture, not the code.
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-
-RETRY_HEADER = "x-shopify-retry-invalid-session-request"
-
-
-@dataclass
-class Admin:
-    """An App Bridge fetch client: every request carries a fresh ID token for `shop_name`."""
-
-    client: httpx.AsyncClient
-    shop_name: str = "demo"
-    staff: str = "42"
-
-    async def request(self, method: str, path: str, json: Any = None) -> httpx.Response:
-        headers = bearer(self.shop_name, sub=self.staff)
-        return await self.client.request(method, f"/app/api{path}", json=json, headers=headers)
-
-    async def get(self, path: str) -> httpx.Response:
-        return await self.request("GET", path)
-
-    async def post(self, path: str, json: Any = None) -> httpx.Response:
-        return await self.request("POST", path, json)
-
-    async def patch(self, path: str, json: Any) -> httpx.Response:
-        return await self.request("PATCH", path, json)
-
-    async def delete(self, path: str) -> httpx.Response:
-        return await self.request("DELETE", path)
-
-
-@pytest.fixture
-async def shop(db: str) -> Shop:
-    return await create_shop(domain="demo.myshopify.com")
-
-
-@pytest.fixture
-async def other_shop(db: str) -> Shop:
-    return await create_shop(domain="other.myshopify.com")
-
-
-@pytest.fixture
-def admin(client: httpx.AsyncClient, shop: Shop) -> Admin:
-    return Admin(client)
 
 
 @dataclass

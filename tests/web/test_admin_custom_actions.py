@@ -15,11 +15,6 @@ from tests.tokens import bearer
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 
-@pytest.fixture
-async def shop(db: str) -> Shop:
-    return await create_shop(domain="demo.myshopify.com")
-
-
 async def send(client: httpx.AsyncClient, method: str, path: str, body: Any) -> httpx.Response:
     return await client.request(method, f"/app/api{path}", json=body, headers=bearer("demo"))
 

@@ -29,9 +29,10 @@ from loyalty.models import (
     Platform,
     Shop,
 )
-from tests.factories import create_customer, create_rule, create_shop, create_tier
+from tests.factories import create_customer, create_rule, create_tier
 from tests.tokens import bearer
-from tests.web.test_admin_api import RETRY_HEADER, Admin, counts, error_of
+from tests.web.admin_client import RETRY_HEADER, Admin
+from tests.web.test_admin_api import counts, error_of
 from web.state import Services
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -50,21 +51,6 @@ ENDPOINTS = [
     ("GET", "/data-requests/1", None),
     ("GET", "/data-requests/1/download", None),
 ]
-
-
-@pytest.fixture
-async def shop(db: str) -> Shop:
-    return await create_shop(domain="demo.myshopify.com")
-
-
-@pytest.fixture
-async def other_shop(db: str) -> Shop:
-    return await create_shop(domain="other.myshopify.com")
-
-
-@pytest.fixture
-def admin(client: httpx.AsyncClient, shop: Shop) -> Admin:
-    return Admin(client)
 
 
 @dataclass

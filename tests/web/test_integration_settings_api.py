@@ -12,22 +12,12 @@ from loyalty.crypto import SecretBox
 from loyalty.models import Integration, Platform, Shop
 from tests.factories import create_shop
 from tests.tokens import bearer
-from tests.web.test_admin_api import RETRY_HEADER, Admin
+from tests.web.admin_client import RETRY_HEADER, Admin
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 KLAVIYO_KEY = "pk_live_0123456789abcdefWXYZ"
 BOX = SecretBox("test-secret-key-0123456789abcdef")
-
-
-@pytest.fixture
-async def shop(db: str) -> Shop:
-    return await create_shop(domain="demo.myshopify.com")
-
-
-@pytest.fixture
-def admin(client: httpx.AsyncClient, shop: Shop) -> Admin:
-    return Admin(client)
 
 
 async def save(admin: Admin, platform: str, body: object) -> httpx.Response:

@@ -36,6 +36,7 @@ from loyalty.sync.jobs import (
 from tests.factories import create_customer, create_rule
 from tests.lifecycle.entries import pending_entry
 from tests.sync.harness import award, award_many, connected_shop, enable
+from tests.workers.arq_harness import arq_worker
 from workers.outbox import sweep_outbox
 from workers.points import _arq_periodic
 from workers.settings import worker_options
@@ -65,22 +66,8 @@ async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
     await pool.aclose(close_connection_pool=True)
 
 
-def worker(settings: Settings, pool: ArqRedis, *, burst: bool = True) -> Worker:
-    options = worker_options(settings.with_overrides(redis_url="redis://unused"), manage_db=False)
-    options.pop("redis_settings")
-    options["cron_jobs"] = []  # the periodic jobs are exercised explicitly
-    return Worker(
-        **options,
-        redis_pool=pool,
-        queue_name=pool.default_queue_name,
-        burst=burst,
-        poll_delay=0.01,
-        handle_signals=False,
-    )
-
-
 async def run_burst(settings: Settings, pool: ArqRedis) -> Worker:
-    done = worker(settings, pool)
+    done = arq_worker(settings, pool)
     await done.main()
     await done.close()
     return done

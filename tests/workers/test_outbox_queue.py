@@ -4,15 +4,11 @@ workers running the jobs (twice, harmlessly). Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-import pytest
 from arq.connections import ArqRedis
-from arq.worker import Worker
 from asgi_lifespan import LifespanManager
-from redis.asyncio import ConnectionPool
 
 from loyalty.jobs import JobName
 from loyalty.models import Customer, EarningHistoryEntry, OutboxIntent
@@ -20,40 +16,8 @@ from loyalty.outbox.dispatch import OutboxDispatcher, sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from tests.factories import create_api_key, create_customer, create_rule, create_shop
+from tests.workers.arq_harness import UNREACHABLE_REDIS, arq_worker, queued_jobs
 from web.app import create_app
-from workers.settings import worker_options
-
-UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-@pytest.fixture
-async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    """A real Redis pool on a queue of this test's own, deleted afterwards."""
-    pool = ArqRedis(
-        connection_pool=ConnectionPool.from_url(redis_url),
-        default_queue_name=f"test:arq:{uuid.uuid4().hex}",
-    )
-    yield pool
-    await pool.delete(pool.default_queue_name)
-    await pool.aclose(close_connection_pool=True)
-
-
-def run_worker(settings: Settings, pool: ArqRedis) -> Worker:
-    options = worker_options(settings.with_overrides(redis_url="redis://unused"), manage_db=False)
-    options.pop("redis_settings")
-    options["cron_jobs"] = []  # the sweep is exercised explicitly below
-    return Worker(
-        **options,
-        redis_pool=pool,
-        queue_name=pool.default_queue_name,
-        burst=True,
-        poll_delay=0.01,
-        handle_signals=False,
-    )
-
-
-async def queued_jobs(pool: ArqRedis) -> list[str]:
-    return [job.function for job in await pool.queued_jobs(queue_name=pool.default_queue_name)]
 
 
 async def award_once(http: httpx.AsyncClient, key: str, rule_id: str, customer: str) -> None:
@@ -98,7 +62,7 @@ class TestRedisDown:
         assert swept == 1
         assert await queued_jobs(arq_redis) == [JobName.SYNC_SHOPIFY_METAFIELDS]
 
-        worker = run_worker(settings, arq_redis)
+        worker = arq_worker(settings, arq_redis)
         await worker.main()
         await worker.close()
 
@@ -131,7 +95,7 @@ class TestDispatch:
         await dispatcher.flush()
         assert await queued_jobs(arq_redis) == [JobName.SYNC_SHOPIFY_METAFIELDS]
 
-        worker = run_worker(settings, arq_redis)
+        worker = arq_worker(settings, arq_redis)
         await worker.main()
         await worker.close()
 
@@ -167,7 +131,7 @@ class TestDispatch:
                 _job_id=f"{attempt}:{uuid.uuid4()}",
                 _queue_name=arq_redis.default_queue_name,
             )
-        worker = run_worker(settings, arq_redis)
+        worker = arq_worker(settings, arq_redis)
         await worker.main()
         await worker.close()
 

@@ -3,16 +3,11 @@ the Redis-down path recovered by the sweep, and a burst with repeats awarded exa
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-import pytest
 from arq.connections import ArqRedis
-from arq.worker import Worker
 from asgi_lifespan import LifespanManager
-from redis.asyncio import ConnectionPool
 
 from loyalty.jobs import JobName
 from loyalty.models import Customer, EarningHistoryEntry, OutboxIntent, RuleCategory, WebhookEvent
@@ -21,46 +16,15 @@ from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from tests.factories import create_rule, create_shop
 from tests.shopify_webhooks import customer_payload, deliver, order_payload
+from tests.workers.arq_harness import UNREACHABLE_REDIS, arq_worker, queued_jobs
 from web.app import create_app
-from workers.settings import worker_options
 
 SHOP = "queued-shop.myshopify.com"
-UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-@pytest.fixture
-async def queue_pool(redis_url: str) -> AsyncIterator[ArqRedis]:
-    """A real Redis pool on a queue of this test's own, deleted afterwards."""
-    pool = ArqRedis(
-        connection_pool=ConnectionPool.from_url(redis_url),
-        default_queue_name=f"test:arq:{uuid.uuid4().hex}",
-    )
-    yield pool
-    await pool.delete(pool.default_queue_name)
-    await pool.aclose(close_connection_pool=True)
-
-
-def burst_worker(settings: Settings, pool: ArqRedis) -> Worker:
-    options = worker_options(settings.with_overrides(redis_url="redis://unused"), manage_db=False)
-    options.pop("redis_settings")
-    options["cron_jobs"] = []  # the sweep is called explicitly
-    return Worker(
-        **options,
-        redis_pool=pool,
-        queue_name=pool.default_queue_name,
-        burst=True,
-        poll_delay=0.01,
-        handle_signals=False,
-    )
-
-
-async def queued(pool: ArqRedis) -> list[str]:
-    return [job.function for job in await pool.queued_jobs(queue_name=pool.default_queue_name)]
 
 
 class TestRedisDown:
     async def test_a_delivery_stored_while_redis_was_down_is_swept_and_handled(
-        self, settings: Settings, queue_pool: ArqRedis
+        self, settings: Settings, arq_redis: ArqRedis
     ) -> None:
         """Redis unreachable: the delivery is still acknowledged and stored; Redis back: the
         sweep queues process_webhooks and an arq worker awards the order."""
@@ -83,9 +47,9 @@ class TestRedisDown:
         event = await WebhookEvent.get()
         assert event.processed_at is None
 
-        assert await sweep(ArqJobQueue(queue_pool), grace=timedelta(0)) == 1
-        assert await queued(queue_pool) == [JobName.PROCESS_WEBHOOKS]
-        worker = burst_worker(settings, queue_pool)
+        assert await sweep(ArqJobQueue(arq_redis), grace=timedelta(0)) == 1
+        assert await queued_jobs(arq_redis) == [JobName.PROCESS_WEBHOOKS]
+        worker = arq_worker(settings, arq_redis)
         await worker.main()
         await worker.close()
 
@@ -100,13 +64,13 @@ class TestRedisDown:
 
 class TestBurst:
     async def test_a_burst_with_repeats_is_awarded_exactly_once_per_order(
-        self, settings: Settings, queue_pool: ArqRedis
+        self, settings: Settings, arq_redis: ArqRedis
     ) -> None:
         """Forty orders, every fourth one delivered twice under the same webhook id and once
         more under a new one (the same signed body: a replay): each order earns once."""
         shop = await create_shop(domain=SHOP)
         await create_rule(shop, category=RuleCategory.PURCHASE, action="place_order", points=1)
-        dispatcher = OutboxDispatcher(ArqJobQueue(queue_pool), delay=0, job_defer=0)
+        dispatcher = OutboxDispatcher(ArqJobQueue(arq_redis), delay=0, job_defer=0)
         app = create_app(settings, manage_db=False, job_defer=0)
         async with (
             LifespanManager(app) as manager,
@@ -130,7 +94,7 @@ class TestBurst:
                     await deliver(http, "orders/paid", payload, shop=SHOP)
         await dispatcher.flush()
 
-        worker = burst_worker(settings, queue_pool)
+        worker = arq_worker(settings, arq_redis)
         await worker.main()
         await worker.close()
 

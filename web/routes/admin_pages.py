@@ -287,62 +287,23 @@ def _timezones_with(current: str) -> list[str]:
     return names if current in names else [current, *names]
 
 
+# (path, template, context, route name): every page is a GET of one template.
+PAGES: list[tuple[str, str, PageContext, str]] = [
+    ("/app", "app/home.html", home_context, "admin.home"),
+    ("/app/rules", "app/rules.html", rules_context, "admin.rules"),
+    ("/app/rules/new", "app/rule_form.html", new_rule_context, "admin.rules.new"),
+    ("/app/rules/{rule_id}", "app/rule_form.html", edit_rule_context, "admin.rules.edit"),
+    ("/app/tiers", "app/tiers.html", tiers_context, "admin.tiers"),
+    ("/app/tiers/new", "app/tier_form.html", new_tier_context, "admin.tiers.new"),
+    ("/app/tiers/{tier_id}", "app/tier_form.html", edit_tier_context, "admin.tiers.edit"),
+    ("/app/customers", "app/customers.html", customers_context, "admin.customers"),
+    ("/app/customers/{customer_id}", "app/customer.html", customer_context, "admin.customers.show"),
+    ("/app/integrations", "app/integrations.html", integrations_context, "admin.integrations"),
+    ("/app/api-keys", "app/api_keys.html", api_keys_context, "admin.api_keys"),
+    ("/app/settings", "app/settings.html", settings_context, "admin.settings"),
+]
+
 routes = [
-    Route("/app", page("app/home.html", home_context), methods=["GET"], name="admin.home"),
-    Route("/app/rules", page("app/rules.html", rules_context), methods=["GET"], name="admin.rules"),
-    Route(
-        "/app/rules/new",
-        page("app/rule_form.html", new_rule_context),
-        methods=["GET"],
-        name="admin.rules.new",
-    ),
-    Route(
-        "/app/rules/{rule_id}",
-        page("app/rule_form.html", edit_rule_context),
-        methods=["GET"],
-        name="admin.rules.edit",
-    ),
-    Route("/app/tiers", page("app/tiers.html", tiers_context), methods=["GET"], name="admin.tiers"),
-    Route(
-        "/app/tiers/new",
-        page("app/tier_form.html", new_tier_context),
-        methods=["GET"],
-        name="admin.tiers.new",
-    ),
-    Route(
-        "/app/tiers/{tier_id}",
-        page("app/tier_form.html", edit_tier_context),
-        methods=["GET"],
-        name="admin.tiers.edit",
-    ),
-    Route(
-        "/app/customers",
-        page("app/customers.html", customers_context),
-        methods=["GET"],
-        name="admin.customers",
-    ),
-    Route(
-        "/app/customers/{customer_id}",
-        page("app/customer.html", customer_context),
-        methods=["GET"],
-        name="admin.customers.show",
-    ),
-    Route(
-        "/app/integrations",
-        page("app/integrations.html", integrations_context),
-        methods=["GET"],
-        name="admin.integrations",
-    ),
-    Route(
-        "/app/api-keys",
-        page("app/api_keys.html", api_keys_context),
-        methods=["GET"],
-        name="admin.api_keys",
-    ),
-    Route(
-        "/app/settings",
-        page("app/settings.html", settings_context),
-        methods=["GET"],
-        name="admin.settings",
-    ),
+    Route(path, page(template, context), methods=["GET"], name=name)
+    for path, template, context, name in PAGES
 ]
