@@ -211,6 +211,7 @@ async def redact_customer(
                 first_name="",
                 last_name="",
                 tags="",
+                tag_versions=None,  # holds the tags' text too
                 date_of_birth=None,
                 anniversary_date=None,
                 shopify_created_at=None,

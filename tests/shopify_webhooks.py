@@ -1,5 +1,6 @@
 """Shopify webhook deliveries for tests: bodies signed exactly as Shopify signs them (base64 of
-HMAC-SHA256 over the raw body, keyed with the app's client secret), REST-shaped payloads, and a
+HMAC-SHA256 over the raw body, keyed with the app's client secret), payloads made from Shopify's
+own example bodies (standins.webhook_examples, API 2026-07) with the test's values put in, and a
 way to run the jobs a delivery queued."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
+from standins.webhook_examples import example
 from web.state import Services
 
 SECRET = "test-client-secret"  # conftest's settings.shopify_api_secret
@@ -83,22 +85,45 @@ def customer_payload(
     email: str | None = "ann@example.com",
     first_name: str = "Ann",
     last_name: str = "Lee",
-    tags: str = "",
     created_at: str = "2024-03-15T09:30:00-04:00",
     updated_at: str = "2026-11-25T10:00:00-05:00",
 ) -> dict[str, Any]:
+    """A customers/create or customers/update body (also an order's `customer`): Shopify's
+    example with these values. Like every body since API 2025-01, it has no `tags`."""
+    body = example("customers/update")
+    body.update(
+        id=customer_id,
+        admin_graphql_api_id=f"gid://shopify/Customer/{customer_id}",
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+    body["default_address"].update(
+        customer_id=customer_id,
+        first_name=first_name,
+        last_name=last_name,
+        name=f"{first_name} {last_name}",
+    )
+    assert "tags" not in body
+    return body
+
+
+def tags_payload(customer_id: int, tags: list[str], occurred_at: str) -> dict[str, Any]:
+    """A customer.tags_added or customer.tags_removed body (both have this shape): the tags
+    one change added or removed, not the customer's whole list."""
+    body = example("customer.tags_added")
+    body.update(
+        customerId=f"gid://shopify/Customer/{customer_id}", tags=tags, occurredAt=occurred_at
+    )
+    return body
+
+
+def _money(shop: str, presentment: str, currency: str) -> dict[str, Any]:
     return {
-        "id": customer_id,
-        "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",
-        "email": email,
-        "first_name": first_name,
-        "last_name": last_name,
-        "phone": None,
-        "tags": tags,
-        "state": "enabled",
-        "verified_email": True,
-        "created_at": created_at,
-        "updated_at": updated_at,
+        "shop_money": {"amount": shop, "currency_code": "USD"},
+        "presentment_money": {"amount": presentment, "currency_code": currency},
     }
 
 
@@ -111,53 +136,83 @@ def order_payload(
     email: str | None = None,
     cancelled_at: str | None = None,
 ) -> dict[str, Any]:
-    """A REST Order. `subtotal` is the shop-currency subtotal after discounts; the top-level
-    `subtotal_price` is in the presentment currency (`presentment_subtotal`, if different)."""
+    """An orders/paid or orders/cancelled body: Shopify's example (a shop in USD) with one line.
+    `subtotal` is the shop-currency subtotal after discounts; the top-level `subtotal_price` is
+    in the presentment currency (EUR, `presentment_subtotal`, when given)."""
     presentment = presentment_subtotal or subtotal
-    return {
-        "id": order_id,
-        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
-        "name": f"#{order_id % 100000}",
-        "order_number": order_id % 100000,
-        "email": email if email is not None else (customer or {}).get("email"),
-        "created_at": "2026-11-25T10:00:00-05:00",
-        "currency": "EUR",
-        "financial_status": "paid",
-        "test": False,
-        "cancelled_at": cancelled_at,
-        "total_price": presentment,
-        "subtotal_price": presentment,
-        "total_discounts": "0.00",
-        "subtotal_price_set": {
-            "shop_money": {"amount": subtotal, "currency_code": "USD"},
-            "presentment_money": {"amount": presentment, "currency_code": "EUR"},
-        },
-        "line_items": [{"id": order_id * 10, "quantity": 1, "price": presentment}],
-        "refunds": [],
-        "customer": customer,
-    }
+    currency = "USD" if presentment_subtotal is None else "EUR"
+    money = _money(subtotal, presentment, currency)
+    zero = _money("0.00", "0.00", currency)
+    body = example("orders/paid")
+    contact = email if email is not None else (customer or {}).get("email")
+    body.update(
+        id=order_id,
+        admin_graphql_api_id=f"gid://shopify/Order/{order_id}",
+        name=f"#{order_id % 100000}",
+        order_number=order_id % 100000,
+        email=contact,
+        contact_email=contact,
+        created_at="2026-11-25T10:00:00-05:00",
+        updated_at="2026-11-25T10:00:00-05:00",
+        presentment_currency=currency,
+        financial_status="paid",
+        test=False,
+        cancelled_at=cancelled_at,
+        cancel_reason=None if cancelled_at is None else "customer",
+        total_discounts="0.00",
+        total_discounts_set=zero,
+        current_total_discounts="0.00",
+        current_total_discounts_set=zero,
+        total_shipping_price_set=zero,
+        customer=customer,
+        refunds=[],
+    )
+    for field in ("subtotal_price", "current_subtotal_price", "total_price", "current_total_price"):
+        body[field] = presentment
+        body[f"{field}_set"] = money
+    body["total_line_items_price"] = presentment
+    body["total_line_items_price_set"] = money
+    body["total_outstanding"] = "0.00"
+    line = body["line_items"][0]
+    line.update(
+        id=order_id * 10,
+        admin_graphql_api_id=f"gid://shopify/LineItem/{order_id * 10}",
+        quantity=1,
+        price=presentment,
+        price_set=money,
+        total_discount="0.00",
+        total_discount_set=zero,
+        discount_allocations=[],
+    )
+    body["line_items"] = [line]
+    body["shipping_lines"] = []
+    body["discount_applications"] = []
+    return body
 
 
 def refund_payload(refund_id: int, order_id: int, *line_subtotals: str) -> dict[str, Any]:
-    return {
-        "id": refund_id,
-        "order_id": order_id,
-        "created_at": "2026-11-26T10:00:00-05:00",
-        "note": None,
-        "restock": True,
-        "refund_line_items": [
-            {
-                "id": refund_id * 10 + n,
-                "line_item_id": order_id * 10 + n,
-                "quantity": 1,
-                "subtotal": amount,
-                "subtotal_set": {
-                    "shop_money": {"amount": amount, "currency_code": "USD"},
-                    "presentment_money": {"amount": amount, "currency_code": "EUR"},
-                },
-            }
-            for n, amount in enumerate(line_subtotals)
-        ],
-        "transactions": [],
-        "order_adjustments": [],
-    }
+    """A refunds/create body: Shopify's example, refunding one line of `order_payload`'s order
+    per subtotal given (shop currency)."""
+    body = example("refunds/create")
+    template = body["refund_line_items"][0]
+    lines = []
+    for n, amount in enumerate(line_subtotals):
+        line = {**template, "line_item": {**template["line_item"], "id": order_id * 10 + n}}
+        line.update(
+            id=refund_id * 10 + n,
+            line_item_id=order_id * 10 + n,
+            quantity=1,
+            subtotal=float(amount),  # a JSON number here, as in Shopify's example
+            subtotal_set=_money(amount, amount, "USD"),
+        )
+        lines.append(line)
+    body.update(
+        id=refund_id,
+        admin_graphql_api_id=f"gid://shopify/Refund/{refund_id}",
+        order_id=order_id,
+        created_at="2026-11-26T10:00:00-05:00",
+        processed_at="2026-11-26T10:00:00-05:00",
+        refund_line_items=lines,
+        transactions=[{**t, "order_id": order_id} for t in body["transactions"]],
+    )
+    return body

@@ -14,7 +14,8 @@ from loyalty.webhooks.topics import TOPICS_BY_GROUP, Topic
 from web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_TOML = tomllib.loads((ROOT / "shopify.app.toml").read_text())
+APP_TOML_TEXT = (ROOT / "shopify.app.toml").read_text()
+APP_TOML = tomllib.loads(APP_TOML_TEXT)
 WEB_TOML = tomllib.loads((ROOT / "web" / "shopify.web.toml").read_text())
 APP = create_app(Settings(secret_key="config-test"), manage_db=False)
 
@@ -29,6 +30,12 @@ def post_routes() -> set[str]:
 
 def subscriptions() -> list[dict[str, object]]:
     return list(APP_TOML["webhooks"]["subscriptions"])
+
+
+def topics_of(subscription: dict[str, object]) -> list[str]:
+    topics = subscription.get("topics") or subscription.get("compliance_topics") or []
+    assert isinstance(topics, list)
+    return [str(topic) for topic in topics]
 
 
 class TestAppToml:
@@ -49,25 +56,36 @@ class TestAppToml:
         assert APP_TOML["webhooks"]["api_version"] == SHOPIFY_API_VERSION
 
     def test_every_subscription_has_a_route_that_accepts_exactly_its_topics(self) -> None:
-        """Each uri is a POST route of the app, and its group takes the declared topics."""
+        """Each uri is a POST route of the app, and its group takes the topics of all the
+        subscriptions delivered there (customers/* and the tag events share one)."""
         routes = post_routes()
+        by_uri: dict[str, set[str]] = {}
         for subscription in subscriptions():
             uri = str(subscription["uri"])
             assert uri in routes, f"{uri} has no route"
-            topics = subscription.get("topics") or subscription.get("compliance_topics")
-            group = uri.removeprefix("/webhooks/")
-            assert set(topics) == set(TOPICS_BY_GROUP[group]), uri  # type: ignore[arg-type]
+            by_uri.setdefault(uri, set()).update(topics_of(subscription))
+        for uri, topics in by_uri.items():
+            assert topics == set(TOPICS_BY_GROUP[uri.removeprefix("/webhooks/")]), uri
+
+    def test_no_topic_is_subscribed_twice(self) -> None:
+        """Two subscriptions to one topic would deliver every event twice."""
+        declared = [topic for s in subscriptions() for topic in topics_of(s)]
+        assert len(declared) == len(set(declared))
+
+    def test_every_subscription_names_its_handler(self) -> None:
+        """The comment above each subscription says which module handles it."""
+        blocks = APP_TOML_TEXT.split("[[webhooks.subscriptions]]")[:-1]
+        assert len(blocks) == len(subscriptions())
+        for block in blocks:
+            comment = block.rstrip().rsplit("\n\n", 1)[-1]
+            assert "loyalty/webhooks/" in comment and comment.lstrip().startswith("#"), block
 
     def test_every_webhook_route_and_topic_is_subscribed(self) -> None:
         """The reverse: nothing the app handles is missing from the TOML."""
         declared_uris = {str(s["uri"]) for s in subscriptions()}
         webhook_routes = {path for path in post_routes() if path.startswith("/webhooks/")}
         assert webhook_routes == declared_uris
-        declared_topics = {
-            t
-            for s in subscriptions()
-            for t in (s.get("topics") or s.get("compliance_topics"))  # type: ignore[attr-defined]
-        }
+        declared_topics = {t for s in subscriptions() for t in topics_of(s)}
         assert declared_topics == {str(topic) for topic in Topic}
 
     def test_subscribes_the_three_compliance_topics(self) -> None:

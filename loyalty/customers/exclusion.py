@@ -2,7 +2,7 @@
 
 An excluded customer keeps their balances but cannot earn (the award API answers 403). Staff
 exclusions are recorded as `excluded_by="staff"`, so removing the shop's exclusion tag never
-re-includes them (see loyalty/customers/mirror.py).
+re-includes them (see loyalty/customers/tags.py, which applies Shopify's tag events).
 """
 
 from __future__ import annotations

@@ -1,14 +1,20 @@
 """Mirroring Shopify customers into the programme (customers/create, customers/update, and the
-customer object of an order), including the shop's exclusion tag.
+customer object of an order), and the rules of the shop's exclusion tag.
 
 Guarantees:
 - One row per (shop, Shopify id): creation is `INSERT … ON CONFLICT DO NOTHING`, so concurrent
   deliveries for a new customer create it once.
 - The newest data wins: an update whose `updated_at` is older than the one stored changes
   nothing (Shopify does not deliver webhooks in order).
+- A customer body never touches tags or exclusion. Since Admin API 2025-01 customers/create and
+  customers/update (and an order's `customer`) carry no `tags`; Shopify's tag events do
+  (loyalty/customers/tags.py). A body from an older API version that still has `tags` is not
+  read either: its snapshot is versioned by `updated_at`, the tag events by `occurredAt`, and
+  mixing the two could let a stale snapshot undo a newer tag event. (shopify.dev changelog,
+  "New customer's webhook and changes to existing customer's webhooks payload", 2025-01.)
 - The exclusion tag (case-insensitive, in the comma-separated `tags`) excludes with
   `excluded_by="tag"`; removing the tag re-includes only customers the tag excluded, never those
-  staff or the API excluded.
+  staff or the API excluded (`exclusion_after_tags`).
 - Changes write their activity rows and customer-sync intents in the caller's transaction; an
   update that changes nothing mirrored writes neither, which also breaks the feedback loop of
   Shopify re-sending customers/update after our own metafield writes.
@@ -16,6 +22,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -36,13 +43,12 @@ _TEXT_LIMIT = 255  # the email and name columns
 class CustomerRecord:
     """A customer as Shopify describes them (the REST Customer resource, parsed). None means
     Shopify did not say: fields it withholds without protected-customer-data approval arrive
-    as null, which must not erase what we hold."""
+    as null, which must not erase what we hold. No tags: see the module docstring."""
 
     shopify_customer_id: int
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
-    tags: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -88,19 +94,20 @@ async def mirror_customer(
     (the webhook topic) is recorded in the activity rows. Runs in the caller's transaction, or
     its own."""
     async with in_transaction():
-        customer = await _locked(shop.id, record.shopify_customer_id)
+        customer = await locked_customer(shop.id, record.shopify_customer_id)
         if customer is None:
-            created_id = await _insert(shop, record, now)
-            if created_id is not None:
-                return await _after_create(shop, created_id, record, now, source)
-            customer = await _locked(shop.id, record.shopify_customer_id)  # lost a race
+            created = await create_customer(shop=shop, record=record, now=now, source=source)
+            if created is not None:
+                return created
+            customer = await locked_customer(shop.id, record.shopify_customer_id)  # lost a race
             assert customer is not None
         if create_only:
             return MirrorResult(customer.id, created=False, changed=(), stale=False, jobs=[])
         return await _update(shop, customer, record, now, source)
 
 
-async def _locked(shop_id: int, shopify_customer_id: int) -> Customer | None:
+async def locked_customer(shop_id: int, shopify_customer_id: int) -> Customer | None:
+    """The shop's customer, locked for the rest of the caller's transaction (PostgreSQL)."""
     return (
         await Customer.filter(shop_id=shop_id, shopify_customer_id=shopify_customer_id)
         .select_for_update(no_key=True)
@@ -117,8 +124,6 @@ def _mirrored(record: CustomerRecord) -> dict[str, Any]:
         fields["first_name"] = record.first_name[:_TEXT_LIMIT]
     if record.last_name is not None:
         fields["last_name"] = record.last_name[:_TEXT_LIMIT]
-    if record.tags is not None:
-        fields["tags"] = record.tags
     return fields
 
 
@@ -135,19 +140,30 @@ def _anniversary(created_at: datetime | None, timezone: str) -> date | None:
 
 _INSERT_SQL = """
 INSERT INTO customer (
-    shop_id, shopify_customer_id, email, email_key, first_name, last_name, tags, is_excluded,
-    excluded_by, anniversary_date, shopify_created_at, shopify_updated_at, points_balance,
-    pending_points, lifetime_points, redeemed_points, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, 0, $13, $13)
+    shop_id, shopify_customer_id, email, email_key, first_name, last_name, tags, tag_versions,
+    is_excluded, excluded_by, anniversary_date, shopify_created_at, shopify_updated_at,
+    points_balance, pending_points, lifetime_points, redeemed_points, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, 0, 0, 0, $14, $14)
 ON CONFLICT (shop_id, shopify_customer_id) DO NOTHING
 RETURNING id
 """
 
 
-async def _insert(shop: Shop, record: CustomerRecord, now: datetime) -> int | None:
+async def create_customer(
+    *,
+    shop: Shop,
+    record: CustomerRecord,
+    now: datetime,
+    source: str,
+    tags: str = "",
+    tag_versions: dict[str, str] | None = None,
+    excluded_by_tag: bool = False,
+) -> MirrorResult | None:
+    """Insert the customer with their `customer_created` activity (and `customer_excluded` when
+    `excluded_by_tag`) and the sync intents; None when the row already exists (it is left
+    alone). The caller owns the transaction."""
     fields = _mirrored(record)
-    email, tags = fields.get("email"), fields.get("tags", "")
-    excluded = has_tag(tags, shop.exclusion_tag)
+    email = fields.get("email")
     row = await sql.fetch_one(
         _INSERT_SQL,
         shop.id,
@@ -157,24 +173,21 @@ async def _insert(shop: Shop, record: CustomerRecord, now: datetime) -> int | No
         fields.get("first_name", ""),
         fields.get("last_name", ""),
         tags,
-        excluded,
-        EXCLUDED_BY_TAG if excluded else None,
+        None if tag_versions is None else json.dumps(tag_versions, separators=(",", ":")),
+        excluded_by_tag,
+        EXCLUDED_BY_TAG if excluded_by_tag else None,
         _anniversary(record.created_at, shop.timezone),
         record.created_at,
         record.updated_at,
         now,
     )
-    return None if row is None else int(row["id"])
-
-
-async def _after_create(
-    shop: Shop, customer_id: int, record: CustomerRecord, now: datetime, source: str
-) -> MirrorResult:
-    activities = [_activity(shop, customer_id, "customer_created", {"source": source}, now)]
-    if has_tag(record.tags or "", shop.exclusion_tag):
-        activities.append(
-            _activity(shop, customer_id, "customer_excluded", {"excluded_by": "tag"}, now)
-        )
+    if row is None:
+        return None
+    customer_id = int(row["id"])
+    activities = [customer_activity(shop, customer_id, "customer_created", {"source": source}, now)]
+    if excluded_by_tag:
+        data = {"excluded_by": EXCLUDED_BY_TAG}
+        activities.append(customer_activity(shop, customer_id, "customer_excluded", data, now))
     await Activity.bulk_create(activities)
     jobs = await write_customer_sync_intents(
         shop_id=shop.id, customer_id=customer_id, reason={"reason": "customer_created"}, now=now
@@ -197,13 +210,6 @@ async def _update(
         if customer.anniversary_date is None:
             changes["anniversary_date"] = _anniversary(record.created_at, shop.timezone)
     mirrored = tuple(sorted(changes))
-    tagged = has_tag(changes.get("tags", customer.tags), shop.exclusion_tag)
-    is_excluded, excluded_by = exclusion_after_tags(
-        is_excluded=customer.is_excluded, excluded_by=customer.excluded_by, tagged=tagged
-    )
-    exclusion_changed = is_excluded != customer.is_excluded
-    if exclusion_changed:
-        changes.update(is_excluded=is_excluded, excluded_by=excluded_by)
     if "email" in changes:
         changes["email_key"] = normalize_email(changes["email"])
     if record.updated_at is not None and record.updated_at != stored:
@@ -211,30 +217,22 @@ async def _update(
     if not changes:
         return MirrorResult(customer.id, created=False, changed=(), stale=False, jobs=[])
 
-    owes_sync = bool(mirrored) or exclusion_changed
-    if owes_sync:
+    if mirrored:
         changes["updated_at"] = now
     await Customer.filter(id=customer.id).update(**changes)
-    if not owes_sync:  # only Shopify's updated_at moved (e.g. our own metafield write)
+    if not mirrored:  # only Shopify's updated_at moved (e.g. our own metafield write)
         return MirrorResult(customer.id, created=False, changed=(), stale=False, jobs=[])
 
-    activities = []
-    if mirrored:
-        # Field names only: activity rows outlive a customers/redact, personal data must not.
-        data = {"source": source, "fields": list(mirrored)}
-        activities.append(_activity(shop, customer.id, "customer_updated", data, now))
-    if exclusion_changed:
-        kind = "customer_excluded" if is_excluded else "customer_included"
-        data = {"excluded_by": "tag"} if is_excluded else {"reason": "exclusion_tag_removed"}
-        activities.append(_activity(shop, customer.id, kind, data, now))
-    await Activity.bulk_create(activities)
+    # Field names only: activity rows outlive a customers/redact, personal data must not.
+    data = {"source": source, "fields": list(mirrored)}
+    await customer_activity(shop, customer.id, "customer_updated", data, now).save()
     jobs = await write_customer_sync_intents(
         shop_id=shop.id, customer_id=customer.id, reason={"reason": "customer_updated"}, now=now
     )
     return MirrorResult(customer.id, created=False, changed=mirrored, stale=False, jobs=jobs)
 
 
-def _activity(
+def customer_activity(
     shop: Shop, customer_id: int, kind: str, data: dict[str, Any], now: datetime
 ) -> Activity:
     return Activity(

@@ -27,6 +27,11 @@ class Customer(Model):
     first_name = fields.CharField(max_length=255, default="")
     last_name = fields.CharField(max_length=255, default="")
     tags = fields.TextField(default="")
+    # When each tag (by its case-folded text) was last added or removed, as Shopify's tag events
+    # say (`occurredAt`, ISO 8601): removed tags stay listed, so an older event delivered late
+    # never undoes a newer one (loyalty/customers/tags.py). NULL until the first tag event:
+    # most customers never have one, and a nullable column is added to a full table at once.
+    tag_versions: fields.JSONField[dict[str, str] | None] = fields.JSONField(null=True)
     is_excluded = fields.BooleanField(default=False)
     # Who excluded them: "tag" (the shop's exclusion tag, so removing the tag re-includes),
     # "staff" or "api" (only they re-include). None when included.

@@ -10,6 +10,10 @@ class Topic(StrEnum):
     APP_SCOPES_UPDATE = "app/scopes_update"
     CUSTOMERS_CREATE = "customers/create"
     CUSTOMERS_UPDATE = "customers/update"
+    # The topic names Shopify's webhook reference and shopify.app.toml use for the tag events,
+    # and what their deliveries carry in X-Shopify-Topic (a dot, not a slash).
+    CUSTOMER_TAGS_ADDED = "customer.tags_added"
+    CUSTOMER_TAGS_REMOVED = "customer.tags_removed"
     ORDERS_PAID = "orders/paid"
     ORDERS_CANCELLED = "orders/cancelled"
     REFUNDS_CREATE = "refunds/create"
@@ -22,7 +26,14 @@ class Topic(StrEnum):
 # so a misconfigured subscription fails loudly instead of being handled by the wrong code.
 TOPICS_BY_GROUP: dict[str, frozenset[Topic]] = {
     "app": frozenset({Topic.APP_UNINSTALLED, Topic.APP_SCOPES_UPDATE}),
-    "customers": frozenset({Topic.CUSTOMERS_CREATE, Topic.CUSTOMERS_UPDATE}),
+    "customers": frozenset(
+        {
+            Topic.CUSTOMERS_CREATE,
+            Topic.CUSTOMERS_UPDATE,
+            Topic.CUSTOMER_TAGS_ADDED,
+            Topic.CUSTOMER_TAGS_REMOVED,
+        }
+    ),
     "orders": frozenset({Topic.ORDERS_PAID, Topic.ORDERS_CANCELLED, Topic.REFUNDS_CREATE}),
     "compliance": frozenset(
         {Topic.CUSTOMERS_DATA_REQUEST, Topic.CUSTOMERS_REDACT, Topic.SHOP_REDACT}

@@ -27,7 +27,6 @@ def record(
         "email": "Kim@Example.com",
         "first_name": "Kim",
         "last_name": "Park",
-        "tags": "",
         "created_at": datetime(2023, 12, 31, 23, 30, tzinfo=UTC),
     }
     values.update(fields)
@@ -131,30 +130,40 @@ class TestMirrorCustomer:
         assert await OutboxIntent.all().count() == intents
         assert (await Customer.get(shopify_customer_id=900)).shopify_updated_at == T2
 
-    async def test_the_exclusion_tag_excludes_and_removing_it_includes(self, db: str) -> None:
+    async def test_an_update_never_touches_tags_or_exclusion(self, db: str) -> None:
+        """Bodies carry no tags since 2025-01: a customer staff included although they carry
+        the exclusion tag stays included, and one the tag excluded stays excluded."""
         shop = await create_shop(exclusion_tag="wholesale")
-        await mirror(shop, record(tags="Wholesale, vip"))
-        customer = await Customer.get(shopify_customer_id=900)
-        assert (customer.is_excluded, customer.excluded_by) == (True, "tag")
-        await mirror(shop, record(tags="vip", updated_at=T2))
-        await customer.refresh_from_db()
-        assert (customer.is_excluded, customer.excluded_by) == (False, None)
-        kinds = [a.kind async for a in Activity.filter(customer_id=customer.id).order_by("id")]
-        assert kinds == [
-            "customer_created",
-            "customer_excluded",
-            "customer_updated",
-            "customer_included",
-        ]
-
-    async def test_removing_the_tag_never_includes_a_customer_staff_excluded(self, db: str) -> None:
-        shop = await create_shop(exclusion_tag="wholesale")
-        customer = await create_customer(
-            shop, shopify_customer_id=900, is_excluded=True, excluded_by="staff", tags="wholesale"
+        included = await create_customer(shop, shopify_customer_id=900, tags="wholesale")
+        excluded = await create_customer(
+            shop, shopify_customer_id=901, is_excluded=True, excluded_by="tag", tags="wholesale"
         )
-        await mirror(shop, record(tags="vip", updated_at=T2))
-        await customer.refresh_from_db()
-        assert (customer.is_excluded, customer.excluded_by) == (True, "staff")
+        for customer in (included, excluded):
+            result = await mirror(
+                shop, record(customer.shopify_customer_id, first_name="New", updated_at=T2)
+            )
+            assert "first_name" in result.changed and "tags" not in result.changed
+        await included.refresh_from_db()
+        await excluded.refresh_from_db()
+        assert (included.is_excluded, included.excluded_by, included.tags) == (
+            False,
+            None,
+            "wholesale",
+        )
+        assert (excluded.is_excluded, excluded.excluded_by, excluded.tags) == (
+            True,
+            "tag",
+            "wholesale",
+        )
+        kinds = {a.kind async for a in Activity.filter(shop_id=shop.id)}
+        assert kinds == {"customer_updated"}
+
+    async def test_a_new_customer_starts_without_tags_and_included(self, db: str) -> None:
+        """Nothing in a customer body says they carry the tag: only a tag event can exclude."""
+        shop = await create_shop(exclusion_tag="wholesale")
+        await mirror(shop, record())
+        customer = await Customer.get(shopify_customer_id=900)
+        assert (customer.tags, customer.is_excluded, customer.tag_versions) == ("", False, None)
 
     async def test_create_only_leaves_an_existing_customer_alone(self, db: str) -> None:
         shop = await create_shop()

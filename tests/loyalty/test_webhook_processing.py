@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,12 +23,20 @@ from loyalty.webhooks.inbox import (
     store_deliveries,
     store_delivery,
 )
+from loyalty.webhooks.payloads import PAYLOAD_BY_TOPIC
 from loyalty.webhooks.process import MAX_ATTEMPTS, process_webhooks
+from loyalty.webhooks.topics import Topic
 from tests.factories import create_shop
 from tests.shopify_webhooks import customer_payload
 
 
-def delivery(webhook_id: str, payload: Any, *, topic: str = "customers/update") -> Delivery:
+def delivery(
+    webhook_id: str,
+    payload: Any,
+    *,
+    topic: str = "customers/update",
+    triggered_at: datetime | None = None,
+) -> Delivery:
     return Delivery(
         webhook_id=webhook_id,
         topic=topic,
@@ -36,6 +44,7 @@ def delivery(webhook_id: str, payload: Any, *, topic: str = "customers/update") 
         body=json.dumps(payload),
         event_id=f"ev-{webhook_id}",
         api_version="2026-10",
+        triggered_at=triggered_at,
     )
 
 
@@ -222,6 +231,29 @@ class TestProcessWebhooks:
         assert run.failed == 1 and event.last_error == (
             "invalid payload: no handler for topic 'products/create'"
         )
+
+    def test_every_topic_has_a_handler_and_a_payload_class(self) -> None:
+        """The tag events included: a topic the routes accept is never parked unhandled."""
+        assert set(process.HANDLERS) == set(Topic) == set(PAYLOAD_BY_TOPIC)
+
+    async def test_a_tag_event_without_occurred_at_is_ordered_by_its_trigger_time(
+        self, db: str
+    ) -> None:
+        """`occurredAt` missing: X-Shopify-Triggered-At orders the event; with neither, the
+        event cannot be ordered and is recorded as failed."""
+        await create_shop(domain="proc.myshopify.com", exclusion_tag="no-loyalty")
+        body = {"customerId": "gid://shopify/Customer/7", "tags": ["no-loyalty"]}
+        triggered = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+        timed = delivery("w-t", body, topic="customer.tags_added", triggered_at=triggered)
+        await store_delivery(delivery=timed)
+        untimed = delivery("w-u", body | {"tags": ["x"]}, topic="customer.tags_added")
+        stored = await store_delivery(delivery=untimed)
+        run = await process_webhooks(shop_id=stored.shop_id)
+        customer = await Customer.get(shopify_customer_id=7)
+        assert (run.handled, run.failed, customer.is_excluded) == (1, 1, True)
+        assert customer.tag_versions == {"no-loyalty": "2026-11-25T10:00:00.000000+00:00"}
+        failed = await WebhookEvent.get(webhook_id="w-u")
+        assert failed.last_error is not None and "occurredAt" in failed.last_error
 
     async def test_the_time_budget_leaves_the_rest_for_another_run(self, db: str) -> None:
         shop_id = 0

@@ -4,12 +4,14 @@ acknowledged, and the job does each topic's work (in process here; tests/workers
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 from asgi_lifespan import LifespanManager
 
 from loyalty.jobs import JobName
 from loyalty.models import (
+    Activity,
     Customer,
     DataRequest,
     EarningHistoryEntry,
@@ -27,6 +29,7 @@ from tests.shopify_webhooks import (
     order_payload,
     refund_payload,
     run_jobs,
+    tags_payload,
     webhook_headers,
 )
 from web.app import create_app
@@ -413,21 +416,186 @@ class TestCustomerTopics:
         await run_jobs(services)
         assert (await Customer.get(shopify_customer_id=51)).first_name == "New"
 
-    async def test_the_exclusion_tag_excludes_and_its_removal_includes(
+    async def test_customers_update_without_tags_leaves_an_excluded_customer_excluded(
         self, client: httpx.AsyncClient, services: Services
     ) -> None:
-        """Tag added (any case): excluded by "tag"; tag removed: included again."""
-        await create_shop(domain=SHOP, exclusion_tag="No-Loyalty")
-        tagged = customer_payload(52, tags="vip, no-loyalty", updated_at="2026-11-25T10:00:00Z")
-        await deliver(client, "customers/update", tagged, shop=SHOP)
+        """A 2026-07 customers/update body has no `tags`: it changes the name, and neither the
+        tags nor the exclusion the tag event made."""
+        await create_shop(domain=SHOP, exclusion_tag="no-loyalty")
+        await deliver(client, "customers/create", customer_payload(53), shop=SHOP)
+        added = tags_payload(53, ["no-loyalty"], "2026-11-25T11:00:00Z")
+        await deliver(client, "customer.tags_added", added, shop=SHOP)
+        newer = customer_payload(53, first_name="Anna", updated_at="2026-11-26T10:00:00Z")
+        await deliver(client, "customers/update", newer, shop=SHOP)
         await run_jobs(services)
-        customer = await Customer.get(shopify_customer_id=52)
+        customer = await Customer.get(shopify_customer_id=53)
+        assert customer.first_name == "Anna" and customer.tags == "no-loyalty"
         assert (customer.is_excluded, customer.excluded_by) == (True, "tag")
-        untagged = customer_payload(52, tags="vip", updated_at="2026-11-25T11:00:00Z")
+
+    async def test_an_older_api_body_with_tags_touches_neither_tags_nor_exclusion(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """Bodies before 2025-01 had `tags`: they are not read (tag events are the one source),
+        so neither adding nor dropping the exclusion tag there moves anything."""
+        await create_shop(domain=SHOP, exclusion_tag="no-loyalty")
+        old_shape = customer_payload(54) | {"tags": "vip, no-loyalty"}
+        await deliver(client, "customers/create", old_shape, shop=SHOP)
+        await run_jobs(services)
+        customer = await Customer.get(shopify_customer_id=54)
+        assert (customer.is_excluded, customer.tags) == (False, "")
+        added = tags_payload(54, ["no-loyalty"], "2026-11-25T11:00:00Z")
+        await deliver(client, "customer.tags_added", added, shop=SHOP)
+        untagged = customer_payload(54, updated_at="2026-11-26T10:00:00Z") | {"tags": ""}
         await deliver(client, "customers/update", untagged, shop=SHOP)
         await run_jobs(services)
         await customer.refresh_from_db()
-        assert (customer.is_excluded, customer.excluded_by) == (False, None)
+        assert (customer.is_excluded, customer.excluded_by) == (True, "tag")
+
+
+async def removed_then_added_earlier(
+    client: httpx.AsyncClient, services: Services, customer_id: int, removed: str, added: str
+) -> Customer:
+    """A customer of a shop excluding by "no-loyalty"; then `removed` taken off at 11:00,
+    delivered before `added` put on at 10:00."""
+    await create_shop(domain=SHOP, exclusion_tag="no-loyalty")
+    await deliver(client, "customers/create", customer_payload(customer_id), shop=SHOP)
+    later = tags_payload(customer_id, [removed], "2026-11-25T11:00:00Z")
+    await deliver(client, "customer.tags_removed", later, shop=SHOP)
+    earlier = tags_payload(customer_id, [added], "2026-11-25T10:00:00Z")
+    await deliver(client, "customer.tags_added", earlier, shop=SHOP)
+    await run_jobs(services)
+    return await Customer.get(shopify_customer_id=customer_id)
+
+
+class TestTagTopics:
+    """customer.tags_added / customer.tags_removed, in the shape of Shopify's 2026-07 example:
+    `{"customerId": gid, "tags": [...], "occurredAt": ...}`."""
+
+    async def test_adding_the_exclusion_tag_excludes_and_removing_it_includes(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """Tag added (any case): excluded by "tag", with its activity row and syncs owed; tag
+        removed: included again. The mirrored tags follow."""
+        await create_shop(domain=SHOP, exclusion_tag="No-Loyalty")
+        await deliver(client, "customers/create", customer_payload(52), shop=SHOP)
+        await run_jobs(services)
+        customer = await Customer.get(shopify_customer_id=52)
+        created_intents = await OutboxIntent.filter(customer_id=customer.id).count()
+        added = tags_payload(52, ["vip", "no-loyalty"], "2026-11-25T10:00:00Z")
+        assert (await deliver(client, "customer.tags_added", added, shop=SHOP)).status_code == 200
+        await run_jobs(services)
+        await customer.refresh_from_db()
+        assert (customer.is_excluded, customer.excluded_by) == (True, "tag")
+        assert customer.tags == "vip, no-loyalty"
+        assert await OutboxIntent.filter(customer_id=customer.id).count() > created_intents
+        removed = tags_payload(52, ["NO-LOYALTY"], "2026-11-25T11:00:00Z")
+        await deliver(client, "customer.tags_removed", removed, shop=SHOP)
+        await run_jobs(services)
+        await customer.refresh_from_db()
+        assert (customer.is_excluded, customer.excluded_by, customer.tags) == (False, None, "vip")
+        kinds = [a.kind async for a in Activity.filter(customer_id=customer.id).order_by("id")]
+        assert kinds == [
+            "customer_created",
+            "customer_updated",
+            "customer_excluded",
+            "customer_updated",
+            "customer_included",
+        ]
+        assert await WebhookEvent.filter(last_error__isnull=False).count() == 0
+
+    async def test_an_older_event_arriving_late_never_undoes_a_newer_one(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """The removal (11:00) is delivered before the addition it undid (10:00): the customer
+        ends included, without the tag."""
+        customer = await removed_then_added_earlier(
+            client, services, 55, "no-loyalty", "no-loyalty"
+        )
+        assert (customer.is_excluded, customer.tags) == (False, "")
+        assert not await Activity.filter(customer_id=customer.id, kind="customer_excluded").exists()
+
+    async def test_a_late_event_about_one_tag_still_applies_after_one_about_another(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """Newest wins per tag, not per customer: "vip" removed at 11:00 delivered first, then
+        the exclusion tag added at 10:00: excluded."""
+        customer = await removed_then_added_earlier(client, services, 56, "vip", "no-loyalty")
+        assert (customer.is_excluded, customer.excluded_by) == (True, "tag")
+        assert customer.tags == "no-loyalty"
+
+    async def test_a_repeated_event_changes_nothing(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """The same event again: the same bytes are a duplicate delivery; under another webhook
+        id and serialized differently (as a second subscription would) it is handled and
+        changes nothing: one exclusion, one activity row, one set of syncs."""
+        await create_shop(domain=SHOP, exclusion_tag="no-loyalty")
+        added = tags_payload(57, ["no-loyalty"], "2026-11-25T10:00:00Z")
+        first = await deliver(client, "customer.tags_added", added, shop=SHOP, webhook_id="t-1")
+        again = await deliver(client, "customer.tags_added", added, shop=SHOP, webhook_id="t-1")
+        await run_jobs(services)
+        customer = await Customer.get(shopify_customer_id=57)
+        intents = await OutboxIntent.filter(customer_id=customer.id).count()
+        body = json.dumps(added, indent=1).encode()
+        headers = webhook_headers("customer.tags_added", body, shop=SHOP, webhook_id="t-2")
+        other = await client.post("/webhooks/customers", content=body, headers=headers)
+        await run_jobs(services)
+        assert [r.json()["status"] for r in (first, again, other)] == [
+            "accepted",
+            "duplicate",
+            "accepted",
+        ]
+        await customer.refresh_from_db()
+        assert (customer.is_excluded, customer.tags) == (True, "no-loyalty")
+        assert await Activity.filter(customer_id=customer.id, kind="customer_excluded").count() == 1
+        assert await OutboxIntent.filter(customer_id=customer.id).count() == intents
+        assert await WebhookEvent.filter(processed_at__isnull=True).count() == 0
+
+    async def test_a_tag_event_for_an_unknown_customer_takes_effect_when_they_appear(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """The exclusion tag added before the app heard of the customer: they are created
+        excluded; customers/create then fills in their details, and their order earns nothing."""
+        shop = await create_shop(domain=SHOP, exclusion_tag="no-loyalty")
+        await create_rule(shop, category=RuleCategory.PURCHASE, action="place_order", points=1)
+        added = tags_payload(58, ["no-loyalty"], "2026-11-25T10:00:00Z")
+        await deliver(client, "customer.tags_added", added, shop=SHOP)
+        await deliver(client, "customers/create", customer_payload(58), shop=SHOP)
+        order = order_payload(5801, customer=customer_payload(58))
+        await deliver(client, "orders/paid", order, shop=SHOP)
+        await run_jobs(services)
+        customer = await Customer.get(shopify_customer_id=58)
+        assert (customer.email, customer.first_name) == ("ann@example.com", "Ann")
+        assert (customer.is_excluded, customer.excluded_by) == (True, "tag")
+        assert customer.points_balance == 0
+        assert not await EarningHistoryEntry.filter(customer_id=customer.id).exists()
+
+    async def test_removing_the_tag_never_includes_a_customer_staff_excluded(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """Only what the tag did, its removal undoes: staff's exclusion stays."""
+        shop = await create_shop(domain=SHOP, exclusion_tag="no-loyalty")
+        await create_customer(
+            shop, shopify_customer_id=59, is_excluded=True, excluded_by="staff", tags="no-loyalty"
+        )
+        removed = tags_payload(59, ["no-loyalty"], "2026-11-25T10:00:00Z")
+        await deliver(client, "customer.tags_removed", removed, shop=SHOP)
+        await run_jobs(services)
+        customer = await Customer.get(shopify_customer_id=59)
+        assert (customer.is_excluded, customer.excluded_by, customer.tags) == (True, "staff", "")
+
+    async def test_a_body_that_names_no_customer_is_recorded_as_failed(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """`customerId` must be a Customer global id: anything else fails alone, recorded."""
+        body = tags_payload(1, ["x"], "2026-11-25T10:00:00Z") | {
+            "customerId": "gid://shopify/Order/1"
+        }
+        await deliver(client, "customer.tags_added", body, shop=SHOP, webhook_id="t-bad")
+        await run_jobs(services)
+        event = await WebhookEvent.get(webhook_id="t-bad")
+        assert event.last_error is not None and "customerId" in event.last_error
+        assert await Customer.all().count() == 0
 
 
 class TestAppTopics:
