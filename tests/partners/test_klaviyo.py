@@ -1,5 +1,6 @@
-"""The Klaviyo client against respx, with the request shapes of shared/reference/marketing-apis.md
-§1 (profile-import, events, the revision header) and Klaviyo's fault behaviour (§1.5)."""
+"""The Klaviyo client against respx routes that judge every request by Klaviyo's official SDK
+(standins.partners: klaviyo-api 25.0.0, revision 2026-10-15; a request the SDK's models refuse
+gets Klaviyo's 400), with Klaviyo's fault behaviour (shared/reference/marketing-apis.md §1.5)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 
 from loyalty.models import Platform
 from loyalty.partners.klaviyo import REVISION, KlaviyoClient
@@ -19,10 +19,16 @@ from loyalty.partners.transport import (
     PartnerThrottledError,
     PartnerUnavailableError,
 )
+from standins.partners import partner_mock
 from tests.partners.fakes import KEYS, FakeClock, client_for
 
+# https://developers.klaviyo.com/en/reference/create_or_update_profile
 PROFILE_IMPORT = "https://a.klaviyo.com/api/profile-import"
+# https://developers.klaviyo.com/en/reference/create_event
 EVENTS = "https://a.klaviyo.com/api/events"
+# https://developers.klaviyo.com/en/reference/get_profiles
+PROFILES = "https://a.klaviyo.com/api/profiles"
+# Errors: https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling
 HEADERS = {
     "Authorization": f"Klaviyo-API-Key {KEYS[Platform.KLAVIYO]}",
     "revision": "2026-10-15",
@@ -67,7 +73,7 @@ class TestUpsertProfile:
     ) -> None:
         """POST /api/profile-import, JSON:API body, email and loyalty properties only."""
         assert REVISION == "2026-10-15"
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT, headers=HEADERS, json=profile_body()).respond(
                 201, json=PROFILE
             )
@@ -98,7 +104,7 @@ class TestUpsertProfile:
                 "attributes": {"properties": PROPERTIES},
             }
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             first = mock.post(PROFILE_IMPORT, json=profile_body()).respond(409, json=conflict)
             second = mock.post(PROFILE_IMPORT, json=by_id).respond(200, json=PROFILE)
             await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -115,7 +121,7 @@ class TestUpsertProfile:
                 }
             ]
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(409, json=conflict)
             with pytest.raises(PartnerRejectedError, match="409"):
                 await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -143,7 +149,7 @@ class TestCreateEvent:
                 },
             }
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(EVENTS, headers=HEADERS, json=body).respond(202)
             await klaviyo.create_event(
                 email="jane@example.com",
@@ -161,7 +167,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """Retry-After: 2 → the client waits 2 s, then the retry succeeds."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).mock(
                 side_effect=[
                     httpx.Response(429, headers={"Retry-After": "2"}, json=THROTTLED),
@@ -176,7 +182,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """Every answer 429: four attempts, each after the wait asked, then hand the work back."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(EVENTS).respond(429, headers={"Retry-After": "1"}, json=THROTTLED)
             with pytest.raises(PartnerThrottledError) as caught:
                 await klaviyo.create_event(
@@ -193,7 +199,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """Retry-After: 60 is longer than a job should sleep: raised at once with that wait."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(
                 429, headers={"Retry-After": "60"}, json=THROTTLED
             )
@@ -207,7 +213,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """503 every time: four attempts with growing, jittered waits, then unavailable."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(503)
             with pytest.raises(PartnerUnavailableError, match="server error 503"):
                 await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -217,7 +223,7 @@ class TestFaults:
 
     async def test_a_500_then_success_is_one_profile_write(self, klaviyo: KlaviyoClient) -> None:
         """A transient 500 is retried and the profile write succeeds."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).mock(
                 side_effect=[httpx.Response(500), httpx.Response(200, json=PROFILE)]
             )
@@ -226,7 +232,7 @@ class TestFaults:
 
     async def test_timeouts_are_retried_then_reported(self, klaviyo: KlaviyoClient) -> None:
         """No answer in time: retried, then PartnerUnavailableError saying so."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(EVENTS).mock(side_effect=httpx.ReadTimeout("slow"))
             with pytest.raises(PartnerUnavailableError, match="no answer"):
                 await klaviyo.create_event(
@@ -249,7 +255,7 @@ class TestFaults:
                 }
             ]
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(401, json=refused)
             with pytest.raises(PartnerAuthError, match="Missing or invalid private key"):
                 await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -258,7 +264,7 @@ class TestFaults:
     async def test_an_invalid_payload_is_refused_once(self, klaviyo: KlaviyoClient) -> None:
         """400 invalid: PartnerRejectedError, never retried."""
         invalid = {"errors": [{"code": "invalid", "detail": "Invalid email address"}]}
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(400, json=invalid)
             with pytest.raises(PartnerRejectedError, match="Invalid email address"):
                 await klaviyo.upsert_profile(email="not-an-email", properties=PROPERTIES)
@@ -268,8 +274,8 @@ class TestFaults:
 class TestCheckConnection:
     async def test_reads_one_profile(self, klaviyo: KlaviyoClient) -> None:
         """GET /api/profiles?page[size]=1: proves the key without writing anything."""
-        with respx.mock(assert_all_called=True) as mock:
-            mock.get(
-                "https://a.klaviyo.com/api/profiles", params={"page[size]": "1"}, headers=HEADERS
-            ).respond(200, json={"data": []})
+        with partner_mock() as mock:
+            mock.get(PROFILES, params={"page[size]": "1"}, headers=HEADERS).respond(
+                200, json={"data": []}
+            )
             await klaviyo.check_connection()

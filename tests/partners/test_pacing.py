@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import respx
 from redis.asyncio import Redis
 
 from loyalty.models import Platform
 from loyalty.partners import klaviyo, omnisend, postscript
 from loyalty.partners.transport import Endpoint
 from loyalty.ratelimit import MemoryPacer, PartnerLimit, RedisPacer
+from standins.partners import partner_mock
 from tests.partners.fakes import FakeClock, client_for
 
 
@@ -80,7 +80,7 @@ class TestPacedCalls:
 
         async with httpx.AsyncClient() as http:
             client = client_for(platform, http, clock)
-            with respx.mock(assert_all_called=True) as mock:
+            with partner_mock() as mock:
                 mock.post(url).mock(side_effect=record)
                 for n in range(1000):
                     if platform is Platform.KLAVIYO:
@@ -101,7 +101,7 @@ class TestPacedCalls:
         async with httpx.AsyncClient() as http:
             client = client_for(Platform.KLAVIYO, http, clock)
             client._transport._pacer = pacer  # type: ignore[union-attr]
-            with respx.mock(assert_all_called=True) as mock:
+            with partner_mock() as mock:
                 mock.post("https://a.klaviyo.com/api/profile-import").mock(
                     side_effect=[
                         httpx.Response(429, headers={"Retry-After": "5"}),
