@@ -422,3 +422,47 @@ class TestPostscriptDefinition:
         )
         refusal = judge_request(other)
         assert refusal is not None and refusal.status == 404
+
+
+class TestBenchStandIns:
+    async def test_bench_sync_partners_answer_what_the_vendor_answers(self) -> None:
+        """bench/sync's Klaviyo, Omnisend and Postscript stand-ins judge through the same
+        contracts: a misspelt Klaviyo field and a non-UUID Omnisend eventID get the vendor's
+        400 and are counted; a valid Postscript lookup is answered."""
+        from bench.sync_burst import Stubs, stub_app
+
+        stubs = Stubs()
+        transport = httpx.ASGITransport(app=stub_app(stubs))
+        async with httpx.AsyncClient(transport=transport, base_url="http://stub") as http:
+            event = {
+                "data": {
+                    "type": "event",
+                    "attributes": {
+                        "properties": {},
+                        "uniqe_id": "k",
+                        "metric": {"data": {"type": "metric", "attributes": {"name": "M"}}},
+                        "profile": {"data": {"type": "profile", "attributes": {"email": "a@b.co"}}},
+                    },
+                }
+            }
+            refused = await http.post(
+                "/klaviyo/api/events", headers=klaviyo.headers("pk_bench"), json=event
+            )
+            bad_id = await http.post(
+                "/omnisend/events",
+                headers=omnisend.headers("key"),
+                json={"eventName": "loyalty points earned", "eventID": "k", "origin": "api"},
+            )
+            found = await http.get(
+                "/postscript/api/v2/subscribers",
+                params={"shopify_customer_id__eq": "7"},
+                headers={"Authorization": "Bearer sk_bench"},
+            )
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["source"] == {"pointer": "/data/attributes/uniqe_id"}
+        assert bad_id.status_code == 400 and bad_id.json()["errors"][0]["field"] == "eventID"
+        assert found.status_code == 200 and found.json()["subscribers"][0]["id"] == "s_7"
+        assert {platform: len(found) for platform, found in stubs.contract_refusals.items()} == {
+            "klaviyo": 1,
+            "omnisend": 1,
+        }
