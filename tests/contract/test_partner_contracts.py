@@ -7,9 +7,8 @@ enough to catch a misspelt field, and that the stand-ins answer in the vendor's 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,17 +19,13 @@ from openapi_client.models import (
     ProfileUpsertQuery,
 )
 
-from loyalty.clock import utcnow
 from loyalty.jobs import JobName
-from loyalty.lifecycle.approvals import approve_due
-from loyalty.lifecycle.expiry import expire_due, notify_expiring_soon
-from loyalty.models import Platform, Shop
+from loyalty.models import Platform
 from loyalty.partners import klaviyo, omnisend
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
 from loyalty.partners.postscript import PostscriptClient
 from loyalty.partners.transport import PartnerRejectedError
-from loyalty.ratelimit import MemoryPacer
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from standins.partners import (
@@ -40,10 +35,10 @@ from standins.partners import (
     partner_mock,
     strict_model,
 )
-from tests.factories import create_customer, create_rule, create_tier
-from tests.lifecycle.entries import lot
 from tests.partners.fakes import FakeClock, client_for
-from tests.sync.harness import award, connected_shop, enable, run_job
+from tests.partners.scenarios import eventful_shop
+from tests.sync import conftest as sync_fixtures
+from tests.sync.harness import run_job
 
 JOBS = {
     Platform.KLAVIYO: JobName.SYNC_KLAVIYO_PROFILES,
@@ -66,41 +61,9 @@ SUBSCRIBER = {
 }
 
 
-async def eventful_shop(settings: Settings, platform: Platform) -> Shop:
-    """A shop whose customers went through every kind of loyalty event: earned at once,
-    pending then approved (crossing into a tier), expired, expiring soon; and a customer
-    in no tier, so the properties carry their empty values too."""
-    shop = await connected_shop(settings)
-    await enable(settings, shop, platform)
-    await create_tier(shop, name="Gold", points_required=100, points_multiplier=Decimal("1"))
-    customer, plain = await create_customer(shop), await create_customer(shop)
-    await award(shop, await create_rule(shop, points=150, approval_time_days=1), customer)
-    await award(shop, await create_rule(shop, points=5), plain)
-    now = utcnow()
-    await approve_due(shop_id=shop.id, now=now + timedelta(days=2))
-    await lot(customer, expires=now - timedelta(days=1), points=5)
-    await expire_due(shop_id=shop.id, now=now)
-    await lot(customer, expires=now + timedelta(days=3), points=5)
-    await notify_expiring_soon(shop_id=shop.id, now=now)
-    return shop
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def deps(settings: Settings, clock: FakeClock) -> AsyncIterator[JobDeps]:
-    """The worker's job dependencies with pacing and retries on the fake clock (no Shopify)."""
-    async with httpx.AsyncClient() as http:
-        yield JobDeps(
-            settings=settings,
-            http=http,
-            admin=None,
-            pacer=MemoryPacer(clock=clock.monotonic),
-            sleep=clock.sleep,
-        )
+# The worker's job dependencies, pacing and retries on a fake clock: the sync tests' fixtures.
+clock = sync_fixtures.clock
+deps = sync_fixtures.deps
 
 
 def operation(request: httpx.Request) -> tuple[str, str]:
@@ -160,13 +123,16 @@ async def sent_by(
     return route.calls.last.request
 
 
+# One event as each client sends it: the same figures, a property without a value included.
+AT = datetime(2026, 11, 25, 10, tzinfo=UTC)
+KEY = "loyalty:points_earned:cer_1"
+PROPERTIES = {"points": 50, "vip_tier": None}
+
+
 async def klaviyo_event(client: KlaviyoClient) -> None:
+    metric = "Loyalty Points Earned"
     await client.create_event(
-        email="jane@example.com",
-        metric="Loyalty Points Earned",
-        properties={"points": 50, "vip_tier": None},
-        time=datetime(2026, 11, 25, 10, tzinfo=UTC),
-        unique_id="loyalty:points_earned:cer_1",
+        email="jane@example.com", metric=metric, properties=PROPERTIES, time=AT, unique_id=KEY
     )
 
 
@@ -305,12 +271,9 @@ async def omnisend_contact(client: OmnisendClient) -> None:
 
 
 async def omnisend_event(client: OmnisendClient) -> None:
+    name = "loyalty points earned"
     await client.send_event(
-        email="jane@example.com",
-        name="loyalty points earned",
-        key="loyalty:points_earned:cer_1",
-        time=datetime(2026, 11, 25, 10, tzinfo=UTC),
-        properties={"points": 50, "vip_tier": None},
+        email="jane@example.com", name=name, key=KEY, time=AT, properties=PROPERTIES
     )
 
 
@@ -374,9 +337,9 @@ async def postscript_event(client: PostscriptClient) -> None:
         type="LoyaltyPointsEarned",
         subscriber_id="s_abc",
         email="jane@example.com",
-        time=datetime(2026, 11, 25, 10, tzinfo=UTC),
-        properties={"points": 50, "vip_tier": None},
-        external_id="loyalty:points_earned:cer_1",
+        time=AT,
+        properties=PROPERTIES,
+        external_id=KEY,
     )
 
 

@@ -20,6 +20,7 @@ from loyalty.sync.deps import JobDeps
 from standins.partners import partner_mock
 from tests.factories import create_customer, create_rule
 from tests.partners.fakes import KEYS
+from tests.partners.scenarios import eventful_shop
 from tests.sync.harness import award, award_many, connected_shop, enable, pending, run_job
 
 # Routes below, by path: Klaviyo https://developers.klaviyo.com/en/reference/create_or_update_profile
@@ -314,27 +315,9 @@ class TestLifecycleEvents:
     async def test_each_loyalty_event_reaches_klaviyo_under_its_metric_name(
         self, settings: Settings, deps: JobDeps
     ) -> None:
-        """Pending, approved, tier changed, expired and expiring soon: each once, by name."""
-        from datetime import timedelta
-        from decimal import Decimal
-
-        from loyalty.clock import utcnow
-        from loyalty.lifecycle.approvals import approve_due
-        from loyalty.lifecycle.expiry import expire_due, notify_expiring_soon
-        from tests.factories import create_tier
-        from tests.lifecycle.entries import lot
-
-        shop = await connected_shop(settings)
-        await enable(settings, shop, Platform.KLAVIYO)
-        await create_tier(shop, name="Gold", points_required=100, points_multiplier=Decimal("1"))
-        customer = await create_customer(shop)
-        await award(shop, await create_rule(shop, points=150, approval_time_days=1), customer)
-        now = utcnow()
-        await approve_due(shop_id=shop.id, now=now + timedelta(days=2))
-        await lot(customer, expires=now - timedelta(days=1), points=5)
-        await expire_due(shop_id=shop.id, now=now)
-        await lot(customer, expires=now + timedelta(days=3), points=5)
-        await notify_expiring_soon(shop_id=shop.id, now=now)
+        """Earned, pending, approved, tier changed, expired and expiring soon: each once, by
+        name."""
+        shop = await eventful_shop(settings, Platform.KLAVIYO)
 
         with partner_mock() as mock:
             mock.post(f"{KLAVIYO}/api/profile-import").mock(
@@ -350,9 +333,10 @@ class TestLifecycleEvents:
         )
         assert names == [
             "Loyalty Points Approved",
+            "Loyalty Points Earned",
             "Loyalty Points Expired",
             "Loyalty Points Expiring Soon",
             "Loyalty Points Pending",
             "Loyalty VIP Tier Changed",
         ]
-        assert len({b["data"]["attributes"]["unique_id"] for b in sent(events)}) == 5
+        assert len({b["data"]["attributes"]["unique_id"] for b in sent(events)}) == 6
