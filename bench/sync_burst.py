@@ -131,10 +131,15 @@ def stub_app(stubs: Stubs) -> Starlette:
         if stubs.limits[name].admit(time.monotonic()):
             return None
         if platform == "klaviyo":
+            throttled = {
+                "id": "bench",
+                "status": 429,
+                "code": "throttled",
+                "title": "Request was throttled.",
+                "detail": "Request was throttled. Expected available in 1 second.",
+            }
             return JSONResponse(
-                {"errors": [{"status": 429, "code": "throttled", "title": "throttled"}]},
-                status_code=429,
-                headers={"Retry-After": "1"},
+                {"errors": [throttled]}, status_code=429, headers={"Retry-After": "1"}
             )
         if platform == "omnisend":
             return JSONResponse(
@@ -163,8 +168,11 @@ def stub_app(stubs: Stubs) -> Starlette:
             return answer
         body = await request.json()
         stubs.calls["klaviyo profile"] += 1
-        stubs.profiles["klaviyo"].add(body["data"]["attributes"]["email"])
-        return JSONResponse({"data": {"type": "profile", "id": "01H"}})
+        email = body["data"]["attributes"]["email"]
+        stubs.profiles["klaviyo"].add(email)
+        links = {"self": "https://a.klaviyo.com/api/profiles/01H/"}  # a PostProfileResponse
+        profile = {"type": "profile", "id": "01H", "attributes": {"email": email}, "links": links}
+        return JSONResponse({"data": profile})
 
     async def klaviyo_event(request: Request) -> Response:
         if answer := limited("klaviyo events", "klaviyo") or await refused("klaviyo", request):

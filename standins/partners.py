@@ -1,7 +1,8 @@
 """Klaviyo, Omnisend and Postscript stand-ins: every request judged by the vendor's published
 contract, and a refused one answered in the vendor's own error shape. `judge` (with `Call`)
 serves any stand-in, e.g. bench/sync's HTTP server; `PartnerRouter` is a respx router whose
-routes answer that way in tests.
+routes answer that way in tests, and whose own answers are judged too (`mock_problems`: the
+response the contract declares for the status; extra fields allowed, missing or mistyped not).
 
 - Klaviyo: its official SDK (PyPI `klaviyo-api` 25.0.0, revision 2026-10-15). The body must
   validate strictly against the SDK's pydantic model of the operation and carry no field the
@@ -21,6 +22,7 @@ routes answer that way in tests.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 import uuid
@@ -85,6 +87,15 @@ class Refusal:
         return "; ".join(f"{where}: {what}" for where, what in self.problems)
 
 
+def mock_problems(platform: str, call: Call, status: int, body: bytes) -> list[str]:
+    """What is wrong with a stand-in's answer (a test's mock), judged by the response the
+    vendor's contract declares for that status; [] when it declares none. Extra fields are
+    allowed (vendors add them); a missing required field or a wrong type is not."""
+    if platform == KLAVIYO:
+        return _klaviyo_mock_problems(call, status, body)
+    return _contract(platform).mock_problems(call, status, body)
+
+
 def judge(platform: str, call: Call) -> Refusal | None:
     """None when the vendor's contract accepts the call, else the vendor's refusal."""
     if platform == KLAVIYO:
@@ -103,17 +114,23 @@ def base_urls() -> dict[str, str]:
 
 def judge_request(request: httpx.Request) -> Refusal | None:
     """Judge an outgoing httpx request by the platform its URL names; other hosts pass."""
+    found = _platform_call(request)
+    return judge(*found) if found else None
+
+
+def _platform_call(request: httpx.Request) -> tuple[str, Call] | None:
     url = str(request.url)
     for platform, base in base_urls().items():
         if url.startswith(base.rstrip("/") + "/"):
-            return judge(platform, Call.of(request, urlsplit(base).path))
+            return platform, Call.of(request, urlsplit(base).path)
     return None
 
 
 class PartnerRouter(respx.MockRouter):
     """respx routes that answer like the vendors: a request Klaviyo, Omnisend or Postscript
     would refuse gets the vendor's error instead of the route's answer (the call is still
-    recorded on the route, and in `refusals`). Requests to other hosts are not judged."""
+    recorded on the route, and in `refusals`); a route whose own answer breaks the response
+    the vendor's contract declares fails the test. Other hosts are not judged."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -123,11 +140,21 @@ class PartnerRouter(respx.MockRouter):
     def resolver(self, request: httpx.Request) -> Iterator[ResolvedRoute]:
         with super().resolver(request) as resolved:
             yield resolved
-            if resolved.route is not None and isinstance(resolved.response, httpx.Response):
-                refusal = judge_request(request)
+            found = _platform_call(request)
+            if found and resolved.route and isinstance(resolved.response, httpx.Response):
+                platform, call = found
+                refusal = judge(platform, call)
                 if refusal is not None:
                     self.refusals.append(refusal)
                     resolved.response = refusal.response()
+                    return
+                answer = resolved.response
+                answer.read()
+                if problems := mock_problems(platform, call, answer.status_code, answer.content):
+                    raise AssertionError(
+                        f"{resolved.route!r} answers {call.method} {call.path} with what "
+                        f"{platform} never answers ({answer.status_code}): {'; '.join(problems)}"
+                    )
 
 
 def partner_mock(*, assert_all_called: bool = True) -> PartnerRouter:
@@ -264,6 +291,34 @@ def _compare_with_sdk(call: Call, sent: _Sent, *, query: bool) -> list[Problem]:
     return problems
 
 
+def _klaviyo_mock_problems(call: Call, status: int, body: bytes) -> list[str]:
+    operation = _KLAVIYO_OPERATIONS.get((call.method, call.path))
+    if operation is None:
+        return []
+    models = _klaviyo_responses(operation[0], operation[1])
+    key = str(status) if str(status) in models else f"{status // 100}XX"
+    if key not in models or (status >= 500 and not body):  # a gateway's 5xx has no document
+        return []
+    name = models[key]
+    if name is None:
+        return ["Klaviyo answers this status with no body"] if body else []
+    if not body:
+        return [f"Klaviyo answers this status with a {name}"]
+    try:
+        getattr(openapi_client.models, name).model_validate_json(body)
+    except ValidationError as exc:
+        return [f"{_pointer(e['loc'])}: {e['msg']} ({name})" for e in exc.errors()]
+    return []
+
+
+@cache
+def _klaviyo_responses(api: type, method_name: str) -> dict[str, str | None]:
+    """The SDK method's own `_response_types_map` (status → model name; None: no body)."""
+    source = inspect.getsource(getattr(api, method_name))
+    found = re.findall(r"'(\d{3}|\dXX)': (?:\"(\w+)\"|None)", source)
+    return {status: name or None for status, name in found}
+
+
 def _python_name(wire: str) -> str:
     """`page[size]` → `page_size`, `fields[push-token]` → `fields_push_token`: the SDK's names."""
     return re.sub(r"[\[\-]", "_", wire).replace("]", "")
@@ -373,6 +428,7 @@ class _Operation:
     query: dict[str, dict[str, Any]]
     body: jsonschema_rs.Validator | None
     body_required: bool
+    responses: dict[str, jsonschema_rs.Validator | None]  # status → JSON body schema, if any
 
 
 @dataclass(frozen=True)
@@ -383,10 +439,7 @@ class _Contract:
     operations: tuple[_Operation, ...]
 
     def judge(self, call: Call) -> Refusal | None:
-        operation = next(
-            (o for o in self.operations if o.method == call.method and o.pattern.match(call.path)),
-            None,
-        )
+        operation = self._find(call)
         if operation is None:
             where = f"{call.method} {call.path}"
             return self._refusal(404, [(where, "no such operation in the vendor's definition")])
@@ -395,6 +448,25 @@ class _Contract:
         problems = [*_header_problems(operation, call), *_query_problems(operation, call)]
         problems += _body_problems(operation, call)
         return self._refusal(400, problems) if problems else None
+
+    def mock_problems(self, call: Call, status: int, body: bytes) -> list[str]:
+        operation = self._find(call)
+        schema = operation.responses.get(str(status)) if operation else None
+        if schema is None:
+            return []
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return [f"the definition declares a JSON body for {status}"]
+        return [
+            f"{_pointer(tuple(e.instance_path))}: {e.message}" for e in schema.iter_errors(document)
+        ]
+
+    def _find(self, call: Call) -> _Operation | None:
+        return next(
+            (o for o in self.operations if o.method == call.method and o.pattern.match(call.path)),
+            None,
+        )
 
     def _refusal(self, status: int, problems: list[Problem]) -> Refusal:
         if self.platform == OMNISEND:
@@ -533,6 +605,11 @@ def _operation(
         query={p["name"]: p for p in parameters if p["in"] == "query"},
         body=validator,
         body_required=bool(body and body.get("required")),
+        responses={
+            status: jsonschema_rs.Draft202012Validator(_resolved(document, schema))
+            for status, answer in spec.get("responses", {}).items()
+            if (schema := answer.get("content", {}).get("application/json", {}).get("schema"))
+        },
     )
 
 

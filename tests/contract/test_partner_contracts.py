@@ -7,6 +7,7 @@ enough to catch a misspelt field, and that the stand-ins answer in the vendor's 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from standins.partners import (
     partner_mock,
     strict_model,
 )
-from tests.partners.fakes import FakeClock, client_for
+from tests.partners.fakes import KLAVIYO_PROFILE, FakeClock, client_for, klaviyo_errors
 from tests.partners.scenarios import eventful_shop
 from tests.sync import conftest as sync_fixtures
 from tests.sync.harness import run_job
@@ -66,6 +67,25 @@ clock = sync_fixtures.clock
 deps = sync_fixtures.deps
 
 
+def success(request: httpx.Request) -> httpx.Response:
+    """What each platform answers a request it accepts, in its contract's shapes."""
+    path = request.url.path
+    if request.url.host == "a.klaviyo.com":
+        if path == "/api/events":
+            return httpx.Response(202)  # Klaviyo: no body
+        if request.method == "GET":
+            return httpx.Response(200, json={"data": [], "links": {"self": str(request.url)}})
+        return httpx.Response(200, json=KLAVIYO_PROFILE)
+    if path.endswith("/events"):
+        return httpx.Response(202, json={"event_ids": ["1"]} if "/v2/" in path else None)
+    if path == "/api/v2/subscribers":
+        return httpx.Response(200, json=SUBSCRIBER)
+    if path == "/api/v2/me":
+        identity = {"resource_id": "shop_1", "resource_name": "Bench", "resource_type": "shop"}
+        return httpx.Response(200, json=identity)
+    return httpx.Response(200, json={"id": "s_abc"})
+
+
 def operation(request: httpx.Request) -> tuple[str, str]:
     path = request.url.path
     if path.startswith("/api/v2/subscribers/"):
@@ -82,13 +102,7 @@ class TestEverySyncRequest:
         nothing is refused, and every operation the sync uses was exercised."""
         shop = await eventful_shop(settings, platform)
         with partner_mock() as mock:
-            if platform is Platform.POSTSCRIPT:
-                mock.get(path="/api/v2/subscribers").respond(200, json=SUBSCRIBER)
-                mock.patch(path__startswith="/api/v2/subscribers/").respond(200, json={"id": "s"})
-                mock.post(path="/api/v2/events").respond(202, json={"event_ids": ["1"]})
-            else:
-                mock.post(path__regex=r"/(profile-import|contacts)$").respond(200, json={})
-                mock.post(path__regex=r"/events$").respond(202)
+            mock.route().mock(side_effect=success)
             await run_job(JOBS[platform], deps, shop)
             await run_job(JOBS[platform], deps, shop)
             requests = [call.request for call in mock.calls]
@@ -117,7 +131,7 @@ async def sent_by(
     async with httpx.AsyncClient() as http:
         client = client_for(platform, http, clock, paced=False)
         with partner_mock() as mock:
-            route = mock.route().respond(202, json={"event_ids": ["1"]})
+            route = mock.route().mock(side_effect=success)
             await call(client)
     assert mock.refusals == []
     return route.calls.last.request
@@ -209,18 +223,12 @@ class TestKlaviyoSdk:
     ) -> None:
         """409 duplicate_profile, then the retry by `data.id` with the properties alone:
         both bodies are ProfileUpsertQuery documents Klaviyo accepts."""
-        conflict = {
-            "errors": [
-                {
-                    "id": "e1",
-                    "code": "duplicate_profile",
-                    "title": "Conflict.",
-                    "detail": "A profile already exists with one of these identifiers.",
-                    "source": {"pointer": "/data/attributes"},
-                    "meta": {"duplicate_profile_id": "01HDUPLICATE"},
-                }
-            ]
-        }
+        conflict = klaviyo_errors(
+            "duplicate_profile",
+            "A profile already exists with one of these identifiers.",
+            status=409,
+            meta={"duplicate_profile_id": "01HDUPLICATE"},
+        )
         properties = {"Loyalty Points Balance": 10, "Loyalty VIP Tier": None}
         async with httpx.AsyncClient() as http:
             client = client_for(Platform.KLAVIYO, http, clock, paced=False)
@@ -229,7 +237,7 @@ class TestKlaviyoSdk:
                 route = mock.post(url__regex="/api/profile-import$").mock(
                     side_effect=[
                         httpx.Response(409, json=conflict),
-                        httpx.Response(200, json={}),
+                        httpx.Response(200, json=KLAVIYO_PROFILE),
                     ]
                 )
                 await client.upsert_profile(email="jane@example.com", properties=properties)
@@ -429,3 +437,53 @@ class TestBenchStandIns:
             "klaviyo": 1,
             "omnisend": 1,
         }
+
+
+class TestMocksAnswerLikeTheVendor:
+    @pytest.mark.parametrize(
+        ("platform", "call", "answer", "words"),
+        [
+            (
+                Platform.KLAVIYO,
+                lambda c: c.upsert_profile(email="jane@example.com", properties={}),
+                httpx.Response(200, json={"data": {"id": "01H"}}),
+                "/data/type: Field required (PostProfileResponse)",
+            ),
+            (Platform.KLAVIYO, klaviyo_event, httpx.Response(202, json={}), "no body"),
+            (
+                Platform.KLAVIYO,
+                klaviyo_event,
+                httpx.Response(400, json={"errors": [{"detail": "bad"}]}),
+                "/errors/0/id: Field required (GetAccounts4XXResponse)",
+            ),
+            (
+                Platform.OMNISEND,
+                omnisend_contact,
+                httpx.Response(429, json={"retryAfter": "soon"}),
+                '/retryAfter: "soon" is not of type "integer"',
+            ),
+            (
+                Platform.POSTSCRIPT,
+                postscript_event,
+                httpx.Response(202, json={"event_ids": "1"}),
+                '/event_ids: "1" is not of type "array"',
+            ),
+        ],
+    )
+    async def test_a_route_answering_what_the_vendor_never_answers_fails_the_test(
+        self,
+        clock: FakeClock,
+        platform: Platform,
+        call: Callable[[Any], Awaitable[None]],
+        answer: httpx.Response,
+        words: str,
+    ) -> None:
+        """Mocks are judged too, by the response the vendor's contract declares for the
+        status: a made-up answer cannot stand in for the vendor's."""
+        async with httpx.AsyncClient() as http:
+            client = client_for(platform, http, clock, paced=False)
+            # The failing route is not counted as called: the assertion ends the call first.
+            with partner_mock(assert_all_called=False) as mock:
+                mock.route().mock(return_value=answer)
+                with pytest.raises(AssertionError, match=re.escape(words)):
+                    await call(client)

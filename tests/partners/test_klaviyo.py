@@ -20,7 +20,13 @@ from loyalty.partners.transport import (
     PartnerUnavailableError,
 )
 from standins.partners import partner_mock
-from tests.partners.fakes import KEYS, FakeClock, client_for
+from tests.partners.fakes import (
+    KEYS,
+    KLAVIYO_PROFILE,
+    FakeClock,
+    client_for,
+    klaviyo_errors,
+)
 
 # https://developers.klaviyo.com/en/reference/create_or_update_profile
 PROFILE_IMPORT = "https://a.klaviyo.com/api/profile-import"
@@ -36,18 +42,10 @@ HEADERS = {
     "content-type": "application/vnd.api+json",
 }
 PROPERTIES = {"Loyalty Points Balance": 1250, "Loyalty VIP Tier": "Gold"}
-THROTTLED = {
-    "errors": [
-        {
-            "id": "8c8f4aea",
-            "status": 429,
-            "code": "throttled",
-            "title": "Request was throttled.",
-            "detail": "Request was throttled. Expected available in 1 second.",
-        }
-    ]
-}
-PROFILE = {"data": {"type": "profile", "id": "01HXYZ", "attributes": {}}}
+THROTTLED = klaviyo_errors(
+    "throttled", "Request was throttled. Expected available in 1 second.", status=429
+)
+PROFILE = KLAVIYO_PROFILE
 
 
 def profile_body(email: str = "jane@example.com") -> dict[str, Any]:
@@ -84,19 +82,13 @@ class TestUpsertProfile:
         self, klaviyo: KlaviyoClient
     ) -> None:
         """409 duplicate_profile: retried once with data.id and no conflicting identifier."""
-        conflict = {
-            "errors": [
-                {
-                    "id": "e1",
-                    "status": 409,
-                    "code": "duplicate_profile",
-                    "title": "Conflict.",
-                    "detail": "A profile already exists with one of these identifiers.",
-                    "source": {"pointer": "/data/attributes"},
-                    "meta": {"duplicate_profile_id": "01HDUPLICATE"},
-                }
-            ]
-        }
+        conflict = klaviyo_errors(
+            "duplicate_profile",
+            "A profile already exists with one of these identifiers.",
+            status=409,
+            source={"pointer": "/data/attributes"},
+            meta={"duplicate_profile_id": "01HDUPLICATE"},
+        )
         by_id = {
             "data": {
                 "type": "profile",
@@ -112,15 +104,9 @@ class TestUpsertProfile:
 
     async def test_a_second_conflict_is_not_retried_again(self, klaviyo: KlaviyoClient) -> None:
         """The 409 retry happens once; then the conflict is a refused request."""
-        conflict = {
-            "errors": [
-                {
-                    "code": "duplicate_profile",
-                    "detail": "dup",
-                    "meta": {"duplicate_profile_id": "X"},
-                }
-            ]
-        }
+        conflict = klaviyo_errors(
+            "duplicate_profile", "dup", status=409, meta={"duplicate_profile_id": "X"}
+        )
         with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(409, json=conflict)
             with pytest.raises(PartnerRejectedError, match="409"):
@@ -246,15 +232,7 @@ class TestFaults:
 
     async def test_a_refused_key_is_not_retried(self, klaviyo: KlaviyoClient) -> None:
         """401: PartnerAuthError with Klaviyo's own words, one call."""
-        refused = {
-            "errors": [
-                {
-                    "code": "not_authenticated",
-                    "title": "Authentication credentials were not provided.",
-                    "detail": "Missing or invalid private key.",
-                }
-            ]
-        }
+        refused = klaviyo_errors("not_authenticated", "Missing or invalid private key.", status=401)
         with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(401, json=refused)
             with pytest.raises(PartnerAuthError, match="Missing or invalid private key"):
@@ -263,7 +241,7 @@ class TestFaults:
 
     async def test_an_invalid_payload_is_refused_once(self, klaviyo: KlaviyoClient) -> None:
         """400 invalid: PartnerRejectedError, never retried."""
-        invalid = {"errors": [{"code": "invalid", "detail": "Invalid email address"}]}
+        invalid = klaviyo_errors("invalid", "Invalid email address", status=400)
         with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(400, json=invalid)
             with pytest.raises(PartnerRejectedError, match="Invalid email address"):
@@ -276,6 +254,6 @@ class TestCheckConnection:
         """GET /api/profiles?page[size]=1: proves the key without writing anything."""
         with partner_mock() as mock:
             mock.get(PROFILES, params={"page[size]": "1"}, headers=HEADERS).respond(
-                200, json={"data": []}
+                200, json={"data": [], "links": {"self": PROFILES}}
             )
             await klaviyo.check_connection()

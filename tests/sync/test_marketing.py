@@ -19,7 +19,7 @@ from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from standins.partners import partner_mock
 from tests.factories import create_customer, create_rule
-from tests.partners.fakes import KEYS
+from tests.partners.fakes import KEYS, KLAVIYO_PROFILE, klaviyo_errors
 from tests.partners.scenarios import eventful_shop
 from tests.sync.harness import award, award_many, connected_shop, enable, pending, run_job
 
@@ -64,7 +64,7 @@ class TestKlaviyo:
 
         with partner_mock() as mock:
             profiles = mock.post(f"{KLAVIYO}/api/profile-import", headers=KLAVIYO_HEADERS).mock(
-                return_value=httpx.Response(200, json={"data": {"type": "profile", "id": "01H"}})
+                return_value=httpx.Response(200, json=KLAVIYO_PROFILE)
             )
             events = mock.post(f"{KLAVIYO}/api/events", headers=KLAVIYO_HEADERS).mock(
                 return_value=httpx.Response(202)
@@ -102,17 +102,7 @@ class TestKlaviyo:
         shop = await connected_shop(settings)
         await enable(settings, shop, Platform.KLAVIYO)
         await award(shop, await create_rule(shop), await create_customer(shop))
-        refused = {
-            "errors": [
-                {
-                    "id": "e",
-                    "status": 401,
-                    "code": "not_authenticated",
-                    "title": "Authentication credentials were not provided.",
-                    "detail": "Missing or invalid private key.",
-                }
-            ]
-        }
+        refused = klaviyo_errors("not_authenticated", "Missing or invalid private key.", status=401)
         with partner_mock() as mock:
             route = mock.post(f"{KLAVIYO}/api/profile-import").mock(
                 return_value=httpx.Response(401, json=refused)
@@ -134,7 +124,7 @@ class TestKlaviyo:
         await enable(settings, shop, Platform.KLAVIYO)
         customer = await create_customer(shop)
         await award(shop, await create_rule(shop), customer)
-        invalid = {"errors": [{"code": "invalid", "detail": "Invalid email address"}]}
+        invalid = klaviyo_errors("invalid", "Invalid email address", status=400)
         with partner_mock() as mock:
             mock.post(f"{KLAVIYO}/api/profile-import").mock(
                 return_value=httpx.Response(400, json=invalid)
@@ -156,7 +146,11 @@ class TestKlaviyo:
         await award(shop, await create_rule(shop), await create_customer(shop))
         with partner_mock() as mock:
             route = mock.post(f"{KLAVIYO}/api/profile-import").mock(
-                return_value=httpx.Response(429, headers={"Retry-After": "60"}, json={})
+                return_value=httpx.Response(
+                    429,
+                    headers={"Retry-After": "60"},
+                    json=klaviyo_errors("throttled", "Request was throttled.", status=429),
+                )
             )
             done = await run_job(JobName.SYNC_KLAVIYO_PROFILES, deps, shop)
 
@@ -177,7 +171,7 @@ class TestKlaviyo:
                 side_effect=[
                     httpx.Response(500),
                     httpx.ReadTimeout("slow"),
-                    httpx.Response(201, json={"data": {"id": "01H"}}),
+                    httpx.Response(201, json=KLAVIYO_PROFILE),
                 ]
             )
             events = mock.post(f"{KLAVIYO}/api/events").mock(return_value=httpx.Response(202))
@@ -321,7 +315,7 @@ class TestLifecycleEvents:
 
         with partner_mock() as mock:
             mock.post(f"{KLAVIYO}/api/profile-import").mock(
-                return_value=httpx.Response(200, json={"data": {"id": "01H"}})
+                return_value=httpx.Response(200, json=KLAVIYO_PROFILE)
             )
             events = mock.post(f"{KLAVIYO}/api/events").mock(return_value=httpx.Response(202))
             await run_job(JobName.SYNC_KLAVIYO_PROFILES, deps, shop)
