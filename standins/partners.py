@@ -39,7 +39,10 @@ import jsonschema_rs
 import openapi_client
 import respx
 from klaviyo_api import KlaviyoAPI
-from openapi_client.models import EventCreateQueryV2, ProfileUpsertQuery
+from openapi_client.api.events_api import EventsApi
+from openapi_client.api.profiles_api import ProfilesApi
+from openapi_client.models.event_create_query_v2 import EventCreateQueryV2
+from openapi_client.models.profile_upsert_query import ProfileUpsertQuery
 from pydantic import BaseModel, ValidationError
 from respx.models import ResolvedRoute
 
@@ -167,14 +170,14 @@ def partner_mock(*, assert_all_called: bool = True) -> PartnerRouter:
 _KLAVIYO_OPERATIONS: dict[tuple[str, str], tuple[type, str, type[BaseModel] | None]] = {
     # https://developers.klaviyo.com/en/reference/create_or_update_profile
     ("POST", "/api/profile-import"): (
-        openapi_client.ProfilesApi,
+        ProfilesApi,
         "create_or_update_profile",
         ProfileUpsertQuery,
     ),
     # https://developers.klaviyo.com/en/reference/create_event
-    ("POST", "/api/events"): (openapi_client.EventsApi, "create_event", EventCreateQueryV2),
+    ("POST", "/api/events"): (EventsApi, "create_event", EventCreateQueryV2),
     # https://developers.klaviyo.com/en/reference/get_profiles
-    ("GET", "/api/profiles"): (openapi_client.ProfilesApi, "get_profiles", None),
+    ("GET", "/api/profiles"): (ProfilesApi, "get_profiles", None),
 }
 _KLAVIYO_ERRORS = {
     400: ("invalid", "Invalid input."),
@@ -202,7 +205,7 @@ def _klaviyo_sdk() -> KlaviyoAPI:
     ) -> None:
         raise _Sent(method, url, header_params or {})
 
-    sdk.api_client.call_api = capture  # type: ignore[method-assign]
+    sdk.api_client.call_api = capture
     return sdk
 
 
@@ -216,9 +219,9 @@ def _judge_klaviyo(call: Call) -> Refusal | None:
     api, method_name, model = operation
     args: list[BaseModel] = []
     if model is not None:
-        parsed, problems = strict_model(model, call.body)
-        if parsed is None or problems:
-            return _klaviyo_refusal(400, problems)
+        parsed, unknown = strict_model(model, call.body)
+        if parsed is None or unknown:
+            return _klaviyo_refusal(400, unknown)
         args.append(parsed)
     wire = {_python_name(name): name for name, _ in call.query}
     kwargs = {_python_name(name): _query_value(value) for name, value in call.query}
@@ -501,7 +504,7 @@ def _omnisend_problem(status: int, problems: list[Problem]) -> dict[str, Any]:
 
 def _loc(where: str) -> list[str | int]:
     if where.startswith(("query ", "header ")):
-        return where.split(" ", 1)
+        return [*where.split(" ", 1)]
     return [int(p) if p.isdigit() else p for p in where.split("/") if p]
 
 
