@@ -33,6 +33,7 @@ BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
 from loyalty.crypto import SecretBox  # noqa: E402 - after the path is set
+from standins.partners import Call, judge  # noqa: E402 - the vendors' contracts judge the stand-ins
 
 AWARDS = int(os.environ.get("BENCH_AWARDS", "1000"))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100"))
@@ -102,6 +103,7 @@ class Stubs:
     )
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     event_keys: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    contract_refusals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     profiles: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     # Shopify: a leaky bucket of query cost, as Shopify's Standard plan restores it.
     bucket: float = 1000.0
@@ -129,10 +131,15 @@ def stub_app(stubs: Stubs) -> Starlette:
         if stubs.limits[name].admit(time.monotonic()):
             return None
         if platform == "klaviyo":
+            throttled = {
+                "id": "bench",
+                "status": 429,
+                "code": "throttled",
+                "title": "Request was throttled.",
+                "detail": "Request was throttled. Expected available in 1 second.",
+            }
             return JSONResponse(
-                {"errors": [{"status": 429, "code": "throttled", "title": "throttled"}]},
-                status_code=429,
-                headers={"Retry-After": "1"},
+                {"errors": [throttled]}, status_code=429, headers={"Retry-After": "1"}
             )
         if platform == "omnisend":
             return JSONResponse(
@@ -140,41 +147,60 @@ def stub_app(stubs: Stubs) -> Starlette:
             )
         return JSONResponse({"error_code": 3002, "success": False}, status_code=429)
 
+    async def refused(platform: str, request: Request) -> Response | None:
+        """The vendor's own error for a request its published contract refuses
+        (standins.partners), before the stand-in takes the call as done."""
+        call = Call(
+            method=request.method,
+            path=request.url.path.removeprefix(f"/{platform}"),
+            query=tuple(request.query_params.multi_items()),
+            headers={name.lower(): value for name, value in request.headers.items()},
+            body=await request.body(),
+        )
+        refusal = judge(platform, call)
+        if refusal is None:
+            return None
+        stubs.contract_refusals[platform].append(f"{call.method} {call.path}: {refusal}")
+        return JSONResponse(refusal.body, status_code=refusal.status)
+
     async def klaviyo_profile(request: Request) -> Response:
-        if refused := limited("klaviyo profiles", "klaviyo"):
-            return refused
+        if answer := limited("klaviyo profiles", "klaviyo") or await refused("klaviyo", request):
+            return answer
         body = await request.json()
         stubs.calls["klaviyo profile"] += 1
-        stubs.profiles["klaviyo"].add(body["data"]["attributes"]["email"])
-        return JSONResponse({"data": {"type": "profile", "id": "01H"}})
+        email = body["data"]["attributes"]["email"]
+        stubs.profiles["klaviyo"].add(email)
+        links = {"self": "https://a.klaviyo.com/api/profiles/01H/"}  # a PostProfileResponse
+        profile = {"type": "profile", "id": "01H", "attributes": {"email": email}, "links": links}
+        return JSONResponse({"data": profile})
 
     async def klaviyo_event(request: Request) -> Response:
-        if refused := limited("klaviyo events", "klaviyo"):
-            return refused
+        if answer := limited("klaviyo events", "klaviyo") or await refused("klaviyo", request):
+            return answer
         body = await request.json()
         stubs.calls["klaviyo event"] += 1
         stubs.event_keys["klaviyo"].append(body["data"]["attributes"]["unique_id"])
         return Response(status_code=202)
 
     async def omnisend_contact(request: Request) -> Response:
-        if refused := limited("omnisend", "omnisend"):
-            return refused
+        if answer := limited("omnisend", "omnisend") or await refused("omnisend", request):
+            return answer
         body = await request.json()
         stubs.calls["omnisend profile"] += 1
         stubs.profiles["omnisend"].add(body["identifiers"][0]["id"])
         return JSONResponse({"id": "60a6"})
 
     async def omnisend_event(request: Request) -> Response:
-        if refused := limited("omnisend", "omnisend"):
-            return refused
+        if answer := limited("omnisend", "omnisend") or await refused("omnisend", request):
+            return answer
         body = await request.json()
         stubs.calls["omnisend event"] += 1
         stubs.event_keys["omnisend"].append(body["eventID"])
         return Response(status_code=202)
 
     async def postscript_lookup(request: Request) -> Response:
-        if refused := limited("postscript", "postscript"):
-            return refused
+        if answer := limited("postscript", "postscript") or await refused("postscript", request):
+            return answer
         stubs.calls["postscript lookup"] += 1
         shopify_id = request.query_params.get("shopify_customer_id__eq", "0")
         return JSONResponse(
@@ -185,15 +211,15 @@ def stub_app(stubs: Stubs) -> Starlette:
         )
 
     async def postscript_patch(request: Request) -> Response:
-        if refused := limited("postscript", "postscript"):
-            return refused
+        if answer := limited("postscript", "postscript") or await refused("postscript", request):
+            return answer
         stubs.calls["postscript profile"] += 1
         stubs.profiles["postscript"].add(request.path_params["subscriber"])
         return JSONResponse({"id": request.path_params["subscriber"]})
 
     async def postscript_event(request: Request) -> Response:
-        if refused := limited("postscript", "postscript"):
-            return refused
+        if answer := limited("postscript", "postscript") or await refused("postscript", request):
+            return answer
         body = await request.json()
         stubs.calls["postscript event"] += 1
         stubs.event_keys["postscript"].append(body["external_id"])
@@ -543,6 +569,10 @@ def report(stubs: Stubs, awards: list[Award], award_seconds: float, drain: float
         if len(set(keys)) != ok:
             problems.append(f"{platform}: {len(set(keys))} distinct events for {ok} awards")
     print(f"{'':<11} postscript subscriber lookups {stubs.calls['postscript lookup']}")
+    contract = {platform: len(found) for platform, found in stubs.contract_refusals.items()}
+    print(f"partner contracts: requests the vendor's contract refuses {contract or 'none'}")
+    for platform, found in stubs.contract_refusals.items():
+        problems.append(f"{platform} refused {len(found)} request(s), e.g. {found[0]}")
     print(
         f"{'shopify':<11} metafieldsSet calls {stubs.calls['shopify metafieldsSet']:5d}   "
         f"THROTTLED answers {stubs.throttled}"

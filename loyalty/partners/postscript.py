@@ -96,12 +96,14 @@ class PostscriptClient:
     ) -> None:
         """Send a custom event (202). `external_id` is our stable key; Postscript does not
         document it as a dedupe key, so the jobs send each event once and retry only on
-        429/5xx/network errors."""
+        429/5xx/network errors. Properties without a value are left out: Postscript accepts
+        "strings, booleans, integers, floats, and datetime strings", and a null is none of them
+        (https://developers.postscript.io/reference/create-custom-event)."""
         body: dict[str, Any] = {
             "type": type,
             "subscriber_id": subscriber_id,
             "occurred_at": occurred_at(time),
-            "properties": properties,
+            "properties": {key: value for key, value in properties.items() if value is not None},
             "external_id": external_id,
         }
         if email:

@@ -1,8 +1,10 @@
-"""A clock the tests control: partner pacing and retries wait on it instead of sleeping."""
+"""What the partner tests share: a clock they control (pacing and retries wait on it instead of
+sleeping), the keys, a client per platform, and Klaviyo's answers in the shapes of its SDK."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 
@@ -52,3 +54,29 @@ def client_for(
         pacer=MemoryPacer(clock=clock.monotonic) if paced else None,
         sleep=clock.sleep,
     )
+
+
+# Klaviyo's answers as its SDK models them (the partner routes check every mock against them):
+# PostProfileResponse for profile-import, GetAccounts4XXResponse for errors.
+# https://developers.klaviyo.com/en/reference/create_or_update_profile
+KLAVIYO_PROFILE = {
+    "data": {
+        "type": "profile",
+        "id": "01HXYZ",
+        "attributes": {"email": "jane@example.com"},
+        "links": {"self": "https://a.klaviyo.com/api/profiles/01HXYZ/"},
+    }
+}
+
+
+def klaviyo_errors(code: str, detail: str, *, status: int, **extra: Any) -> dict[str, Any]:
+    """Klaviyo's JSON:API error document with one error (`extra`: `meta`, `source`, …).
+    https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling"""
+    titles = {
+        400: "Invalid input.",
+        401: "Authentication credentials were not provided.",
+        409: "Conflict.",
+        429: "Request was throttled.",
+    }
+    error = {"id": "8c8f4aea", "status": status, "code": code, "title": titles[status]}
+    return {"errors": [{**error, "detail": detail, **extra}]}

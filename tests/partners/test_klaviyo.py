@@ -1,5 +1,6 @@
-"""The Klaviyo client against respx, with the request shapes of shared/reference/marketing-apis.md
-§1 (profile-import, events, the revision header) and Klaviyo's fault behaviour (§1.5)."""
+"""The Klaviyo client against respx routes that judge every request by Klaviyo's official SDK
+(standins.partners: klaviyo-api 25.0.0, revision 2026-10-15; a request the SDK's models refuse
+gets Klaviyo's 400), with Klaviyo's fault behaviour (shared/reference/marketing-apis.md §1.5)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 
 from loyalty.models import Platform
 from loyalty.partners.klaviyo import REVISION, KlaviyoClient
@@ -19,10 +19,22 @@ from loyalty.partners.transport import (
     PartnerThrottledError,
     PartnerUnavailableError,
 )
-from tests.partners.fakes import KEYS, FakeClock, client_for
+from standins.partners import partner_mock
+from tests.partners.fakes import (
+    KEYS,
+    KLAVIYO_PROFILE,
+    FakeClock,
+    client_for,
+    klaviyo_errors,
+)
 
+# https://developers.klaviyo.com/en/reference/create_or_update_profile
 PROFILE_IMPORT = "https://a.klaviyo.com/api/profile-import"
+# https://developers.klaviyo.com/en/reference/create_event
 EVENTS = "https://a.klaviyo.com/api/events"
+# https://developers.klaviyo.com/en/reference/get_profiles
+PROFILES = "https://a.klaviyo.com/api/profiles"
+# Errors: https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling
 HEADERS = {
     "Authorization": f"Klaviyo-API-Key {KEYS[Platform.KLAVIYO]}",
     "revision": "2026-10-15",
@@ -30,18 +42,10 @@ HEADERS = {
     "content-type": "application/vnd.api+json",
 }
 PROPERTIES = {"Loyalty Points Balance": 1250, "Loyalty VIP Tier": "Gold"}
-THROTTLED = {
-    "errors": [
-        {
-            "id": "8c8f4aea",
-            "status": 429,
-            "code": "throttled",
-            "title": "Request was throttled.",
-            "detail": "Request was throttled. Expected available in 1 second.",
-        }
-    ]
-}
-PROFILE = {"data": {"type": "profile", "id": "01HXYZ", "attributes": {}}}
+THROTTLED = klaviyo_errors(
+    "throttled", "Request was throttled. Expected available in 1 second.", status=429
+)
+PROFILE = KLAVIYO_PROFILE
 
 
 def profile_body(email: str = "jane@example.com") -> dict[str, Any]:
@@ -67,7 +71,7 @@ class TestUpsertProfile:
     ) -> None:
         """POST /api/profile-import, JSON:API body, email and loyalty properties only."""
         assert REVISION == "2026-10-15"
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT, headers=HEADERS, json=profile_body()).respond(
                 201, json=PROFILE
             )
@@ -78,19 +82,13 @@ class TestUpsertProfile:
         self, klaviyo: KlaviyoClient
     ) -> None:
         """409 duplicate_profile: retried once with data.id and no conflicting identifier."""
-        conflict = {
-            "errors": [
-                {
-                    "id": "e1",
-                    "status": 409,
-                    "code": "duplicate_profile",
-                    "title": "Conflict.",
-                    "detail": "A profile already exists with one of these identifiers.",
-                    "source": {"pointer": "/data/attributes"},
-                    "meta": {"duplicate_profile_id": "01HDUPLICATE"},
-                }
-            ]
-        }
+        conflict = klaviyo_errors(
+            "duplicate_profile",
+            "A profile already exists with one of these identifiers.",
+            status=409,
+            source={"pointer": "/data/attributes"},
+            meta={"duplicate_profile_id": "01HDUPLICATE"},
+        )
         by_id = {
             "data": {
                 "type": "profile",
@@ -98,7 +96,7 @@ class TestUpsertProfile:
                 "attributes": {"properties": PROPERTIES},
             }
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             first = mock.post(PROFILE_IMPORT, json=profile_body()).respond(409, json=conflict)
             second = mock.post(PROFILE_IMPORT, json=by_id).respond(200, json=PROFILE)
             await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -106,16 +104,10 @@ class TestUpsertProfile:
 
     async def test_a_second_conflict_is_not_retried_again(self, klaviyo: KlaviyoClient) -> None:
         """The 409 retry happens once; then the conflict is a refused request."""
-        conflict = {
-            "errors": [
-                {
-                    "code": "duplicate_profile",
-                    "detail": "dup",
-                    "meta": {"duplicate_profile_id": "X"},
-                }
-            ]
-        }
-        with respx.mock(assert_all_called=True) as mock:
+        conflict = klaviyo_errors(
+            "duplicate_profile", "dup", status=409, meta={"duplicate_profile_id": "X"}
+        )
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(409, json=conflict)
             with pytest.raises(PartnerRejectedError, match="409"):
                 await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -143,7 +135,7 @@ class TestCreateEvent:
                 },
             }
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(EVENTS, headers=HEADERS, json=body).respond(202)
             await klaviyo.create_event(
                 email="jane@example.com",
@@ -161,7 +153,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """Retry-After: 2 → the client waits 2 s, then the retry succeeds."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).mock(
                 side_effect=[
                     httpx.Response(429, headers={"Retry-After": "2"}, json=THROTTLED),
@@ -176,7 +168,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """Every answer 429: four attempts, each after the wait asked, then hand the work back."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(EVENTS).respond(429, headers={"Retry-After": "1"}, json=THROTTLED)
             with pytest.raises(PartnerThrottledError) as caught:
                 await klaviyo.create_event(
@@ -193,7 +185,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """Retry-After: 60 is longer than a job should sleep: raised at once with that wait."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(
                 429, headers={"Retry-After": "60"}, json=THROTTLED
             )
@@ -207,7 +199,7 @@ class TestFaults:
         self, klaviyo: KlaviyoClient, clock: FakeClock
     ) -> None:
         """503 every time: four attempts with growing, jittered waits, then unavailable."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(503)
             with pytest.raises(PartnerUnavailableError, match="server error 503"):
                 await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -217,7 +209,7 @@ class TestFaults:
 
     async def test_a_500_then_success_is_one_profile_write(self, klaviyo: KlaviyoClient) -> None:
         """A transient 500 is retried and the profile write succeeds."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).mock(
                 side_effect=[httpx.Response(500), httpx.Response(200, json=PROFILE)]
             )
@@ -226,7 +218,7 @@ class TestFaults:
 
     async def test_timeouts_are_retried_then_reported(self, klaviyo: KlaviyoClient) -> None:
         """No answer in time: retried, then PartnerUnavailableError saying so."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(EVENTS).mock(side_effect=httpx.ReadTimeout("slow"))
             with pytest.raises(PartnerUnavailableError, match="no answer"):
                 await klaviyo.create_event(
@@ -240,16 +232,8 @@ class TestFaults:
 
     async def test_a_refused_key_is_not_retried(self, klaviyo: KlaviyoClient) -> None:
         """401: PartnerAuthError with Klaviyo's own words, one call."""
-        refused = {
-            "errors": [
-                {
-                    "code": "not_authenticated",
-                    "title": "Authentication credentials were not provided.",
-                    "detail": "Missing or invalid private key.",
-                }
-            ]
-        }
-        with respx.mock(assert_all_called=True) as mock:
+        refused = klaviyo_errors("not_authenticated", "Missing or invalid private key.", status=401)
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(401, json=refused)
             with pytest.raises(PartnerAuthError, match="Missing or invalid private key"):
                 await klaviyo.upsert_profile(email="jane@example.com", properties=PROPERTIES)
@@ -257,8 +241,8 @@ class TestFaults:
 
     async def test_an_invalid_payload_is_refused_once(self, klaviyo: KlaviyoClient) -> None:
         """400 invalid: PartnerRejectedError, never retried."""
-        invalid = {"errors": [{"code": "invalid", "detail": "Invalid email address"}]}
-        with respx.mock(assert_all_called=True) as mock:
+        invalid = klaviyo_errors("invalid", "Invalid email address", status=400)
+        with partner_mock() as mock:
             route = mock.post(PROFILE_IMPORT).respond(400, json=invalid)
             with pytest.raises(PartnerRejectedError, match="Invalid email address"):
                 await klaviyo.upsert_profile(email="not-an-email", properties=PROPERTIES)
@@ -268,8 +252,8 @@ class TestFaults:
 class TestCheckConnection:
     async def test_reads_one_profile(self, klaviyo: KlaviyoClient) -> None:
         """GET /api/profiles?page[size]=1: proves the key without writing anything."""
-        with respx.mock(assert_all_called=True) as mock:
-            mock.get(
-                "https://a.klaviyo.com/api/profiles", params={"page[size]": "1"}, headers=HEADERS
-            ).respond(200, json={"data": []})
+        with partner_mock() as mock:
+            mock.get(PROFILES, params={"page[size]": "1"}, headers=HEADERS).respond(
+                200, json={"data": [], "links": {"self": PROFILES}}
+            )
             await klaviyo.check_connection()

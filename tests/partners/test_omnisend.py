@@ -1,5 +1,6 @@
-"""The Omnisend client (dated API 2026-03-15) against respx, with the request shapes of
-shared/reference/marketing-apis.md §2."""
+"""The Omnisend client (dated API 2026-03-15) against respx routes that judge every request by
+Omnisend's OpenAPI definition (standins.partners, tests/contract/vendor/omnisend-*.json; a
+request it refuses gets Omnisend's 400 ValidationProblem)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import respx
 
 from loyalty.models import Platform
 from loyalty.partners.omnisend import OmnisendClient, event_id
@@ -18,10 +18,14 @@ from loyalty.partners.transport import (
     PartnerThrottledError,
     PartnerUnavailableError,
 )
+from standins.partners import partner_mock
 from tests.partners.fakes import KEYS, FakeClock, client_for
 
+# https://api-docs.omnisend.com/reference/post_contacts (GET: /reference/get_contacts)
 CONTACTS = "https://api.omnisend.com/api/contacts"
+# https://api-docs.omnisend.com/reference/post_events
 EVENTS = "https://api.omnisend.com/api/events"
+# Errors, 429 retryAfter: https://api-docs.omnisend.com/v2026-03-15/reference/rate-limit-timeouts-errors
 HEADERS = {
     "Authorization": f"Omnisend-API-Key {KEYS[Platform.OMNISEND]}",
     "Omnisend-Version": "2026-03-15",
@@ -58,7 +62,7 @@ class TestUpsertContact:
         self, omnisend: OmnisendClient
     ) -> None:
         """POST /contacts: email identifier, sendWelcomeMessage false, no channels."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(CONTACTS, headers=HEADERS, json=CONTACT).respond(
                 201, json={"id": "60a6170920d91c215e949b5c", "email": "jane@example.com"}
             )
@@ -68,22 +72,21 @@ class TestUpsertContact:
     async def test_validation_problems_are_refused_with_their_fields(
         self, omnisend: OmnisendClient
     ) -> None:
-        """400 ValidationProblem: refused once, with field and message in the detail."""
-        problem = {
-            "type": "about:blank",
-            "title": "Validation failed",
-            "status": 400,
-            "errors": [{"code": "invalid", "field": "identifiers[0].id", "message": "bad email"}],
-        }
-        with respx.mock(assert_all_called=True) as mock:
-            route = mock.post(CONTACTS).respond(400, json=problem)
-            with pytest.raises(PartnerRejectedError, match=r"identifiers\[0\].id: bad email"):
+        """An identifier that is no email address: the stand-in answers Omnisend's 400
+        ValidationProblem, and the client reports its field and message, once."""
+        with partner_mock() as mock:
+            route = mock.post(CONTACTS).respond(201, json={"id": "60a6170920d91c215e949b5c"})
+            with pytest.raises(
+                PartnerRejectedError, match=r"identifiers\.0\.id: .* does not match"
+            ):
                 await omnisend.upsert_contact(email="x", properties=PROPERTIES)
         assert route.call_count == 1
+        [refusal] = mock.refusals
+        assert refusal.status == 400 and refusal.body["errors"][0]["field"] == "identifiers.0.id"
 
     async def test_a_refused_key_is_an_auth_error(self, omnisend: OmnisendClient) -> None:
         """401 Problem: PartnerAuthError, one call."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.post(CONTACTS).respond(
                 401, json={"title": "Unauthorized", "status": 401, "detail": "Invalid API key"}
             )
@@ -103,7 +106,7 @@ class TestSendEvent:
             "contact": {"email": "jane@example.com"},
             "properties": {"points": 50},
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.post(EVENTS, headers=HEADERS, json=body).respond(202)
             await omnisend.send_event(
                 email="jane@example.com",
@@ -121,7 +124,7 @@ class TestFaults:
         self, omnisend: OmnisendClient, clock: FakeClock
     ) -> None:
         """retryAfter: 3 in problem+json → wait 3 s, retry, succeed."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(CONTACTS).mock(
                 side_effect=[
                     httpx.Response(429, json=RATE_LIMITED),
@@ -136,7 +139,7 @@ class TestFaults:
         self, omnisend: OmnisendClient, clock: FakeClock
     ) -> None:
         """retryAfter: 60 (the brand's minute is spent): raised at once, nothing slept."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.post(EVENTS).respond(429, json={**RATE_LIMITED, "retryAfter": 60})
             with pytest.raises(PartnerThrottledError) as caught:
                 await omnisend.send_event(
@@ -150,14 +153,14 @@ class TestFaults:
         assert clock.sleeps == []
 
     async def test_500s_then_unavailable(self, omnisend: OmnisendClient) -> None:
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(CONTACTS).respond(500, json={"title": "Internal", "status": 500})
             with pytest.raises(PartnerUnavailableError):
                 await omnisend.upsert_contact(email="jane@example.com", properties=PROPERTIES)
         assert route.call_count == 4
 
     async def test_connection_check_lists_one_contact(self, omnisend: OmnisendClient) -> None:
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.get(CONTACTS, params={"limit": "1"}, headers=HEADERS).respond(
                 200, json={"contacts": [], "paging": {}}
             )

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import respx
 from redis.asyncio import Redis
 
 from loyalty.models import Platform
 from loyalty.partners import klaviyo, omnisend, postscript
 from loyalty.partners.transport import Endpoint
 from loyalty.ratelimit import MemoryPacer, PartnerLimit, RedisPacer
-from tests.partners.fakes import FakeClock, client_for
+from standins.partners import partner_mock
+from tests.partners.fakes import KLAVIYO_PROFILE, FakeClock, client_for, klaviyo_errors
 
 
 def busiest(times: list[float], window: float) -> int:
@@ -59,6 +59,9 @@ class TestMemoryPacer:
                 assert await pacer.take("k", bucket) == 0.0
 
 
+THROTTLED = klaviyo_errors("throttled", "Request was throttled.", status=429)
+
+
 class TestPacedCalls:
     @pytest.mark.parametrize(
         ("platform", "url", "per_second", "per_minute"),
@@ -76,11 +79,11 @@ class TestPacedCalls:
 
         def record(request: httpx.Request) -> httpx.Response:
             sent.append(clock.now)
-            return httpx.Response(200, json={"data": {"id": "x"}})
+            return httpx.Response(200, json=KLAVIYO_PROFILE)
 
         async with httpx.AsyncClient() as http:
             client = client_for(platform, http, clock)
-            with respx.mock(assert_all_called=True) as mock:
+            with partner_mock() as mock:
                 mock.post(url).mock(side_effect=record)
                 for n in range(1000):
                     if platform is Platform.KLAVIYO:
@@ -101,11 +104,11 @@ class TestPacedCalls:
         async with httpx.AsyncClient() as http:
             client = client_for(Platform.KLAVIYO, http, clock)
             client._transport._pacer = pacer  # type: ignore[union-attr]
-            with respx.mock(assert_all_called=True) as mock:
+            with partner_mock() as mock:
                 mock.post("https://a.klaviyo.com/api/profile-import").mock(
                     side_effect=[
-                        httpx.Response(429, headers={"Retry-After": "5"}),
-                        httpx.Response(200, json={}),
+                        httpx.Response(429, headers={"Retry-After": "5"}, json=THROTTLED),
+                        httpx.Response(200, json=KLAVIYO_PROFILE),
                     ]
                 )
                 await client.upsert_profile(email="a@b.co", properties={})  # type: ignore[union-attr]

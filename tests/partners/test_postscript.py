@@ -1,6 +1,7 @@
-"""The Postscript client against respx, with the request shapes of
-shared/reference/marketing-apis.md §3: look subscribers up, patch properties, send events to
-/api/v2/events, and never create a subscriber (respx fails any request not mocked here)."""
+"""The Postscript client against respx routes that judge every request by Postscript's OpenAPI
+definition (standins.partners, tests/contract/vendor/postscript-partner-api-v2.json): look
+subscribers up, patch properties, send events to /api/v2/events, and never create a subscriber
+(respx fails any request not mocked here)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,28 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import respx
 
 from loyalty.models import Platform
 from loyalty.partners.postscript import PostscriptClient
 from loyalty.partners.transport import PartnerRejectedError, PartnerThrottledError
+from standins.partners import partner_mock
 from tests.partners.fakes import KEYS, FakeClock, client_for
 
+# GET: https://developers.postscript.io/reference/get-subscribers
+# PATCH /{id}: https://developers.postscript.io/reference/update-subscriber-by-id
 SUBSCRIBERS = "https://api.postscript.io/api/v2/subscribers"
+# https://developers.postscript.io/reference/create-custom-event
 EVENTS = "https://api.postscript.io/api/v2/events"
+# https://developers.postscript.io/reference/verify-identity
+ME = "https://api.postscript.io/api/v2/me"
 HEADERS = {"Authorization": f"Bearer {KEYS[Platform.POSTSCRIPT]}"}
 FOUND = {
     "page_info": {"page": 1, "total_pages": 1},
     "subscribers": [{"id": "s_abc", "email": "jane@example.com", "properties": {}}],
 }
 NONE = {"page_info": {"page": 1, "total_pages": 0}, "subscribers": []}
+# 429 body: second-hand (shared/reference/marketing-apis.md §3.5); the shape is the one Postscript
+# documents for its other errors ({error_code, error_message, success}, e.g. get-keyword's 404).
 RATE_LIMITED = {"error_code": 3002, "error_message": "Rate limit exceeded", "success": False}
 
 
@@ -43,7 +51,7 @@ async def postscript(clock: FakeClock) -> AsyncIterator[PostscriptClient]:
 class TestFindSubscriber:
     async def test_by_shopify_customer_id_first(self, postscript: PostscriptClient) -> None:
         """One lookup when the Shopify id matches."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.get(
                 SUBSCRIBERS, params={"shopify_customer_id__eq": "7343536570439"}, headers=HEADERS
             ).respond(200, json=FOUND)
@@ -54,7 +62,7 @@ class TestFindSubscriber:
 
     async def test_then_by_email(self, postscript: PostscriptClient) -> None:
         """No match by Shopify id: the email lookup finds them."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.get(SUBSCRIBERS, params={"shopify_customer_id__eq": "1"}).respond(200, json=NONE)
             mock.get(SUBSCRIBERS, params={"email__eq": "jane@example.com"}).respond(200, json=FOUND)
             found = await postscript.find_subscriber(
@@ -66,7 +74,7 @@ class TestFindSubscriber:
         self, postscript: PostscriptClient
     ) -> None:
         """Neither lookup matches: None, and no POST /subscribers (an SMS opt-in) is made."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.get(SUBSCRIBERS, params={"shopify_customer_id__eq": "1"}).respond(200, json=NONE)
             mock.get(SUBSCRIBERS, params={"email__eq": "jane@example.com"}).respond(200, json=NONE)
             found = await postscript.find_subscriber(
@@ -78,7 +86,7 @@ class TestFindSubscriber:
 
 class TestWrites:
     async def test_patches_the_subscribers_properties(self, postscript: PostscriptClient) -> None:
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.patch(
                 f"{SUBSCRIBERS}/s_abc",
                 headers=HEADERS,
@@ -100,7 +108,7 @@ class TestWrites:
             "properties": {"points": 50},
             "external_id": "loyalty:points_earned:cer_1",
         }
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.post(EVENTS, headers=HEADERS, json=body).respond(
                 202, json={"event_ids": ["1234-abcd-5678"]}
             )
@@ -114,7 +122,7 @@ class TestWrites:
             )
 
     async def test_an_unknown_subscriber_is_refused(self, postscript: PostscriptClient) -> None:
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             mock.patch(f"{SUBSCRIBERS}/s_gone").respond(404, text="Not found")
             with pytest.raises(PartnerRejectedError, match="404"):
                 await postscript.update_properties(subscriber_id="s_gone", properties={})
@@ -125,7 +133,7 @@ class TestFaults:
         self, postscript: PostscriptClient, clock: FakeClock
     ) -> None:
         """No Retry-After from Postscript: jittered backoff (0.25–0.75 s first), then success."""
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.post(EVENTS).mock(
                 side_effect=[
                     httpx.Response(429, json=RATE_LIMITED),
@@ -145,15 +153,20 @@ class TestFaults:
         assert 0.25 <= clock.sleeps[0] <= 0.75 and 0.5 <= clock.sleeps[1] <= 1.5
 
     async def test_a_429_storm_is_handed_back(self, postscript: PostscriptClient) -> None:
-        with respx.mock(assert_all_called=True) as mock:
+        with partner_mock() as mock:
             route = mock.get(SUBSCRIBERS).respond(429, json=RATE_LIMITED)
             with pytest.raises(PartnerThrottledError):
                 await postscript.find_subscriber(shopify_customer_id=1, email=None)
         assert route.call_count == 4
 
     async def test_connection_check_asks_who_the_key_is(self, postscript: PostscriptClient) -> None:
-        with respx.mock(assert_all_called=True) as mock:
-            mock.get("https://api.postscript.io/api/v2/me", headers=HEADERS).respond(
-                200, json={"shop": {"id": 1}}
+        with partner_mock() as mock:
+            mock.get(ME, headers=HEADERS).respond(
+                200,
+                json={
+                    "resource_id": "shop_1234567abcde",
+                    "resource_name": "Postscript",
+                    "resource_type": "shop",
+                },
             )
             await postscript.check_connection()
