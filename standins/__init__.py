@@ -1,1 +1,2 @@
-"""Stand-ins for Shopify and the marketing platforms, judged by the vendors' published contracts (used by tests, bench/ and the demo)."""
+"""Stand-ins for Shopify and the marketing platforms, judged by the vendors' published contracts
+(used by tests, bench/ and the demo)."""
