@@ -13,11 +13,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from loyalty.crypto import SecretBox  # noqa: E402 - after the path is set
 from standins.partners import Call, judge  # noqa: E402 - the vendors' contracts judge the stand-ins
+from standins.shopify_admin import CostBucket, ShopifyAdmin  # noqa: E402
 
 AWARDS = int(os.environ.get("BENCH_AWARDS", "1000"))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100"))
@@ -105,25 +105,14 @@ class Stubs:
     event_keys: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     contract_refusals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     profiles: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    # Shopify: a leaky bucket of query cost, as Shopify's Standard plan restores it.
-    bucket: float = 1000.0
-    bucket_max: float = 1000.0
-    restore: float = 100.0
-    bucket_at: float = field(default_factory=time.monotonic)
-    throttled: int = 0
+    # Shopify: the schema-judging stand-in the tests use (standins/shopify_admin.py), with a
+    # cost bucket of 1,000 restoring 100 a second.
+    shopify: ShopifyAdmin = field(
+        default_factory=lambda: ShopifyAdmin(bucket=CostBucket(maximum=1000.0, restore=100.0))
+    )
     metafield_writes: dict[int, list[tuple[float, int]]] = field(
         default_factory=lambda: defaultdict(list)
     )
-
-    def take_cost(self, cost: float) -> bool:
-        now = time.monotonic()
-        self.bucket = min(self.bucket_max, self.bucket + (now - self.bucket_at) * self.restore)
-        self.bucket_at = now
-        if self.bucket < cost:
-            self.throttled += 1
-            return False
-        self.bucket -= cost
-        return True
 
 
 def stub_app(stubs: Stubs) -> Starlette:
@@ -226,35 +215,19 @@ def stub_app(stubs: Stubs) -> Starlette:
         return JSONResponse({"event_ids": [body["external_id"]]}, status_code=202)
 
     async def shopify_graphql(request: Request) -> Response:
-        body = await request.json()
-        cost = 10.0
-        admitted = stubs.take_cost(cost)
-        # As Shopify reports it: what is left after this call (nothing taken when throttled).
-        status = {
-            "maximumAvailable": stubs.bucket_max,
-            "currentlyAvailable": round(stubs.bucket),
-            "restoreRate": stubs.restore,
-        }
-        if not admitted:
-            return JSONResponse(
-                {
-                    "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
-                    "extensions": {"cost": {"requestedQueryCost": cost, "throttleStatus": status}},
-                }
-            )
-        stubs.calls["shopify metafieldsSet"] += 1
+        """Judged by Shopify's schema first: a document Shopify would refuse gets its refusal
+        (HTTP 200 with `errors`), and is counted."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        written = len(stubs.shopify.writes)
+        status, payload = stubs.shopify.answer(body, version=request.path_params["version"])
         now = time.monotonic()
-        for item in body.get("variables", {}).get("metafields", []):
-            if item.get("key") == "points":
-                customer = int(item["ownerId"].rsplit("/", 1)[-1])
-                stubs.metafield_writes[customer].append((now, int(item["value"])))
-        data: dict[str, Any] = {
-            "metafieldsSet": {"metafields": [], "userErrors": []},
-            "metafieldsDelete": {"deletedMetafields": [], "userErrors": []},
-        }
-        # Shopify reports the requested and actual cost on every answer, not only on THROTTLED.
-        report = {"requestedQueryCost": cost, "actualQueryCost": cost, "throttleStatus": status}
-        return JSONResponse({"data": data, "extensions": {"cost": report}})
+        for owner, _, key, value in stubs.shopify.writes[written:]:
+            if key == "points" and owner.startswith("gid://shopify/Customer/"):
+                stubs.metafield_writes[int(owner.rsplit("/", 1)[-1])].append((now, int(value)))
+        return JSONResponse(payload, status_code=status)
 
     return Starlette(
         routes=[
@@ -573,20 +546,27 @@ def report(stubs: Stubs, awards: list[Award], award_seconds: float, drain: float
     print(f"partner contracts: requests the vendor's contract refuses {contract or 'none'}")
     for platform, found in stubs.contract_refusals.items():
         problems.append(f"{platform} refused {len(found)} request(s), e.g. {found[0]}")
+    shopify = stubs.shopify
+    answered = Counter(c.operation for c in shopify.calls if "data" in c.payload)
     print(
-        f"{'shopify':<11} metafieldsSet calls {stubs.calls['shopify metafieldsSet']:5d}   "
-        f"THROTTLED answers {stubs.throttled}"
+        f"{'shopify':<11} calls answered {sum(answered.values()):5d} "
+        f"({', '.join(f'{name} {n}' for name, n in sorted(answered.items())) or 'none'})   "
+        f"THROTTLED answers {shopify.bucket.throttled}   documents rejected {len(shopify.rejected)}"
     )
+    if shopify.rejected:
+        first = shopify.rejected[0]
+        print(f"{'':<11} first rejection ({first.operation}): {first.payload['errors'][0]}")
+        problems.append(f"Shopify rejected {len(shopify.rejected)} document(s)")
     met = "met" if p99 <= 5.0 else "NOT MET"
     print(
         f"award → metafield lag  p50 {p50:.2f} s   p99 {p99:.2f} s   max {lag[-1]:.2f} s   "
         f"(target p99 ≤ 5 s: {met})"
     )
     refused = {name: limit.refused for name, limit in stubs.limits.items()}
-    if any(refused.values()) or stubs.throttled:
+    if any(refused.values()) or shopify.bucket.throttled:
         print(
             f"platform limits: calls over a limit (answered 429/THROTTLED): {refused}, "
-            f"shopify {stubs.throttled}"
+            f"shopify {shopify.bucket.throttled}"
         )
     else:
         print("platform limits: never exceeded (no 429 from any stand-in, no THROTTLED)")

@@ -159,3 +159,16 @@ async def client(app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
 def redis_url() -> Iterator[str]:
     require_service("Redis", REDIS_URL, 6379)
     yield REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def shopify_refused_nothing() -> Iterator[None]:
+    """No test passes while a Shopify stand-in answered an error it was not told to expect
+    (a document or variables Shopify's schema refuses, or something it does not model)."""
+    from standins.shopify_admin import UNEXPECTED_ERRORS
+
+    UNEXPECTED_ERRORS.clear()
+    yield
+    assert UNEXPECTED_ERRORS == [], "Shopify stand-in answered errors: " + "; ".join(
+        UNEXPECTED_ERRORS
+    )

@@ -23,6 +23,7 @@ from shopify_app import GQLResult, ShopifyApp
 from loyalty.errors import DomainError
 from loyalty.settings import SHOPIFY_API_VERSION
 from loyalty.shopify.cost import CostBudget
+from loyalty.shopify.operations import Operation
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopReauthRequiredError,
@@ -67,10 +68,11 @@ class AdminApi:
         self.budget = CostBudget()  # this process's view of each shop's cost bucket
 
     async def execute(
-        self, shop_id: int, query: str, variables: dict[str, Any] | None = None
+        self, shop_id: int, operation: Operation, variables: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Run a query or mutation for the shop; returns `data`. Mutation `userErrors` are in
-        `data` for the caller to check (Shopify answers 200 with them)."""
+        """Run one of the registered operations (loyalty/shopify/operations.py) for the shop;
+        returns `data`. Mutation `userErrors` are in `data` for the caller to check (Shopify
+        answers 200 with them)."""
         refreshed = force_refresh = False
         last_problem = "no attempt made"
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -81,7 +83,7 @@ class AdminApi:
                 if (paced := self.budget.reserve(shop_id)) > 0:
                     await self._sleep(min(paced, MAX_WAIT_SECONDS))
                 result = await self._shopify.admin_graphql_request_async(
-                    query,
+                    operation.document,
                     shop=access.name,
                     access_token=access.token,
                     api_version=self._api_version,

@@ -26,28 +26,12 @@ from loyalty.customers.identifiers import normalize_email
 from loyalty.customers.mirror import EXCLUDED_BY_TAG, has_tag
 from loyalty.models import Shop
 from loyalty.shopify.admin_api import AdminApi
+from loyalty.shopify.operations import CUSTOMERS_PAGE
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # Shopify's maximum `first` for a connection
 LEASE = timedelta(minutes=10)  # renewed every page; a page takes seconds
-
-CUSTOMERS_QUERY = """
-query LoyaltyBackfill($first: Int!, $after: String) {
-  customers(first: $first, after: $after, sortKey: ID) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
-      id
-      firstName
-      lastName
-      tags
-      createdAt
-      updatedAt
-      defaultEmailAddress { emailAddress }
-    }
-  }
-}
-"""
 
 _GID = "gid://shopify/Customer/"
 
@@ -57,6 +41,11 @@ class BackfillResult:
     pages: int
     seen: int
     inserted: int
+
+
+def page_variables(after: str | None) -> dict[str, Any]:
+    """The variables of one page of `CUSTOMERS_PAGE`: the next `PAGE_SIZE` after the cursor."""
+    return {"first": PAGE_SIZE, "after": after}
 
 
 async def request_backfill(*, shop_id: int) -> None:
@@ -97,7 +86,7 @@ async def backfill_customers(*, shop_id: int, admin: AdminApi) -> BackfillResult
     after: str | None = None
     pages = seen = inserted = 0
     while True:
-        data = await admin.execute(shop_id, CUSTOMERS_QUERY, {"first": PAGE_SIZE, "after": after})
+        data = await admin.execute(shop_id, CUSTOMERS_PAGE, page_variables(after))
         connection = data.get("customers") or {}
         nodes = [n for n in connection.get("nodes") or [] if isinstance(n, dict)]
         rows = [row for row in (_row(shop, node) for node in nodes) if row is not None]

@@ -28,6 +28,11 @@ from loyalty.models import Shop
 from loyalty.outbox.intents import ClaimedIntent
 from loyalty.outbox.process import RetryLater, backoff
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
+from loyalty.shopify.operations import (
+    CUSTOMER_METAFIELDS_SET,
+    CUSTOMER_METAFIELDS_SYNC,
+    Operation,
+)
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopNotConnectedError,
@@ -46,29 +51,6 @@ CUSTOMERS_PER_CALL = MAX_PER_CALL // KEYS_PER_CUSTOMER
 IN_FLIGHT = 4  # concurrent calls per run; Shopify's cost bucket and AdminApi pace the rest
 REAUTH_HOLD = timedelta(minutes=15)
 RUN_BUDGET_SECONDS = 120.0
-
-SET_MUTATION = """
-mutation LoyaltyMetafieldsSet($metafields: [MetafieldsSetInput!]!) {
-  metafieldsSet(metafields: $metafields) {
-    metafields { key ownerId }
-    userErrors { field message code }
-  }
-}
-"""
-SET_AND_DELETE_MUTATION = """
-mutation LoyaltyMetafieldsSync(
-  $metafields: [MetafieldsSetInput!]!, $deletions: [MetafieldIdentifierInput!]!
-) {
-  metafieldsSet(metafields: $metafields) {
-    metafields { key ownerId }
-    userErrors { field message code }
-  }
-  metafieldsDelete(metafields: $deletions) {
-    deletedMetafields { key ownerId }
-    userErrors { field message }
-  }
-}
-"""
 
 
 def customer_metafields(state: CustomerState) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -105,6 +87,19 @@ def customer_metafields(state: CustomerState) -> tuple[list[dict[str, str]], lis
     return sets, deletions
 
 
+def customers_request(states: list[CustomerState]) -> tuple[Operation, dict[str, Any]]:
+    """The operation and variables that write these customers' metafields in one call."""
+    sets: list[dict[str, str]] = []
+    deletions: list[dict[str, str]] = []
+    for state in states:
+        customer_sets, customer_deletions = customer_metafields(state)
+        sets += customer_sets
+        deletions += customer_deletions
+    if deletions:
+        return CUSTOMER_METAFIELDS_SYNC, {"metafields": sets, "deletions": deletions}
+    return CUSTOMER_METAFIELDS_SET, {"metafields": sets}
+
+
 def user_errors(data: dict[str, Any]) -> list[str]:
     messages = []
     for name in ("metafieldsSet", "metafieldsDelete"):
@@ -122,17 +117,7 @@ async def write_customers(
 ) -> dict[int, str]:
     """Write the customers' metafields in one call; returns the customers Shopify refused,
     with why (a refused call is retried one customer at a time to find them)."""
-    sets: list[dict[str, str]] = []
-    deletions: list[dict[str, str]] = []
-    for state in states:
-        customer_sets, customer_deletions = customer_metafields(state)
-        sets += customer_sets
-        deletions += customer_deletions
-    if deletions:
-        variables: dict[str, Any] = {"metafields": sets, "deletions": deletions}
-        data = await admin.execute(shop_id, SET_AND_DELETE_MUTATION, variables)
-    else:
-        data = await admin.execute(shop_id, SET_MUTATION, {"metafields": sets})
+    data = await admin.execute(shop_id, *customers_request(states))
     problems = user_errors(data)
     if not problems:
         return {}

@@ -18,18 +18,18 @@ from loyalty.outbox.intents import ClaimedIntent
 from loyalty.outbox.process import RetryLater, backoff
 from loyalty.points import as_multiplier
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
+from loyalty.shopify.operations import SHOP_ID, SHOP_METAFIELD_SET
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
 from loyalty.sync.deps import JobDeps
-from loyalty.sync.metafields import NAMESPACE, REAUTH_HOLD, SET_MUTATION, user_errors
+from loyalty.sync.metafields import NAMESPACE, REAUTH_HOLD, user_errors
 
 log = logging.getLogger(__name__)
 
 KEY = "programme"
-SHOP_ID_QUERY = "query LoyaltyShopId { shop { id } }"
 
 
 async def programme_document(shop: Shop) -> dict[str, Any]:
@@ -78,13 +78,23 @@ async def shop_gid(admin: AdminApi, shop: Shop) -> str:
     """The shop's GraphQL id, asked of Shopify once and kept on the shop row."""
     if shop.shopify_shop_id:
         return f"gid://shopify/Shop/{shop.shopify_shop_id}"
-    data = await admin.execute(shop.id, SHOP_ID_QUERY)
+    data = await admin.execute(shop.id, SHOP_ID)
     gid = str((data.get("shop") or {}).get("id") or "")
     number = gid.rsplit("/", 1)[-1]
     if not number.isdigit():
         raise ShopifyApiError(f"Shopify returned no shop id ({gid!r})")
     await Shop.filter(id=shop.id).update(shopify_shop_id=int(number))
     return gid
+
+
+def programme_metafield(owner: str, document: dict[str, Any]) -> dict[str, Any]:
+    """The `SHOP_METAFIELD_SET` variables that write the programme document on the shop."""
+    value = json.dumps(document, separators=(",", ":"))
+    return {
+        "metafields": [
+            {"ownerId": owner, "namespace": NAMESPACE, "key": KEY, "type": "json", "value": value}
+        ]
+    }
 
 
 def handler() -> Any:
@@ -107,19 +117,7 @@ async def sync_shop_metafield(deps: JobDeps, shop_id: int, intents: list[Claimed
     try:
         owner = await shop_gid(deps.admin, shop)
         data = await deps.admin.execute(
-            shop_id,
-            SET_MUTATION,
-            {
-                "metafields": [
-                    {
-                        "ownerId": owner,
-                        "namespace": NAMESPACE,
-                        "key": KEY,
-                        "type": "json",
-                        "value": json.dumps(document, separators=(",", ":")),
-                    }
-                ]
-            },
+            shop_id, SHOP_METAFIELD_SET, programme_metafield(owner, document)
         )
     except ShopNotConnectedError:
         return

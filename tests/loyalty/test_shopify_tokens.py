@@ -22,6 +22,8 @@ from loyalty.db import dialect
 from loyalty.models import Shop
 from loyalty.settings import SHOPIFY_API_VERSION
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError, throttle_wait
+from loyalty.shopify.backfill import page_variables
+from loyalty.shopify.operations import CUSTOMERS_PAGE, SHOP_ID, Operation
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopNotConnectedError,
@@ -31,6 +33,7 @@ from loyalty.shopify.tokens import (
     exchange_offline_token,
     has_usable_token,
 )
+from standins.shopify_admin import ShopifyAdmin
 from tests.factories import create_shop
 
 SHOP = "token-shop"
@@ -310,31 +313,36 @@ THROTTLED = {
 
 
 class TestAdminApi:
-    async def test_sends_the_query_with_the_token_to_the_pinned_version(
+    async def test_sends_the_operation_with_the_token_to_the_pinned_version(
         self, db: str, admin: AdminApi
     ) -> None:
         """POST /admin/api/2026-10/graphql.json with X-Shopify-Access-Token; returns data."""
         shop = await connected_shop()
+        shopify = ShopifyAdmin(shop_id=77)
         with respx.mock(assert_all_called=True) as mock:
-            route = mock.post(GRAPHQL_URL).respond(200, json={"data": {"shop": {"name": "X"}}})
-            data = await admin.execute(shop.id, "{ shop { name } }", {"a": 1})
-        assert data == {"shop": {"name": "X"}}
+            route = mock.post(GRAPHQL_URL).mock(side_effect=shopify)
+            data = await admin.execute(shop.id, SHOP_ID)
+        assert data == {"shop": {"id": "gid://shopify/Shop/77"}}
         request = route.calls.last.request
         assert request.headers["X-Shopify-Access-Token"] == "shpat_old"
-        assert json.loads(request.content) == {"query": "{ shop { name } }", "variables": {"a": 1}}
+        assert json.loads(request.content) == {"query": SHOP_ID.document}
+        page = page_variables(None)
+        with respx.mock(assert_all_called=True) as mock:
+            route = mock.post(GRAPHQL_URL).mock(side_effect=shopify)
+            await admin.execute(shop.id, CUSTOMERS_PAGE, page)
+        assert json.loads(route.calls.last.request.content)["variables"] == page
 
     async def test_waits_out_throttled_errors_that_arrive_with_http_200(
         self, db: str, admin: AdminApi, sleeps: Sleeps
     ) -> None:
         """THROTTLED: wait (requested − available) / restoreRate, then retry."""
         shop = await connected_shop()
+        shopify = ShopifyAdmin()
+        shopify.answer_next(httpx.Response(200, json=THROTTLED))
         with respx.mock(assert_all_called=True) as mock:
-            route = mock.post(GRAPHQL_URL)
-            route.side_effect = [
-                httpx.Response(200, json=THROTTLED),
-                httpx.Response(200, json={"data": {"ok": True}}),
-            ]
-            assert await admin.execute(shop.id, "{ ok }") == {"ok": True}
+            route = mock.post(GRAPHQL_URL).mock(side_effect=shopify)
+            assert await admin.execute(shop.id, SHOP_ID) == {"shop": {"id": shopify.shop_gid}}
+        assert route.call_count == 2
         # Paced from the cost report (a real clock: a millisecond may pass before the retry).
         assert sleeps.waits == [pytest.approx(2.0, abs=0.05)]
         assert throttle_wait(THROTTLED) == pytest.approx(2.0)
@@ -344,24 +352,21 @@ class TestAdminApi:
     ) -> None:
         """HTTP 429 waits Retry-After seconds."""
         shop = await connected_shop()
+        shopify = ShopifyAdmin()
+        shopify.answer_next(httpx.Response(429, headers={"Retry-After": "3"}))
         with respx.mock(assert_all_called=True) as mock:
-            mock.post(GRAPHQL_URL).side_effect = [
-                httpx.Response(429, headers={"Retry-After": "3"}),
-                httpx.Response(200, json={"data": {"ok": True}}),
-            ]
-            await admin.execute(shop.id, "{ ok }")
+            mock.post(GRAPHQL_URL).mock(side_effect=shopify)
+            await admin.execute(shop.id, SHOP_ID)
         assert sleeps.waits == [3.0]
 
     async def test_retries_5xx_with_backoff(self, db: str, admin: AdminApi, sleeps: Sleeps) -> None:
         """Two 503s, then success; waits grow and are capped."""
         shop = await connected_shop()
+        shopify = ShopifyAdmin()
+        shopify.answer_next(httpx.Response(503), httpx.Response(502))
         with respx.mock(assert_all_called=True) as mock:
-            mock.post(GRAPHQL_URL).side_effect = [
-                httpx.Response(503),
-                httpx.Response(502),
-                httpx.Response(200, json={"data": {}}),
-            ]
-            await admin.execute(shop.id, "{ ok }")
+            mock.post(GRAPHQL_URL).mock(side_effect=shopify)
+            await admin.execute(shop.id, SHOP_ID)
         assert len(sleeps.waits) == 2 and all(0 < w <= 30 for w in sleeps.waits)
 
     async def test_gives_up_after_persistent_5xx(self, db: str, admin: AdminApi) -> None:
@@ -370,21 +375,19 @@ class TestAdminApi:
         with respx.mock(assert_all_called=True) as mock:
             mock.post(GRAPHQL_URL).respond(503)
             with pytest.raises(ShopifyUnavailableError):
-                await admin.execute(shop.id, "{ ok }")
+                await admin.execute(shop.id, SHOP_ID)
 
     async def test_refreshes_the_token_once_on_401_and_retries(
         self, db: str, admin: AdminApi
     ) -> None:
         """A revoked access token: refresh, retry with the new one."""
         shop = await connected_shop()
+        shopify = ShopifyAdmin()
+        shopify.answer_next(httpx.Response(401))
         with respx.mock(assert_all_called=True) as mock:
-            graphql = mock.post(GRAPHQL_URL)
-            graphql.side_effect = [
-                httpx.Response(401),
-                httpx.Response(200, json={"data": {"ok": 1}}),
-            ]
+            graphql = mock.post(GRAPHQL_URL).mock(side_effect=shopify)
             mock.post(TOKEN_URL).respond(200, json=token_response("shpat_new", "shprt_new"))
-            assert await admin.execute(shop.id, "{ ok }") == {"ok": 1}
+            assert await admin.execute(shop.id, SHOP_ID) == {"shop": {"id": shopify.shop_gid}}
         assert graphql.calls[1].request.headers["X-Shopify-Access-Token"] == "shpat_new"
 
     async def test_a_second_401_means_reauth(self, db: str, admin: AdminApi) -> None:
@@ -394,16 +397,17 @@ class TestAdminApi:
             mock.post(GRAPHQL_URL).respond(401)
             mock.post(TOKEN_URL).respond(200, json=token_response("shpat_new", "shprt_new"))
             with pytest.raises(ShopReauthRequiredError):
-                await admin.execute(shop.id, "{ ok }")
+                await admin.execute(shop.id, SHOP_ID)
 
-    async def test_other_graphql_errors_are_permanent(self, db: str, admin: AdminApi) -> None:
-        """A bad query is not retried: a clear error naming Shopify's message."""
+    async def test_a_document_shopify_refuses_is_a_permanent_error(
+        self, db: str, admin: AdminApi
+    ) -> None:
+        """A bad document (HTTP 200 with `errors`) is not retried: a clear error naming
+        Shopify's message."""
         shop = await connected_shop()
+        nope = Operation(name="Nope", document="query Nope { nope }", purpose="", docs="")
         with respx.mock(assert_all_called=True) as mock:
-            route = mock.post(GRAPHQL_URL).respond(
-                200,
-                json={"errors": [{"message": "Field 'nope' doesn't exist on type 'QueryRoot'"}]},
-            )
-            with pytest.raises(ShopifyApiError, match="doesn't exist"):
-                await admin.execute(shop.id, "{ nope }")
+            route = mock.post(GRAPHQL_URL).mock(side_effect=ShopifyAdmin(expect_errors=True))
+            with pytest.raises(ShopifyApiError, match="doesn't exist on type 'QueryRoot'"):
+                await admin.execute(shop.id, nope)
         assert route.call_count == 1

@@ -10,12 +10,19 @@ import pytest
 from loyalty.ratelimit import MemoryPacer
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps, build_job_deps
+from standins.shopify_admin import ShopifyAdmin
 from tests.partners.fakes import FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def shopify() -> ShopifyAdmin:
+    """Shopify's Admin GraphQL for the shop, judged by Shopify's schema (a respx side effect)."""
+    return ShopifyAdmin()
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import httpx
 import respx
 
 from loyalty.settings import Settings
+from loyalty.shopify.operations import SHOP_ID
 from loyalty.sync.deps import new_http_client
+from standins.shopify_admin import ShopifyAdmin
 
 
 class TestBaseUrls:
@@ -35,17 +37,20 @@ class TestBaseUrls:
 class TestShopifyRedirect:
     async def test_admin_api_calls_go_to_the_stand_in_with_the_shop_named(self) -> None:
         settings = Settings(shopify_admin_base_url="http://stub.test/shopify")
+        shopify = ShopifyAdmin()
         async with new_http_client(settings) as http:
             with respx.mock(assert_all_called=True) as mock:
                 route = mock.post(
                     "http://stub.test/shopify/admin/api/2026-10/graphql.json",
                     headers={"X-Shopify-Shop-Domain": "demo.myshopify.com"},
-                ).mock(return_value=httpx.Response(200, json={"data": {}}))
-                await http.post(
-                    "https://demo.myshopify.com/admin/api/2026-10/graphql.json", json={}
+                ).mock(side_effect=shopify)
+                answer = await http.post(
+                    "https://demo.myshopify.com/admin/api/2026-10/graphql.json",
+                    json={"query": SHOP_ID.document},
                 )
                 other = mock.get("https://a.klaviyo.com/api/profiles").mock(
                     return_value=httpx.Response(200)
                 )
                 await http.get("https://a.klaviyo.com/api/profiles")  # partners: untouched
         assert route.call_count == 1 and other.call_count == 1
+        assert answer.json()["data"] == {"shop": {"id": shopify.shop_gid}}

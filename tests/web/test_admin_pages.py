@@ -26,6 +26,7 @@ from loyalty.models import (
     RuleCategory,
     Shop,
 )
+from standins.shopify_admin import ShopifyAdmin
 from tests.factories import (
     create_api_key,
     create_customer,
@@ -146,7 +147,6 @@ class TestVerification:
         self, client: httpx.AsyncClient, db: str
     ) -> None:
         """The first verified load of any page runs token exchange, like App Home."""
-        empty = {"data": {"customers": {"pageInfo": {"hasNextPage": False}, "nodes": []}}}
         graphql = f"https://{DOMAIN}/admin/api/2026-10/graphql.json"
         with respx.mock(assert_all_called=False) as mock:
             exchange = mock.post(TOKEN_URL).respond(
@@ -159,7 +159,7 @@ class TestVerification:
                     "refresh_token_expires_in": 7_776_000,
                 },
             )
-            mock.post(graphql).respond(200, json=empty)
+            mock.post(graphql).mock(side_effect=ShopifyAdmin())
             response = await client.get(url("/app/customers"))
         assert response.status_code == 200
         assert exchange.called

@@ -14,6 +14,7 @@ from loyalty.clock import utcnow
 from loyalty.crypto import SecretBox
 from loyalty.models import Customer, Shop
 from loyalty.outbox.queue import InProcessJobQueue
+from standins.shopify_admin import ShopifyAdmin, customer_node
 from tests.factories import create_shop
 from tests.tokens import id_token
 from web.state import Services
@@ -25,7 +26,6 @@ DOMAIN = f"{SHOP}.myshopify.com"
 TOKEN_URL = f"https://{DOMAIN}/admin/oauth/access_token"
 GRAPHQL_URL = f"https://{DOMAIN}/admin/api/2026-10/graphql.json"
 BOX = SecretBox("test-secret-key-0123456789abcdef")
-EMPTY_PAGE = {"data": {"customers": {"pageInfo": {"hasNextPage": False}, "nodes": []}}}
 
 
 async def drain(services: Services) -> None:
@@ -116,36 +116,29 @@ class TestInstall:
         self, client: httpx.AsyncClient, db: str, services: Services
     ) -> None:
         """Managed install: token exchange on first load; tokens stored encrypted; CSP set."""
-        customers_page = {
-            "data": {
-                "customers": {
-                    "pageInfo": {"hasNextPage": False, "endCursor": "c2"},
-                    "nodes": [
-                        {
-                            "id": "gid://shopify/Customer/501",
-                            "firstName": "Ada",
-                            "lastName": "L",
-                            "tags": ["vip"],
-                            "createdAt": "2024-01-02T03:04:05Z",
-                            "updatedAt": "2024-05-01T00:00:00Z",
-                            "defaultEmailAddress": {"emailAddress": "Ada@Example.com"},
-                        },
-                        {
-                            "id": "gid://shopify/Customer/502",
-                            "firstName": "Bo",
-                            "lastName": "M",
-                            "tags": [],
-                            "createdAt": "2024-01-03T03:04:05Z",
-                            "updatedAt": "2024-05-01T00:00:00Z",
-                            "defaultEmailAddress": None,
-                        },
-                    ],
-                }
-            }
-        }
+        shopify = ShopifyAdmin(
+            customers=[
+                customer_node(
+                    501,
+                    email="Ada@Example.com",
+                    first_name="Ada",
+                    last_name="L",
+                    tags=["vip"],
+                    created_at="2024-01-02T03:04:05Z",
+                    updated_at="2024-05-01T00:00:00Z",
+                ),
+                customer_node(
+                    502,
+                    first_name="Bo",
+                    last_name="M",
+                    created_at="2024-01-03T03:04:05Z",
+                    updated_at="2024-05-01T00:00:00Z",
+                ),
+            ]
+        )
         with respx.mock(assert_all_called=True) as mock:
             exchange = mock.post(TOKEN_URL).respond(200, json=exchanged())
-            graphql = mock.post(GRAPHQL_URL).respond(200, json=customers_page)
+            graphql = mock.post(GRAPHQL_URL).mock(side_effect=shopify)
             response = await client.get(app_url(id_token(SHOP)))
             await drain(services)
 
@@ -197,7 +190,7 @@ class TestInstall:
         await create_shop(domain=DOMAIN, installed_at=utcnow(), uninstalled_at=utcnow())
         with respx.mock(assert_all_called=True) as mock:
             mock.post(TOKEN_URL).respond(200, json=exchanged("shpat_again"))
-            mock.post(GRAPHQL_URL).respond(200, json=EMPTY_PAGE)
+            mock.post(GRAPHQL_URL).mock(side_effect=ShopifyAdmin())
             response = await client.get(app_url(id_token(SHOP)))
             await drain(services)
         assert response.status_code == 200

@@ -33,6 +33,7 @@ from loyalty.sync.jobs import (
     PeriodicJob,
     in_process_functions,
 )
+from standins.shopify_admin import ShopifyAdmin
 from tests.factories import create_customer, create_rule
 from tests.lifecycle.entries import pending_entry
 from tests.sync.harness import award, award_many, connected_shop, enable
@@ -42,12 +43,6 @@ from workers.points import _arq_periodic
 from workers.settings import worker_options
 
 KLAVIYO = "https://a.klaviyo.com"
-SET_OK = {
-    "data": {
-        "metafieldsSet": {"metafields": [], "userErrors": []},
-        "metafieldsDelete": {"deletedMetafields": [], "userErrors": []},
-    }
-}
 
 
 def own_db(redis_url: str, db: int = 15) -> str:
@@ -106,7 +101,7 @@ class TestKilledHalfWay:
             )
             mock.post(f"{KLAVIYO}/api/events").mock(side_effect=event)
             mock.post(f"https://{shop.domain}/admin/api/2026-10/graphql.json").mock(
-                return_value=httpx.Response(200, json=SET_OK)
+                side_effect=ShopifyAdmin()
             )
 
             # The worker's own job function, as arq calls it, killed while it waits.
@@ -159,7 +154,9 @@ class TestKilledHalfWay:
             )
         with respx.mock(assert_all_called=True) as mock:
             # The metafield syncs the approvals owe run in the same burst.
-            mock.route(host=shop.domain).mock(return_value=httpx.Response(200, json=SET_OK))
+            mock.post(f"https://{shop.domain}/admin/api/2026-10/graphql.json").mock(
+                side_effect=ShopifyAdmin()
+            )
             done = await run_burst(settings, arq_redis)
 
         assert done.jobs_failed == 0
@@ -192,7 +189,7 @@ class TestRedisLost:
         requeued = await sweep(ArqJobQueue(arq_redis), grace=sweep_grace)
         with respx.mock(assert_all_called=True) as mock:
             mock.post(f"https://{shop.domain}/admin/api/2026-10/graphql.json").mock(
-                return_value=httpx.Response(200, json=SET_OK)
+                side_effect=ShopifyAdmin()
             )
             mock.post(f"{KLAVIYO}/api/profile-import").mock(
                 return_value=httpx.Response(200, json={"data": {"id": "01H"}})
@@ -272,9 +269,10 @@ class TestEmbeddedDefault:
         customer = await create_customer(shop)
         key = (await create_api_key(shop)).secret
         app = create_app(settings, manage_db=False, job_defer=0)
+        standin = ShopifyAdmin()
         with respx.mock(assert_all_called=True) as mock:
             shopify = mock.post(f"https://{shop.domain}/admin/api/2026-10/graphql.json").mock(
-                return_value=httpx.Response(200, json=SET_OK)
+                side_effect=standin
             )
             async with LifespanManager(app) as manager:
                 async with httpx.AsyncClient(
@@ -292,4 +290,6 @@ class TestEmbeddedDefault:
                 await services.queue.drain(grace=5)
 
         assert shopify.call_count == 1
+        owner = f"gid://shopify/Customer/{customer.shopify_customer_id}"
+        assert standin.metafield(owner, "points") == "25"
         assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0

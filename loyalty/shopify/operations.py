@@ -1,0 +1,107 @@
+"""Every Admin GraphQL operation the app sends to Shopify, by name, in one place.
+
+`AdminApi.execute` takes an `Operation`, never a bare string, and a test fails if a GraphQL
+document appears anywhere else in `loyalty/`, `web/` or `workers/`. The contract tests
+(tests/contract/test_shopify_graphql.py) validate each one against Shopify's own Admin schema
+for the pinned API version (and the latest stable one), coerce the variables the real code
+builds, and check the access scopes it needs against shopify.app.toml.
+
+Adding an operation: define one more `Operation` constant below, with the name used in its
+document, what it is for and its shopify.dev page. The tests pick it up from `OPERATIONS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ADMIN_DOCS = "https://shopify.dev/docs/api/admin-graphql/latest"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A named Admin GraphQL query or mutation."""
+
+    name: str  # the operation's name in `document`, as Shopify logs and reports it
+    document: str
+    purpose: str  # what the app sends it for
+    docs: str  # its shopify.dev reference page
+    # The GraphQL types whose metafields it writes: `metafieldsSet`/`metafieldsDelete` need the
+    # owner's write scope, which Shopify's scope map cannot know from the document alone.
+    metafield_owners: tuple[str, ...] = ()
+
+
+# Only `userErrors` is selected: the callers read nothing else, and `metafieldsSet` is atomic.
+_SET_ERRORS = "userErrors { field message code }"
+
+
+def _metafields_set(name: str, owner: str, purpose: str) -> Operation:
+    """A `metafieldsSet` of metafields owned by `owner` (its write scope is needed)."""
+    document = f"""
+mutation {name}($metafields: [MetafieldsSetInput!]!) {{
+  metafieldsSet(metafields: $metafields) {{ {_SET_ERRORS} }}
+}}
+"""
+    docs = f"{ADMIN_DOCS}/mutations/metafieldsSet"
+    return Operation(name, document, purpose, docs, metafield_owners=(owner,))
+
+
+CUSTOMER_METAFIELDS_SET = _metafields_set(
+    "LoyaltyCustomerMetafieldsSet",
+    "Customer",
+    "Write customers' loyalty metafields (points, tier, status…), ≤ 25 per call.",
+)
+
+CUSTOMER_METAFIELDS_SYNC = Operation(
+    name="LoyaltyCustomerMetafieldsSync",
+    document=f"""
+mutation LoyaltyCustomerMetafieldsSync(
+  $metafields: [MetafieldsSetInput!]!, $deletions: [MetafieldIdentifierInput!]!
+) {{
+  metafieldsSet(metafields: $metafields) {{ {_SET_ERRORS} }}
+  metafieldsDelete(metafields: $deletions) {{ userErrors {{ field message }} }}
+}}
+""",
+    purpose="Write customers' loyalty metafields and delete the ones that no longer have a "
+    "value (no tier, no upcoming expiry), in one request.",
+    docs=f"{ADMIN_DOCS}/mutations/metafieldsDelete",
+    metafield_owners=("Customer",),
+)
+
+SHOP_ID = Operation(
+    name="LoyaltyShopId",
+    document="query LoyaltyShopId { shop { id } }",
+    purpose="The shop's GraphQL id, the owner of its programme metafield (asked once, kept).",
+    docs=f"{ADMIN_DOCS}/queries/shop",
+)
+
+SHOP_METAFIELD_SET = _metafields_set(
+    "LoyaltyShopMetafieldSet",
+    "Shop",
+    "Write the shop's programme metafield (ways to earn, tiers, expiry) as json.",
+)
+
+CUSTOMERS_PAGE = Operation(
+    name="LoyaltyBackfill",
+    document="""
+query LoyaltyBackfill($first: Int!, $after: String) {
+  customers(first: $first, after: $after, sortKey: ID) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id
+      firstName
+      lastName
+      tags
+      createdAt
+      updatedAt
+      defaultEmailAddress { emailAddress }
+    }
+  }
+}
+""",
+    purpose="Page through the shop's existing customers at install (the backfill).",
+    docs=f"{ADMIN_DOCS}/queries/customers",
+)
+
+OPERATIONS: tuple[Operation, ...] = tuple(
+    value for value in list(globals().values()) if isinstance(value, Operation)
+)
