@@ -73,8 +73,6 @@ class TestLostAnswer:
     ) -> None:
         """Postscript processed the event, the answer was lost: one copy, ever. The event is
         recorded unconfirmed with a WARNING; the intent still completes (profile written)."""
-        from loyalty.models import DeliveryStatus, EventDelivery
-
         shop = await connected_shop(settings)
         await enable(settings, shop, Platform.POSTSCRIPT)
         customer = await create_customer(shop)
@@ -86,6 +84,8 @@ class TestLostAnswer:
             await run_until_settled(JobName.SYNC_POSTSCRIPT_SUBSCRIBERS, deps, shop)
 
         assert len(stand_in.processed) == 1
+        from loyalty.models import DeliveryStatus, EventDelivery
+
         [delivery] = await EventDelivery.filter(shop_id=shop.id)
         assert delivery.status == DeliveryStatus.UNCONFIRMED
         assert delivery.event_key == stand_in.processed[0]

@@ -118,7 +118,6 @@ class TestDeadLetters:
         """Klaviyo refuses for longer than the 48-hour window: still pending just before it
         ends, dead-lettered (completed, `dead_at`, a WARNING naming the shop, job, customer
         and intent) at the first failure after it; `retry_dead_letters` sends it again."""
-        from loyalty.outbox.dead_letters import retry_dead_letters
 
         shop = await connected_shop(settings)
         await enable(settings, shop, Platform.KLAVIYO)
@@ -152,6 +151,8 @@ class TestDeadLetters:
                 assert name in line.getMessage()
 
             profiles.mock(return_value=httpx.Response(200, json={"data": {}}))
+            from loyalty.outbox.dead_letters import retry_dead_letters
+
             assert await retry_dead_letters(shop_id=shop.id) == 1
             assert await retry_dead_letters(shop_id=shop.id) == 0
             await run_job(job, deps, shop)
