@@ -287,7 +287,9 @@ class SyncRun:
         self.leased.clear()
 
 
-Deliver = Callable[[SyncRun, Groups], Awaitable[None]]
+# Delivers for the customers (keys) the run just leased: claims their intents (run.claim) right
+# before reading their state and writing, and ends each intent it claimed.
+Deliver = Callable[[SyncRun, list[int]], Awaitable[None]]
 
 
 async def run_sync(
@@ -300,11 +302,11 @@ async def run_sync(
     pacing: Pacing,
     budget: float = RUN_BUDGET_SECONDS,
 ) -> RunResult:
-    """Lease due customers, claim their intents and `deliver` them, batch after batch, until
-    none is due or the time budget is used. `deliver` ends each intent it handles (delivered,
-    skipped, refused, failed); whatever it leaves is due again at once. It raises RetryLater to
-    hold the shop's work of this job. An unexpected error counts as a failed attempt for what
-    was held, and is raised."""
+    """Lease due customers and `deliver` for them, batch after batch, until none is due or
+    the time budget is used. `deliver` claims their intents (as late as it can: right before
+    it reads their state) and ends each one (delivered, skipped, refused, failed); whatever it
+    leaves is due again at once. It raises RetryLater to hold the shop's work of this job. An
+    unexpected error counts as a failed attempt for what was held, and is raised."""
     run = SyncRun(
         job=job,
         shop_id=shop_id,
@@ -318,8 +320,7 @@ async def run_sync(
             keys = await run.lease(pacing)
             if not keys:
                 break
-            groups = await run.claim(keys)
-            await deliver(run, groups)
+            await deliver(run, keys)
             await run.release(keys)
     except RetryLater as exc:
         hold = exc
@@ -369,8 +370,8 @@ def skip_all(reason: SkipReason) -> Deliver:
     """A `deliver` for work that cannot be done (nothing configured, the shop gone): every
     intent completes as skipped, with why."""
 
-    async def deliver(run: SyncRun, groups: Groups) -> None:
-        for intents in groups.values():
+    async def deliver(run: SyncRun, keys: list[int]) -> None:
+        for intents in (await run.claim(keys)).values():
             await run.skipped(intents, reason)
 
     return deliver

@@ -31,6 +31,7 @@ from loyalty.models import DeliveryStatus, Integration, Platform, Shop, SkipReas
 from loyalty.outbox import claims, deliveries
 from loyalty.outbox.claims import ClaimedIntent
 from loyalty.outbox.process import RetryLater
+from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.partners.clients import build_client
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
@@ -45,7 +46,6 @@ from loyalty.partners.transport import (
 from loyalty.sync.batch import (
     IMMEDIATE,
     RUN_BUDGET_SECONDS,
-    Groups,
     RunResult,
     SyncRun,
     pacing_for,
@@ -106,24 +106,19 @@ class _Target:
         self.error: str | None = None
         self.attempted = False
 
-    async def deliver(self, run: SyncRun, groups: Groups) -> None:
-        events = await events_for_intents(
-            shop_id=self.shop.id, intents=[i for group in groups.values() for i in group]
-        )
-        for customer, intents in groups.items():
+    async def deliver(self, run: SyncRun, customers: list[int]) -> None:
+        """One customer at a time: claim its intents (all the changes so far, however long
+        the run took to reach it), read its state, write the profile, send the events."""
+        for customer in customers:
             if run.out_of_time():
                 return  # what is left is due again at once: the follow-up run continues
             await run.renew()
-            if run.holds(customer):
-                await self._customer(run, customer, intents, events)
+            intents = (await run.claim([customer])).get(customer)
+            if intents:
+                await self._customer(run, customer, intents)
 
-    async def _customer(
-        self,
-        run: SyncRun,
-        customer: int,
-        intents: list[ClaimedIntent],
-        events: dict[int, list[LoyaltyEvent]],
-    ) -> None:
+    async def _customer(self, run: SyncRun, customer: int, intents: list[ClaimedIntent]) -> None:
+        events = await events_for_intents(shop_id=self.shop.id, intents=intents)
         states = await load_states(shop=self.shop, customer_ids=[customer], now=utcnow())
         state = states.get(customer)
         if state is None or state.redacted:
@@ -168,13 +163,20 @@ class _Target:
             await self.sync.event(state, event)
         except PartnerUnconfirmedError as exc:
             lost = exc
-        await deliveries.record(
-            shop_id=self.shop.id,
-            platform=self.platform,
-            key=event.key,
-            intent_id=intent.id,
-            status=DeliveryStatus.ACCEPTED if lost is None else DeliveryStatus.UNCONFIRMED,
-            now=utcnow(),
+        status = DeliveryStatus.ACCEPTED if lost is None else DeliveryStatus.UNCONFIRMED
+        now = utcnow()
+        # Recorded at once, and once more on a fresh connection if the database dropped this
+        # one: an accepted event not recorded would be sent again by the retry.
+        await once_more_if_disconnected(
+            "recording a delivered event",
+            lambda: deliveries.record(
+                shop_id=self.shop.id,
+                platform=self.platform,
+                key=event.key,
+                intent_id=intent.id,
+                status=status,
+                now=now,
+            ),
         )
         if lost is not None:
             log.warning(

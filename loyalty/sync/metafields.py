@@ -185,10 +185,9 @@ class _Writer:
         self._admin = admin
         self._shop = shop
 
-    async def deliver(self, run: SyncRun, groups: Groups) -> None:
-        """Several customers per metafieldsSet, a few calls in flight, each customer's state
-        read right before the wave that writes it."""
-        customers = sorted(groups)
+    async def deliver(self, run: SyncRun, customers: list[int]) -> None:
+        """Several customers per metafieldsSet, a few calls in flight; each wave's customers
+        are claimed, then read, right before the wave writes them."""
         waves = [
             customers[n : n + CUSTOMERS_PER_CALL * IN_FLIGHT]
             for n in range(0, len(customers), CUSTOMERS_PER_CALL * IN_FLIGHT)
@@ -197,7 +196,7 @@ class _Writer:
             if run.out_of_time():
                 return  # what is left is due again at once: the follow-up run continues
             await run.renew()
-            if not await self._wave(run, {c: groups[c] for c in wave if run.holds(c)}):
+            if not await self._wave(run, await run.claim(wave)):
                 return
 
     async def _wave(self, run: SyncRun, groups: Groups) -> bool:

@@ -25,7 +25,7 @@ from loyalty.shopify.tokens import (
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
-from loyalty.sync.batch import IMMEDIATE, Groups, RunResult, SyncRun, pacing_for, runner, skip_all
+from loyalty.sync.batch import IMMEDIATE, RunResult, SyncRun, pacing_for, runner, skip_all
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.metafields import NAMESPACE, REAUTH_HOLD, SET_MUTATION, user_errors
 
@@ -110,8 +110,10 @@ async def sync(deps: JobDeps, shop_id: int) -> RunResult:
     return await run(deliver, pacing)
 
 
-async def _write(admin: AdminApi, shop: Shop, run: SyncRun, groups: Groups) -> None:
-    intents = [i for group in groups.values() for i in group]
+async def _write(admin: AdminApi, shop: Shop, run: SyncRun, keys: list[int]) -> None:
+    intents = [i for group in (await run.claim(keys)).values() for i in group]
+    if not intents:
+        return
     document = await programme_document(shop)  # read now: after the edits were claimed
     try:
         owner = await shop_gid(admin, shop)

@@ -20,13 +20,14 @@ from loyalty.jobs import JobName
 from loyalty.models import IntentOutcome, OutboxIntent, Platform, Shop, SyncLease
 from loyalty.outbox import claims, leases
 from loyalty.outbox.claims import ClaimedIntent
+from loyalty.outbox.dispatch import LAPSED_LEASE_KEPT, sweep
 from loyalty.settings import Settings
 from loyalty.sync import marketing
 from loyalty.sync.batch import CLAIM_FOR, IMMEDIATE, SyncRun
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.events import events_for_intents
 from tests.factories import create_customer, create_rule
-from tests.sync.harness import award, connected_shop, enable, run_job
+from tests.sync.harness import RecordingQueue, award, connected_shop, enable, run_job
 
 OMNISEND = "https://api.omnisend.com/api"
 KLAVIYO = "https://a.klaviyo.com"
@@ -138,6 +139,20 @@ class TestLeases:
         a, b = new_run(shop, settings), new_run(shop, settings)
         assert await a.lease(IMMEDIATE, limit=1) == [first]
         assert await b.lease(IMMEDIATE, limit=1) == [second.id]
+
+    async def test_the_sweep_deletes_a_lease_a_dead_run_left_behind(
+        self, settings: Settings
+    ) -> None:
+        shop = await connected_shop(settings)
+        await owed(shop, settings)
+        dead = new_run(shop, settings)
+        await dead.lease(IMMEDIATE)  # … and the run dies: it never ends
+        later = datetime.now(UTC) + CLAIM_FOR + LAPSED_LEASE_KEPT + timedelta(seconds=1)
+        await sweep(RecordingQueue(), grace=timedelta(0))
+        assert await SyncLease.filter(shop_id=shop.id).count() == 1  # still live: kept
+        with time_machine.travel(later, tick=False):
+            await sweep(RecordingQueue(), grace=timedelta(0))
+        assert await SyncLease.filter(shop_id=shop.id).count() == 0
 
 
 class TestDoubleRelease:
