@@ -105,6 +105,8 @@ class Stubs:
     event_keys: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     contract_refusals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     profiles: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # The balance each platform holds now, per customer (email or subscriber id): last write wins.
+    shown: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     # Shopify: the schema-judging stand-in the tests use (standins/shopify_admin.py), with a
     # cost bucket of 1,000 restoring 100 a second.
     shopify: ShopifyAdmin = field(
@@ -159,6 +161,9 @@ def stub_app(stubs: Stubs) -> Starlette:
         stubs.calls["klaviyo profile"] += 1
         email = body["data"]["attributes"]["email"]
         stubs.profiles["klaviyo"].add(email)
+        stubs.shown["klaviyo"][email] = body["data"]["attributes"]["properties"][
+            "Loyalty Points Balance"
+        ]
         links = {"self": "https://a.klaviyo.com/api/profiles/01H/"}  # a PostProfileResponse
         profile = {"type": "profile", "id": "01H", "attributes": {"email": email}, "links": links}
         return JSONResponse({"data": profile})
@@ -177,6 +182,9 @@ def stub_app(stubs: Stubs) -> Starlette:
         body = await request.json()
         stubs.calls["omnisend profile"] += 1
         stubs.profiles["omnisend"].add(body["identifiers"][0]["id"])
+        stubs.shown["omnisend"][body["identifiers"][0]["id"]] = body["customProperties"][
+            "loyalty_points_balance"
+        ]
         return JSONResponse({"id": "60a6"})
 
     async def omnisend_event(request: Request) -> Response:
@@ -204,6 +212,10 @@ def stub_app(stubs: Stubs) -> Starlette:
             return answer
         stubs.calls["postscript profile"] += 1
         stubs.profiles["postscript"].add(request.path_params["subscriber"])
+        body = await request.json()
+        stubs.shown["postscript"][request.path_params["subscriber"]] = body["properties"][
+            "loyalty_points_balance"
+        ]
         return JSONResponse({"id": request.path_params["subscriber"]})
 
     async def postscript_event(request: Request) -> Response:
@@ -226,7 +238,9 @@ def stub_app(stubs: Stubs) -> Starlette:
         now = time.monotonic()
         for owner, _, key, value in stubs.shopify.writes[written:]:
             if key == "points" and owner.startswith("gid://shopify/Customer/"):
-                stubs.metafield_writes[int(owner.rsplit("/", 1)[-1])].append((now, int(value)))
+                customer = int(owner.rsplit("/", 1)[-1])
+                stubs.metafield_writes[customer].append((now, int(value)))
+                stubs.shown["shopify"][str(customer)] = int(value)
         return JSONResponse(payload, status_code=status)
 
     return Starlette(
@@ -464,10 +478,35 @@ async def measure(
         award_seconds = time.monotonic() - started
         log("waiting for the worker to drain every sync")
         drain = await wait_drained(dsn)
+        stale = await stale_values(dsn, stubs)
     finally:
         server.should_exit = True
         await serving
-    return report(stubs, awards, award_seconds, drain)
+    return report(stubs, awards, award_seconds, drain, stale)
+
+
+async def stale_values(dsn: str, stubs: Stubs) -> dict[str, int]:
+    """Per platform: customers whose last written balance differs from the database's."""
+    conn = await asyncpg.connect(pg_dsn(dsn))
+    try:
+        rows = await conn.fetch("SELECT shopify_customer_id, email, points_balance FROM customer")
+    finally:
+        await conn.close()
+    keys = {
+        "shopify": lambda r: str(r["shopify_customer_id"]),
+        "klaviyo": lambda r: r["email"],
+        "omnisend": lambda r: r["email"],
+        "postscript": lambda r: f"s_{r['shopify_customer_id']}",
+    }
+    return {
+        platform: sum(
+            1
+            for r in rows
+            if key(r) in stubs.shown[platform]
+            and stubs.shown[platform][key(r)] != r["points_balance"]
+        )
+        for platform, key in keys.items()
+    }
 
 
 def run(work: Path, dsn: str) -> int:
@@ -512,7 +551,9 @@ def run(work: Path, dsn: str) -> int:
     return status
 
 
-def report(stubs: Stubs, awards: list[Award], award_seconds: float, drain: float) -> int:
+def report(
+    stubs: Stubs, awards: list[Award], award_seconds: float, drain: float, stale: dict[str, int]
+) -> int:
     ok = sum(1 for a in awards if a.status == 201)
     customers = len({a.customer for a in awards if a.status == 201})
     lag = lags(stubs, awards)
@@ -534,10 +575,11 @@ def report(stubs: Stubs, awards: list[Award], award_seconds: float, drain: float
     for platform in ("klaviyo", "omnisend", "postscript"):
         keys = stubs.event_keys[platform]
         profiles = stubs.calls[f"{platform} profile"]
+        distinct = len(stubs.profiles[platform])
         print(
-            f"{platform:<11} profile syncs {profiles:5d} ({len(stubs.profiles[platform])} "
-            f"distinct customers)   events {len(keys):5d} ({len(set(keys))} distinct; "
-            f"awards {ok})"
+            f"{platform:<11} profile syncs {profiles:5d} ({distinct} distinct customers, "
+            f"{profiles / max(1, distinct):.2f} each)   events {len(keys):5d} "
+            f"({len(set(keys))} distinct; awards {ok})"
         )
         if len(set(keys)) != ok:
             problems.append(f"{platform}: {len(set(keys))} distinct events for {ok} awards")
@@ -570,6 +612,8 @@ def report(stubs: Stubs, awards: list[Award], award_seconds: float, drain: float
         )
     else:
         print("platform limits: never exceeded (no 429 from any stand-in, no THROTTLED)")
+    print(f"final value differs from the database (customers): {stale}")
+    problems += [f"{platform}: {n} stale final values" for platform, n in stale.items() if n]
     if ok != len(awards):
         problems.append(f"{len(awards) - ok} awards did not answer 201")
     if any(x == float("inf") for x in lag):

@@ -15,6 +15,7 @@ from typing import Any
 
 DEFAULT_DATA_DIR = Path("data")
 SHOPIFY_API_VERSION = "2026-10"  # the one place the Admin API version is pinned
+MIN_RETRY_WINDOW = 24 * 3600.0  # OUTBOX_RETRY_WINDOW below a day is refused
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,15 @@ class Settings:
     # Seconds a marketing-platform sync waits for more changes to the same customers, so a
     # burst of changes becomes one profile write per customer (each event is still sent).
     marketing_sync_delay: float = 5.0
+    # A customer changing all the time is still written at least this often (seconds).
+    marketing_sync_max_wait: float = 30.0
+    # The same for Shopify customer metafields: a shorter quiet time, so the storefront shows a
+    # change within seconds, and a burst still becomes one metafieldsSet per customer.
+    metafield_sync_delay: float = 0.5
+    metafield_sync_max_wait: float = 3.0
+    # Seconds a side effect is retried for before it is dead-lettered (listed, retried on
+    # request). At least a day, so a platform's outage or a long 429 period is ridden out.
+    outbox_retry_window: float = 48 * 3600.0
     # Share of each partner's published rate limits this app allows itself; the rest is
     # headroom for the merchant's other integrations on the same account and for clock skew.
     partner_rate_share: float = 0.9
@@ -110,6 +120,10 @@ def _sync_settings(env: Mapping[str, str]) -> dict[str, Any]:
     }
     numbers = {
         "marketing_sync_delay": "MARKETING_SYNC_DELAY",
+        "marketing_sync_max_wait": "MARKETING_SYNC_MAX_WAIT",
+        "metafield_sync_delay": "METAFIELD_SYNC_DELAY",
+        "metafield_sync_max_wait": "METAFIELD_SYNC_MAX_WAIT",
+        "outbox_retry_window": "OUTBOX_RETRY_WINDOW",
         "partner_rate_share": "PARTNER_RATE_SHARE",
         "approvals_interval": "APPROVALS_INTERVAL",
         "expiry_interval": "EXPIRY_INTERVAL",
@@ -119,6 +133,8 @@ def _sync_settings(env: Mapping[str, str]) -> dict[str, Any]:
         name: env[var].rstrip("/") for name, var in urls.items() if env.get(var)
     }
     values.update({name: float(env[var]) for name, var in numbers.items() if env.get(var)})
+    if values.get("outbox_retry_window", MIN_RETRY_WINDOW) < MIN_RETRY_WINDOW:
+        raise ValueError(f"OUTBOX_RETRY_WINDOW must be at least {MIN_RETRY_WINDOW:.0f} seconds")
     values["shopify_admin_base_url"] = (env.get("SHOPIFY_ADMIN_BASE_URL") or "").rstrip("/") or None
     return values
 

@@ -33,6 +33,8 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TABLES = (
     "webhook_event",
     "data_request",
+    "event_delivery",
+    "sync_lease",
     "outbox_intent",
     "activity",
     "earning_history_entry",
@@ -124,6 +126,9 @@ def settings(db: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-key-0123456789abcdef",
         outbox_dispatch_delay=0,
         outbox_sweep_interval=3600,
+        # No quiet time: a sync run right after a change writes it.
+        metafield_sync_delay=0,
+        metafield_sync_max_wait=0,
         shutdown_grace=2.0,
     )
 

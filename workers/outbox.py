@@ -9,7 +9,7 @@ from arq.typing import WorkerCoroutine
 
 from loyalty.outbox.dispatch import sweep
 from loyalty.outbox.queue import ArqJobQueue
-from loyalty.sync.jobs import SHOP_JOBS, IntentJob
+from loyalty.sync.jobs import INTENT_JOBS, SHOP_JOBS, IntentJob
 from workers.locks import redis_lock
 
 
@@ -20,9 +20,22 @@ def _arq_job(job: IntentJob) -> WorkerCoroutine:
     return run
 
 
+def _arq_intent_job(job: IntentJob) -> WorkerCoroutine:
+    async def run(ctx: dict[str, Any], *, shop_id: int) -> int:
+        # The run queues its own follow-up for customers not yet due (loyalty.sync.jobs).
+        return await job(ctx["deps"], shop_id=shop_id, queue=ArqJobQueue(ctx["redis"]))
+
+    return run
+
+
 # keep_result=0: a finished job leaves no key behind, so the same coalescing id can run again.
 SHOP_FUNCTIONS = [
-    func(_arq_job(job), name=str(name), keep_result=0, max_tries=10)
+    func(
+        (_arq_intent_job if name in INTENT_JOBS else _arq_job)(job),
+        name=str(name),
+        keep_result=0,
+        max_tries=10,
+    )
     for name, job in SHOP_JOBS.items()
 ]
 

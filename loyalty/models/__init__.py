@@ -6,7 +6,16 @@ from loyalty.models.customer import Customer
 from loyalty.models.earning_history import EarningHistoryEntry, EarningStatus
 from loyalty.models.earning_rule import API_AWARDABLE_CATEGORIES, EarningRule, RuleCategory
 from loyalty.models.idempotency import IdempotencyRecord
-from loyalty.models.outbox import Integration, OutboxIntent, Platform
+from loyalty.models.outbox import (
+    DeliveryStatus,
+    EventDelivery,
+    Integration,
+    IntentOutcome,
+    OutboxIntent,
+    Platform,
+    SkipReason,
+    SyncLease,
+)
 from loyalty.models.shop import Shop
 from loyalty.models.vip_tier import VipTier
 from loyalty.models.webhook import DataRequest, WebhookEvent
@@ -20,6 +29,8 @@ __models__ = [
     EarningHistoryEntry,
     Activity,
     OutboxIntent,
+    SyncLease,
+    EventDelivery,
     Integration,
     WebhookEvent,
     DataRequest,
@@ -34,15 +45,20 @@ __all__ = [
     "ApiKeyScope",
     "Customer",
     "DataRequest",
+    "DeliveryStatus",
     "EarningHistoryEntry",
     "EarningRule",
     "EarningStatus",
+    "EventDelivery",
     "IdempotencyRecord",
     "Integration",
+    "IntentOutcome",
     "OutboxIntent",
     "Platform",
     "RuleCategory",
     "Shop",
+    "SkipReason",
+    "SyncLease",
     "VipTier",
     "WebhookEvent",
 ]

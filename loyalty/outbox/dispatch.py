@@ -18,12 +18,15 @@ from datetime import timedelta
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
+from loyalty.outbox import leases
 from loyalty.outbox.intents import due_groups
 from loyalty.outbox.queue import JobQueue
 from loyalty.shopify.backfill import owed_backfills
 from loyalty.webhooks.inbox import owed_shops
 
 log = logging.getLogger(__name__)
+
+LAPSED_LEASE_KEPT = timedelta(hours=1)  # then a dead run's lease row is deleted by the sweep
 
 
 def coalescing_job_id(job: str, shop_id: int, *, window_seconds: float = 1.0) -> str:
@@ -37,8 +40,10 @@ async def sweep(
 ) -> int:
     """Enqueue a job for every (kind, shop) with intents nobody is working on, and a
     `process_webhooks` for every shop with webhook deliveries stored but not handled (never
-    queued, or claimed by a worker that died). Idempotent."""
+    queued, or claimed by a worker that died). Deletes sync leases dead runs left behind.
+    Idempotent."""
     now = utcnow()
+    await leases.forget_lapsed(before=now - LAPSED_LEASE_KEPT)
     groups = await due_groups(created_before=now - grace, now=now)
     groups += [
         (str(JobName.PROCESS_WEBHOOKS), shop_id)

@@ -1,37 +1,20 @@
-"""Running intents: claim a batch of one kind for one shop, hand it to the kind's handler,
-then complete it, or record the failure and hold the batch for a backed-off retry.
+"""How long failed work waits: the outbox's backoff, and `RetryLater`, which a sync raises when the
+platform (or the shop's connection to it) asks for the whole shop's work to wait.
 
-Safe to run twice or concurrently: claims are exclusive while they last, handlers push
-*current* state (so a repeat is harmless), and completion is conditional.
+The runs themselves (leases, owned claims, how each ends) are loyalty.sync.batch.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
-
-from loyalty.clock import utcnow
-from loyalty.jobs import JobName
-from loyalty.outbox.intents import (
-    ClaimedIntent,
-    claim_intents,
-    complete_intents,
-    release_intents,
-)
-
-log = logging.getLogger(__name__)
-
-D = TypeVar("D")
-IntentHandler = Callable[[D, int, list[ClaimedIntent]], Awaitable[None]]
 
 MAX_BACKOFF = timedelta(hours=1)
 
 
 class RetryLater(Exception):
-    """Raised by a handler when the partner asked us to come back later (429 Retry-After)."""
+    """The platform asked us to come back later (a 429's wait, a refused key, an outage): the
+    run ends, and the shop's pending work of its kind is held for `after`."""
 
     def __init__(self, reason: str, *, after: timedelta) -> None:
         super().__init__(reason)
@@ -39,38 +22,15 @@ class RetryLater(Exception):
 
 
 def backoff(attempt: int) -> timedelta:
-    """Capped exponential backoff with full jitter: 5 s, 10 s, 20 s … up to an hour."""
-    ceiling = min(MAX_BACKOFF.total_seconds(), 5 * 2 ** max(0, attempt - 1))
+    """Capped exponential backoff with full jitter: 5 s, 10 s, 20 s … up to an hour, where
+    `attempt` counts real delivery attempts that failed (this one included)."""
+    ceiling = min(MAX_BACKOFF.total_seconds(), 5 * 2 ** max(0, min(attempt, 30) - 1))
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311 - jitter, not crypto
 
 
-async def process_intents(
-    *,
-    job: JobName,
-    shop_id: int,
-    handler: IntentHandler[D],
-    deps: D,
-    batch_size: int = 200,
-    claim_for: timedelta = timedelta(minutes=2),
-) -> int:
-    """Work through every pending intent of `job` for `shop_id`. Returns how many completed."""
-    completed = 0
-    while True:
-        intents = await claim_intents(
-            job=job, shop_id=shop_id, limit=batch_size, claim_for=claim_for
-        )
-        if not intents:
-            return completed
-        ids = [intent.id for intent in intents]
-        attempt = max(intent.attempts for intent in intents)
-        try:
-            await handler(deps, shop_id, intents)
-        except RetryLater as exc:
-            await release_intents(ids, error=str(exc), retry_at=utcnow() + exc.after)
-            log.info("%s for shop %s deferred: %s", job, shop_id, exc)
-            return completed
-        except Exception as exc:
-            await release_intents(ids, error=repr(exc), retry_at=utcnow() + backoff(attempt))
-            raise
-        await complete_intents(ids)
-        completed += len(ids)
+def retry_delay(attempt: int, *, asked: timedelta | None = None) -> timedelta:
+    """The wait before the next attempt: what the platform asked (`Retry-After`), but never less
+    than the backoff for this many failed attempts, so a long refusal is retried less and less
+    often (at most hourly) rather than every minute for hours."""
+    grown = backoff(attempt)
+    return max(asked, grown) if asked is not None else grown

@@ -75,6 +75,10 @@ class KlaviyoClient:
     def __init__(self, transport: PartnerTransport) -> None:
         self._transport = transport
 
+    @property
+    def requests_sent(self) -> int:
+        return self._transport.requests_sent
+
     async def upsert_profile(self, *, email: str, properties: dict[str, Any]) -> None:
         """Create or update the profile with this email (201 created, 200 updated). `None`
         values clear a property. On 409 `duplicate_profile` (the identifiers belong to another
@@ -108,7 +112,10 @@ class KlaviyoClient:
         unique_id: str,
     ) -> None:
         """Record an event (202, empty body). Points go in `properties`, never in `value`
-        (Klaviyo shows `value` as revenue)."""
+        (Klaviyo shows `value` as revenue). Klaviyo's API spec documents `unique_id` as the
+        dedupe key ("If the unique_id is repeated for the same profile and metric, only the
+        first processed event will be recorded"), so a request whose answer was lost is sent
+        again, same id."""
         body = {
             "data": {
                 "type": "event",
@@ -121,7 +128,9 @@ class KlaviyoClient:
                 },
             }
         }
-        response = await self._transport.request("POST", "/api/events", endpoint=EVENTS, json=body)
+        response = await self._transport.request(
+            "POST", "/api/events", endpoint=EVENTS, json=body, resend_unanswered=True
+        )
         check(PLATFORM, response, error_detail)
 
     async def check_connection(self) -> None:

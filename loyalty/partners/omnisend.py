@@ -80,6 +80,10 @@ class OmnisendClient:
     def __init__(self, transport: PartnerTransport) -> None:
         self._transport = transport
 
+    @property
+    def requests_sent(self) -> int:
+        return self._transport.requests_sent
+
     async def upsert_contact(self, *, email: str, properties: dict[str, Any]) -> None:
         """Create (201) or update (200) the contact with this email. `sendWelcomeMessage` is
         false (the API defaults it to true) and no `channels` are sent, so a loyalty sync never
@@ -100,7 +104,10 @@ class OmnisendClient:
         time: datetime,
         properties: dict[str, Any],
     ) -> None:
-        """Send a custom event (202). `eventID` is derived from `key`, stable across retries."""
+        """Send a custom event (202). `eventID` is derived from `key`, stable across retries,
+        but Omnisend dedupes on (eventID, eventTime) for historical events only, not live
+        ones (https://api-docs.omnisend.com/reference-link/events, "Event Deduplication"), so
+        a request whose answer was lost is not sent again (PartnerUnconfirmedError)."""
         body = {
             "eventName": name,
             "origin": ORIGIN,
@@ -109,7 +116,9 @@ class OmnisendClient:
             "contact": {"email": email},
             "properties": properties,
         }
-        response = await self._transport.request("POST", "/events", endpoint=BRAND, json=body)
+        response = await self._transport.request(
+            "POST", "/events", endpoint=BRAND, json=body, resend_unanswered=False
+        )
         check(PLATFORM, response, error_detail)
 
     async def check_connection(self) -> None:

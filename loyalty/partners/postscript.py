@@ -60,6 +60,10 @@ class PostscriptClient:
     def __init__(self, transport: PartnerTransport) -> None:
         self._transport = transport
 
+    @property
+    def requests_sent(self) -> int:
+        return self._transport.requests_sent
+
     async def find_subscriber(self, *, shopify_customer_id: int, email: str | None) -> str | None:
         """The subscriber's id, looked up by Shopify customer id, then by email; None when the
         customer is not a subscriber (then nothing is sent: we never create one)."""
@@ -94,10 +98,11 @@ class PostscriptClient:
         properties: dict[str, Any],
         external_id: str,
     ) -> None:
-        """Send a custom event (202). `external_id` is our stable key; Postscript does not
-        document it as a dedupe key, so the jobs send each event once and retry only on
-        429/5xx/network errors. Properties without a value are left out: Postscript accepts
-        "strings, booleans, integers, floats, and datetime strings", and a null is none of them
+        """Send a custom event (202). `external_id` is our stable key, but Postscript does not
+        document it as a dedupe key: a request whose answer was lost is never sent again
+        (PartnerUnconfirmedError); only 429s, 5xx and failed connections are retried.
+        Properties without a value are left out: Postscript accepts "strings, booleans,
+        integers, floats, and datetime strings", and a null is none of them
         (https://developers.postscript.io/reference/create-custom-event)."""
         body: dict[str, Any] = {
             "type": type,
@@ -108,7 +113,9 @@ class PostscriptClient:
         }
         if email:
             body["email"] = email
-        response = await self._transport.request("POST", "/api/v2/events", endpoint=API, json=body)
+        response = await self._transport.request(
+            "POST", "/api/v2/events", endpoint=API, json=body, resend_unanswered=False
+        )
         check(PLATFORM, response, error_detail)
 
     async def check_connection(self) -> None:

@@ -11,6 +11,14 @@ Policy, per call:
   attempts, then `PartnerUnavailableError` (the job retries later with the outbox's backoff);
 - anything else is returned for the client to interpret (`check`): 401/403 are
   `PartnerAuthError`, other 4xx `PartnerRejectedError` (never retried).
+
+Whether a failed request may be sent again depends on whether the platform can have processed
+it. Certainly not: no connection was made (connect error or timeout, no pooled connection), or
+the platform answered 429 or a 5xx of its own. Perhaps: the request was sent and no answer
+came (a read or write timeout, the connection dropped), or a gateway answered that the origin
+did not answer in time (504, Cloudflare's 524). A request that may not be repeated
+(`resend_unanswered=False`: an event on a platform that does not dedupe by our id) raises
+`PartnerUnconfirmedError` on the first ambiguous failure instead of being sent again.
 """
 
 from __future__ import annotations
@@ -30,6 +38,17 @@ from loyalty.ratelimit import Pacer, PartnerLimit
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504, 524})
+# A gateway that gave up waiting for the platform: the platform may have processed the request.
+AMBIGUOUS_STATUSES = frozenset({504, 524})
+# Failures that prove the request never reached the platform: safe to send again.
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
 MAX_BACKOFF_SECONDS = 8.0
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -57,6 +76,11 @@ class PartnerRejectedError(PartnerError):
 
 class PartnerUnavailableError(PartnerError):
     """5xx or network errors that outlasted this call's retries: try again later."""
+
+
+class PartnerUnconfirmedError(PartnerError):
+    """The request was sent and its answer lost, so the platform may have processed it; it was
+    not sent again because a repeat would be a second copy (no documented dedupe)."""
 
 
 class PartnerThrottledError(PartnerError):
@@ -132,6 +156,9 @@ class PartnerTransport:
         self._max_attempts = max_attempts
         self._max_inline_wait = max_inline_wait
         self._timeout = timeout
+        # Requests actually sent (paced out ones are not): a failure with none sent was never
+        # a delivery attempt.
+        self.requests_sent = 0
 
     def _key(self, endpoint: Endpoint) -> str:
         return f"{self.platform}:{self._shop_id}:{endpoint.name}"
@@ -155,12 +182,15 @@ class PartnerTransport:
         endpoint: Endpoint,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        resend_unanswered: bool = True,
     ) -> httpx.Response:
         """Send with pacing and retries; returns the first response that is not a 429 or a
-        retryable 5xx. Raises PartnerThrottledError or PartnerUnavailableError."""
+        retryable 5xx. Raises PartnerThrottledError or PartnerUnavailableError, and
+        PartnerUnconfirmedError when `resend_unanswered` is False and an answer was lost."""
         url = self._base_url + path
         for attempt in range(1, self._max_attempts + 1):
             await self._pace(endpoint)
+            self.requests_sent += 1
             try:
                 response = await self._http.request(
                     method,
@@ -170,13 +200,16 @@ class PartnerTransport:
                     params=params,
                     timeout=self._timeout,
                 )
-            except httpx.TimeoutException as exc:
-                problem, wait = (
-                    f"no answer within {self._timeout:.0f} s ({type(exc).__name__})",
-                    None,
-                )
-            except httpx.TransportError as exc:
+            except NOT_SENT as exc:
                 problem, wait = f"could not connect ({type(exc).__name__}: {exc})", None
+            except httpx.TransportError as exc:
+                if isinstance(exc, httpx.TimeoutException):
+                    problem = f"no answer within {self._timeout:.0f} s ({type(exc).__name__})"
+                else:
+                    problem = f"the connection dropped ({type(exc).__name__}: {exc})"
+                if not resend_unanswered:
+                    raise PartnerUnconfirmedError(self.platform, problem) from exc
+                wait = None
             else:
                 if response.status_code == 429:
                     asked = self._retry_after(response)
@@ -195,6 +228,8 @@ class PartnerTransport:
                 if response.status_code not in RETRYABLE_STATUSES:
                     return response
                 problem, wait = f"server error {response.status_code}", None
+                if response.status_code in AMBIGUOUS_STATUSES and not resend_unanswered:
+                    raise PartnerUnconfirmedError(self.platform, f"{problem} (gateway timeout)")
             if attempt == self._max_attempts:
                 raise PartnerUnavailableError(
                     self.platform, f"{problem} after {attempt} attempts", status=None

@@ -13,8 +13,9 @@ the rows the change committed, so it is told the way the ledger tells it:
 - anything else (webhooks, reversals, exclusion, resyncs): no event, only the profile sync.
 
 Each event has a stable `key` (from the entry's public id, the activity's id or the notice
-time): the same intent yields the same keys on every retry, which is what makes Klaviyo's
-`unique_id`, Omnisend's `eventID` and Postscript's `external_id` dedupe a resend.
+time): the same intent yields the same keys on every retry. The key is what the app records
+once a platform has an event (loyalty.outbox.deliveries, so it is never sent again) and what it
+sends as Klaviyo's `unique_id`, Omnisend's `eventID` and Postscript's `external_id`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from loyalty.models import Activity, EarningHistoryEntry, OutboxIntent, VipTier
-from loyalty.outbox.intents import ClaimedIntent
+from loyalty.outbox.claims import ClaimedIntent
 
 TIER_ACTIVITY = "vip_tier_changed"
 # Payload `event` values written by the lifecycle jobs (loyalty.lifecycle).
@@ -57,8 +58,10 @@ class LoyaltyEvent:
 async def events_for_intents(
     *, shop_id: int, intents: Sequence[ClaimedIntent]
 ) -> dict[int, list[LoyaltyEvent]]:
-    """The events of each intent (by intent id), each event under one intent only."""
-    customer_intents = [i for i in intents if i.customer_id is not None]
+    """The events of each intent (by intent id), each event under one intent only. An intent
+    listed twice is read once: a repeat can never replace its events with an empty list."""
+    unique = {i.id: i for i in intents if i.customer_id is not None}
+    customer_intents = [unique[intent_id] for intent_id in sorted(unique)]
     if not customer_intents:
         return {}
     created = dict(

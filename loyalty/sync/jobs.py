@@ -1,9 +1,10 @@
 """Every background job, in one place: the arq worker (workers/) registers these and the
 embedded default runs the same functions in-process (`in_process_queue`).
 
-- Intent jobs (`INTENT_JOBS`, `shop_id`): claim that shop's pending intents of one kind and push
-  the current state (Shopify customer metafields, the programme metafield, Klaviyo, Omnisend,
-  Postscript), each event once.
+- Intent jobs (`INTENT_JOBS`, `shop_id`, and the `queue` for their follow-up): deliver that
+  shop's pending intents of one kind, pushing each customer's state at write time (Shopify
+  customer metafields, the programme metafield, Klaviyo, Omnisend, Postscript), each event at
+  most once (loyalty.sync.batch), and queue themselves again for customers not yet due.
 - Shop jobs (`SHOP_JOBS`): the intent jobs and `backfill_customers` (loyalty.shopify.backfill).
   `process_webhooks` has its own runner per process kind.
 - Lifecycle jobs (`LIFECYCLE_JOBS`, `shop_id` and a queue for the syncs they owe): approve due
@@ -22,18 +23,20 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from loyalty.clock import utcnow
 from loyalty.jobs import PROFILE_SYNC_JOBS, JobName
 from loyalty.lifecycle import LifecycleRun
 from loyalty.lifecycle.approvals import approve_due
 from loyalty.lifecycle.expiry import expire_due, notify_expiring_soon
 from loyalty.lifecycle.occasions import award_occasions
 from loyalty.lifecycle.schedule import schedule_approvals, schedule_expiry, schedule_occasions
+from loyalty.models import Platform
 from loyalty.outbox.dispatch import coalescing_job_id
-from loyalty.outbox.process import process_intents
 from loyalty.outbox.queue import InProcessJobQueue, JobQueue
 from loyalty.settings import Settings
 from loyalty.shopify.backfill import backfill_customers
 from loyalty.sync import marketing, metafields, shop_metafields
+from loyalty.sync.batch import RunResult
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.periodic import Periodic, PeriodicRunner
 from loyalty.webhooks.process import process_webhooks
@@ -44,25 +47,49 @@ IntentJob = Callable[..., Awaitable[int]]
 LifecycleJob = Callable[..., Awaitable[int]]
 
 
-def _intent_job(job: JobName, make_handler: Callable[[], Any]) -> IntentJob:
-    async def run(deps: JobDeps, *, shop_id: int) -> int:
-        # A fresh handler per run: its time budget spans the run's batches.
-        return await process_intents(job=job, shop_id=shop_id, handler=make_handler(), deps=deps)
+async def _marketing(platform: Platform, deps: JobDeps, shop_id: int) -> RunResult:
+    return await marketing.sync(deps, platform, shop_id)
+
+
+Sync = Callable[[JobDeps, int], Awaitable[RunResult]]
+
+
+def _intent_job(job: JobName, sync: Sync) -> IntentJob:
+    async def run(deps: JobDeps, *, shop_id: int, queue: JobQueue | None = None) -> int:
+        result = await sync(deps, shop_id)
+        if result.next_due is not None and queue is not None:
+            await queue_follow_up(queue, job, shop_id=shop_id, due=result.next_due)
+        return result.completed
 
     run.__name__ = str(job)
-    run.__doc__ = f"Process shop `shop_id`'s pending {job} intents. Idempotent."
+    run.__doc__ = (
+        f"Deliver shop `shop_id`'s pending {job} intents, then queue this job again for when "
+        "the customers it left waiting are due. Idempotent."
+    )
     return run
+
+
+async def queue_follow_up(queue: JobQueue, job: JobName, *, shop_id: int, due: datetime) -> None:
+    """Queue `job` for `due`: the run that left customers not yet quiet (or ran out of time)
+    arranges the next one itself, instead of leaving them to the sweep. The id names the
+    moment, so runs that agree on it queue it once."""
+    defer = max(0.0, (due - utcnow()).total_seconds())
+    stamp = int(due.timestamp() * 1000)
+    try:
+        await queue.enqueue(
+            job, job_id=f"{job}:{shop_id}:due:{stamp}", defer_seconds=defer, shop_id=shop_id
+        )
+    except Exception as exc:  # Redis down: the sweep finds the intents in the database
+        log.warning("could not queue %s for shop %s (%s); left to the sweep", job, shop_id, exc)
 
 
 INTENT_JOBS: dict[JobName, IntentJob] = {
     JobName.SYNC_SHOPIFY_METAFIELDS: _intent_job(
-        JobName.SYNC_SHOPIFY_METAFIELDS, metafields.handler
+        JobName.SYNC_SHOPIFY_METAFIELDS, lambda deps, shop_id: metafields.sync(deps, shop_id)
     ),
-    JobName.SYNC_SHOP_METAFIELDS: _intent_job(
-        JobName.SYNC_SHOP_METAFIELDS, shop_metafields.handler
-    ),
+    JobName.SYNC_SHOP_METAFIELDS: _intent_job(JobName.SYNC_SHOP_METAFIELDS, shop_metafields.sync),
     **{
-        job: _intent_job(job, partial(marketing.profile_sync_handler, platform))
+        job: _intent_job(job, partial(_marketing, platform))
         for platform, job in PROFILE_SYNC_JOBS.items()
     },
 }
@@ -185,13 +212,19 @@ def in_process_functions(deps: JobDeps) -> dict[JobName, Callable[..., Awaitable
 
         return call
 
+    def bind_intents(job: IntentJob) -> Callable[..., Awaitable[Any]]:
+        async def call(ctx: dict[str, Any], *, shop_id: int) -> Any:
+            return await job(deps, shop_id=shop_id, queue=ctx["queue"])
+
+        return call
+
     def bind_lifecycle(job: LifecycleJob) -> Callable[..., Awaitable[Any]]:
         async def call(ctx: dict[str, Any], *, shop_id: int) -> Any:
             return await job(deps, shop_id=shop_id, queue=ctx["queue"])
 
         return call
 
-    async def run_webhooks(_ctx: dict[str, Any], *, shop_id: int) -> int:
+    async def run_webhooks(ctx: dict[str, Any], *, shop_id: int) -> int:
         # In process there is no queue to hand follow-ups to, so run them here: the customer
         # syncs the deliveries owe, and further rounds while deliveries remain.
         handled = 0
@@ -200,7 +233,7 @@ def in_process_functions(deps: JobDeps) -> dict[JobName, Callable[..., Awaitable
             handled += run.handled
             for job in sorted(run.jobs):
                 try:
-                    await INTENT_JOBS[JobName(job)](deps, shop_id=shop_id)
+                    await INTENT_JOBS[JobName(job)](deps, shop_id=shop_id, queue=ctx["queue"])
                 except Exception:  # its intents were held for retry; the sweep brings them back
                     log.exception("%s for shop %s failed after webhooks", job, shop_id)
             if not run.more:
@@ -208,6 +241,7 @@ def in_process_functions(deps: JobDeps) -> dict[JobName, Callable[..., Awaitable
 
     return {
         **{name: bind(job) for name, job in SHOP_JOBS.items()},
+        **{name: bind_intents(job) for name, job in INTENT_JOBS.items()},
         **{name: bind_lifecycle(job) for name, job in LIFECYCLE_JOBS.items()},
         JobName.PROCESS_WEBHOOKS: run_webhooks,
     }

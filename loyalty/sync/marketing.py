@@ -1,24 +1,25 @@
 """Klaviyo, Omnisend and Postscript syncs: for each customer in a run, one profile write with the
 current state, then each loyalty event the customer's intents carry, once.
 
-Guarantees and failure handling (the run is a loyalty.sync.batch.SyncRun):
+Guarantees and failure handling (the run is a loyalty.sync.batch.SyncRun: one writer per
+customer, state read right before the write, one write per customer per burst):
 - not configured (no integration, disabled, no key), shop uninstalled, customer redacted or
-  without an address on the platform: the intents complete as no-ops;
-- an intent is completed as soon as its events are accepted, so a retry never repeats them;
-  an event in flight when a run dies is re-sent with the same key (`unique_id`, `eventID`,
-  `external_id`);
-- refused key (401/403): recorded on the integration's status and the run's intents held for
-  `AUTH_HOLD` (saving a new key releases them at once), not retried in a loop;
-- a payload the platform refuses (other 4xx): that customer's intents are given up, recorded;
+  without an address on the platform: the intents complete as skipped, with the reason;
+- each event is recorded the moment the platform accepts it (loyalty.outbox.deliveries) and
+  never sent again, whatever else fails; an event whose answer was lost is re-sent only on
+  Klaviyo (`unique_id` dedupes), elsewhere recorded unconfirmed with a WARNING and not re-sent;
+- refused key (401/403): recorded on the integration's status and the shop's work held for
+  `AUTH_HOLD` (saving a new key releases it at once), not retried in a loop;
+- a payload the platform refuses (other 4xx): that customer's intents are dead-lettered;
 - 429 longer than a job should sleep, 5xx or timeouts that outlasted the client's retries: the
-  rest of the run is held (the partner's wait, or the outbox's capped backoff) and retried.
+  attempt is counted for the customer whose call failed and the shop's work is held (what
+  the platform asked, or the outbox's backoff for the attempts so far), then retried, until
+  the retry window ends.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import NoReturn
 
@@ -26,127 +27,196 @@ from loyalty.clock import utcnow
 from loyalty.crypto import SecretDecryptionError
 from loyalty.integrations import record_outcome
 from loyalty.jobs import PROFILE_SYNC_JOBS
-from loyalty.models import Integration, Platform, Shop
-from loyalty.outbox.intents import ClaimedIntent
-from loyalty.outbox.process import RetryLater, backoff
+from loyalty.models import DeliveryStatus, Integration, Platform, Shop, SkipReason
+from loyalty.outbox import claims, deliveries
+from loyalty.outbox.claims import ClaimedIntent
+from loyalty.outbox.process import RetryLater
+from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.partners.clients import build_client
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
 from loyalty.partners.transport import (
     PartnerAuthError,
+    PartnerError,
     PartnerRejectedError,
     PartnerThrottledError,
     PartnerUnavailableError,
+    PartnerUnconfirmedError,
 )
-from loyalty.sync.batch import SyncRun
+from loyalty.sync.batch import (
+    IMMEDIATE,
+    RUN_BUDGET_SECONDS,
+    RunResult,
+    SyncRun,
+    pacing_for,
+    runner,
+    skip_all,
+)
 from loyalty.sync.deps import JobDeps
-from loyalty.sync.events import events_for_intents
+from loyalty.sync.events import LoyaltyEvent, events_for_intents
 from loyalty.sync.platforms import CustomerSync, KlaviyoSync, OmnisendSync, PostscriptSync
-from loyalty.sync.state import load_states
+from loyalty.sync.state import CustomerState, load_states
 
 log = logging.getLogger(__name__)
 
 AUTH_HOLD = timedelta(hours=6)
-RUN_BUDGET_SECONDS = 120.0  # well inside arq's job timeout (300 s)
-
-Handler = Callable[[JobDeps, int, list[ClaimedIntent]], Awaitable[None]]
 
 
-def profile_sync_handler(platform: Platform, *, budget: float = RUN_BUDGET_SECONDS) -> Handler:
-    """The handler process_intents calls with each batch of one job run (a fresh handler per
-    run, so the time budget spans the run's batches)."""
-    deadline = time.monotonic() + budget
-
-    async def handle(deps: JobDeps, shop_id: int, intents: list[ClaimedIntent]) -> None:
-        await sync_platform(deps, platform, shop_id, intents, deadline=deadline)
-
-    return handle
-
-
-async def sync_platform(
-    deps: JobDeps,
-    platform: Platform,
-    shop_id: int,
-    intents: list[ClaimedIntent],
-    *,
-    deadline: float,
-) -> None:
-    """Deliver one batch of the platform's intents for the shop. Raises RetryLater to hold
-    what is left; returning completes the batch."""
+async def sync(
+    deps: JobDeps, platform: Platform, shop_id: int, *, budget: float = RUN_BUDGET_SECONDS
+) -> RunResult:
+    """Deliver the shop's pending intents for `platform`: per due customer, one profile write
+    with the current state, then each of its events not yet recorded."""
+    job = PROFILE_SYNC_JOBS[platform]
     integration = await Integration.get_or_none(shop_id=shop_id, platform=platform)
     shop = await Shop.get_or_none(id=shop_id)
-    if (
-        shop is None
-        or shop.uninstalled_at is not None
-        or integration is None
-        or not integration.enabled
-        or not integration.credentials_enc
-    ):
-        log.info(
-            "%s sync for shop %s: not configured; %d intent(s) completed",
-            platform,
-            shop_id,
-            len(intents),
-        )
-        return
+    label = shop.domain if shop is not None else str(shop_id)
+
+    run = runner(job=job, shop_id=shop_id, shop_label=label, settings=deps.settings, budget=budget)
+    if shop is None or shop.uninstalled_at is not None:
+        return await run(skip_all(SkipReason.UNINSTALLED), IMMEDIATE)
+    if integration is None or not integration.enabled or not integration.credentials_enc:
+        log.info("%s sync for shop %s: not configured; skipped", platform, label)
+        return await run(skip_all(SkipReason.NOT_CONFIGURED), IMMEDIATE)
     try:
         api_key = deps.box.decrypt(integration.credentials_enc)
     except SecretDecryptionError:
         error = "The saved API key cannot be read (SECRET_KEY changed); enter it again."
         await record_outcome(shop_id=shop_id, platform=platform, succeeded=False, error=error)
-        raise RetryLater(error, after=AUTH_HOLD) from None
+        now = utcnow()
+        await claims.hold_pending(
+            job=job, shop_id=shop_id, until=now + AUTH_HOLD, error=error, now=now
+        )
+        return RunResult(0, None)
+    target = _Target(platform, shop, _customer_sync(platform, deps, shop_id, api_key))
+    try:
+        return await run(target.deliver, pacing_for(job, deps.settings))
+    finally:
+        await target.record()
 
-    run = await SyncRun.start(
-        job=PROFILE_SYNC_JOBS[platform], shop_id=shop_id, intents=intents, deadline=deadline
-    )
-    target = _customer_sync(platform, deps, shop_id, api_key)
-    groups = run.by_customer()
-    now = utcnow()
-    states = await load_states(
-        shop=shop, customer_ids=[c for c in groups if c is not None], now=now
-    )
-    events = await events_for_intents(shop_id=shop_id, intents=run.intents)
-    synced = 0
-    rejected: str | None = None
-    for customer_id, customer_intents in groups.items():
-        state = states.get(customer_id) if customer_id is not None else None
+
+class _Target:
+    """One platform for one shop, for one run: delivers each leased customer's intents."""
+
+    def __init__(self, platform: Platform, shop: Shop, sync: CustomerSync) -> None:
+        self.platform = platform
+        self.shop = shop
+        self.sync = sync
+        self.synced = 0
+        self.error: str | None = None
+        self.attempted = False
+
+    async def deliver(self, run: SyncRun, customers: list[int]) -> None:
+        """One customer at a time: claim its intents (all the changes so far, however long
+        the run took to reach it), read its state, write the profile, send the events."""
+        for customer in customers:
+            if run.out_of_time():
+                return  # what is left is due again at once: the follow-up run continues
+            await run.renew()
+            intents = (await run.claim([customer])).get(customer)
+            if intents:
+                await self._customer(run, customer, intents)
+
+    async def _customer(self, run: SyncRun, customer: int, intents: list[ClaimedIntent]) -> None:
+        events = await events_for_intents(shop_id=self.shop.id, intents=intents)
+        states = await load_states(shop=self.shop, customer_ids=[customer], now=utcnow())
+        state = states.get(customer)
         if state is None or state.redacted:
-            await run.done(customer_intents)  # gone, or erased: nothing may be sent
-            continue
-        if run.out_of_time():
-            await run.hand_back(error="run's time budget used up; continuing in the next run")
-            raise RetryLater("time budget used up", after=timedelta(0))
-        await run.renew()
+            reason = SkipReason.UNKNOWN_CUSTOMER if state is None else SkipReason.REDACTED
+            await run.skipped(intents, reason)  # gone, or erased: nothing may be sent
+            return
+        sent_before = self.sync.requests_sent
         try:
-            if await target.profile(state):
-                for intent in customer_intents:
-                    for event in events.get(intent.id, []):
-                        await target.event(state, event)
-                    await run.done([intent])
-            synced += 1
+            if not await self.sync.profile(state):
+                await run.skipped(intents, SkipReason.NO_ADDRESS)
+                return
+            keys = [e.key for i in intents for e in events.get(i.id, [])]
+            done = await deliveries.recorded(
+                shop_id=self.shop.id, platform=self.platform, keys=keys
+            )
+            for intent in intents:
+                for event in events.get(intent.id, []):
+                    if event.key not in done:
+                        await self._event(state, intent, event)
+                await run.delivered([intent])
+            self.synced += 1
         except PartnerRejectedError as exc:
-            rejected = f"{exc.detail} (customer {state.shopify_customer_id})"
-            log.warning("%s refused shop %s's customer %s: %s", platform, shop_id, customer_id, exc)
-            await run.give_up(customer_intents, error=rejected)
-            continue
-        except PartnerAuthError as exc:
-            await _stop(run, platform, shop_id, synced, exc.detail, AUTH_HOLD)
-        except PartnerThrottledError as exc:
-            await _stop(run, platform, shop_id, synced, exc.detail, timedelta(seconds=exc.after))
-        except PartnerUnavailableError as exc:
-            attempt = max(i.attempts for i in customer_intents)
-            await _stop(run, platform, shop_id, synced, exc.detail, backoff(attempt))
-        await run.done(customer_intents)
-    await record_outcome(shop_id=shop_id, platform=platform, succeeded=synced > 0, error=rejected)
+            self.error = f"{exc.detail} (customer {state.shopify_customer_id})"
+            log.warning(
+                "%s refused shop %s's customer %s: %s",
+                self.platform,
+                self.shop.domain,
+                customer,
+                exc,
+            )
+            await run.refused(intents, error=self.error)
+        except (PartnerAuthError, PartnerThrottledError, PartnerUnavailableError) as exc:
+            self.error = exc.detail
+            attempted = self.sync.requests_sent > sent_before
+            await self._stop(run, intents, exc, attempted=attempted)
 
+    async def _event(
+        self, state: CustomerState, intent: ClaimedIntent, event: LoyaltyEvent
+    ) -> None:
+        lost: PartnerUnconfirmedError | None = None
+        try:
+            await self.sync.event(state, event)
+        except PartnerUnconfirmedError as exc:
+            lost = exc
+        status = DeliveryStatus.ACCEPTED if lost is None else DeliveryStatus.UNCONFIRMED
+        now = utcnow()
+        # Recorded at once, and once more on a fresh connection if the database dropped this
+        # one: an accepted event not recorded would be sent again by the retry.
+        await once_more_if_disconnected(
+            "recording a delivered event",
+            lambda: deliveries.record(
+                shop_id=self.shop.id,
+                platform=self.platform,
+                key=event.key,
+                intent_id=intent.id,
+                status=status,
+                now=now,
+            ),
+        )
+        if lost is not None:
+            log.warning(
+                "%s event %s for shop %s, customer %s is unconfirmed: %s. Not re-sent (it "
+                "would be a second copy); the merchant can send it again",
+                self.platform,
+                event.key,
+                self.shop.domain,
+                state.id,
+                lost.detail,
+            )
+            raise PartnerUnavailableError(self.platform, lost.detail) from lost
 
-async def _stop(
-    run: SyncRun, platform: Platform, shop_id: int, synced: int, detail: str, hold: timedelta
-) -> NoReturn:
-    """Record why, hold the rest of the run for `hold`, and end the run."""
-    await record_outcome(shop_id=shop_id, platform=platform, succeeded=synced > 0, error=detail)
-    await run.hand_back(error=detail, retry_at=utcnow() + hold)
-    raise RetryLater(detail, after=hold)
+    async def _stop(
+        self, run: SyncRun, intents: list[ClaimedIntent], exc: PartnerError, *, attempted: bool
+    ) -> NoReturn:
+        """The platform refused the shop, not the customer: count the attempt for this customer
+        when a call reached the platform, and hold the shop's work (RetryLater)."""
+        if isinstance(exc, PartnerAuthError):
+            asked: timedelta | None = AUTH_HOLD
+        elif isinstance(exc, PartnerThrottledError):
+            asked = timedelta(seconds=exc.after)
+        else:
+            asked = None
+        left = [i for i in intents if i.id in run.open]
+        if attempted:
+            hold = await run.failed(left, error=exc.detail, asked=asked)
+        else:
+            hold = asked or timedelta(seconds=1)  # our own pacing: no call, no attempt
+        raise RetryLater(exc.detail, after=hold)
+
+    async def record(self) -> None:
+        """The integration's status: the last success, or the last error in plain words."""
+        if self.synced or self.error:
+            await record_outcome(
+                shop_id=self.shop.id,
+                platform=self.platform,
+                succeeded=self.synced > 0,
+                error=self.error,
+            )
 
 
 def _customer_sync(platform: Platform, deps: JobDeps, shop_id: int, api_key: str) -> CustomerSync:

@@ -8,9 +8,11 @@ tier, no upcoming expiry) is deleted with `metafieldsDelete` in the same request
 text or date value is refused.
 
 Customers are written three to a call (7 metafields each, Shopify takes at most 25 per call),
-a few calls in flight; the current state is read fresh, so a repeat is harmless. `metafieldsSet`
-is atomic per call and answers 200 with `userErrors`: a failed call is split to find the
-customer Shopify refuses, whose intents are given up (recorded) while the others are written.
+a few calls in flight; each customer's state is read right before the write, under the
+customer's sync lease (loyalty.sync.batch), so the last write always shows the database's
+state and a repeat is harmless. `metafieldsSet` is atomic per call and answers 200 with
+`userErrors`: a failed call is split to find the customer Shopify refuses, whose intents are
+dead-lettered (recorded) while the others are written.
 https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldsSet
 """
 
@@ -18,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
-from loyalty.models import Shop
-from loyalty.outbox.intents import ClaimedIntent
-from loyalty.outbox.process import RetryLater, backoff
+from loyalty.models import Shop, SkipReason
+from loyalty.outbox.claims import ClaimedIntent
+from loyalty.outbox.process import RetryLater
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
 from loyalty.shopify.operations import (
     CUSTOMER_METAFIELDS_SET,
@@ -38,7 +40,16 @@ from loyalty.shopify.tokens import (
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
-from loyalty.sync.batch import SyncRun
+from loyalty.sync.batch import (
+    IMMEDIATE,
+    RUN_BUDGET_SECONDS,
+    Groups,
+    RunResult,
+    SyncRun,
+    pacing_for,
+    runner,
+    skip_all,
+)
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.state import CustomerState, load_states
 
@@ -50,7 +61,6 @@ KEYS_PER_CUSTOMER = 7
 CUSTOMERS_PER_CALL = MAX_PER_CALL // KEYS_PER_CUSTOMER
 IN_FLIGHT = 4  # concurrent calls per run; Shopify's cost bucket and AdminApi pace the rest
 REAUTH_HOLD = timedelta(minutes=15)
-RUN_BUDGET_SECONDS = 120.0
 
 
 def customer_metafields(state: CustomerState) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
@@ -129,63 +139,77 @@ async def write_customers(
     return refused
 
 
-def handler(*, budget: float = RUN_BUDGET_SECONDS) -> Any:
-    """A fresh handler per job run (the time budget spans the run's batches)."""
-    deadline = time.monotonic() + budget
-
-    async def handle(deps: JobDeps, shop_id: int, intents: list[ClaimedIntent]) -> None:
-        await sync_metafields(deps, shop_id, intents, deadline=deadline)
-
-    return handle
-
-
-async def sync_metafields(
-    deps: JobDeps, shop_id: int, intents: list[ClaimedIntent], *, deadline: float
-) -> None:
+async def sync(deps: JobDeps, shop_id: int, *, budget: float = RUN_BUDGET_SECONDS) -> RunResult:
+    """Write the metafields of the shop's customers with pending changes (loyalty.sync.batch:
+    one write per customer per burst, the state read right before it). Customers Shopify
+    refuses are dead-lettered; while Shopify is unavailable or the shop must re-authorise,
+    the shop's work is held."""
+    job = JobName.SYNC_SHOPIFY_METAFIELDS
     shop = await Shop.get_or_none(id=shop_id)
+    label = shop.domain if shop is not None else str(shop_id)
+    run = runner(job=job, shop_id=shop_id, shop_label=label, settings=deps.settings, budget=budget)
     if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
         # Nothing to write to: the demo shop, a shop that never opened the app in Shopify
-        # admin (no token exchange yet), or one that uninstalled. Completing is right: the
-        # next change after it connects syncs the customer's current state.
+        # admin (no token exchange yet), or one that uninstalled. Skipping is right: the next
+        # change after it connects syncs the customer's current state.
         log.info(
-            "metafield sync for shop %s skipped (%d intent(s)): no Shopify offline token; "
-            "open the app in Shopify admin to connect the shop",
-            shop.domain if shop else shop_id,
-            len(intents),
+            "metafield sync for shop %s skipped: no Shopify offline token; open the app in "
+            "Shopify admin to connect the shop",
+            label,
         )
-        return
+        return await run(skip_all(SkipReason.NOT_CONNECTED), IMMEDIATE)
     if deps.admin is None:
-        log.info("metafield sync for shop %s skipped: Shopify is not configured", shop_id)
-        return
-    run = await SyncRun.start(
-        job=JobName.SYNC_SHOPIFY_METAFIELDS, shop_id=shop_id, intents=intents, deadline=deadline
-    )
-    groups = run.by_customer()
-    states = await load_states(shop=shop, customer_ids=[c for c in groups if c], now=utcnow())
-    writable = [states[c] for c in groups if c in states and not states[c].redacted]
-    await run.done(
-        [i for c, its in groups.items() if c not in states or states[c].redacted for i in its]
-    )
-    chunks = [
-        writable[n : n + CUSTOMERS_PER_CALL] for n in range(0, len(writable), CUSTOMERS_PER_CALL)
-    ]
-    for wave_start in range(0, len(chunks), IN_FLIGHT):
-        if run.out_of_time():
-            await run.hand_back(error="run's time budget used up; continuing in the next run")
-            raise RetryLater("time budget used up", after=timedelta(0))
-        await run.renew()
-        wave = chunks[wave_start : wave_start + IN_FLIGHT]
+        log.info("metafield sync for shop %s skipped: Shopify is not configured", label)
+        return await run(skip_all(SkipReason.NOT_CONFIGURED), IMMEDIATE)
+    writer = _Writer(deps.admin, shop)
+    return await run(writer.deliver, pacing_for(job, deps.settings))
+
+
+class _Writer:
+    def __init__(self, admin: AdminApi, shop: Shop) -> None:
+        self._admin = admin
+        self._shop = shop
+
+    async def deliver(self, run: SyncRun, customers: list[int]) -> None:
+        """Several customers per metafieldsSet, a few calls in flight; each wave's customers
+        are claimed, then read, right before the wave writes them."""
+        waves = [
+            customers[n : n + CUSTOMERS_PER_CALL * IN_FLIGHT]
+            for n in range(0, len(customers), CUSTOMERS_PER_CALL * IN_FLIGHT)
+        ]
+        for wave in waves:
+            if run.out_of_time():
+                return  # what is left is due again at once: the follow-up run continues
+            await run.renew()
+            if not await self._wave(run, await run.claim(wave)):
+                return
+
+    async def _wave(self, run: SyncRun, groups: Groups) -> bool:
+        """Write one wave; False when the shop turned out to be gone (all skipped)."""
+        states = await load_states(shop=self._shop, customer_ids=list(groups), now=utcnow())
+        for customer, intents in groups.items():
+            state = states.get(customer)
+            if state is None or state.redacted:
+                reason = SkipReason.UNKNOWN_CUSTOMER if state is None else SkipReason.REDACTED
+                await run.skipped(intents, reason)
+        writable = [states[c] for c in groups if c in states and not states[c].redacted]
+        chunks = [
+            writable[n : n + CUSTOMERS_PER_CALL]
+            for n in range(0, len(writable), CUSTOMERS_PER_CALL)
+        ]
         outcomes = await asyncio.gather(
-            *(write_customers(deps.admin, shop_id, chunk) for chunk in wave),
+            *(write_customers(self._admin, self._shop.id, chunk) for chunk in chunks),
             return_exceptions=True,
         )
         stop: BaseException | None = None
-        for chunk, outcome in zip(wave, outcomes, strict=True):
+        failed: list[ClaimedIntent] = []
+        for chunk, outcome in zip(chunks, outcomes, strict=True):
             if isinstance(outcome, ShopifyApiError):  # a GraphQL error no retry will fix
                 for state in chunk:
-                    await run.give_up(groups[state.id], error=outcome.detail)
+                    await run.refused(groups[state.id], error=outcome.detail)
             elif isinstance(outcome, BaseException):
                 stop = stop or outcome
+                failed += [i for state in chunk for i in groups[state.id]]
             else:
                 for state in chunk:
                     if state.id in outcome:
@@ -194,29 +218,40 @@ async def sync_metafields(
                             state.id,
                             outcome[state.id],
                         )
-                        await run.give_up(groups[state.id], error=outcome[state.id])
+                        await run.refused(groups[state.id], error=outcome[state.id])
                     else:
-                        await run.done(groups[state.id])
+                        await run.delivered(groups[state.id])
         if stop is not None:
-            await _stop(run, shop_id, stop)
-            return
+            await _stop(run, failed, stop)
+            return False
+        return True
 
 
-async def _stop(run: SyncRun, shop_id: int, problem: BaseException) -> None:
-    """End the run on a failure that concerns the whole shop: completes everything when the
-    shop is gone, otherwise holds what is left and raises RetryLater."""
+async def _stop(run: SyncRun, failed: list[ClaimedIntent], problem: BaseException) -> None:
+    """A failure that concerns the whole shop: skip everything when the shop is gone,
+    otherwise count the attempt for the customers whose calls failed and hold the shop's work
+    (RetryLater)."""
     if isinstance(problem, ShopNotConnectedError):  # uninstalled or never connected meanwhile
-        await run.done([i for its in run.by_customer().values() for i in its])
+        for intents in list(_by_customer(run.open.values()).values()):
+            await run.skipped(intents, SkipReason.NOT_CONNECTED)
         return
-    attempt = max((i.attempts for i in run.intents), default=1)
     if isinstance(problem, ShopReauthRequiredError):
-        hold = REAUTH_HOLD  # the merchant must open the app again; look again later
-    elif isinstance(problem, ShopifyUnavailableError):
-        hold = backoff(attempt)
-    else:  # a bug or a cancellation: hold the work, and let the failure be seen
-        await run.hand_back(error=repr(problem), retry_at=utcnow() + backoff(attempt))
-        raise problem
+        # No call reached Shopify: the merchant must open the app again; look again later.
+        detail = str(problem) or type(problem).__name__
+        log.warning(
+            "metafield sync for shop %s held for %s: %s", run.shop_label, REAUTH_HOLD, detail
+        )
+        raise RetryLater(detail, after=REAUTH_HOLD)
+    if not isinstance(problem, ShopifyUnavailableError):
+        raise problem  # a bug: run_sync counts the attempt and lets the failure be seen
     detail = str(problem) or type(problem).__name__
-    log.warning("metafield sync for shop %s held for %s: %s", shop_id, hold, detail)
-    await run.hand_back(error=detail, retry_at=utcnow() + hold)
+    hold = await run.failed(failed, error=detail)
+    log.warning("metafield sync for shop %s held for %s: %s", run.shop_label, hold, detail)
     raise RetryLater(detail, after=hold)
+
+
+def _by_customer(intents: Iterable[ClaimedIntent]) -> Groups:
+    grouped: Groups = {}
+    for intent in intents:
+        grouped.setdefault(intent.customer_id or 0, []).append(intent)
+    return grouped

@@ -79,6 +79,11 @@ def event_properties(event: LoyaltyEvent, state: CustomerState) -> dict[str, Any
 
 
 class CustomerSync(Protocol):
+    @property
+    def requests_sent(self) -> int:
+        """Requests that reached the network so far (a failure with none was no attempt)."""
+        ...
+
     async def profile(self, state: CustomerState) -> bool:
         """Write the customer's current state; False when the platform has nowhere to put
         it (no email, not a Postscript subscriber): then no events are sent either."""
@@ -90,6 +95,10 @@ class CustomerSync(Protocol):
 class KlaviyoSync:
     def __init__(self, client: KlaviyoClient) -> None:
         self._client = client
+
+    @property
+    def requests_sent(self) -> int:
+        return self._client.requests_sent
 
     async def profile(self, state: CustomerState) -> bool:
         if not state.email:
@@ -112,6 +121,10 @@ class OmnisendSync:
     def __init__(self, client: OmnisendClient) -> None:
         self._client = client
 
+    @property
+    def requests_sent(self) -> int:
+        return self._client.requests_sent
+
     async def profile(self, state: CustomerState) -> bool:
         if not state.email:
             return False
@@ -133,6 +146,10 @@ class PostscriptSync:
     def __init__(self, client: PostscriptClient) -> None:
         self._client = client
         self._subscribers: dict[int, str] = {}
+
+    @property
+    def requests_sent(self) -> int:
+        return self._client.requests_sent
 
     async def profile(self, state: CustomerState) -> bool:
         subscriber = await self._client.find_subscriber(

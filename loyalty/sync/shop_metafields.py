@@ -3,19 +3,21 @@ points expiry, for the theme extension to read without calling the app.
 
 Rewritten whole from the database whenever the merchant edits rules, tiers or programme
 settings (those services write a `sync_shop_metafields` intent in the edit's transaction); any
-number of edits queued together make one write, and a repeat writes the same document.
+number of edits queued together make one write, read after they were claimed and written
+under the shop's sync lease (loyalty.sync.batch), and a repeat writes the same document.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from loyalty.clock import isoformat_z, utcnow
-from loyalty.models import EarningRule, Shop, VipTier
-from loyalty.outbox.intents import ClaimedIntent
-from loyalty.outbox.process import RetryLater, backoff
+from loyalty.jobs import JobName
+from loyalty.models import EarningRule, Shop, SkipReason, VipTier
+from loyalty.outbox.process import RetryLater
 from loyalty.points import as_multiplier
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
 from loyalty.shopify.operations import SHOP_ID, SHOP_METAFIELD_SET
@@ -24,6 +26,7 @@ from loyalty.shopify.tokens import (
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
+from loyalty.sync.batch import IMMEDIATE, RunResult, SyncRun, pacing_for, runner, skip_all
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.metafields import NAMESPACE, REAUTH_HOLD, user_errors
 
@@ -97,37 +100,51 @@ def programme_metafield(owner: str, document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def handler() -> Any:
-    async def handle(deps: JobDeps, shop_id: int, intents: list[ClaimedIntent]) -> None:
-        await sync_shop_metafield(deps, shop_id, intents)
-
-    return handle
-
-
-async def sync_shop_metafield(deps: JobDeps, shop_id: int, intents: list[ClaimedIntent]) -> None:
-    """Write the programme document. Completes (no-op) when the shop cannot be written to;
-    raises RetryLater while Shopify is unavailable or the shop must re-authorise."""
+async def sync(deps: JobDeps, shop_id: int) -> RunResult:
+    """Write the programme document once for every edit queued so far (the shop-level intents,
+    customer key 0, under one lease). Skips when the shop cannot be written to; holds the work
+    while Shopify is unavailable or the shop must re-authorise."""
+    job = JobName.SYNC_SHOP_METAFIELDS
     shop = await Shop.get_or_none(id=shop_id)
+    label = shop.domain if shop is not None else str(shop_id)
+    deliver = skip_all(SkipReason.NOT_CONNECTED)
+    pacing = IMMEDIATE
     if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
-        log.info("programme metafield for shop %s skipped: no Shopify offline token", shop_id)
+        log.info("programme metafield for shop %s skipped: no Shopify offline token", label)
+    elif deps.admin is None:
+        deliver = skip_all(SkipReason.NOT_CONFIGURED)
+    else:
+        deliver = partial(_write, deps.admin, shop)
+        pacing = pacing_for(job, deps.settings)
+    run = runner(job=job, shop_id=shop_id, shop_label=label, settings=deps.settings)
+    return await run(deliver, pacing)
+
+
+async def _write(admin: AdminApi, shop: Shop, run: SyncRun, keys: list[int]) -> None:
+    intents = [i for group in (await run.claim(keys)).values() for i in group]
+    if not intents:
         return
-    if deps.admin is None:
-        return
-    document = await programme_document(shop)
+    document = await programme_document(shop)  # read now: after the edits were claimed
     try:
-        owner = await shop_gid(deps.admin, shop)
-        data = await deps.admin.execute(
-            shop_id, SHOP_METAFIELD_SET, programme_metafield(owner, document)
+        owner = await shop_gid(admin, shop)
+        data = await admin.execute(
+            shop.id, SHOP_METAFIELD_SET, programme_metafield(owner, document)
         )
     except ShopNotConnectedError:
+        await run.skipped(intents, SkipReason.NOT_CONNECTED)
         return
     except ShopReauthRequiredError as exc:
         raise RetryLater(str(exc), after=REAUTH_HOLD) from None
     except ShopifyApiError as exc:
-        log.error("programme metafield for shop %s refused: %s", shop_id, exc.detail)
-        return  # the next edit writes the whole document again
+        log.error("programme metafield for shop %s refused: %s", shop.domain, exc.detail)
+        await run.refused(intents, error=exc.detail)
+        return
     except ShopifyUnavailableError as exc:
-        attempt = max((i.attempts for i in intents), default=1)
-        raise RetryLater(exc.detail, after=backoff(attempt)) from None
+        hold = await run.failed(intents, error=exc.detail)
+        raise RetryLater(exc.detail, after=hold) from None
     if problems := user_errors(data):
-        log.error("programme metafield for shop %s refused: %s", shop_id, "; ".join(problems))
+        detail = "; ".join(problems)
+        log.error("programme metafield for shop %s refused: %s", shop.domain, detail)
+        await run.refused(intents, error=detail)
+        return
+    await run.delivered(intents)

@@ -27,11 +27,17 @@ def shopify() -> ShopifyAdmin:
 
 @pytest.fixture
 async def deps(settings: Settings, clock: FakeClock) -> AsyncIterator[JobDeps]:
-    """The worker's dependencies, with pacing and retry sleeps on the fake clock."""
+    """The worker's dependencies, with pacing and retry sleeps on the fake clock, and no quiet
+    time: a job run right after a change writes it (tests of the quiet time set their own)."""
     async with httpx.AsyncClient() as http:
-        built = build_job_deps(settings, http, pacer=MemoryPacer(clock=clock.monotonic))
-        if built.admin is not None:
-            built.admin._sleep = clock.sleep
-        yield JobDeps(
-            settings=settings, http=http, admin=built.admin, pacer=built.pacer, sleep=clock.sleep
-        )
+        no_quiet_time = settings.with_overrides(marketing_sync_delay=0, marketing_sync_max_wait=0)
+        yield deps_for(no_quiet_time, http, clock)
+
+
+def deps_for(settings: Settings, http: httpx.AsyncClient, clock: FakeClock) -> JobDeps:
+    built = build_job_deps(settings, http, pacer=MemoryPacer(clock=clock.monotonic))
+    if built.admin is not None:
+        built.admin._sleep = clock.sleep
+    return JobDeps(
+        settings=settings, http=http, admin=built.admin, pacer=built.pacer, sleep=clock.sleep
+    )

@@ -3,6 +3,7 @@ made through the award service (so intents are the ones production writes), and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from loyalty.models import (
     Platform,
     Shop,
 )
+from loyalty.outbox.queue import JobQueue
 from loyalty.settings import SHOPIFY_API_VERSION, Settings
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.jobs import INTENT_JOBS
@@ -77,8 +79,31 @@ async def award_many(shop: Shop, customer: Customer, count: int, *, points: int 
     ]
 
 
-async def run_job(job: JobName, deps: JobDeps, shop: Shop) -> int:
-    return await INTENT_JOBS[job](deps, shop_id=shop.id)
+async def run_job(job: JobName, deps: JobDeps, shop: Shop, *, queue: JobQueue | None = None) -> int:
+    """One run of the job, as a worker would run it; follow-ups it arranges go to `queue`."""
+    if queue is None:
+        return await INTENT_JOBS[job](deps, shop_id=shop.id)
+    return await INTENT_JOBS[job](deps, shop_id=shop.id, queue=queue)
+
+
+@dataclass
+class Enqueued:
+    job: JobName
+    job_id: str
+    defer_seconds: float
+    kwargs: dict[str, Any]
+
+
+class RecordingQueue:
+    """A JobQueue that keeps what it is given (the follow-ups a run arranges), runs nothing."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Enqueued] = []
+
+    async def enqueue(
+        self, job: JobName, *, job_id: str, defer_seconds: float = 0, **kwargs: Any
+    ) -> None:
+        self.jobs.append(Enqueued(job, job_id, defer_seconds, kwargs))
 
 
 async def pending(job: JobName, shop: Shop) -> list[OutboxIntent]:

@@ -1,21 +1,26 @@
-"""The outbox on a real Redis: dispatch after commit, the Redis-down path, the sweep, and arq
-workers running the jobs (twice, harmlessly). Runs on SQLite and PostgreSQL."""
+"""The outbox on a real Redis: dispatch after commit, the Redis-down path, the sweep, arq
+workers running the jobs (twice, harmlessly), and a run queueing its own follow-up for when
+its customers are quiet. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
+import respx
 from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
 
 from loyalty.jobs import JobName
-from loyalty.models import Customer, EarningHistoryEntry, OutboxIntent
+from loyalty.models import Customer, EarningHistoryEntry, IntentOutcome, OutboxIntent
 from loyalty.outbox.dispatch import OutboxDispatcher, sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from tests.factories import create_api_key, create_customer, create_rule, create_shop
+from tests.sync.harness import award, connected_shop, graphql_url
 from tests.workers.arq_harness import UNREACHABLE_REDIS, arq_worker, queued_jobs
 from web.app import create_app
 
@@ -136,6 +141,44 @@ class TestDispatch:
         await worker.close()
 
         assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
-        intents = await OutboxIntent.filter(customer_id=customer.id)
-        assert len(intents) == 1 and intents[0].completed_at is not None
-        assert intents[0].attempts == 1  # claimed once; the second run found it completed
+        [intent] = await OutboxIntent.filter(customer_id=customer.id)
+        assert intent.completed_at is not None and intent.outcome == IntentOutcome.SKIPPED
+        assert intent.attempts == 0  # no delivery ever failed; claims are not attempts
+
+
+class TestFollowUp:
+    async def test_a_run_before_the_quiet_time_queues_the_write_for_when_it_ends(
+        self, settings: Settings, arq_redis: ArqRedis
+    ) -> None:
+        """Three awards, the metafield job queued at once: the worker's first run finds the
+        customer not yet quiet and queues the job again on Redis for the moment it will be;
+        that run writes the customer once, with all three awards."""
+        settings = settings.with_overrides(metafield_sync_delay=1.0, metafield_sync_max_wait=10.0)
+        shop = await connected_shop(settings)
+        customer = await create_customer(shop)
+        for _ in range(3):
+            await award(shop, await create_rule(shop, points=10), customer)
+        await ArqJobQueue(arq_redis).enqueue(
+            JobName.SYNC_SHOPIFY_METAFIELDS, job_id="now", shop_id=shop.id
+        )
+        ok = {
+            "data": {
+                "metafieldsSet": {"metafields": [], "userErrors": []},
+                "metafieldsDelete": {"deletedMetafields": [], "userErrors": []},
+            }
+        }
+        with respx.mock(assert_all_called=True) as mock:
+            route = mock.post(graphql_url(shop)).mock(return_value=httpx.Response(200, json=ok))
+            worker = arq_worker(settings, arq_redis)
+            await worker.main()
+            await worker.close()
+
+        assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
+        [call] = route.calls
+        values = {f["key"]: f["value"] for f in json_body(call.request)["variables"]["metafields"]}
+        assert values["points"] == "30"
+        assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0
+
+
+def json_body(request: httpx.Request) -> dict[str, Any]:
+    return dict(json.loads(request.content))

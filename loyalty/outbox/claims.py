@@ -1,0 +1,259 @@
+"""Owned claims on intents: a run claims pending intents under its token, and only that token can
+renew, end or release them.
+
+Every statement here is one statement, conditional on `claimed_by = token AND completed_at IS
+NULL`: a run whose claim lapsed and was taken over (a slow or dead worker) changes nothing when
+it later completes, fails or releases, so it can never clear another run's fresh claim or end
+an intent another run is delivering. A run never holds an intent twice: it claims only intents
+no live claim holds, and `ClaimedIntent`s are keyed by id.
+
+`attempts` counts real delivery attempts that failed (`fail`), never claims or hand-backs. An
+intent still failing once its window (`retry_from`, or `created_at`) is `window` old is
+dead-lettered by that failure: completed with outcome `dead`, `dead_at` and why.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.expressions import Q
+
+from loyalty import sql
+from loyalty.db import dialect
+from loyalty.jobs import JobName
+from loyalty.models import IntentOutcome, OutboxIntent
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedIntent:
+    id: int
+    customer_id: int | None
+    payload: dict[str, Any]
+    attempts: int  # real delivery attempts that failed so far
+
+
+@dataclass(frozen=True, slots=True)
+class DeadIntent:
+    id: int
+    customer_id: int | None
+    error: str
+
+
+_CLAIM_SQL = """
+UPDATE outbox_intent SET claimed_by = $3, claimed_until = $4
+WHERE id IN (
+    SELECT id FROM outbox_intent
+    WHERE job = $1 AND shop_id = $2 AND completed_at IS NULL
+      AND (claimed_until IS NULL OR claimed_until < $5) AND {customers}
+    ORDER BY id LIMIT $7 {lock}
+)
+RETURNING id, customer_id, payload, attempts
+"""
+# customer_key: the customer's id, 0 for the shop-level intents (customer_id NULL). Several runs
+# may claim at once on PostgreSQL; SKIP LOCKED keeps them from waiting on each other (leases
+# already keep them on different customers). SQLite has one writer, so a sub-select is exclusive.
+_CLAIM_SQL_BY_DIALECT = {
+    "postgres": _CLAIM_SQL.format(
+        customers="COALESCE(customer_id, 0) = ANY($6::bigint[])", lock="FOR UPDATE SKIP LOCKED"
+    ),
+    "sqlite": _CLAIM_SQL.format(
+        customers="COALESCE(customer_id, 0) IN (SELECT value FROM json_each($6))", lock=""
+    ),
+}
+
+
+def id_list(ids: list[int]) -> Any:
+    """A list of ids as one bound value: an array on PostgreSQL, JSON for SQLite's json_each."""
+    return ids if dialect() == "postgres" else json.dumps(ids)
+
+
+async def claim(
+    *,
+    job: JobName,
+    shop_id: int,
+    token: str,
+    customer_keys: list[int],
+    until: datetime,
+    now: datetime,
+    limit: int = 5000,
+) -> list[ClaimedIntent]:
+    """Claim the pending intents of `job` for these customers that no live claim (and no
+    hold) covers, oldest first. Only the lease holder of a customer should call this."""
+    if not customer_keys:
+        return []
+    rows = await sql.fetch_all(
+        _CLAIM_SQL_BY_DIALECT[dialect()],
+        str(job),
+        shop_id,
+        token,
+        until,
+        now,
+        id_list(customer_keys),
+        limit,
+    )
+    claimed = {
+        row["id"]: ClaimedIntent(
+            id=row["id"],
+            customer_id=row["customer_id"],
+            payload=_as_dict(row["payload"]),
+            attempts=row["attempts"],
+        )
+        for row in rows
+    }
+    return [claimed[key] for key in sorted(claimed)]
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, (str, bytes)):
+        loaded = json.loads(value)
+        return loaded if isinstance(loaded, dict) else {}
+    return dict(value or {})
+
+
+def _held(token: str, ids: list[int]) -> Any:
+    return OutboxIntent.filter(id__in=ids, claimed_by=token, completed_at__isnull=True)
+
+
+async def renew(*, token: str, ids: list[int], until: datetime) -> int:
+    """Extend a live run's claims, so a long run is never mistaken for a dead one."""
+    if not ids:
+        return 0
+    return int(await _held(token, ids).update(claimed_until=until))
+
+
+async def complete(
+    *,
+    token: str,
+    ids: list[int],
+    outcome: IntentOutcome,
+    now: datetime,
+    detail: str | None = None,
+) -> int:
+    """End intents this run holds: `delivered`, or `skipped` with the reason in `detail`."""
+    if not ids:
+        return 0
+    return int(
+        await _held(token, ids).update(
+            completed_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            outcome=outcome,
+            outcome_detail=detail,
+            last_error=None,
+        )
+    )
+
+
+async def hand_back(
+    *, token: str, ids: list[int], retry_at: datetime, error: str | None = None
+) -> int:
+    """Release intents this run holds, pending, due at `retry_at` (now: at once). Not an
+    attempt: nothing reached the platform for them. `error` (if any) is kept as their last."""
+    if not ids:
+        return 0
+    changes: dict[str, Any] = {"claimed_by": None, "claimed_until": retry_at}
+    if error is not None:
+        changes["last_error"] = error[:2000]
+    return int(await _held(token, ids).update(**changes))
+
+
+_FAIL_SQL = """
+UPDATE outbox_intent SET
+    attempts = attempts + 1,
+    last_error = $3,
+    claimed_by = NULL,
+    claimed_until = CASE WHEN {expired} THEN NULL ELSE {retry_at} END,
+    completed_at = CASE WHEN {expired} THEN {now} END,
+    dead_at = CASE WHEN {expired} THEN {now} END,
+    outcome = CASE WHEN {expired} THEN 'dead' END
+WHERE claimed_by = $1 AND completed_at IS NULL AND {ids}
+RETURNING id, customer_id, dead_at
+"""
+# Inside CASE a parameter has no type on PostgreSQL (it would be text): cast it there.
+_FAIL_SQL_BY_DIALECT = {
+    "postgres": _FAIL_SQL.format(
+        expired="COALESCE(retry_from, created_at) <= $6",
+        retry_at="$4::timestamptz",
+        now="$5::timestamptz",
+        ids="id = ANY($2::bigint[])",
+    ),
+    "sqlite": _FAIL_SQL.format(
+        expired="COALESCE(retry_from, created_at) <= $6",
+        retry_at="$4",
+        now="$5",
+        ids="id IN (SELECT value FROM json_each($2))",
+    ),
+}
+
+
+async def fail(
+    *,
+    token: str,
+    ids: list[int],
+    error: str,
+    retry_at: datetime,
+    now: datetime,
+    window: timedelta,
+) -> list[DeadIntent]:
+    """A real delivery attempt failed for these intents: count it, keep why, hold them until
+    `retry_at`; those whose retry window has passed are dead-lettered instead (returned)."""
+    if not ids:
+        return []
+    error = error[:2000]
+    rows = await sql.fetch_all(
+        _FAIL_SQL_BY_DIALECT[dialect()], token, id_list(ids), error, retry_at, now, now - window
+    )
+    return [
+        DeadIntent(row["id"], row["customer_id"], error)
+        for row in rows
+        if row["dead_at"] is not None
+    ]
+
+
+async def dead_letter(*, token: str, ids: list[int], error: str, now: datetime) -> int:
+    """Give up at once on intents no retry can deliver (the platform refused the payload)."""
+    if not ids:
+        return 0
+    return int(
+        await _held(token, ids).update(
+            completed_at=now,
+            dead_at=now,
+            outcome=IntentOutcome.DEAD,
+            outcome_detail=None,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=error[:2000],
+        )
+    )
+
+
+async def hold_pending(
+    *, job: JobName, shop_id: int, until: datetime, error: str, now: datetime
+) -> int:
+    """Hold every pending intent of `job` for the shop that no live claim covers until `until`
+    (the platform refused the shop's key, or asked the shop to slow down). Not an attempt."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    shorter_hold = Q(claimed_by__isnull=True, claimed_until__lt=until)
+    return int(
+        await OutboxIntent.filter(free | shorter_hold, job=str(job), shop_id=shop_id)
+        .filter(completed_at__isnull=True)
+        .update(claimed_by=None, claimed_until=until, last_error=error[:2000])
+    )
+
+
+def reopened(now: datetime) -> dict[str, Any]:
+    """The columns that make a finished intent pending again, due at once, with a new retry
+    window from `now` and no attempts (a merchant's retry, or a re-send asked for)."""
+    return {
+        "completed_at": None,
+        "dead_at": None,
+        "outcome": None,
+        "outcome_detail": None,
+        "claimed_by": None,
+        "claimed_until": None,
+        "attempts": 0,
+        "retry_from": now,
+    }

@@ -1,0 +1,149 @@
+"""Sync leases: at most one run writes a given (job, shop, customer) at a time.
+
+`take` leases, in one statement, up to `limit` of the shop's customers that have claimable
+intents of the job and are *due*: their newest pending change is older than the job's quiet
+time, or their oldest is older than its max wait (so a burst becomes one write, and a customer
+changing all the time is still written). It is an `INSERT … ON CONFLICT DO UPDATE … WHERE
+sync_lease.expires_at < now RETURNING`: a live lease is never taken over, a lapsed one (its
+holder died) is, atomically on PostgreSQL and on SQLite ≥ 3.35 (in-process jobs on SQLite
+interleave at every await, so they need the lease as much as separate workers do).
+
+Only the holder renews or releases (`… WHERE holder = token`). `customer_key` is the customer's
+id, or 0 for the shop-level job (whose intents have no customer).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from loyalty import sql
+from loyalty.clock import parse_db_datetime
+from loyalty.db import dialect
+from loyalty.jobs import JobName
+from loyalty.models import SyncLease
+from loyalty.outbox.claims import id_list
+
+# The shop's customers with claimable intents of the job that no live lease covers (a live
+# holder picks up its customers' new changes itself: it looks again after releasing).
+_WAITING = """
+FROM outbox_intent i
+WHERE i.job = $1 AND i.shop_id = $2 AND i.completed_at IS NULL
+  AND (i.claimed_until IS NULL OR i.claimed_until < $3)
+  AND NOT EXISTS (
+    SELECT 1 FROM sync_lease l
+    WHERE l.job = $1 AND l.shop_id = $2 AND l.customer_key = COALESCE(i.customer_id, 0)
+      AND l.expires_at >= $3
+  )
+GROUP BY COALESCE(i.customer_id, 0)
+"""
+_DUE = f"""
+SELECT COALESCE(i.customer_id, 0) AS customer_key, min(i.id) AS first_id
+{_WAITING}
+HAVING max(i.created_at) <= $4 OR min(i.created_at) <= $5
+"""
+# WHERE true: SQLite needs a WHERE in an INSERT … SELECT before ON CONFLICT (parse ambiguity).
+_TAKE_SQL = f"""
+INSERT INTO sync_lease (job, shop_id, customer_key, holder, expires_at)
+SELECT $1, $2, due.customer_key, $6, {{until}}
+FROM ({_DUE} ORDER BY first_id LIMIT $8) AS due
+WHERE true
+ON CONFLICT (job, shop_id, customer_key) DO UPDATE
+SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE sync_lease.expires_at < $3
+RETURNING customer_key
+"""
+# A parameter only in a SELECT list has no type on PostgreSQL (it would insert text).
+_TAKE_SQL_BY_DIALECT = {
+    "postgres": _TAKE_SQL.format(until="$7::timestamptz"),
+    "sqlite": _TAKE_SQL.format(until="$7"),
+}
+
+
+async def take(
+    *,
+    job: JobName,
+    shop_id: int,
+    token: str,
+    limit: int,
+    until: datetime,
+    now: datetime,
+    quiet: timedelta,
+    max_wait: timedelta,
+) -> list[int]:
+    """Lease up to `limit` due customers of the shop for `job`; returns their keys. Customers
+    another live run holds are left alone (the holder picks up their new changes)."""
+    rows = await sql.fetch_all(
+        _TAKE_SQL_BY_DIALECT[dialect()],
+        str(job),
+        shop_id,
+        now,
+        now - quiet,
+        now - max_wait,
+        token,
+        until,
+        limit,
+    )
+    return sorted(int(row["customer_key"]) for row in rows)
+
+
+async def renew(
+    *, job: JobName, shop_id: int, token: str, keys: list[int], until: datetime
+) -> list[int]:
+    """Extend this run's leases; returns the keys it still holds (a lease that lapsed and was
+    taken over is gone: its customers must not be written by this run)."""
+    if not keys:
+        return []
+    rows = await sql.fetch_all(
+        _RENEW_SQL_BY_DIALECT[dialect()], str(job), shop_id, token, until, id_list(keys)
+    )
+    return sorted(int(row["customer_key"]) for row in rows)
+
+
+_RENEW_SQL = """
+UPDATE sync_lease SET expires_at = $4
+WHERE job = $1 AND shop_id = $2 AND holder = $3 AND {keys}
+RETURNING customer_key
+"""
+_RENEW_SQL_BY_DIALECT = {
+    "postgres": _RENEW_SQL.format(keys="customer_key = ANY($5::bigint[])"),
+    "sqlite": _RENEW_SQL.format(keys="customer_key IN (SELECT value FROM json_each($5))"),
+}
+
+
+async def release(*, job: JobName, shop_id: int, token: str, keys: list[int] | None = None) -> int:
+    """Drop this run's leases (all of them when `keys` is None). Another run's are untouched."""
+    query = SyncLease.filter(job=str(job), shop_id=shop_id, holder=token)
+    if keys is not None:
+        if not keys:
+            return 0
+        query = query.filter(customer_key__in=keys)
+    return int(await query.delete())
+
+
+_NEXT_DUE_SQL = f"""
+SELECT min(newest) AS newest, min(oldest) AS oldest FROM (
+    SELECT max(i.created_at) AS newest, min(i.created_at) AS oldest
+    {_WAITING}
+) AS waiting
+"""
+
+
+async def next_due(
+    *, job: JobName, shop_id: int, now: datetime, quiet: timedelta, max_wait: timedelta
+) -> datetime | None:
+    """When the earliest customer with claimable intents of `job` (and no live lease) becomes
+    due: its newest change quiet, or its oldest past the max wait; None when there is none.
+    Held intents are left to the sweep, which finds them once their hold ends."""
+    row = await sql.fetch_one(_NEXT_DUE_SQL, str(job), shop_id, now)
+    if row is None:
+        return None
+    newest, oldest = parse_db_datetime(row["newest"]), parse_db_datetime(row["oldest"])
+    if newest is None or oldest is None:
+        return None
+    return min(newest + quiet, oldest + max_wait)
+
+
+async def forget_lapsed(*, before: datetime) -> int:
+    """Delete leases that lapsed before `before`: left by runs that died, for customers with
+    no work since (a lease is otherwise deleted by its holder, or taken over)."""
+    return int(await SyncLease.filter(expires_at__lt=before).delete())
