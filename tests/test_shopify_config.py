@@ -121,3 +121,66 @@ class TestWebToml:
         assert "loyalty serve" in WEB_TOML["commands"]["dev"]
         assert WEB_TOML["webhooks_path"] in post_routes()
         assert set(WEB_TOML["roles"]) == {"frontend", "backend"}
+
+
+def admin_enum(name: str) -> set[str]:
+    """The values of enum `name` in the Admin GraphQL schema of the toml's API version, from
+    Shopify's own introspection file in @shopify/dev-mcp (pinned in package-lock.json)."""
+    import gzip
+    import json
+
+    version = APP_TOML["webhooks"]["api_version"]
+    path = ROOT / f"node_modules/@shopify/dev-mcp/dist/data/admin_{version}.json.gz"
+    assert path.exists(), f"{path} is missing: run `npm ci` (make test does)"
+    schema = json.loads(gzip.decompress(path.read_bytes()))["data"]["__schema"]
+    (enum,) = [t for t in schema["types"] if t["name"] == name]
+    return {value["name"] for value in enum["enumValues"]}
+
+
+def metafield_access() -> dict[str, dict[str, str]]:
+    """The `access` table of every declared metafield definition, by `owner.key`."""
+    return {
+        f"{owner}.{key}": definition["access"]
+        for owner in ("customer", "shop")
+        for key, definition in APP_TOML[owner]["metafields"]["app"].items()
+    }
+
+
+class TestAppTomlForTheCli:
+    def test_has_no_key_the_cli_strips(self) -> None:
+        """`build.include_config_on_deploy` is no longer supported: the CLI drops it."""
+        assert "include_config_on_deploy" not in APP_TOML["build"]
+
+    def test_customer_accounts_can_read_the_customer_metafields(self) -> None:
+        """The Customer Account API returns a metafield only when its definition grants access."""
+        fields = APP_TOML["customer"]["metafields"]["app"]
+        assert {key: d["access"].get("customer_account") for key, d in fields.items()} == {
+            key: "read" for key in fields
+        }
+
+    def test_access_values_are_the_admin_api_enum_values(self) -> None:
+        """`shopify app build` does not check them (Shopify does, at deploy): each is one of the
+        pinned Admin schema's Metafield*AccessInput values, lower-cased."""
+        allowed = {
+            "admin": admin_enum("MetafieldAdminAccessInput"),
+            "storefront": admin_enum("MetafieldStorefrontAccessInput"),
+            "customer_account": admin_enum("MetafieldCustomerAccountAccessInput"),
+        }
+        wrong = {
+            f"{name}.access.{api}": value
+            for name, access in metafield_access().items()
+            for api, value in access.items()
+            if api not in allowed or value.upper() not in allowed[api]
+        }
+        assert wrong == {}
+
+    def test_comments_name_the_liquid_the_extension_uses(self) -> None:
+        """Liquid reads app-owned metafields as `metafields['$app']`; `metafields.app` would be a
+        namespace literally called "app". Neither the toml's comments nor the Liquid say that."""
+        toml = (ROOT / "shopify.app.toml").read_text().splitlines()
+        comments = [line for line in toml if line.lstrip().startswith("#")]
+        assert [line for line in comments if "metafields.app." in line] == []
+        assert any("customer.metafields['$app']" in line for line in comments)
+        liquid = {p.name: p.read_text() for p in (ROOT / "extensions").rglob("*.liquid")}
+        assert [name for name, text in liquid.items() if "metafields.app" in text] == []
+        assert any("metafields['$app']" in text for text in liquid.values())
