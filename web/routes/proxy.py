@@ -16,6 +16,7 @@ from loyalty.earning.award import Actor, award_rule
 from loyalty.models import ActorType, Customer, Shop
 from web.errors import RequestError
 from web.jsonapi import document_response
+from web.parsing import screen_routes
 from web.ratelimit import Limit
 from web.serializers import earning_history_entry
 from web.state import services
@@ -178,3 +179,4 @@ routes = [
         name="proxy.earning_rules.award",
     ),
 ]
+screen_routes(routes)  # a NUL or lone surrogate in a parameter: 400, once the signature is verified
