@@ -60,8 +60,11 @@ def normalize_email(email: str | None) -> str | None:
 
 
 def parse_customer_identifier(raw: str) -> CustomerIdentifier:
-    """`"6789012345"`, `"gid://shopify/Customer/6789012345"` or `" Ann@Example.com "`."""
+    """`"6789012345"`, `"gid://shopify/Customer/6789012345"` or `" Ann@Example.com "`. Longer
+    than `MAX_IDENTIFIER_LENGTH` (the email column's width) matches nothing."""
     value = raw.strip(_ASCII_SPACE)
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        return CustomerIdentifier()
     shopify_id = parse_shopify_id(value)
     if shopify_id is not None:
         return CustomerIdentifier(shopify_customer_id=shopify_id)

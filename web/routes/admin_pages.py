@@ -118,8 +118,8 @@ def page(template: str, context: PageContext) -> Callable[[Request], Awaitable[R
         document = await open_document(request)
         if isinstance(document, Response):
             return document
-        screen_params(request.scope)  # after the ID token, like `screen_routes` on the mounts
         try:
+            screen_params(request.scope)  # after the ID token, like `screen_routes` on the mounts
             values = await context(request, document)
         except NotFoundError as exc:
             response = render_document(request, document, "app/not_found.html", detail=exc.detail)
