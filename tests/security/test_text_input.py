@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from loyalty.clock import utcnow
-from loyalty.models import Shop
+from loyalty.models import Customer, Shop
 from tests.security.state import snapshot
 from tests.tokens import id_token
 from tests.web.admin_client import Admin
@@ -305,6 +305,21 @@ class TestStorefrontAndPages:
         assert error_of(response)["source"] == {"parameter": "rule_id"}
         assert await snapshot() == before
 
+    async def test_a_refused_claim_by_a_new_shopper_writes_nothing(
+        self, client: httpx.AsyncClient, world: World
+    ) -> None:
+        """A shopper the app has not seen claims an unknown rule: 404 and no customer row (the
+        storefront enrolled them first); a real claim still enrols and awards them."""
+        query = signed_query(world.shop.domain, 4242)
+        before = await snapshot()
+        response = await client.post(f"/proxy/earning-rules/rule_unknown/award?{query}")
+        assert response.status_code == 404
+        assert await snapshot() == before
+        response = await client.post(f"/proxy/earning-rules/{world.rule.public_id}/award?{query}")
+        assert response.status_code == 201
+        customer = await Customer.get(shop_id=world.shop.id, shopify_customer_id=4242)
+        assert customer.points_balance == 100
+
     async def test_a_signed_proxy_request_with_a_nul_parameter_is_400(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
@@ -336,3 +351,45 @@ class TestStorefrontAndPages:
         response = await client.get(f"{path}?search=%00&id_token={token}&shop={shop.domain}")
         assert response.status_code == 400, response.text
         assert error_of(response)["code"] == "invalid_parameter"
+
+
+LONG_ID = "rule_" + "a" * 28  # one past the public ids' column width
+
+
+class TestOverlongIds:
+    @pytest.mark.parametrize(
+        ("path", "code"),
+        [
+            (f"/earning-rules/{LONG_ID}", "earning_rule_not_found"),
+            (f"/vip-tiers/{LONG_ID}", "vip_tier_not_found"),
+            ("/customers/" + "a" * 300 + "@example.com", "customer_not_found"),
+        ],
+    )
+    async def test_the_public_api_answers_not_found(
+        self, api: Api, world: World, path: str, code: str
+    ) -> None:
+        """An id longer than its column names nothing: the resource's 404 (Tortoise refused to
+        query it, a 500)."""
+        response = await api.get(path)
+        assert response.status_code == 404
+        assert error_of(response)["code"] == code
+
+    @pytest.mark.parametrize(
+        ("method", "path", "code"),
+        [
+            ("PATCH", f"/earning-rules/{LONG_ID}", "earning_rule_not_found"),
+            ("POST", f"/earning-rules/{LONG_ID}/activate", "earning_rule_not_found"),
+            ("PATCH", f"/vip-tiers/{LONG_ID}", "vip_tier_not_found"),
+            ("DELETE", f"/vip-tiers/{LONG_ID}", "vip_tier_not_found"),
+            ("POST", f"/api-keys/{LONG_ID}/revoke", "api_key_not_found"),
+        ],
+    )
+    async def test_the_admin_api_answers_not_found(
+        self, admin: Admin, world: World, method: str, path: str, code: str
+    ) -> None:
+        """The same on the embedded admin's writes, which write nothing."""
+        before = await snapshot()
+        response = await admin.request(method, path, {"name": "x"} if method == "PATCH" else None)
+        assert response.status_code == 404
+        assert error_of(response)["code"] == code
+        assert await snapshot() == before
