@@ -11,14 +11,18 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from starlette.routing import Mount, Route
 
 from loyalty.clock import utcnow
 from loyalty.models import Customer, Shop
+from loyalty.settings import Settings
 from tests.security.state import snapshot
 from tests.tokens import id_token
 from tests.web.admin_client import Admin
 from tests.web.public_api.helpers import Api, World, error_of
 from tests.web.test_proxy import signed_query
+from web.app import create_app
+from web.parsing import ScreenedParams
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -393,3 +397,21 @@ class TestOverlongIds:
         assert response.status_code == 404
         assert error_of(response)["code"] == code
         assert await snapshot() == before
+
+
+class TestEveryRouteIsScreened:
+    def test_every_route_behind_a_credential_checks_its_parameters(self) -> None:
+        """Each route of /api/v1, /app/api and /proxy in the app's route table is wrapped by
+        `screen_routes` (a route added to those tables without it would read NUL unchecked);
+        the admin pages check in their endpoint (tested above)."""
+        app = create_app(Settings(), manage_db=False)
+        mounts = [r for r in app.routes if isinstance(r, Mount)]
+        guarded = {m.path: m.routes for m in mounts if m.path in {"/api/v1", "/app/api", "/proxy"}}
+        assert set(guarded) == {"/api/v1", "/app/api", "/proxy"}
+        unscreened = [
+            f"{prefix}{route.path}"
+            for prefix, routes in guarded.items()
+            for route in routes
+            if not (isinstance(route, Route) and isinstance(route.app, ScreenedParams))
+        ]
+        assert unscreened == []
