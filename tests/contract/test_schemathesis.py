@@ -44,6 +44,7 @@ from loyalty.models import RuleCategory
 from loyalty.settings import Settings
 from tests.factories import create_api_key, create_customer, create_rule, create_shop, create_tier
 from tests.security import hostile
+from tests.security.clients import without_rate_limits
 from web.app import create_app
 
 EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 20}
@@ -59,12 +60,7 @@ CHECKS = [
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """Limits out of the way: the fuzzer sends hundreds of requests with one key."""
-    return settings.with_overrides(
-        api_rate_limit=1e6,
-        api_rate_burst=1_000_000,
-        api_award_rate_limit=1e6,
-        api_award_rate_burst=1_000_000,
-    )
+    return without_rate_limits(settings)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""An app of its own, for a test that needs other settings than the conftest's."""
+"""An app of its own, for a test that needs other settings than the conftest's, and the
+settings of tests that send hundreds of requests with one key."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         ) as http,
     ):
         yield http
+
+
+def without_rate_limits(settings: Settings) -> Settings:
+    """`settings` with the API's rate limits out of the way (fuzzers share one key)."""
+    return settings.with_overrides(
+        api_rate_limit=1e6,
+        api_rate_burst=1_000_000,
+        api_award_rate_limit=1e6,
+        api_award_rate_burst=1_000_000,
+    )

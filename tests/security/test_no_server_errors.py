@@ -39,6 +39,7 @@ from loyalty.models import Shop
 from loyalty.settings import Settings
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
 from tests.security import hostile
+from tests.security.clients import without_rate_limits
 from tests.security.state import summary
 from tests.shopify_webhooks import run_jobs, sign
 from tests.tokens import id_token
@@ -104,12 +105,7 @@ CREDENTIALS = ["valid", "none", "forged"]
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """Rate limits out of the way: hundreds of requests share one key."""
-    return settings.with_overrides(
-        api_rate_limit=1e6,
-        api_rate_burst=1_000_000,
-        api_award_rate_limit=1e6,
-        api_award_rate_burst=1_000_000,
-    )
+    return without_rate_limits(settings)
 
 
 @pytest.fixture
