@@ -20,11 +20,10 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from loyalty.customers.identifiers import MAX_BIGINT, parse_shopify_id
 from loyalty.earning import adjustments, custom_actions
 from loyalty.idempotency import MAX_KEY_LENGTH
 
-MAX_BIGINT = 2**63 - 1
-_GID = "gid://shopify/Customer/"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$"
 
@@ -39,10 +38,7 @@ def _shopify_id(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a Shopify customer ID")
     if isinstance(value, str):
-        text = value.strip().removeprefix(_GID)
-        if not (text.isascii() and text.isdigit()) or len(text) > 19:
-            raise ValueError("must be a Shopify customer ID")
-        value = int(text)
+        value = parse_shopify_id(value)  # the one rule: ASCII digits, or the gid form
     if not isinstance(value, int) or not 1 <= value <= MAX_BIGINT:
         raise ValueError("must be a Shopify customer ID")
     return value

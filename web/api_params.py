@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
 
+from loyalty.customers.identifiers import ascii_number
 from loyalty.paging import Sort, Window
 from web.errors import RequestError
 
@@ -55,10 +56,10 @@ def _int_in(query: QueryParams, name: str, default: int, low: int, high: int) ->
     raw = query.get(name)
     if raw is None:
         return default
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not low <= int(text) <= high:
+    number = ascii_number(raw.strip(), maximum=high)
+    if number is None or number < low:
         raise invalid(name, f"{name} must be an integer from {low} to {high}")
-    return int(text)
+    return number
 
 
 def sort_of(query: QueryParams, fields: Collection[str], default: Sort) -> Sort:

@@ -341,7 +341,9 @@ RATE_HEADERS: dict[str, Schema] = {
 }
 
 ERRORS = {
-    400: "The body or a query parameter is invalid (`source` names it), or the JSON is not",
+    400: "The body, a query or a path parameter is invalid (`source` names it), or the JSON is "
+    "not (a NUL or lone surrogate in any text, NaN or Infinity, a number over 100 characters, "
+    "nesting past 64 levels)",
     401: "The API key is missing, invalid or revoked",
     403: "A read-only key used for a write, or the customer is excluded from the programme",
     404: "Not found for this shop",
@@ -560,7 +562,7 @@ def _paths() -> dict[str, Schema]:
                 "Customers",
                 "A customer's date of birth",
                 {200: _ok("The date of birth", _one("CustomerBirthday"))},
-                (*READ, 404),
+                (400, *READ, 404),
             ),
         },
         "/customers/{identifier}/anniversary": {
@@ -570,7 +572,7 @@ def _paths() -> dict[str, Schema]:
                 "Customers",
                 "A customer's loyalty anniversary",
                 {200: _ok("The anniversary date", _one("CustomerAnniversary"))},
-                (*READ, 404),
+                (400, *READ, 404),
             ),
         },
         "/customers/{identifier}/points": {
@@ -630,7 +632,7 @@ def _paths() -> dict[str, Schema]:
                 "Earning rules",
                 "Fetch one earning rule",
                 {200: _ok("The rule", _one("EarningRule"))},
-                (*READ, 404),
+                (400, *READ, 404),
             ),
         },
         "/earning-rules/{rule_id}/award": {
@@ -698,7 +700,7 @@ def _paths() -> dict[str, Schema]:
                 "VIP tiers",
                 "Fetch one VIP tier",
                 {200: _ok("The tier", _one("VipTier"))},
-                (*READ, 404),
+                (400, *READ, 404),
             ),
         },
         "/openapi.json": {

@@ -1,15 +1,33 @@
-"""Request bodies and query strings validated into values, with every problem answered as a
-JSON:API error that points at the offending field (never a 500)."""
+"""Request bodies, query strings and path parameters validated into values, with every problem
+answered as a JSON:API error that points at the offending field (never a 500).
+
+`screen_routes(routes)` is the one place query and path parameters are checked as text: a NUL or a
+lone surrogate in any of them is a 400 before the handler runs (JSON bodies get the same rule in
+`web.body`), and a public id (`rule_…`, `tier_…`, `key_…`) longer than any can be is that
+resource's 404 (Tortoise refuses to query a value past the column's length: a 500). It wraps the
+routes of a mount whose credential its middleware has verified.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from starlette.datastructures import QueryParams
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from loyalty import strict_json
+from loyalty.customers.identifiers import ascii_number
+from loyalty.errors import (
+    ApiKeyNotFoundError,
+    EarningRuleNotFoundError,
+    NotFoundError,
+    VipTierNotFoundError,
+)
 from web.errors import RequestError
 
 M = TypeVar("M", bound=BaseModel)
@@ -114,11 +132,70 @@ def _positive_int(query: Mapping[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or len(raw) > 9:
+    number = ascii_number(raw, maximum=999_999_999)
+    if not number:
         raise RequestError(
             400,
             "invalid_parameter",
             "Invalid query parameter",
             f"{name} must be a positive integer",
+            parameter=name,
         )
-    return int(raw)
+    return number
+
+
+# Query and path parameters ---------------------------------------------------------------------
+
+
+# Path parameters that name a record by its public id, and the error for one that names none.
+MAX_PUBLIC_ID_LENGTH = 32  # the columns' width; ids are `<prefix>_` and 20 hex digits
+_PUBLIC_ID_PARAMETERS: dict[str, type[NotFoundError]] = {
+    "rule_id": EarningRuleNotFoundError,
+    "tier_id": VipTierNotFoundError,
+    "key_id": ApiKeyNotFoundError,
+}
+
+
+def screen_params(scope: Scope) -> None:
+    """Raise a 400 `invalid_parameter` naming the first query or path parameter (name or value)
+    that holds a NUL or a lone surrogate: such text can be neither stored nor compared
+    (PostgreSQL refuses NUL; SQLite's LIKE stops at it, so `filter[email]=%00` matched everyone).
+    A public id longer than any raises its resource's NotFoundError."""
+    path_params = {k: v for k, v in scope.get("path_params", {}).items() if isinstance(v, str)}
+    named = [
+        *((key, value) for key, value in QueryParams(scope.get("query_string", b"")).multi_items()),
+        *path_params.items(),
+    ]
+    for name, value in named:
+        if strict_json.unstorable(name) or strict_json.unstorable(value):
+            shown = strict_json.scrub(name)
+            raise RequestError(
+                400,
+                "invalid_parameter",
+                "Invalid parameter",
+                f"{shown} contains a NUL character or a lone surrogate, which are not accepted",
+                parameter=shown,
+            )
+    for name, error in _PUBLIC_ID_PARAMETERS.items():
+        value = path_params.get(name)
+        if value is not None and len(value) > MAX_PUBLIC_ID_LENGTH:
+            raise error(f"No {name.removesuffix('_id')} {value[:40]!r}… exists for this shop")
+
+
+class ScreenedParams:
+    """ASGI wrapper of one route's app: `screen_params`, then the route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        screen_params(scope)
+        await self.app(scope, receive, send)
+
+
+def screen_routes(routes: Sequence[BaseRoute]) -> None:
+    """Screen every `Route`'s parameters (see `screen_params`), in place. For the routes of a
+    mount whose auth middleware runs first: nothing is read before the credential."""
+    for route in routes:
+        if isinstance(route, Route) and not isinstance(route.app, ScreenedParams):
+            route.app = ScreenedParams(route.app)

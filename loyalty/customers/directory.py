@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
-from loyalty.customers.identifiers import parse_customer_identifier
+from loyalty.customers.identifiers import parse_customer_identifier, parse_shopify_id
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import Activity, Customer, EarningHistoryEntry, Shop
 
@@ -74,9 +74,8 @@ async def get_customer(*, shop: Shop, shopify_customer_id: str) -> CustomerDetai
 
 async def find_customer(*, shop: Shop, shopify_customer_id: str) -> Customer:
     """The shop's customer with this numeric Shopify id. Raises CustomerNotFoundError."""
-    value = shopify_customer_id.strip()
-    number = int(value) if value.isascii() and value.isdigit() else None
-    if number is None or number >= 2**63:
+    number = parse_shopify_id(shopify_customer_id)
+    if number is None:
         raise CustomerNotFoundError(f"No customer {shopify_customer_id!r} exists for this shop")
     customer = await Customer.get_or_none(shop=shop, shopify_customer_id=number)
     if customer is None:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from loyalty import sql
 from loyalty.clock import parse_db_datetime
-from loyalty.customers.identifiers import parse_customer_identifier
+from loyalty.customers.identifiers import normalize_email, parse_customer_identifier
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import Customer
 from loyalty.paging import NEWEST_FIRST, Paged, Sort, Window
@@ -67,10 +67,11 @@ async def list_members(
     sort: Sort = NEWEST_FIRST,
     window: Window = Window(),  # noqa: B008  # frozen dataclass: an immutable default
 ) -> Paged[Member]:
-    """`email`: a case-insensitive substring of the email."""
+    """`email`: a substring of the email, compared as emails are (ASCII case-insensitive)."""
     query = Customer.filter(shop_id=shop_id)
-    if email:
-        query = query.filter(email_key__contains=email.strip().lower())
+    fragment = normalize_email(email)
+    if fragment:
+        query = query.filter(email_key__contains=fragment)
     if loyalty_status is not None:
         query = query.filter(is_excluded=loyalty_status == "excluded")
     total = await query.count()

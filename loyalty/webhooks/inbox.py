@@ -4,7 +4,15 @@ The request path stores each delivery (through `DeliveryInbox`, which commits a 
 statements) and answers at once; the work happens in the `process_webhooks` job. A delivery is
 stored exactly once per `X-Shopify-Webhook-Id` (stable across Shopify's retries) by
 `INSERT … ON CONFLICT (webhook_id) DO NOTHING`, so a repeat, however concurrent, is acknowledged
-and never processed again.
+and never processed again. A webhook never creates a shop: a delivery for a shop we do not know
+is stored nowhere (`shop_id` None), since only an install creates a shop.
+
+The payload stored is the body as sent, with two exceptions (`_payload`): a body this system
+cannot read as JSON (`loyalty.strict_json`) is stored as `{}` already failed, with the reason;
+a body whose strings or keys hold NUL or lone surrogates (which PostgreSQL's jsonb refuses) is
+stored re-serialised with each of those code points replaced by U+FFFD, and processed so: the
+handlers see U+FFFD where Shopify sent `\u0000` or a lone `\ud800`. `body_sha256` is always the
+digest of the body as sent.
 """
 
 from __future__ import annotations
@@ -15,10 +23,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from loyalty import sql
+from loyalty import sql, strict_json
 from loyalty.clock import utcnow
 from loyalty.db import dialect
-from loyalty.shops import get_or_create_shop
 
 MAX_HEADER_LENGTH = 64  # webhook and event ids, topic (the columns' width)
 MAX_DOMAIN_LENGTH = 255  # shop domains
@@ -39,8 +46,8 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class StoredDelivery:
-    shop_id: int
-    event_pk: int | None  # None: a repeat of a delivery already stored
+    shop_id: int | None  # None: the shop is unknown, and nothing was stored
+    event_pk: int | None  # None: a repeat of a delivery already stored, or nothing stored
 
     @property
     def is_new(self) -> bool:
@@ -54,26 +61,29 @@ def body_digest(body: str) -> str:
 def _payload(delivery: Delivery, now: datetime) -> tuple[str, datetime | None, str | None]:
     """(payload, processed_at, last_error) to store. A body that is not a JSON object is stored
     already failed, with the reason: it is authentic (the HMAC matched), so refusing it would only
-    make Shopify retry the same bytes for four hours."""
+    make Shopify retry the same bytes for four hours. See the module docstring for NUL."""
     try:
-        parsed = json.loads(delivery.body)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        parsed = strict_json.loads(delivery.body)
+    except (json.JSONDecodeError, strict_json.JsonRefused) as exc:
         return "{}", now, f"invalid payload: the body is not valid JSON ({exc})"
     if not isinstance(parsed, dict):
         return "{}", now, "invalid payload: the body is not a JSON object"
+    if strict_json.find_unstorable(parsed) is not None:
+        return json.dumps(strict_json.scrub(parsed)), None, None
     return delivery.body, None, None
 
 
 async def store_delivery(*, delivery: Delivery, now: datetime | None = None) -> StoredDelivery:
-    """Store one delivery for its shop (created on first sight)."""
+    """Store one delivery for its shop (none stored when the shop is unknown)."""
     return (await store_deliveries(deliveries=[delivery], now=now))[0]
 
 
 async def store_deliveries(
     *, deliveries: list[Delivery], now: datetime | None = None
 ) -> list[StoredDelivery]:
-    """Store deliveries, in order, each for its shop (created on first sight). A webhook id
-    already stored, or repeated earlier in `deliveries`, comes back as a repeat."""
+    """Store deliveries, in order, each for its shop; one for an unknown shop is not stored
+    (`shop_id` None). A webhook id already stored, or repeated earlier in `deliveries`, comes
+    back as a repeat."""
     now = now or utcnow()
     if dialect() == "postgres":
         stored = await _store_postgres(deliveries, now)
@@ -88,7 +98,7 @@ async def store_deliveries(
 
 
 # PostgreSQL: the whole batch in one statement (one round trip, one commit), the shops looked up
-# in it. Rows of shops not yet known insert nothing; the caller creates those shops and repeats.
+# in it. Rows of shops not known insert nothing and come back without a shop.
 _PG_STORE_SQL = """
 WITH input AS (
     SELECT * FROM unnest(
@@ -117,22 +127,6 @@ ORDER BY i.ord
 
 
 async def _store_postgres(deliveries: list[Delivery], now: datetime) -> list[StoredDelivery]:
-    rows = await _insert_postgres(deliveries, now)
-    retry = [n for n, row in enumerate(rows) if row is None]
-    if retry:
-        for domain in sorted({deliveries[n].shop_domain for n in retry}):
-            await get_or_create_shop(domain=domain)
-        again = await _insert_postgres([deliveries[n] for n in retry], now)
-        for n, row in zip(retry, again, strict=True):
-            rows[n] = row
-    stored = [row for row in rows if row is not None]
-    assert len(stored) == len(deliveries)
-    return stored
-
-
-async def _insert_postgres(
-    deliveries: list[Delivery], now: datetime
-) -> list[StoredDelivery | None]:
     payloads = [_payload(delivery, now) for delivery in deliveries]
     rows = await sql.fetch_all(
         _PG_STORE_SQL,
@@ -149,10 +143,7 @@ async def _insert_postgres(
         now,
         [body_digest(d.body) for d in deliveries],
     )
-    return [
-        None if row["shop_id"] is None else StoredDelivery(row["shop_id"], row["event_pk"])
-        for row in rows
-    ]
+    return [StoredDelivery(row["shop_id"], row["event_pk"]) for row in rows]
 
 
 _SQLITE_SHOP_SQL = "SELECT id FROM shop WHERE domain = $1"
@@ -169,11 +160,9 @@ RETURNING id
 async def _store_sqlite(delivery: Delivery, now: datetime) -> StoredDelivery:
     # One writer at a time: nothing to gain from batching, so one delivery per statement.
     shop_row = await sql.fetch_one(_SQLITE_SHOP_SQL, delivery.shop_domain)
-    shop_id = (
-        shop_row["id"]
-        if shop_row is not None
-        else (await get_or_create_shop(domain=delivery.shop_domain)).id
-    )
+    if shop_row is None:
+        return StoredDelivery(shop_id=None, event_pk=None)
+    shop_id = shop_row["id"]
     payload, processed_at, error = _payload(delivery, now)
     inserted = await sql.fetch_one(
         _SQLITE_STORE_SQL,

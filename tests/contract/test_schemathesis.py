@@ -3,6 +3,11 @@ invalid ones) and sends them over HTTP to the running app (uvicorn on a real por
 shop and API key. Every response must be documented (status, content type, headers, body
 schema), no response may be a 5xx, and every 4xx must be a proper JSON:API error object.
 
+Schemathesis generates from the document's own schemas; `harden` adds the hostile input of
+tests/security/hostile.py to a third of the cases: a body field set to a JSON value with NUL,
+lone surrogates, huge or non-finite numbers or deep nesting, or a query or path parameter set
+to hostile text (the same strategies as tests/security/test_no_server_errors.py).
+
 Deterministic and bounded: Hypothesis is derandomized, with a fixed number of examples per
 operation and generation mode (about 40 s per database on a 2-core machine); the server runs
 in this test's event loop, on SQLite and on PostgreSQL like every other test.
@@ -23,6 +28,7 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -37,6 +43,8 @@ from schemathesis.specs.openapi.checks import (
 from loyalty.models import RuleCategory
 from loyalty.settings import Settings
 from tests.factories import create_api_key, create_customer, create_rule, create_shop, create_tier
+from tests.security import hostile
+from tests.security.clients import without_rate_limits
 from web.app import create_app
 
 EXAMPLES = {GenerationMode.POSITIVE: 30, GenerationMode.NEGATIVE: 20}
@@ -52,12 +60,7 @@ CHECKS = [
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """Limits out of the way: the fuzzer sends hundreds of requests with one key."""
-    return settings.with_overrides(
-        api_rate_limit=1e6,
-        api_rate_burst=1_000_000,
-        api_award_rate_limit=1e6,
-        api_award_rate_burst=1_000_000,
-    )
+    return without_rate_limits(settings)
 
 
 @pytest.fixture
@@ -169,6 +172,40 @@ def steer(case: Any, known: dict[str, list[Any]], n: int) -> None:
             attributes["is_excluded"] = False  # keep the seeded customers able to earn
 
 
+def harden(schema: Any) -> None:
+    """One case in three gets one hostile part (body field, query or path parameter)."""
+
+    @st.composite
+    def mutated(draw: st.DrawFn, case: Any) -> Any:
+        parts = [
+            part
+            for part, present in (
+                ("body", isinstance(case.body, dict)),
+                ("query", bool(case.query)),
+                ("path", bool(case.path_parameters)),
+            )
+            if present
+        ]
+        if not parts:
+            return case
+        part = draw(st.sampled_from(parts))
+        if part == "body":
+            name = draw(st.sampled_from(sorted(case.body)) | hostile.texts)
+            case.body[name] = draw(hostile.json_values)
+        elif part == "query":
+            case.query[draw(st.sampled_from(sorted(case.query)))] = draw(hostile.url_texts)
+        else:
+            name = draw(st.sampled_from(sorted(case.path_parameters)))
+            # Schemathesis puts path values into the URL as they are: give it encoded text.
+            case.path_parameters[name] = hostile.url_text(draw(hostile.path_texts))
+        return case
+
+    def flatmap_case(context: Any, case: Any) -> st.SearchStrategy[Any]:
+        return st.one_of(st.just(case), st.just(case), mutated(case))
+
+    schema.hook(flatmap_case)
+
+
 def generate(operation: Any, mode: GenerationMode) -> list[Any]:
     cases: list[Any] = []
 
@@ -215,6 +252,7 @@ class TestContract:
         key, known = await seed()
         document = (await live.get("/api/v1/openapi.json")).json()
         schema = schemathesis.openapi.from_dict(strict(document))
+        harden(schema)
         failures: list[str] = []
         sent = 0
         statuses: list[tuple[str, str, int]] = []
@@ -229,8 +267,8 @@ class TestContract:
                     request = case.as_transport_kwargs(base_url=str(live.base_url.join("/api/v1")))
                     request["headers"]["Authorization"] = key  # keyless requests: tests/web
                     content = request.get("data")
-                    if "json" in request:
-                        content = json.dumps(request["json"]).encode()
+                    if "json" in request:  # hostile.dumps: it writes what json.dumps cannot
+                        content = hostile.dumps(request["json"])
                     response = await live.request(
                         request["method"],
                         request["url"],

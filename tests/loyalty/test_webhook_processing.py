@@ -48,6 +48,12 @@ def delivery(
     )
 
 
+@pytest.fixture(autouse=True)
+async def proc_shop(db: str) -> Shop:
+    """The shop the deliveries are for: stored only for an installed shop (never created)."""
+    return await create_shop(domain="proc.myshopify.com")
+
+
 class RecordingQueue:
     def __init__(self) -> None:
         self.jobs: list[tuple[str, dict[str, Any]]] = []
@@ -72,9 +78,10 @@ class TestStoreDelivery:
         assert sum(r.is_new for r in results) == 1
         assert await Shop.filter(domain="proc.myshopify.com").count() == 1
 
-    async def test_a_batch_keeps_its_order_repeats_and_new_shops(self, db: str) -> None:
+    async def test_a_batch_keeps_its_order_repeats_and_unknown_shops(self, db: str) -> None:
         """One batch: deliveries for a known and an unknown shop, a webhook id twice and one
-        already stored; ids follow the batch's order and each repeat is reported as one."""
+        already stored; ids follow the batch's order, each repeat is reported as one, and the
+        unknown shop's delivery is not stored (nor the shop created)."""
         known = await create_shop(domain="known.myshopify.com")
         await store_delivery(delivery=delivery("old", customer_payload(1)))
         batch = [  # real deliveries never share a body (see the replay test below)
@@ -85,11 +92,11 @@ class TestStoreDelivery:
             Delivery("c", "customers/update", "known.myshopify.com", '{"id": 4}'),
         ]
         stored = await store_deliveries(deliveries=batch)
-        new_shop = await Shop.get(domain="new-shop.myshopify.com")
-        assert [s.shop_id for s in stored][:3] == [known.id, new_shop.id, known.id]
-        assert [s.is_new for s in stored] == [True, True, False, False, True]
+        assert not await Shop.filter(domain="new-shop.myshopify.com").exists()
+        assert [s.shop_id for s in stored][:3] == [known.id, None, known.id]
+        assert [s.is_new for s in stored] == [True, False, False, False, True]
         ids = [s.event_pk for s in stored if s.event_pk is not None]
-        assert await WebhookEvent.filter(webhook_id__in=["a", "b", "c"]).count() == 3
+        assert await WebhookEvent.filter(webhook_id__in=["a", "b", "c"]).count() == 2
         assert (await WebhookEvent.get(webhook_id="a")).id == ids[0]
         assert (await WebhookEvent.get(webhook_id="a")).id < (
             await WebhookEvent.get(webhook_id="c")

@@ -3,7 +3,9 @@
 Shopify signs the query of every storefront request it forwards (`signature`, ±90 s
 `timestamp`); `shopify_app.verify_app_proxy_req` checks it before anything else is read. The
 customer is the signed `logged_in_customer_id` and nothing else: ids or emails in the query or
-body are never consulted. https://shopify.dev/docs/apps/build/online-store/app-proxies/authenticate-app-proxies
+body are never consulted. A signed id that is not a Shopify id (ASCII digits within a bigint,
+`loyalty.customers.identifiers`) is a 400: Shopify never sends one, and reading it leniently
+could name another customer. https://shopify.dev/docs/apps/build/online-store/app-proxies/authenticate-app-proxies
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from shopify_app.types import RequestInput
 from starlette.datastructures import URL, Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from loyalty.customers.identifiers import ascii_number
 from loyalty.models import Shop
 from loyalty.shops import shop_domain
 from web.errors import error_response
@@ -45,7 +48,15 @@ class AppProxyAuthMiddleware:
             "url": str(URL(scope=scope)),
             "body": "",  # the proxy signs the query only; the body is never trusted or read here
         }
-        result = shopify.verify_app_proxy_req(request_input)
+        try:
+            result = shopify.verify_app_proxy_req(request_input)
+        except TypeError:
+            # hmac.compare_digest refuses a str with non-ASCII characters: a `signature` that is
+            # not hex is no signature of ours (shopify_app compares it as given).
+            await error_response(
+                401, "invalid_signature", "Unauthorized", "The app proxy signature is invalid"
+            )(scope, receive, send)
+            return
         domain = shop_domain(result.shop) if result.ok and result.shop else None
         if not result.ok or domain is None:
             log.info("app proxy request refused: %s", result.log.code)
@@ -55,6 +66,18 @@ class AppProxyAuthMiddleware:
                 result.log.code if not result.ok else "invalid_shop",
                 "Unauthorized",
                 "The app proxy signature is missing, invalid or expired",
+            )(scope, receive, send)
+            return
+        raw_customer_id = result.logged_in_customer_id or ""
+        # Visitors get '' (shopify_app returns an empty string, not None): empty is anonymous.
+        customer_id = ascii_number(raw_customer_id) if raw_customer_id else None
+        if raw_customer_id and not customer_id:
+            await error_response(
+                400,
+                "invalid_parameter",
+                "Bad Request",
+                "logged_in_customer_id is not a Shopify customer id",
+                parameter="logged_in_customer_id",
             )(scope, receive, send)
             return
         shop = await Shop.get_or_none(domain=domain)
@@ -67,9 +90,5 @@ class AppProxyAuthMiddleware:
             )(scope, receive, send)
             return
         state["shop"] = shop
-        customer_id = result.logged_in_customer_id
-        # Visitors get '' (shopify_app returns an empty string, not None): falsy is anonymous.
-        state["customer_shopify_id"] = (
-            int(customer_id) if customer_id and str(customer_id).isdigit() else None
-        )
+        state["customer_shopify_id"] = customer_id
         await self.app(scope, receive, send)

@@ -23,7 +23,7 @@ from web import admin_bodies as bodies
 from web import admin_serializers as render
 from web.errors import RequestError
 from web.jsonapi import document_response
-from web.parsing import explicit_fields, parse_page
+from web.parsing import explicit_fields, parse_page, screen_routes
 from web.routes import admin_extras, admin_integrations
 from web.routes.admin_context import body_of, notify, shop, staff_user_id
 
@@ -271,3 +271,4 @@ routes = [
     *admin_extras.routes,  # the dashboard, long work, adjustments, previews, data requests
     *admin_integrations.routes,  # Klaviyo, Omnisend, Postscript: keys, status, test
 ]
+screen_routes(routes)  # a NUL or lone surrogate in a parameter: 400, once the ID token is verified

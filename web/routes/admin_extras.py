@@ -24,6 +24,7 @@ from loyalty import compliance, dashboard, tier_preview, tiers
 from loyalty.api_keys import ShopContext
 from loyalty.clock import isoformat_z
 from loyalty.customers import resync
+from loyalty.customers.identifiers import ascii_number, parse_shopify_id
 from loyalty.earning import adjustments
 from loyalty.models import ActorType, DataRequest, Shop
 from web.admin_bodies import Body
@@ -171,7 +172,7 @@ async def adjust_customer_points(request: Request) -> Response:
     body = await body_of(request, AdjustPoints)
     current = shop(request)
     customer_id = request.path_params["customer_id"]
-    if not (customer_id.isascii() and customer_id.isdigit()):  # ids only: never an email here
+    if parse_shopify_id(customer_id) is None:  # ids only: never an email here
         raise RequestError(
             404, "customer_not_found", "Customer not found", _no_customer(customer_id)
         )
@@ -219,7 +220,8 @@ async def preview_vip_tiers(request: Request) -> Response:
     raw = query.get("points_required")
     points_required = None
     if raw not in (None, ""):
-        if not (raw.isascii() and raw.isdigit()) or int(raw) > tiers.MAX_POINTS_REQUIRED:
+        points_required = ascii_number(raw, maximum=tiers.MAX_POINTS_REQUIRED)
+        if points_required is None:
             raise RequestError(
                 400,
                 "invalid_parameter",
@@ -227,7 +229,6 @@ async def preview_vip_tiers(request: Request) -> Response:
                 f"points_required must be a whole number from 0 to {tiers.MAX_POINTS_REQUIRED:,}",
                 parameter="points_required",
             )
-        points_required = int(raw)
     preview = await tier_preview.preview_tiers(
         shop=shop(request),
         tier_id=query.get("tier_id") or None,

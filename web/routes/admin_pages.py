@@ -20,11 +20,13 @@ from starlette.routing import Route
 
 from loyalty import api_keys, compliance, dashboard, tier_preview, tiers
 from loyalty.customers import directory, resync
+from loyalty.customers.identifiers import ascii_number
 from loyalty.earning import rules
 from loyalty.errors import NotFoundError, VipTierNotFoundError
 from loyalty.models import RuleCategory, Shop
 from loyalty.programme import MAX_POINTS_EXPIRY_DAYS
 from web import admin_text, charts
+from web.parsing import screen_params
 from web.routes.admin import AdminDocument, open_document, render_document
 
 PageContext = Callable[[Request, AdminDocument], Awaitable[dict[str, Any]]]
@@ -117,6 +119,7 @@ def page(template: str, context: PageContext) -> Callable[[Request], Awaitable[R
         if isinstance(document, Response):
             return document
         try:
+            screen_params(request.scope)  # after the ID token, like `screen_routes` on the mounts
             values = await context(request, document)
         except NotFoundError as exc:
             response = render_document(request, document, "app/not_found.html", detail=exc.detail)
@@ -215,8 +218,7 @@ async def edit_tier_context(request: Request, document: AdminDocument) -> dict[s
 async def customers_context(request: Request, document: AdminDocument) -> dict[str, Any]:
     search = request.query_params.get("search", "").strip()
     raw_page = request.query_params.get("page", "1")
-    number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7 else 1
-    number = max(number, 1)
+    number = max(ascii_number(raw_page, maximum=999_999) or 1, 1)
     error = None
     if len(search) > directory.MAX_SEARCH_LENGTH:
         error = f"Search for at most {directory.MAX_SEARCH_LENGTH} characters"

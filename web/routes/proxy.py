@@ -4,6 +4,7 @@ into Liquid."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -13,9 +14,11 @@ from starlette.routing import Route
 from loyalty import storefront
 from loyalty.clock import isoformat_z
 from loyalty.earning.award import Actor, award_rule
+from loyalty.errors import CustomerNotFoundError
 from loyalty.models import ActorType, Customer, Shop
 from web.errors import RequestError
 from web.jsonapi import document_response
+from web.parsing import screen_routes
 from web.ratelimit import Limit
 from web.serializers import earning_history_entry
 from web.state import services
@@ -156,8 +159,8 @@ async def award_earning_rule(request: Request) -> Response:
                 f"Too many attempts; try again in {decision.retry_after} s",
                 headers=decision.headers(),
             )
-    await storefront.ensure_customer(shop=shop, shopify_customer_id=shopify_id)
-    entry = await award_rule(
+    award = partial(
+        award_rule,
         shop=storefront.shop_context(shop),
         rule_id=request.path_params["rule_id"],
         customer_identifier=str(shopify_id),
@@ -165,6 +168,13 @@ async def award_earning_rule(request: Request) -> Response:
         outbox=services(request).dispatcher,
         batcher=services(request).award_batcher,
     )
+    try:
+        entry = await award()
+    except CustomerNotFoundError:
+        # A shopper the app has not seen yet: enrol them, then claim. Enrolling only now keeps
+        # a refused claim (unknown or inactive rule, …) from writing anything.
+        await storefront.ensure_customer(shop=shop, shopify_customer_id=shopify_id)
+        entry = await award()
     return document_response(earning_history_entry(entry), status=201)
 
 
@@ -178,3 +188,4 @@ routes = [
         name="proxy.earning_rules.award",
     ),
 ]
+screen_routes(routes)  # a NUL or lone surrogate in a parameter: 400, once the signature is verified

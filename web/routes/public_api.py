@@ -24,7 +24,7 @@ from web import serializers as render
 from web.body import read_json_object
 from web.errors import RequestError
 from web.jsonapi import document_response
-from web.parsing import explicit_fields, parse_body
+from web.parsing import explicit_fields, parse_body, screen_routes
 from web.serializers import earning_history_entry
 from web.state import services
 
@@ -334,3 +334,4 @@ routes = [
     Route("/openapi.json", openapi_document, methods=["GET"], name="api.openapi"),
     Route("/docs", api_docs, methods=["GET"], name="api.docs"),
 ]
+screen_routes(routes)  # a NUL or lone surrogate in a parameter: 400, once the API key is verified

@@ -1,18 +1,43 @@
 """`/webhooks/...`: Shopify webhook deliveries, one route per topic group.
 
-Each delivery is verified (`X-Shopify-Hmac-Sha256` over the raw body, by `shopify_app`) before
-anything in it is read, stored once per `X-Shopify-Webhook-Id`, and acknowledged at once; the
-`process_webhooks` job does the work. Shopify allows 5 s and retries for 4 hours.
+Each delivery is verified before anything in it is read, stored once per
+`X-Shopify-Webhook-Id`, and acknowledged at once; the `process_webhooks` job does the work.
+Shopify allows 5 s and retries for 4 hours.
 https://shopify.dev/docs/apps/build/webhooks/delivery-structure
+
+The order, and why:
+1. the size cap (413), counted as the body streams in;
+2. `X-Shopify-Hmac-Sha256` checked here, in constant time, over the raw bytes, with the current
+   and the previous client secret (`SHOPIFY_API_SECRET`, `SHOPIFY_OLD_API_SECRET`): 400 when
+   missing, 401 when it does not match. `shopify_app.verify_webhook_req` parses the body (to
+   redact its debug log) *before* it checks the HMAC, so a forged body with a 4,300-digit
+   integer or deep nesting made it raise (500) without any secret: it must never see a body
+   we have not verified;
+3. `shopify_app.verify_webhook_req` on the verified body, as the library the app uses for
+   every Shopify credential (same secrets, same answer). Its log parse can still fail on an
+   authentic but pathological body; the HMAC is already proven then, so the delivery goes on
+   (and is stored as an invalid payload, see `loyalty.webhooks.inbox`);
+4. the headers we store (topic of this route, webhook id, event id, API version: printable
+   ASCII, 400 otherwise) and the shop domain;
+5. stored, unless the shop is unknown: a webhook never creates a shop. Shopify only sends
+   webhooks to shops that installed the app, and an install creates the shop (the admin's token
+   exchange), so a delivery for an unknown shop is acknowledged (200 `ignored`) and dropped,
+   recording nothing: answering 4xx would only make Shopify retry it for hours.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import NoReturn
 
 from shopify_app.types import RequestInput
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,6 +46,7 @@ from loyalty.jobs import JobName
 from loyalty.shops import shop_domain
 from loyalty.webhooks.inbox import MAX_DOMAIN_LENGTH, MAX_HEADER_LENGTH, Delivery
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
+from web.body import exceeds
 from web.errors import RequestError
 from web.state import services
 
@@ -31,6 +57,12 @@ MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
 
 _ACCEPTED = b'{"status":"accepted"}'
 _DUPLICATE = b'{"status":"duplicate"}'
+_IGNORED = b'{"status":"ignored"}'
+# The names shopify_app reads, first present wins (it accepts the unprefixed form too).
+_HMAC_HEADERS = ("x-shopify-hmac-sha256", "shopify-hmac-sha256")
+_SHOP_HEADERS = ("x-shopify-shop-domain", "shopify-shop-domain")
+# Webhook and event ids are UUIDs, the API version `2026-10`: printable ASCII, nothing else.
+_HEADER_TOKEN = re.compile(rf"[\x21-\x7e]{{1,{MAX_HEADER_LENGTH}}}")
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed"}
 _DETAILS = {
     "missing_hmac_header": "X-Shopify-Hmac-Sha256 is missing",
@@ -46,6 +78,9 @@ def _receiver(group: str) -> Callable[[Request], Awaitable[Response]]:
         """POST /webhooks/<group>: verify, store once, acknowledge; a job does the work."""
         body, shop = await _verified(request)
         stored = await services(request).webhook_inbox.store(_delivery(request, body, shop, topics))
+        if stored.shop_id is None:
+            log.info("webhook for unknown shop %s dropped", shop)
+            return Response(_IGNORED, media_type="application/json")
         if stored.is_new:
             services(request).dispatcher.notify(stored.shop_id, [JobName.PROCESS_WEBHOOKS])
         return Response(_ACCEPTED if stored.is_new else _DUPLICATE, media_type="application/json")
@@ -55,8 +90,9 @@ def _receiver(group: str) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def _verified(request: Request) -> tuple[str, str]:
-    """The raw body and the shop (subdomain), once `shopify_app` has verified the HMAC."""
-    shopify = services(request).shopify
+    """The raw body and the shop (subdomain), once the HMAC is verified (steps 1-3 above)."""
+    app_services = services(request)
+    shopify = app_services.shopify
     if shopify is None:
         raise RequestError(
             503,
@@ -64,7 +100,16 @@ async def _verified(request: Request) -> tuple[str, str]:
             "Service Unavailable",
             "Webhooks need SHOPIFY_API_KEY and SHOPIFY_API_SECRET to be set",
         )
-    body = await _read_raw(request)
+    raw = await _read_raw(request)
+    settings = app_services.settings
+    _check_hmac(request, raw, [settings.shopify_api_secret, settings.shopify_old_api_secret])
+    try:
+        # shopify_app signs `body.encode("utf-8")`, and Shopify sends UTF-8 JSON.
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(
+            400, "invalid_body", "Bad Request", "The body is not UTF-8 text"
+        ) from None
     request_input: RequestInput = {
         "method": request.method,
         "headers": dict(request.headers),
@@ -73,25 +118,49 @@ async def _verified(request: Request) -> tuple[str, str]:
     }
     try:
         verified = shopify.verify_webhook_req(request_input)
-    except RecursionError:  # the library parses the body (to redact its log) before the HMAC
-        raise RequestError(
-            400, "invalid_body", "Bad Request", "The body nests too deeply"
-        ) from None
+    except (ValueError, RecursionError):
+        # Its log redaction could not parse an authentic body (an integer past Python's
+        # 4,300-digit limit, deep nesting): the HMAC above already proved the delivery.
+        return body, _first_header(request, _SHOP_HEADERS).removesuffix(".myshopify.com")
     if not verified.ok:
-        status, code = verified.response.status, verified.log.code
-        log.info("webhook refused on %s: %s", request.url.path, code)
-        raise RequestError(
-            status,
-            code,
-            _TITLES.get(status, "Webhook refused"),
-            _DETAILS.get(code, "The webhook could not be verified"),
-        )
+        _refuse(request, verified.response.status, verified.log.code)
     return body, verified.shop or ""
 
 
-async def _read_raw(request: Request) -> str:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+def _check_hmac(request: Request, raw: bytes, secrets: list[str | None]) -> None:
+    """Base64 HMAC-SHA256 of the raw body, keyed with any of `secrets`, compared in constant
+    time; every secret is tried so the time taken does not say which one matched."""
+    received = _first_header(request, _HMAC_HEADERS)
+    if not received:
+        _refuse(request, 400, "missing_hmac_header")
+    # Header values arrive as latin-1 text: compare their bytes (compare_digest refuses
+    # non-ASCII str, which would be a 500).
+    given = received.encode("latin-1")
+    matched = False
+    for secret in secrets:
+        if secret:
+            digest = hmac.new(secret.encode(), raw, hashlib.sha256).digest()
+            matched |= hmac.compare_digest(given, base64.b64encode(digest))
+    if not matched:
+        _refuse(request, 401, "invalid_hmac")
+
+
+def _first_header(request: Request, names: tuple[str, ...]) -> str:
+    return next((request.headers[name] for name in names if name in request.headers), "")
+
+
+def _refuse(request: Request, status: int, code: str) -> NoReturn:
+    log.info("webhook refused on %s: %s", request.url.path, code)
+    raise RequestError(
+        status,
+        code,
+        _TITLES.get(status, "Webhook refused"),
+        _DETAILS.get(code, "The webhook could not be verified"),
+    )
+
+
+async def _read_raw(request: Request) -> bytes:
+    if exceeds(request.headers.get("content-length"), MAX_WEBHOOK_BYTES):
         raise _too_large()
     chunks: list[bytes] = []
     size = 0
@@ -100,14 +169,7 @@ async def _read_raw(request: Request) -> str:
         if size > MAX_WEBHOOK_BYTES:
             raise _too_large()
         chunks.append(chunk)
-    try:
-        # shopify_app signs `body.encode("utf-8")`; Shopify sends UTF-8 JSON, so a body that
-        # does not decode cannot carry a valid signature.
-        return b"".join(chunks).decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError(
-            400, "invalid_body", "Bad Request", "The body is not UTF-8 text"
-        ) from None
+    return b"".join(chunks)
 
 
 def _too_large() -> RequestError:
@@ -133,7 +195,7 @@ def _delivery(request: Request, body: str, shop: str, topics: frozenset[str]) ->
             f"of {', '.join(sorted(topics))}",
         )
     webhook_id = headers.get("x-shopify-webhook-id", "").strip()
-    if not webhook_id or len(webhook_id) > MAX_HEADER_LENGTH:
+    if not _HEADER_TOKEN.fullmatch(webhook_id):
         raise RequestError(
             400, "missing_webhook_id", "Bad Request", "X-Shopify-Webhook-Id is missing or invalid"
         )
@@ -142,16 +204,25 @@ def _delivery(request: Request, body: str, shop: str, topics: frozenset[str]) ->
         raise RequestError(
             400, "invalid_shop", "Bad Request", "X-Shopify-Shop-Domain is not a myshopify.com shop"
         )
-    event_id = headers.get("x-shopify-event-id", "").strip()[:MAX_HEADER_LENGTH] or None
     return Delivery(
         webhook_id=webhook_id,
         topic=topic,
         shop_domain=domain,
         body=body,
-        event_id=event_id,
-        api_version=headers.get("x-shopify-api-version", "").strip(),
+        event_id=_optional_token(headers, "X-Shopify-Event-Id"),
+        api_version=_optional_token(headers, "X-Shopify-API-Version") or "",
         triggered_at=_timestamp(headers.get("x-shopify-triggered-at")),
     )
+
+
+def _optional_token(headers: Headers, name: str) -> str | None:
+    """A header we store: absent is None, printable ASCII is kept, anything else is a 400."""
+    value = headers.get(name, "").strip()
+    if not value:
+        return None
+    if not _HEADER_TOKEN.fullmatch(value):
+        raise RequestError(400, "invalid_header", "Bad Request", f"{name} is invalid")
+    return value
 
 
 def _timestamp(value: str | None) -> datetime | None:
