@@ -4,11 +4,13 @@ customer's personal data, erase a shop.
 - `export_customer_data` (customers/data_request): the customer's profile, balances, tier,
   ledger entries and activity assembled into a `DataRequest` row the merchant downloads from the
   admin. Once per Shopify data-request id.
-- `redact_customer` (customers/redact): email, names, tags, dates of birth and anniversary and
-  the Shopify account dates erased, and the Shopify id replaced by the row's negative id (no
-  real id is negative, and it stays unique); the customer's exports deleted, their pending syncs
-  completed unsent, and stored deliveries about them not yet handled dropped. Ledger entries and
-  balances stay, anonymous, so the shop's totals still add up. Idempotent.
+- `redact_customer` (customers/redact): for the customer the request names exactly (by Shopify
+  id when it gives one; by email only when it gives none and one customer has it), email, names,
+  tags, dates of birth and anniversary and the Shopify account dates erased, and the Shopify id
+  replaced by the row's negative id (no real id is negative, and it stays unique); the
+  customer's exports deleted, their pending syncs completed unsent, and stored deliveries about
+  them not yet handled dropped. Ledger entries and balances stay, anonymous, so the shop's
+  totals still add up. Idempotent.
 - `redact_shop` (shop/redact, 48 hours after uninstall): every row of the shop deleted.
   Idempotent.
 https://shopify.dev/docs/apps/build/privacy-law-compliance
@@ -62,6 +64,21 @@ async def find_customer(
     if key is None:
         return None
     return await Customer.filter(shop_id=shop_id, email_key=key).order_by("id").first()
+
+
+async def find_named_customer(
+    *, shop_id: int, shopify_customer_id: int | None, email: str | None
+) -> Customer | None:
+    """The customer an erasure names, exactly: by Shopify id when the request gives one (a
+    customer found by its email instead would be another Shopify customer); by email
+    (case-insensitive) only when it gives no id, and only if one customer of the shop has it."""
+    if shopify_customer_id is not None:
+        return await Customer.get_or_none(shop_id=shop_id, shopify_customer_id=shopify_customer_id)
+    key = normalize_email(email)
+    if key is None:
+        return None
+    found = await Customer.filter(shop_id=shop_id, email_key=key).order_by("id").limit(2)
+    return found[0] if len(found) == 1 else None
 
 
 async def export_customer_data(
@@ -191,9 +208,10 @@ def _date(value: Any) -> str | None:
 async def redact_customer(
     *, shop: Shop, shopify_customer_id: int | None, email: str | None, now: datetime
 ) -> Redaction:
-    """Erase the customer's personal data; keep their anonymous ledger and balances."""
+    """Erase the personal data of the customer the request names exactly (see
+    `find_named_customer`); keep their anonymous ledger and balances."""
     async with in_transaction():
-        customer = await find_customer(
+        customer = await find_named_customer(
             shop_id=shop.id, shopify_customer_id=shopify_customer_id, email=email
         )
         customer_id = None if customer is None else customer.id

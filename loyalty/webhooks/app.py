@@ -1,10 +1,14 @@
 """app/uninstalled and app/scopes_update: the shop's installation as Shopify reports it.
 
 app/uninstalled arrives after Shopify has already revoked the tokens: we mark the shop
-uninstalled, delete the tokens we hold and stop the shop's pending syncs. It tolerates arriving
-twice, or after the shop's data is gone. A reinstall (a later verified admin load) clears
-`uninstalled_at` again; a stale uninstall, triggered before the shop's latest install, is
-ignored so it cannot undo that.
+uninstalled, delete the tokens we hold and stop the shop's pending syncs (API keys stop working
+with it). It acts only on a body that is the Shop object of the delivery's shop (its
+`myshopify_domain`, and its `id` when we know the shop's; checked before the handler runs) and
+that was never handled before under any topic. It tolerates arriving twice, or after the shop's
+data is gone. A reinstall (a later verified admin load) clears `uninstalled_at` again; a stale
+uninstall, which X-Shopify-Triggered-At says was triggered before the shop's latest install, is
+ignored so it cannot undo that. That header is not signed: it may only ever make an uninstall
+do nothing, never be the reason one acts.
 https://shopify.dev/docs/apps/build/webhooks (app/uninstalled)
 """
 
@@ -16,7 +20,7 @@ from tortoise.expressions import Q
 
 from loyalty.models import Activity, ActorType, OutboxIntent, Shop
 from loyalty.webhooks.event import WebhookContext
-from loyalty.webhooks.payloads import ScopesUpdatePayload, ShopPayload, check_shop, parse
+from loyalty.webhooks.payloads import AppUninstalledPayload, ScopesUpdatePayload
 
 _SCOPES_LIMIT = 1024  # Shop.scopes
 
@@ -24,8 +28,10 @@ _SCOPES_LIMIT = 1024  # Shop.scopes
 async def mark_uninstalled(*, shop_id: int, triggered_at: datetime | None, now: datetime) -> bool:
     """Mark the shop uninstalled (keeping the first time it was), delete its tokens and
     complete its pending outbox intents as no-ops. Returns whether the shop was installed until
-    now. Idempotent."""
+    now. Idempotent. `triggered_at` (unsigned) can only veto: an uninstall triggered before the
+    shop's latest install changes nothing."""
     current = Q(id=shop_id)
+    # Unsigned, so only ever a veto: absent or forged, the body alone decides, as it must.
     if triggered_at is not None:
         current &= Q(installed_at__isnull=True) | Q(installed_at__lte=triggered_at)
     was_installed = bool(
@@ -61,12 +67,17 @@ async def record_scopes(*, shop_id: int, scopes: list[str]) -> None:
 
 
 async def handle_app_uninstalled(ctx: WebhookContext) -> list[str]:
-    check_shop(parse(ShopPayload, ctx.payload).myshopify_domain, ctx.shop.domain)
-    await mark_uninstalled(shop_id=ctx.shop.id, triggered_at=ctx.triggered_at, now=ctx.now)
+    shop = ctx.body_as(AppUninstalledPayload)
+    if await mark_uninstalled(shop_id=ctx.shop.id, triggered_at=ctx.triggered_at, now=ctx.now):
+        # Shopify's id of the shop, from its signed Shop object: a later shop/redact must name
+        # the same one (loyalty.webhooks.compliance).
+        await Shop.filter(id=ctx.shop.id, shopify_shop_id__isnull=True).update(
+            shopify_shop_id=shop.id
+        )
     return []
 
 
 async def handle_scopes_update(ctx: WebhookContext) -> list[str]:
-    payload = parse(ScopesUpdatePayload, ctx.payload)
+    payload = ctx.body_as(ScopesUpdatePayload)
     await record_scopes(shop_id=ctx.shop.id, scopes=payload.current)
     return []

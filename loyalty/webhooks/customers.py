@@ -12,16 +12,11 @@ from __future__ import annotations
 from loyalty.customers.mirror import mirror_customer
 from loyalty.customers.tags import TagEvent, apply_tag_event
 from loyalty.webhooks.event import WebhookContext
-from loyalty.webhooks.payloads import (
-    CustomerPayload,
-    CustomerTagsPayload,
-    InvalidPayloadError,
-    parse,
-)
+from loyalty.webhooks.payloads import CustomerCreatePayload, CustomerTagsPayload
 
 
 async def handle_customer(ctx: WebhookContext) -> list[str]:
-    record = parse(CustomerPayload, ctx.payload).record()
+    record = ctx.body_as(CustomerCreatePayload).record()
     result = await mirror_customer(shop=ctx.shop, record=record, now=ctx.now, source=ctx.topic)
     return result.jobs
 
@@ -35,16 +30,13 @@ async def handle_tags_removed(ctx: WebhookContext) -> list[str]:
 
 
 async def _handle_tags(ctx: WebhookContext, *, added: bool) -> list[str]:
-    payload = parse(CustomerTagsPayload, ctx.payload)
-    # `occurredAt` orders the events; X-Shopify-Triggered-At is the next best thing.
-    occurred_at = payload.when() or ctx.triggered_at
-    if occurred_at is None:
-        raise InvalidPayloadError("invalid CustomerTagsPayload: occurredAt: Field required")
+    # Ordered by the body's own `occurredAt` only: X-Shopify-Triggered-At is not signed.
+    payload = ctx.body_as(CustomerTagsPayload)
     event = TagEvent(
         shopify_customer_id=payload.customer_id,
         tags=tuple(payload.tags),
         added=added,
-        occurred_at=occurred_at,
+        occurred_at=payload.when(),
     )
     result = await apply_tag_event(shop=ctx.shop, event=event, now=ctx.now, source=ctx.topic)
     return result.jobs

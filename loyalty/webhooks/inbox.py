@@ -2,10 +2,14 @@
 
 The request path stores each delivery (through `DeliveryInbox`, which commits a burst in a few
 statements) and answers at once; the work happens in the `process_webhooks` job. A delivery is
-stored exactly once per `X-Shopify-Webhook-Id` (stable across Shopify's retries) by
-`INSERT … ON CONFLICT (webhook_id) DO NOTHING`, so a repeat, however concurrent, is acknowledged
-and never processed again. A webhook never creates a shop: a delivery for a shop we do not know
-is stored nowhere (`shop_id` None), since only an install creates a shop.
+stored exactly once per `X-Shopify-Webhook-Id` (stable across Shopify's retries) and once per
+signed body, whatever its topic, shop or webhook id (`body_sha256`, unique), by
+`INSERT … ON CONFLICT DO NOTHING`: a repeat or a replay, however concurrent, is acknowledged as a
+duplicate and never processed again. The HMAC signs the body and nothing else, and no two of
+the subscribed topics need one body handled twice (see the README, "How a webhook's topic is
+bound to its body"). The digests outlive a redacted shop (`forget_shop`). A webhook never creates
+a shop: a delivery for a shop we do not know is stored nowhere (`shop_id` None), since only an
+install creates a shop.
 
 The payload stored is the body as sent, with two exceptions (`_payload`): a body this system
 cannot read as JSON (`loyalty.strict_json`) is stored as `{}` already failed, with the reason;
@@ -229,3 +233,20 @@ async def owed_shops(*, received_before: datetime, now: datetime | None = None) 
     Deliveries held back after a failure are not owed until their retry time."""
     rows = await sql.fetch_all(_OWED_SHOPS_SQL, received_before, now or utcnow())
     return sorted(int(row["shop_id"]) for row in rows)
+
+
+_FORGET_SHOP_SQL = """
+UPDATE webhook_event
+SET shop_id = NULL, shop_domain = '', payload = '{}', claimed_until = NULL,
+    last_error = CASE WHEN processed_at IS NULL THEN $3 ELSE last_error END,
+    processed_at = COALESCE(processed_at, $2)
+WHERE shop_id = $1
+"""
+
+
+async def forget_shop(*, shop_id: int, now: datetime) -> int:
+    """Before a shop is deleted (shop/redact): its deliveries keep only what recognises them
+    again (webhook id, topic, body digest), detached from the shop and emptied, so no body it
+    was sent can act again, on a shop installed afresh under the same domain either. Those
+    not yet handled never will be. Returns how many rows it kept."""
+    return await sql.execute(_FORGET_SHOP_SQL, shop_id, now, "skipped: the shop was redacted")

@@ -10,11 +10,11 @@ from __future__ import annotations
 from loyalty.earning.purchases import PaidOrder, award_purchase
 from loyalty.earning.reversals import OrderReversal, reverse_order
 from loyalty.webhooks.event import WebhookContext
-from loyalty.webhooks.payloads import OrderPayload, RefundPayload, parse
+from loyalty.webhooks.payloads import OrderCancelledPayload, OrderPaidPayload, RefundPayload
 
 
 async def handle_order_paid(ctx: WebhookContext) -> list[str]:
-    order = parse(OrderPayload, ctx.payload)
+    order = ctx.body_as(OrderPaidPayload)
     paid = PaidOrder(
         order_id=order.id,
         order_number=order.number(),
@@ -27,13 +27,13 @@ async def handle_order_paid(ctx: WebhookContext) -> list[str]:
 
 
 async def handle_order_cancelled(ctx: WebhookContext) -> list[str]:
-    order = parse(OrderPayload, ctx.payload)
+    order = ctx.body_as(OrderCancelledPayload)
     reversal = OrderReversal(order_id=order.id, reason="cancel")
     return (await reverse_order(shop=ctx.shop, reversal=reversal, now=ctx.now)).jobs
 
 
 async def handle_refund_created(ctx: WebhookContext) -> list[str]:
-    refund = parse(RefundPayload, ctx.payload)
+    refund = ctx.body_as(RefundPayload)
     reversal = OrderReversal(
         order_id=refund.order_id,
         reason="refund",

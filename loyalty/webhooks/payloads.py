@@ -1,12 +1,20 @@
-"""Webhook bodies (Shopify's REST resources) validated into what the handlers need.
+"""Webhook bodies (Shopify's REST resources and event payloads): one class per topic, stating
+what that topic sends, validated into what the handlers need.
 
-Unknown fields are ignored. Money arrives as decimal strings and becomes `Decimal`, never a
-float. Ids are JSON integers, read exactly (Python's `json` does not go through a float); the
-docs' example payloads, generated in JavaScript, lost the digits past 2**53 (`"id":
+Shopify's HMAC signs the body, not `X-Shopify-Topic` or `X-Shopify-Shop-Domain`, so an authentic
+body can come back under another topic or shop. Each topic's class therefore requires what only
+that topic's body carries (a cancellation's `cancelled_at`, a redaction's `orders_to_redact`,
+the uninstalled shop's own `myshopify_domain` …) and refuses keys only other topics send; a body
+that names its shop must name the delivery's. Judged against Shopify's 2026-07 example bodies
+(standins/webhook_examples.py) and the topics' reference on shopify.dev.
+
+Unknown fields are otherwise ignored. Money arrives as decimal strings and becomes `Decimal`,
+never a float. Ids are JSON integers, read exactly (Python's `json` does not go through a
+float); the docs' example payloads, generated in JavaScript, lost the digits past 2**53 (`"id":
 706405506930370000` beside `admin_graphql_api_id` …370084). Real deliveries carry exact ids, and
 `id` is what every topic links by (a refund's `order_id` has no gid beside it), so `id` it is.
-A body that lacks what its handler needs raises `InvalidPayloadError`: the processor records it
-on the event and does not retry it (a redelivery carries the same body).
+A body that is not its topic's raises `NotTopicBodyError`: the processor records it on the event
+and does not retry it (a redelivery carries the same body).
 https://shopify.dev/docs/apps/build/webhooks/delivery-structure
 """
 
@@ -14,9 +22,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from loyalty.customers.mirror import CustomerRecord
@@ -24,7 +32,22 @@ from loyalty.webhooks.topics import Topic
 
 
 class InvalidPayloadError(Exception):
-    """The webhook body does not have the shape its topic promises."""
+    """A stored delivery that can never be handled: recorded with the reason, never retried
+    (a redelivery carries the same body)."""
+
+    def record(self) -> str:
+        """What the event's `last_error` says."""
+        return f"invalid payload: {self}"
+
+
+class NotTopicBodyError(InvalidPayloadError):
+    """The body is not what its topic sends (or is about another shop)."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        super().__init__(f"not a {topic} body: {reason}")
+
+    def record(self) -> str:
+        return str(self)
 
 
 M = TypeVar("M", bound="Payload")
@@ -34,7 +57,30 @@ Money = Annotated[Decimal, Field(allow_inf_nan=False)]
 
 
 class Payload(BaseModel):
+    """A webhook body. `other_topics_keys` are keys only other topics' bodies carry: a body
+    with any of them is refused even when it has every field this class needs."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
+    other_topics_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_another_topics_body(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (found := sorted(cls.other_topics_keys & data.keys())):
+            raise ValueError(f"it carries {', '.join(found)}, which this topic never sends")
+        return data
+
+    def other_shop(self, *, domain: str, shopify_shop_id: int | None) -> str | None:
+        """Why the body is about another shop than the delivery's (None: it is not, or it
+        does not say)."""
+        return None
+
+
+def _reason(exc: PydanticValidationError) -> str:
+    error = exc.errors()[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    field = ".".join(str(part) for part in error["loc"])
+    return f"{field}: {message}" if field else message
 
 
 def parse(model: type[M], payload: dict[str, Any]) -> M:
@@ -42,9 +88,24 @@ def parse(model: type[M], payload: dict[str, Any]) -> M:
     try:
         return model.model_validate(payload)
     except PydanticValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "body"
-        raise InvalidPayloadError(f"invalid {model.__name__}: {field}: {error['msg']}") from None
+        raise InvalidPayloadError(f"invalid {model.__name__}: {_reason(exc)}") from None
+
+
+def parse_body(
+    topic: str, payload: dict[str, Any], *, domain: str, shopify_shop_id: int | None
+) -> Payload:
+    """The body as its topic's class, about the delivery's shop (`domain`, and Shopify's id of
+    it when known) if it names one. Raises NotTopicBodyError saying why it is not."""
+    model = PAYLOAD_BY_TOPIC.get(topic)
+    if model is None:
+        raise InvalidPayloadError(f"no handler for topic {topic!r}")
+    try:
+        body = model.model_validate(payload)
+    except PydanticValidationError as exc:
+        raise NotTopicBodyError(topic, _reason(exc)) from None
+    if reason := body.other_shop(domain=domain, shopify_shop_id=shopify_shop_id):
+        raise NotTopicBodyError(topic, reason)
+    return body
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -53,12 +114,38 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)  # Shopify always sends an offset; be safe if it does not
 
 
-def check_shop(named: str | None, domain: str) -> None:
-    """The HMAC signs the body, not the headers: a body that names its shop must name the shop
-    the delivery was stored for, or a captured body replayed under another shop's header could
-    act on that shop (shop/redact deletes it)."""
-    if named and named.strip().lower() != domain:
-        raise InvalidPayloadError(f"the body is for {named!r}, not {domain!r}")
+def _gid_number(value: Any, kind: str) -> int:
+    prefix = f"gid://shopify/{kind}/"
+    number = value.removeprefix(prefix) if isinstance(value, str) else ""
+    if number == value or not (number.isascii() and number.isdigit() and 0 < int(number) < 2**63):
+        raise ValueError(f"expected a {prefix}<id> global id")
+    return int(number)
+
+
+def _same_id(number: int, gid_number: int) -> bool:
+    """Whether a body's `id` and its `admin_graphql_api_id` name one object. Shopify sends both
+    exactly; the docs' examples went through JavaScript numbers, so past 2**53 their ids lost
+    the last digits their gids kept: there, equal as doubles is the same object."""
+    return number == gid_number or (
+        max(number, gid_number) > 2**53 and float(number) == float(gid_number)
+    )
+
+
+def _check_gid(kind: str, number: int, gid: str | None) -> None:
+    if gid is not None and not _same_id(number, _gid_number(gid, kind)):
+        raise ValueError(f"admin_graphql_api_id {gid!r} is not the {kind} with id {number}")
+
+
+def _named_shop(named: str, domain: str) -> str | None:
+    if named.strip().lower() != domain:
+        return f"it is for {named!r}, not {domain!r}"
+    return None
+
+
+def _shop_id(number: int, shopify_shop_id: int | None) -> str | None:
+    if shopify_shop_id is not None and number != shopify_shop_id:
+        return f"it is for the shop with id {number}, not {shopify_shop_id}"
+    return None
 
 
 class ShopMoney(Payload):
@@ -69,11 +156,28 @@ class MoneySet(Payload):
     shop_money: ShopMoney
 
 
+# Keys that mark each kind of body: a body with another kind's marks is not this topic's.
+_MARKS: dict[str, frozenset[str]] = {
+    "order": frozenset({"line_items", "financial_status"}),
+    "refund": frozenset({"order_id", "refund_line_items"}),
+    "shop": frozenset({"myshopify_domain"}),
+    "scopes": frozenset({"previous", "current"}),
+    "tags": frozenset({"customerId", "occurredAt"}),
+    "compliance": frozenset(
+        {"shop_domain", "orders_requested", "orders_to_redact", "data_request"}
+    ),
+}
+
+
+def _marks_of_all_but(kind: str | None) -> frozenset[str]:
+    return frozenset().union(*(keys for name, keys in _MARKS.items() if name != kind))
+
+
 class CustomerPayload(Payload):
-    """The REST Customer resource (also an order's `customer`). Fields Shopify withholds without
-    protected-customer-data approval arrive as null. `tags` is not read: gone since 2025-01, and
-    from an older API version ignored (see loyalty.customers.mirror); tags come from the tag
-    events (`CustomerTagsPayload`)."""
+    """The REST Customer resource as an order embeds it (`customer`). Fields Shopify withholds
+    without protected-customer-data approval arrive as null. `tags` is not read: gone since
+    2025-01, and from an older API version ignored (see loyalty.customers.mirror); tags come
+    from the tag events (`CustomerTagsPayload`)."""
 
     id: ShopifyId
     email: str | None = None
@@ -93,58 +197,112 @@ class CustomerPayload(Payload):
         )
 
 
-_CUSTOMER_GID = "gid://shopify/Customer/"
+class CustomerCreatePayload(CustomerPayload):
+    """customers/create: a whole REST Customer. Its personal fields are always present (null
+    when withheld), with its times and a Customer gid of the same id."""
+
+    other_topics_keys = _marks_of_all_but(None)
+
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    created_at: datetime
+    updated_at: datetime
+    admin_graphql_api_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_customer(self) -> CustomerCreatePayload:
+        _check_gid("Customer", self.id, self.admin_graphql_api_id)
+        return self
+
+
+class CustomerUpdatePayload(CustomerCreatePayload):
+    """customers/update: the same REST Customer (Shopify may send create and update with the
+    very same bytes, which is why a body is handled once whatever its topic)."""
 
 
 class CustomerTagsPayload(Payload):
-    """customer.tags_added / customer.tags_removed: `{"customerId": "gid://shopify/Customer/1",
-    "tags": ["tag1", "tag2"], "occurredAt": "2005-05-05T05:00:00.000Z"}`: the tags added or
-    removed by one change, not the customer's whole list."""
+    """A tag event: `{"customerId": "gid://shopify/Customer/1", "tags": ["tag1", "tag2"],
+    "occurredAt": "2005-05-05T05:00:00.000Z"}`: the tags added or removed by one change, not
+    the customer's whole list. `occurredAt` is required: it is the only signed time that
+    orders the events (X-Shopify-Triggered-At is an unsigned header)."""
+
+    other_topics_keys = _marks_of_all_but("tags")
 
     customer_id: ShopifyId = Field(alias="customerId")
     tags: list[str]
-    occurred_at: datetime | None = Field(default=None, alias="occurredAt")
+    occurred_at: datetime = Field(alias="occurredAt")
 
     @field_validator("customer_id", mode="before")
     @classmethod
     def _from_gid(cls, value: Any) -> Any:
-        if not isinstance(value, str) or not value.startswith(_CUSTOMER_GID):
-            raise ValueError(f"expected a {_CUSTOMER_GID}<id> global id")
-        number = value.removeprefix(_CUSTOMER_GID)
-        if not number.isascii() or not number.isdigit():
-            raise ValueError(f"expected a {_CUSTOMER_GID}<id> global id")
-        return int(number)
+        return _gid_number(value, "Customer")
 
-    def when(self) -> datetime | None:
-        return _aware(self.occurred_at)
+    def when(self) -> datetime:
+        return _aware(self.occurred_at) or self.occurred_at
+
+
+class CustomerTagsAddedPayload(CustomerTagsPayload):
+    """customer.tags_added. Its body has the very shape of a removal: nothing in it says which
+    it is, so only handling each body once (whatever its topic) keeps one from being replayed
+    as the other."""
+
+
+class CustomerTagsRemovedPayload(CustomerTagsPayload):
+    """customer.tags_removed (see CustomerTagsAddedPayload)."""
 
 
 class OrderPayload(Payload):
-    """The REST Order resource (orders/paid, orders/cancelled)."""
+    """The REST Order resource: an order (`line_items`, a `financial_status`, an Order gid of
+    its id, a subtotal), not a refund."""
+
+    other_topics_keys = _marks_of_all_but("order")
 
     id: ShopifyId
+    admin_graphql_api_id: str | None = None
     name: str | None = None  # "#1001"
     order_number: int | None = None
     email: str | None = None
     contact_email: str | None = None
     customer: CustomerPayload | None = None  # null for guest checkouts
+    financial_status: str
+    line_items: list[Any]
     subtotal_price: Money | None = None
     subtotal_price_set: MoneySet | None = None
     cancelled_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_order(self) -> OrderPayload:
+        _check_gid("Order", self.id, self.admin_graphql_api_id)
+        if self.subtotal_price is None and self.subtotal_price_set is None:
+            raise ValueError("subtotal_price: Field required")
+        return self
 
     def subtotal(self) -> Decimal:
         """The subtotal after discounts in the shop's currency (`subtotal_price_set.shop_money`
         when present: `subtotal_price` is in the presentment currency on multi-currency shops)."""
         if self.subtotal_price_set is not None:
             return self.subtotal_price_set.shop_money.amount
-        if self.subtotal_price is not None:
-            return self.subtotal_price
-        raise InvalidPayloadError("invalid OrderPayload: subtotal_price: Field required")
+        assert self.subtotal_price is not None  # _one_order
+        return self.subtotal_price
 
     def number(self) -> str | None:
         if self.name:
             return self.name[:32]
         return None if self.order_number is None else str(self.order_number)
+
+
+class OrderPaidPayload(OrderPayload):
+    """orders/paid: the order as it stands when Shopify serializes the event. That may already
+    be cancelled (Shopify's own 2026-07 example is the very bytes of its orders/cancelled one:
+    `cancelled_at` set, `financial_status` "voided"), so neither is refused here; a cancelled
+    order earns nothing (loyalty.earning.purchases)."""
+
+
+class OrderCancelledPayload(OrderPayload):
+    """orders/cancelled: an order with its `cancelled_at`."""
+
+    cancelled_at: datetime
 
 
 class RefundLineItemPayload(Payload):
@@ -158,11 +316,21 @@ class RefundLineItemPayload(Payload):
 
 
 class RefundPayload(Payload):
-    """The REST Refund resource (refunds/create)."""
+    """refunds/create: the REST Refund resource, `order_id`, `refund_line_items` and
+    `transactions`; not an order."""
+
+    other_topics_keys = _marks_of_all_but("refund")
 
     id: ShopifyId
+    admin_graphql_api_id: str | None = None
     order_id: ShopifyId
-    refund_line_items: list[RefundLineItemPayload] = []
+    refund_line_items: list[RefundLineItemPayload]
+    transactions: list[Any]
+
+    @model_validator(mode="after")
+    def _one_refund(self) -> RefundPayload:
+        _check_gid("Refund", self.id, self.admin_graphql_api_id)
+        return self
 
     def refunded_subtotal(self) -> Decimal:
         """What the refunded lines were worth; shipping and order adjustments earn no points,
@@ -170,18 +338,34 @@ class RefundPayload(Payload):
         return sum((line.amount() for line in self.refund_line_items), Decimal(0))
 
 
-class ShopPayload(Payload):
-    """The REST Shop resource (app/uninstalled)."""
+class AppUninstalledPayload(Payload):
+    """app/uninstalled: the REST Shop resource of the shop that uninstalled: its `id`, `name`
+    and `myshopify_domain` (never null for a real shop: Shop.myshopifyDomain is `String!` in
+    the Admin schema; the docs' example leaves it null), which must be the delivery's shop."""
 
-    myshopify_domain: str | None = None
+    other_topics_keys = _marks_of_all_but("shop")
+
+    id: ShopifyId
+    name: str
+    myshopify_domain: str
+    domain: str | None = None
+
+    def other_shop(self, *, domain: str, shopify_shop_id: int | None) -> str | None:
+        return _named_shop(self.myshopify_domain, domain) or _shop_id(self.id, shopify_shop_id)
 
 
 class ScopesUpdatePayload(Payload):
-    """app/scopes_update: `{"id", "previous": [...], "current": [...], "updated_at"}`."""
+    """app/scopes_update: `{"id", "shop_id": "gid://shopify/Shop/…", "previous": [...],
+    "current": [...], "updated_at"}`."""
 
+    other_topics_keys = _marks_of_all_but("scopes")
+
+    shop_id: str | None = None
+    previous: list[str]
     current: list[str]
+    updated_at: datetime
 
-    @field_validator("current", mode="before")
+    @field_validator("previous", "current", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         return (
@@ -190,45 +374,79 @@ class ScopesUpdatePayload(Payload):
             else value
         )
 
+    @field_validator("shop_id")
+    @classmethod
+    def _shop_gid(cls, value: str | None) -> str | None:
+        if value is not None:
+            _gid_number(value, "Shop")
+        return value
+
+    def other_shop(self, *, domain: str, shopify_shop_id: int | None) -> str | None:
+        if self.shop_id is None:
+            return None
+        return _shop_id(_gid_number(self.shop_id, "Shop"), shopify_shop_id)
+
 
 class ComplianceCustomer(Payload):
     id: ShopifyId | None = None
     email: str | None = None
 
+    @model_validator(mode="after")
+    def _names_someone(self) -> ComplianceCustomer:
+        if self.id is None and not (self.email and self.email.strip()):
+            raise ValueError("names no customer (neither id nor email)")
+        return self
+
 
 class DataRequestRef(Payload):
-    id: ShopifyId | None = None
+    id: ShopifyId
 
 
 class CompliancePayload(Payload):
-    shop_domain: str | None = None
+    """The mandatory compliance topics name their shop: `shop_id` and `shop_domain`."""
+
+    shop_id: ShopifyId
+    shop_domain: str
+
+    def other_shop(self, *, domain: str, shopify_shop_id: int | None) -> str | None:
+        return _named_shop(self.shop_domain, domain) or _shop_id(self.shop_id, shopify_shop_id)
 
 
 class ShopRedactPayload(CompliancePayload):
-    pass
+    """shop/redact: exactly `{"shop_id", "shop_domain"}`, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CustomerDataRequestPayload(CompliancePayload):
+    """customers/data_request: the customer, `orders_requested` and the `data_request` id."""
+
+    other_topics_keys = _marks_of_all_but("compliance") | {"orders_to_redact"}
+
     customer: ComplianceCustomer
-    orders_requested: list[int] = []
-    data_request: DataRequestRef | None = None
+    orders_requested: list[int]
+    data_request: DataRequestRef
 
 
 class CustomerRedactPayload(CompliancePayload):
+    """customers/redact: the customer and `orders_to_redact`; no data request."""
+
+    other_topics_keys = _marks_of_all_but("compliance") | {"data_request", "orders_requested"}
+
     customer: ComplianceCustomer
-    orders_to_redact: list[int] = []
+    orders_to_redact: list[int]
 
 
-# The class each topic's body is parsed with (its handler parses with the same one).
-PAYLOAD_BY_TOPIC: dict[Topic, type[Payload]] = {
-    Topic.APP_UNINSTALLED: ShopPayload,
+# The class each topic's body must be (the processor parses with it, before the handler).
+PAYLOAD_BY_TOPIC: dict[str, type[Payload]] = {
+    Topic.APP_UNINSTALLED: AppUninstalledPayload,
     Topic.APP_SCOPES_UPDATE: ScopesUpdatePayload,
-    Topic.CUSTOMERS_CREATE: CustomerPayload,
-    Topic.CUSTOMERS_UPDATE: CustomerPayload,
-    Topic.CUSTOMER_TAGS_ADDED: CustomerTagsPayload,
-    Topic.CUSTOMER_TAGS_REMOVED: CustomerTagsPayload,
-    Topic.ORDERS_PAID: OrderPayload,
-    Topic.ORDERS_CANCELLED: OrderPayload,
+    Topic.CUSTOMERS_CREATE: CustomerCreatePayload,
+    Topic.CUSTOMERS_UPDATE: CustomerUpdatePayload,
+    Topic.CUSTOMER_TAGS_ADDED: CustomerTagsAddedPayload,
+    Topic.CUSTOMER_TAGS_REMOVED: CustomerTagsRemovedPayload,
+    Topic.ORDERS_PAID: OrderPaidPayload,
+    Topic.ORDERS_CANCELLED: OrderCancelledPayload,
     Topic.REFUNDS_CREATE: RefundPayload,
     Topic.CUSTOMERS_DATA_REQUEST: CustomerDataRequestPayload,
     Topic.CUSTOMERS_REDACT: CustomerRedactPayload,

@@ -11,10 +11,15 @@
   own keys as well, for the same event sent under two webhook ids.
 - A handled delivery keeps no payload: the row remains, so a repeat is still recognised, but
   the personal data in it is not kept longer than needed.
-- A body its handler cannot use is recorded (`processed_at` and `last_error`, payload kept for
-  diagnosis) and never retried. Any other failure records `last_error` and holds the delivery
-  back with capped exponential backoff while the shop's other deliveries go on; after
-  MAX_ATTEMPTS it is given up on, recorded and logged as an error.
+- Before any handler runs, the body is parsed as its topic's payload class and checked to be
+  about the delivery's shop (loyalty.webhooks.payloads): the HMAC signs the body, not the topic
+  or shop headers, so a body that is not what its topic sends ("not a <topic> body: …") or that
+  a handler must not act on is recorded (`processed_at` and `last_error`, payload kept for
+  diagnosis), with no effect, and never retried. A handler may also hold a genuine delivery
+  until a time (`RetryLaterError`: shop/redact before 48 hours have passed).
+- Any other failure records `last_error` and holds the delivery back with capped exponential
+  backoff while the shop's other deliveries go on; after MAX_ATTEMPTS it is given up on,
+  recorded and logged as an error.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from loyalty.db import dialect
 from loyalty.models import Shop
 from loyalty.outbox.process import backoff
 from loyalty.webhooks import app, compliance, customers, orders
-from loyalty.webhooks.event import TopicHandler, WebhookContext
-from loyalty.webhooks.payloads import InvalidPayloadError
+from loyalty.webhooks.event import RetryLaterError, TopicHandler, WebhookContext
+from loyalty.webhooks.payloads import InvalidPayloadError, parse_body
 from loyalty.webhooks.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -198,9 +203,13 @@ async def _handle(shop_id: int, event: _Claimed, run: WebhookRun) -> None:
                 raise InvalidPayloadError(f"no handler for topic {event.topic!r}")
             jobs = [] if shop is None else await handler(_context(shop, event, now))
     except InvalidPayloadError as exc:
-        await sql.execute(_MARK_FAILED_SQL, event.id, now, f"invalid payload: {exc}"[:2000])
+        await sql.execute(_MARK_FAILED_SQL, event.id, now, exc.record()[:2000])
         log.warning("webhook %s (%s) recorded as failed: %s", event.webhook_id, event.topic, exc)
         run.failed += 1
+        return
+    except RetryLaterError as exc:
+        await _retry_or_give_up(event, exc, now, retry_at=exc.retry_at)
+        run.held += 1
         return
     except Exception as exc:
         await _retry_or_give_up(event, exc, now)
@@ -211,18 +220,25 @@ async def _handle(shop_id: int, event: _Claimed, run: WebhookRun) -> None:
 
 
 def _context(shop: Shop, event: _Claimed, now: datetime) -> WebhookContext:
+    """The handler's view of the delivery; raises NotTopicBodyError for a body that is not its
+    topic's, or names another shop, before any handler sees it."""
+    body = parse_body(
+        event.topic, event.payload, domain=shop.domain, shopify_shop_id=shop.shopify_shop_id
+    )
     return WebhookContext(
         event_pk=event.id,
         shop=shop,
         topic=event.topic,
         webhook_id=event.webhook_id,
-        payload=event.payload,
+        body=body,
         triggered_at=event.triggered_at,
         now=now,
     )
 
 
-async def _retry_or_give_up(event: _Claimed, exc: Exception, now: datetime) -> None:
+async def _retry_or_give_up(
+    event: _Claimed, exc: Exception, now: datetime, *, retry_at: datetime | None = None
+) -> None:
     error = f"{type(exc).__name__}: {exc}"[:2000]
     if event.attempts >= MAX_ATTEMPTS:
         await sql.execute(
@@ -236,7 +252,7 @@ async def _retry_or_give_up(event: _Claimed, exc: Exception, now: datetime) -> N
             exc_info=exc,
         )
         return
-    retry_at = now + backoff(event.attempts)
+    retry_at = retry_at or now + backoff(event.attempts)
     await sql.execute(_HOLD_SQL, event.id, retry_at, error)
     log.warning(
         "webhook %s (%s) failed (attempt %d), retrying at %s",

@@ -54,6 +54,9 @@ async def proc_shop(db: str) -> Shop:
     return await create_shop(domain="proc.myshopify.com")
 
 
+SCOPES_UPDATE = {"id": 1, "previous": [], "current": [], "updated_at": "2026-11-25T10:00:00Z"}
+
+
 class RecordingQueue:
     def __init__(self) -> None:
         self.jobs: list[tuple[str, dict[str, Any]]] = []
@@ -189,7 +192,7 @@ class TestProcessWebhooks:
 
         monkeypatch.setitem(process.HANDLERS, "app/scopes_update", broken)
         stored = await store_delivery(
-            delivery=delivery("w-bad", {"current": []}, topic="app/scopes_update")
+            delivery=delivery("w-bad", SCOPES_UPDATE, topic="app/scopes_update")
         )
         await store_delivery(delivery=delivery("w-ok", customer_payload(8)))
 
@@ -223,7 +226,7 @@ class TestProcessWebhooks:
 
         monkeypatch.setitem(process.HANDLERS, "app/scopes_update", broken)
         stored = await store_delivery(
-            delivery=delivery("w-bad", {"current": []}, topic="app/scopes_update")
+            delivery=delivery("w-bad", SCOPES_UPDATE, topic="app/scopes_update")
         )
         await WebhookEvent.filter(webhook_id="w-bad").update(attempts=MAX_ATTEMPTS - 1)
         run = await process_webhooks(shop_id=stored.shop_id)
@@ -243,24 +246,21 @@ class TestProcessWebhooks:
         """The tag events included: a topic the routes accept is never parked unhandled."""
         assert set(process.HANDLERS) == set(Topic) == set(PAYLOAD_BY_TOPIC)
 
-    async def test_a_tag_event_without_occurred_at_is_ordered_by_its_trigger_time(
+    async def test_a_tag_event_without_occurred_at_is_refused_whatever_its_trigger_time(
         self, db: str
     ) -> None:
-        """`occurredAt` missing: X-Shopify-Triggered-At orders the event; with neither, the
-        event cannot be ordered and is recorded as failed."""
+        """`occurredAt` is the only signed time that orders tag events: without it the event is
+        recorded as failed, even with an X-Shopify-Triggered-At (an unsigned header)."""
         await create_shop(domain="proc.myshopify.com", exclusion_tag="no-loyalty")
         body = {"customerId": "gid://shopify/Customer/7", "tags": ["no-loyalty"]}
         triggered = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
         timed = delivery("w-t", body, topic="customer.tags_added", triggered_at=triggered)
-        await store_delivery(delivery=timed)
-        untimed = delivery("w-u", body | {"tags": ["x"]}, topic="customer.tags_added")
-        stored = await store_delivery(delivery=untimed)
+        stored = await store_delivery(delivery=timed)
         run = await process_webhooks(shop_id=stored.shop_id)
-        customer = await Customer.get(shopify_customer_id=7)
-        assert (run.handled, run.failed, customer.is_excluded) == (1, 1, True)
-        assert customer.tag_versions == {"no-loyalty": "2026-11-25T10:00:00.000000+00:00"}
-        failed = await WebhookEvent.get(webhook_id="w-u")
-        assert failed.last_error is not None and "occurredAt" in failed.last_error
+        assert (run.handled, run.failed) == (0, 1)
+        assert not await Customer.filter(shopify_customer_id=7).exists()
+        failed = await WebhookEvent.get(webhook_id="w-t")
+        assert failed.last_error == "not a customer.tags_added body: occurredAt: Field required"
 
     async def test_the_time_budget_leaves_the_rest_for_another_run(self, db: str) -> None:
         shop_id = 0
