@@ -1,0 +1,95 @@
+"""A terminated pooled connection answers 201: the award, the custom action and a job, right
+after every backend of the app's pool was killed (PostgreSQL only: SQLite has no connections to
+lose)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from loyalty.models import EarningHistoryEntry
+from tests.factories import create_customer
+from tests.resilience.postgres_faults import terminate_backends, terminate_backends_unnoticed
+from tests.web.public_api.helpers import Api, World
+
+pytestmark = pytest.mark.parametrize("database", ["postgres"], indirect=True)
+
+
+async def warm_pool(api: Api, world: World) -> None:
+    """Several pooled connections in use at once, and the award's key cache filled."""
+    responses = await asyncio.gather(
+        *(api.get(f"/customers/{world.bob.shopify_customer_id}") for _ in range(6))
+    )
+    assert {r.status_code for r in responses} == {200}
+    response = await api.post(
+        f"/earning-rules/{world.rule.public_id}/award",
+        {"customer_identifier": str(world.bob.shopify_customer_id)},
+    )
+    assert response.status_code == 201, response.text
+
+
+class TestAwardAfterTermination:
+    async def test_award_on_a_connection_killed_unnoticed_answers_201_once(
+        self, api: Api, world: World, db: str
+    ) -> None:
+        """The statement goes out on a connection whose backend is already gone."""
+        await warm_pool(api, world)
+        assert terminate_backends_unnoticed(db) >= 2
+        response = await api.post(
+            f"/earning-rules/{world.rule.public_id}/award",
+            {"customer_identifier": str(world.ann.shopify_customer_id)},
+        )
+        assert response.status_code == 201, response.text
+        assert await EarningHistoryEntry.filter(customer_id=world.ann.id).count() == 1
+
+    async def test_a_burst_on_killed_connections_answers_201_for_each(
+        self, api: Api, world: World, db: str
+    ) -> None:
+        """Twenty concurrent awards (batched into shared statements) right after the kill."""
+        await warm_pool(api, world)
+        customers = [await create_customer(world.shop) for _ in range(20)]
+        terminate_backends_unnoticed(db)
+        responses = await asyncio.gather(
+            *(
+                api.post(
+                    f"/earning-rules/{world.rule.public_id}/award",
+                    {"customer_identifier": str(customer.shopify_customer_id)},
+                )
+                for customer in customers
+            )
+        )
+        assert [r.status_code for r in responses] == [201] * 20
+        assert (
+            await EarningHistoryEntry.filter(customer_id__in=[c.id for c in customers]).count()
+            == 20
+        )
+
+    async def test_each_award_after_repeated_kills_answers_201(
+        self, api: Api, world: World, db: str
+    ) -> None:
+        """Killed five times from an admin connection while this process keeps running (its
+        connections read the notice or not, whichever comes first), an award after each."""
+        await warm_pool(api, world)
+        for _ in range(5):
+            customer = await create_customer(world.shop)
+            await terminate_backends(db)
+            response = await api.post(
+                f"/earning-rules/{world.rule.public_id}/award",
+                {"customer_identifier": customer.email},
+            )
+            assert response.status_code == 201, response.text
+            assert await EarningHistoryEntry.filter(customer_id=customer.id).count() == 1
+
+
+class TestCustomActionAfterTermination:
+    async def test_action_on_a_connection_killed_unnoticed_answers_201_once(
+        self, api: Api, world: World, db: str
+    ) -> None:
+        await warm_pool(api, world)
+        terminate_backends_unnoticed(db)
+        response = await api.post(
+            "/actions", {"action_key": "quiz_completed", "customer_id": 6789012345}
+        )
+        assert response.status_code == 201, response.text
+        assert await EarningHistoryEntry.filter(customer_id=world.ann.id).count() == 1
