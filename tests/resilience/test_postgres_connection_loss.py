@@ -1,6 +1,6 @@
-"""A terminated pooled connection answers 201: the award, the custom action and a job, right
-after every backend of the app's pool was killed (PostgreSQL only: SQLite has no connections to
-lose)."""
+"""A terminated pooled connection answers 201 (the award, the custom action) and a job still
+completes, right after every backend of the app's pool was killed (PostgreSQL only: SQLite has
+no connections to lose)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import asyncio
 
 import pytest
 
-from loyalty.models import EarningHistoryEntry
-from tests.factories import create_customer
+from loyalty.jobs import JobName
+from loyalty.models import EarningHistoryEntry, OutboxIntent
+from loyalty.settings import Settings
+from loyalty.sync.deps import build_job_deps, new_http_client
+from tests.factories import create_customer, create_shop
 from tests.resilience.postgres_faults import terminate_backends, terminate_backends_unnoticed
 from tests.web.public_api.helpers import Api, World
+from workers.outbox import SHOP_FUNCTIONS
 
 pytestmark = pytest.mark.parametrize("database", ["postgres"], indirect=True)
 
@@ -93,3 +97,24 @@ class TestCustomActionAfterTermination:
         )
         assert response.status_code == 201, response.text
         assert await EarningHistoryEntry.filter(customer_id=world.ann.id).count() == 1
+
+
+class TestJobAfterTermination:
+    async def test_a_job_whose_first_write_meets_a_killed_connection_completes(
+        self, settings: Settings, db: str
+    ) -> None:
+        """The metafield job's claim (a write, lost after sending) fails; the job runs again
+        on a fresh connection and completes the intent (the shop has no Shopify token, so the
+        job completes it without calling Shopify)."""
+        shop = await create_shop()
+        customer = await create_customer(shop)
+        intent = await OutboxIntent.create(
+            shop=shop, customer=customer, job=str(JobName.SYNC_SHOPIFY_METAFIELDS), payload={}
+        )
+        job = {f.name: f for f in SHOP_FUNCTIONS}[str(JobName.SYNC_SHOPIFY_METAFIELDS)]
+        async with new_http_client(settings) as http:
+            ctx = {"deps": build_job_deps(settings, http)}
+            terminate_backends_unnoticed(db)
+            assert await job.coroutine(ctx, shop_id=shop.id) == 1
+        await intent.refresh_from_db()
+        assert intent.completed_at is not None

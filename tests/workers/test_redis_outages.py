@@ -1,0 +1,109 @@
+"""workers.redis_outages in-process, against a private redis-server the test kills: the parts the
+`loyalty worker` subprocess tests (tests/resilience) cannot see from outside."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arq import func
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tests.resilience.redis_server import RedisServer
+from workers.redis_outages import OutageTolerantWorker, backoff
+
+RAN: list[str] = []
+
+
+async def note(ctx: dict[str, Any], *, label: str) -> None:
+    RAN.append(label)
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    yield redis
+    redis.kill()
+
+
+@pytest.fixture
+async def pool(server: RedisServer) -> AsyncIterator[ArqRedis]:
+    arq_pool = await create_pool(RedisSettings.from_dsn(server.url))
+    yield arq_pool
+    await arq_pool.aclose()
+
+
+def one_slot_worker(pool: ArqRedis) -> OutageTolerantWorker:
+    return OutageTolerantWorker(
+        functions=[func(note, name="note")],
+        redis_pool=pool,
+        max_jobs=1,
+        handle_signals=False,
+        poll_delay=0.01,
+    )
+
+
+class TestBackoff:
+    def test_doubles_up_to_the_cap_with_jitter(self) -> None:
+        delays = backoff(first=0.5, cap=4.0)
+        drawn = [next(delays) for _ in range(8)]
+        ceilings = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+        assert all(c / 2 <= d <= c for d, c in zip(drawn, ceilings, strict=True)), drawn
+
+
+class TestSlotsAfterAnOutage:
+    async def test_a_job_start_failing_on_redis_gives_its_slot_back(
+        self, server: RedisServer, pool: ArqRedis
+    ) -> None:
+        """With one slot, a start that Redis failed must not keep the slot: the next job
+        still starts once Redis is back (arq alone leaks it and never runs a job again)."""
+        worker = one_slot_worker(pool)
+        server.kill()
+        with pytest.raises(RedisConnectionError):
+            await worker.start_jobs([b"lost-start"])
+        server.start()
+        RAN.clear()
+        job = await pool.enqueue_job("note", label="after")
+        assert job is not None
+        await worker.start_jobs([job.job_id.encode()])
+        await asyncio.gather(*worker.tasks.values())
+        assert RAN == ["after"]
+
+
+class TestPollLoop:
+    async def test_the_poll_loop_waits_out_an_outage_and_runs_jobs_after(
+        self, server: RedisServer, pool: ArqRedis, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        worker = OutageTolerantWorker(
+            functions=[func(note, name="note")],
+            redis_pool=pool,
+            handle_signals=False,
+            poll_delay=0.01,
+            retry_first=0.05,
+            retry_cap=0.2,
+        )
+        running = asyncio.create_task(worker.async_run())
+        try:
+            server.kill()
+            await asyncio.sleep(1)  # a hundred polls' worth
+            assert not running.done()
+            server.start()
+            RAN.clear()
+            await pool.enqueue_job("note", label="after the outage")
+            for _ in range(200):
+                if RAN:
+                    break
+                await asyncio.sleep(0.05)
+            assert RAN == ["after the outage"]
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await worker.close()
+        lines = [r.getMessage() for r in caplog.records if r.name == "workers.redis_outages"]
+        assert sum("Redis unreachable" in line for line in lines) == 1
+        assert sum("Redis back after" in line for line in lines) == 1
