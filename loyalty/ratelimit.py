@@ -24,6 +24,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from loyalty.outages import OutageLog
+
 log = logging.getLogger(__name__)
 
 _TOKEN_EPSILON = 1e-9
@@ -170,8 +172,13 @@ class RedisPacer:
         self._hold = redis.register_script(_HOLD_LUA)
         self._fallback = MemoryPacer(clock=clock)
         self._fallback_share = fallback_share
-        self._clock = clock
-        self._down_since: float | None = None
+        self._outage = OutageLog(
+            log,
+            down="partner pacing unavailable in Redis (%s); pacing in this process at "
+            f"{fallback_share:g} of each limit until it is back",
+            back="partner pacing back in Redis after %.1f s",
+            clock=clock,
+        )
 
     async def take(self, key: str, bucket: Bucket) -> float:
         try:
@@ -179,9 +186,9 @@ class RedisPacer:
                 keys=[self._prefix + key], args=[bucket.rate, bucket.capacity]
             )
         except (RedisError, OSError) as exc:
-            self._unavailable(exc)
+            self._outage.failed(exc)
             return await self._fallback.take(key, _share_of(bucket, self._fallback_share))
-        self._available()
+        self._outage.succeeded()
         return int(wait_ms) / 1000.0
 
     async def hold(self, key: str, seconds: float) -> None:
@@ -190,21 +197,4 @@ class RedisPacer:
         try:
             await self._hold(keys=[self._prefix + key], args=[max(1, math.ceil(seconds * 1000))])
         except (RedisError, OSError) as exc:
-            self._unavailable(exc)
-
-    def _unavailable(self, exc: BaseException) -> None:
-        if self._down_since is None:
-            self._down_since = self._clock()
-            log.warning(
-                "partner pacing unavailable in Redis (%s); pacing in this process at %g of "
-                "each limit until it is back",
-                exc,
-                self._fallback_share,
-            )
-
-    def _available(self) -> None:
-        if self._down_since is not None:
-            log.warning(
-                "partner pacing back in Redis after %.1f s", self._clock() - self._down_since
-            )
-            self._down_since = None
+            self._outage.failed(exc)

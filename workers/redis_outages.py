@@ -36,6 +36,8 @@ from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from loyalty.outages import OutageLog
+
 log = logging.getLogger(__name__)
 
 # What an unreachable Redis raises through redis-py (it wraps socket errors; a restarted Redis
@@ -50,28 +52,6 @@ def backoff(*, first: float, cap: float) -> Iterator[float]:
     while True:
         yield random.uniform(delay / 2, delay)  # noqa: S311 (jitter, not a secret)
         delay = min(cap, delay * 2)
-
-
-class _Outage:
-    """Whether Redis is reachable, and the one log line for each change."""
-
-    def __init__(self) -> None:
-        self.since: float | None = None
-
-    def lost(self, exc: BaseException, *, cap: float) -> None:
-        if self.since is None:
-            self.since = time.monotonic()
-            log.warning(
-                "Redis unreachable (%s: %s); retrying with backoff (up to %.0f s apart), jobs wait",
-                type(exc).__name__,
-                exc,
-                cap,
-            )
-
-    def back(self) -> None:
-        if self.since is not None:
-            log.warning("Redis back after %.1f s", time.monotonic() - self.since)
-            self.since = None
 
 
 class OutageTolerantWorker(Worker):
@@ -92,7 +72,12 @@ class OutageTolerantWorker(Worker):
         self._retry_first = retry_first
         self._retry_cap = retry_cap
         self._probe_timeout = probe_timeout
-        self._outage = _Outage()
+        self._outage = OutageLog(
+            log,
+            down=f"Redis unreachable (%s); retrying with backoff (up to {retry_cap:g} s apart), "
+            "jobs wait",
+            back="Redis back after %.1f s",
+        )
 
     async def main(self) -> None:
         """arq's `main` (a long-running worker's part of it), with Redis awaited first."""
@@ -125,17 +110,17 @@ class OutageTolerantWorker(Worker):
                     expires_extra_ms=self.expires_extra_ms,
                 )
             except REDIS_DOWN as exc:
-                self._outage.lost(exc, cap=self._retry_cap)
+                self._outage.failed(exc)
                 await asyncio.sleep(next(delays))
             else:
-                self._outage.back()
+                self._outage.succeeded()
                 return pool
 
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
         except REDIS_DOWN as exc:
-            self._outage.lost(exc, cap=self._retry_cap)
+            self._outage.failed(exc)
             await self._wait_for_redis()
 
     async def _wait_for_redis(self) -> None:
@@ -145,7 +130,7 @@ class OutageTolerantWorker(Worker):
                 await asyncio.wait_for(self.pool.ping(), self._probe_timeout)
             except REDIS_DOWN:
                 continue
-            self._outage.back()
+            self._outage.succeeded()
             # The cron ticks missed meanwhile collapse into one run now (arq would enqueue each
             # of them, one per poll): the sweep at once re-dispatches what the outage held up.
             for cron_job in self.cron_jobs:

@@ -19,6 +19,7 @@ from typing import Any
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
+from loyalty.outages import OutageLog
 from loyalty.outbox.intents import due_groups
 from loyalty.outbox.queue import JobQueue
 from loyalty.shopify.backfill import owed_backfills
@@ -63,9 +64,11 @@ class _QueueDownError(Exception):
 
 
 class _WatchedQueue:
-    """The dispatcher's queue, reporting each enqueue's outcome to `QueueHealth`."""
+    """The dispatcher's queue, reporting each enqueue's outcome to the outage log: one WARNING
+    when enqueueing starts failing and one when it works again, however many requests meet
+    the outage."""
 
-    def __init__(self, queue: JobQueue, health: QueueHealth) -> None:
+    def __init__(self, queue: JobQueue, health: OutageLog) -> None:
         self._queue = queue
         self._health = health
 
@@ -75,33 +78,9 @@ class _WatchedQueue:
         try:
             await self._queue.enqueue(job, job_id=job_id, defer_seconds=defer_seconds, **kwargs)
         except Exception as exc:  # Redis down: the sweep re-dispatches from the database
-            self._health.failed(exc, job=str(job), shop_id=kwargs.get("shop_id"))
+            self._health.failed(exc)
             raise _QueueDownError from exc
         self._health.succeeded()
-
-
-class QueueHealth:
-    """Whether the job queue accepts work, with one WARNING when it stops and one when it is
-    back, however many requests meet the outage (each failure itself is a DEBUG line)."""
-
-    def __init__(self) -> None:
-        self.down_since: float | None = None
-
-    def failed(self, exc: BaseException, *, job: str, shop_id: object) -> None:
-        if self.down_since is None:
-            self.down_since = time.monotonic()
-            log.warning(
-                "job queue unreachable (%s); jobs are left to the outbox sweep, which "
-                "dispatches them from the database once the queue is back",
-                exc,
-            )
-        else:
-            log.debug("could not enqueue %s for shop %s (%s); left to the sweep", job, shop_id, exc)
-
-    def succeeded(self) -> None:
-        if self.down_since is not None:
-            log.warning("job queue back after %.1f s", time.monotonic() - self.down_since)
-            self.down_since = None
 
 
 class OutboxDispatcher:
@@ -115,7 +94,12 @@ class OutboxDispatcher:
         job_defers: Mapping[str, float] | None = None,
     ) -> None:
         self.queue = queue
-        self.health = QueueHealth()
+        self.health = OutageLog(
+            log,
+            down="job queue unreachable (%s); jobs are left to the outbox sweep, which "
+            "dispatches them from the database once the queue is back",
+            back="job queue back after %.1f s",
+        )
         self._watched = _WatchedQueue(queue, self.health)
         self._delay = delay
         self._job_defer = job_defer

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from arq.connections import ArqRedis
@@ -21,15 +20,8 @@ from tests.resilience.redis_server import RedisServer
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    redis = RedisServer(tmp_path)
-    yield redis
-    redis.kill()
-
-
-@pytest.fixture
-async def dispatcher(server: RedisServer) -> AsyncIterator[OutboxDispatcher]:
-    pool = ArqRedis.from_url(server.url, socket_connect_timeout=0.2, socket_timeout=1)
+async def dispatcher(redis_server: RedisServer) -> AsyncIterator[OutboxDispatcher]:
+    pool = ArqRedis.from_url(redis_server.url, socket_connect_timeout=0.2, socket_timeout=1)
     yield OutboxDispatcher(ArqJobQueue(pool), delay=0, job_defer=0)
     await pool.aclose()
 
@@ -46,7 +38,7 @@ class TestQueueOutage:
     async def test_one_warning_when_the_queue_goes_and_one_when_it_is_back(
         self,
         db: str,
-        server: RedisServer,
+        redis_server: RedisServer,
         dispatcher: OutboxDispatcher,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
@@ -66,7 +58,7 @@ class TestQueueOutage:
         lines = queue_lines(caplog)
         assert len(lines) == 1 and lines[0].startswith("job queue unreachable")
 
-        server.start()
+        redis_server.start()
         assert await dispatcher.sweep() == 1
         dispatcher.notify(shop.id, jobs)
         assert await dispatcher.flush() == 2

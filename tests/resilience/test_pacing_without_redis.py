@@ -5,7 +5,6 @@ private redis-server the test kills and starts again."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -25,15 +24,8 @@ class Clock:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    redis = RedisServer(tmp_path)
-    yield redis
-    redis.kill()
-
-
-@pytest.fixture
-async def client(server: RedisServer) -> AsyncIterator[Redis]:
-    redis = Redis.from_url(server.url, socket_connect_timeout=0.2)
+async def client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    redis = Redis.from_url(redis_server.url, socket_connect_timeout=0.2)
     yield redis
     await redis.aclose()
 
@@ -72,13 +64,13 @@ class TestRedisDown:
         assert wait == pytest.approx(30.0)
 
     async def test_pacing_returns_to_redis_and_says_so_once(
-        self, server: RedisServer, client: Redis, caplog: pytest.LogCaptureFixture
+        self, redis_server: RedisServer, client: Redis, caplog: pytest.LogCaptureFixture
     ) -> None:
         clock = Clock()
         pacer = RedisPacer(client, clock=clock)
         await pacer.take("k", LIMIT.bucket())
         clock.now += 12.5
-        server.start()
+        redis_server.start()
         for _ in range(3):
             await pacer.take("k", LIMIT.bucket())
         lines = [r.getMessage() for r in caplog.records if r.name == "loyalty.ratelimit"]

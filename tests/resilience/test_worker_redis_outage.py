@@ -70,8 +70,8 @@ class WorkerProcess:
 class Rig:
     """A private Redis (not started) and the workers started against it."""
 
-    def __init__(self, database_url: str, tmp_path: Path) -> None:
-        self.redis = RedisServer(tmp_path)
+    def __init__(self, database_url: str, redis: RedisServer, tmp_path: Path) -> None:
+        self.redis = redis
         self._database_url = database_url
         self._tmp_path = tmp_path
         self.workers: list[WorkerProcess] = []
@@ -83,12 +83,11 @@ class Rig:
 
 
 @pytest.fixture
-def rig(db: str, tmp_path: Path) -> Iterator[Rig]:
-    rig = Rig(db, tmp_path)
+def rig(db: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Rig]:
+    rig = Rig(db, redis_server, tmp_path)
     yield rig
     for worker in rig.workers:
         worker.kill()
-    rig.redis.kill()
 
 
 async def a_job_runs(server: RedisServer) -> None:
