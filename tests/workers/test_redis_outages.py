@@ -14,6 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.resilience.redis_server import RedisServer
+from workers.locks import redis_lock
 from workers.redis_outages import OutageTolerantWorker, backoff
 
 RAN: list[str] = []
@@ -107,3 +108,14 @@ class TestPollLoop:
         lines = [r.getMessage() for r in caplog.records if r.name == "workers.redis_outages"]
         assert sum("Redis unreachable" in line for line in lines) == 1
         assert sum("Redis back after" in line for line in lines) == 1
+
+
+class TestLockRelease:
+    async def test_a_pass_that_outlived_redis_ends_without_an_error(
+        self, server: RedisServer, pool: ArqRedis
+    ) -> None:
+        """The lock cannot be released with Redis gone; it expires on its own, and the pass
+        that finished its work is not reported as failed."""
+        async with redis_lock(pool, "test-pass", ttl=5) as taken:
+            assert taken
+            server.kill()
