@@ -102,7 +102,8 @@ def _reads_only(sql: str) -> bool:
 async def fresh_connections() -> None:
     """Make the next statements run on connections opened from now on (see the module doc)."""
     client: Any = connections.get("default")
-    client = getattr(client, "_parent", client)  # inside a transaction: its pool's client
+    while hasattr(client, "_parent"):  # inside a transaction (or a savepoint): the pool's client
+        client = client._parent
     if isinstance(client, AsyncpgDBClient):
         await client._expire_connections()
 
