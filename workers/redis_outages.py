@@ -35,6 +35,7 @@ from arq.connections import ArqRedis, create_pool, log_redis_info
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from loyalty.outages import OutageLog
 
@@ -43,6 +44,15 @@ log = logging.getLogger(__name__)
 # What an unreachable Redis raises through redis-py (it wraps socket errors; a restarted Redis
 # answers "loading" for a moment, a ConnectionError subclass) and asyncio's timeouts.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+
+
+def redis_down(exc: BaseException) -> bool:
+    """Whether `exc` means Redis is unreachable. Inside a WATCHed pipeline (arq starts jobs and
+    queues cron ticks in one) redis-py raises a WatchError instead, the connection error being
+    what it was raised during."""
+    if isinstance(exc, REDIS_DOWN):
+        return True
+    return isinstance(exc, WatchError) and isinstance(exc.__context__, REDIS_DOWN)
 
 
 def backoff(*, first: float, cap: float) -> Iterator[float]:
@@ -119,7 +129,9 @@ class OutageTolerantWorker(Worker):
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
-        except REDIS_DOWN as exc:
+        except Exception as exc:
+            if not redis_down(exc):
+                raise
             self._outage.failed(exc)
             await self._wait_for_redis()
 
@@ -140,7 +152,9 @@ class OutageTolerantWorker(Worker):
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         try:
             await super().start_jobs(job_ids)
-        except REDIS_DOWN:
+        except Exception as exc:
+            if not redis_down(exc):
+                raise
             # arq took a slot for the job it was starting and, raising, never gave it back:
             # a few outages later the worker would have no slots left and never run a job.
             self.job_counter -= 1
@@ -150,7 +164,9 @@ class OutageTolerantWorker(Worker):
     async def run_job(self, job_id: str, score: int) -> None:
         try:
             await super().run_job(job_id, score)
-        except REDIS_DOWN as exc:
+        except Exception as exc:
+            if not redis_down(exc):
+                raise
             log.info(
                 "job %s: Redis failed while recording its start or end (%s); it runs again "
                 "later (jobs are idempotent)",

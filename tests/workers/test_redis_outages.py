@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from arq import func
+from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import WatchError
 
 from tests.resilience.redis_server import RedisServer
 from workers.locks import redis_lock
-from workers.redis_outages import OutageTolerantWorker, backoff
+from workers.redis_outages import OutageTolerantWorker, backoff, redis_down
 
 RAN: list[str] = []
 
@@ -55,6 +57,23 @@ class TestBackoff:
         drawn = [next(delays) for _ in range(8)]
         ceilings = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0]
         assert all(c / 2 <= d <= c for d, c in zip(drawn, ceilings, strict=True)), drawn
+
+
+class TestRedisDown:
+    async def test_a_watched_pipeline_losing_redis_counts_as_redis_down(
+        self, server: RedisServer, pool: ArqRedis
+    ) -> None:
+        """redis-py raises WatchError, not ConnectionError, when the connection of a WATCHed
+        pipeline dies (arq starts jobs and queues cron ticks in one)."""
+        async with pool.pipeline(transaction=True) as pipe:
+            await pipe.watch("some-key")
+            server.kill()
+            with pytest.raises(WatchError) as raised:
+                await pipe.exists("some-key")
+        assert redis_down(raised.value)
+
+    def test_a_changed_watched_key_is_not_redis_down(self) -> None:
+        assert not redis_down(WatchError("Watched variable changed."))
 
 
 class TestSlotsAfterAnOutage:
@@ -119,3 +138,48 @@ class TestLockRelease:
         async with redis_lock(pool, "test-pass", ttl=5) as taken:
             assert taken
             server.kill()
+
+
+async def tick(ctx: dict[str, Any]) -> None:
+    RAN.append("tick")
+
+
+class TestManyRestarts:
+    async def test_survives_redis_killed_at_any_point_of_its_work(
+        self, server: RedisServer, pool: ArqRedis
+    ) -> None:
+        """Ten kills landing wherever the worker happens to be (reading the queue, starting
+        or finishing jobs, queueing a cron tick every second): it stays up, keeps no slot,
+        and runs the next job."""
+        worker = OutageTolerantWorker(
+            functions=[func(note, name="note")],
+            cron_jobs=[cron(tick, name="tick", second=set(range(60)), keep_result=0)],
+            redis_pool=pool,
+            handle_signals=False,
+            poll_delay=0.005,
+            retry_first=0.02,
+            retry_cap=0.1,
+        )
+        running = asyncio.create_task(worker.async_run())
+        try:
+            for n in range(10):
+                for k in range(20):
+                    await pool.enqueue_job("note", label=f"{n}-{k}")
+                await asyncio.sleep(random.uniform(0, 0.1))
+                server.kill()
+                await asyncio.sleep(0.1)
+                assert not running.done(), running
+                server.start()
+            RAN.clear()
+            await pool.enqueue_job("note", label="last")
+            for _ in range(200):
+                if "last" in RAN:
+                    break
+                await asyncio.sleep(0.05)
+            assert "last" in RAN
+            await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await worker.close()
+        assert worker.job_counter == 0
