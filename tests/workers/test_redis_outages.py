@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,14 +42,26 @@ async def pool(server: RedisServer) -> AsyncIterator[ArqRedis]:
     await arq_pool.aclose()
 
 
-def one_slot_worker(pool: ArqRedis) -> OutageTolerantWorker:
+def quick_worker(pool: ArqRedis, **options: Any) -> OutageTolerantWorker:
+    """The `note` job on `pool`, polling and probing every few milliseconds."""
+    defaults: dict[str, Any] = {"poll_delay": 0.005, "retry_first": 0.02, "retry_cap": 0.1}
     return OutageTolerantWorker(
         functions=[func(note, name="note")],
         redis_pool=pool,
-        max_jobs=1,
         handle_signals=False,
-        poll_delay=0.01,
+        **{**defaults, **options},
     )
+
+
+@contextlib.asynccontextmanager
+async def running(worker: OutageTolerantWorker) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.close()
 
 
 class TestBackoff:
@@ -82,7 +95,7 @@ class TestSlotsAfterAnOutage:
     ) -> None:
         """With one slot, a start that Redis failed must not keep the slot: the next job
         still starts once Redis is back (arq alone leaks it and never runs a job again)."""
-        worker = one_slot_worker(pool)
+        worker = quick_worker(pool, max_jobs=1)
         server.kill()
         with pytest.raises(RedisConnectionError):
             await worker.start_jobs([b"lost-start"])
@@ -99,19 +112,11 @@ class TestPollLoop:
     async def test_the_poll_loop_waits_out_an_outage_and_runs_jobs_after(
         self, server: RedisServer, pool: ArqRedis, caplog: pytest.LogCaptureFixture
     ) -> None:
-        worker = OutageTolerantWorker(
-            functions=[func(note, name="note")],
-            redis_pool=pool,
-            handle_signals=False,
-            poll_delay=0.01,
-            retry_first=0.05,
-            retry_cap=0.2,
-        )
-        running = asyncio.create_task(worker.async_run())
-        try:
+        worker = quick_worker(pool)
+        async with running(worker) as task:
             server.kill()
             await asyncio.sleep(1)  # a hundred polls' worth
-            assert not running.done()
+            assert not task.done()
             server.start()
             RAN.clear()
             await pool.enqueue_job("note", label="after the outage")
@@ -120,10 +125,6 @@ class TestPollLoop:
                     break
                 await asyncio.sleep(0.05)
             assert RAN == ["after the outage"]
-        finally:
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
-            await worker.close()
         lines = [r.getMessage() for r in caplog.records if r.name == "workers.redis_outages"]
         assert sum("Redis unreachable" in line for line in lines) == 1
         assert sum("Redis back after" in line for line in lines) == 1
@@ -151,24 +152,17 @@ class TestManyRestarts:
         """Ten kills landing wherever the worker happens to be (reading the queue, starting
         or finishing jobs, queueing a cron tick every second): it stays up, keeps no slot,
         and runs the next job."""
-        worker = OutageTolerantWorker(
-            functions=[func(note, name="note")],
-            cron_jobs=[cron(tick, name="tick", second=set(range(60)), keep_result=0)],
-            redis_pool=pool,
-            handle_signals=False,
-            poll_delay=0.005,
-            retry_first=0.02,
-            retry_cap=0.1,
+        worker = quick_worker(
+            pool, cron_jobs=[cron(tick, name="tick", second=set(range(60)), keep_result=0)]
         )
-        running = asyncio.create_task(worker.async_run())
-        try:
+        async with running(worker) as task:
             for n in range(10):
                 for k in range(20):
                     await pool.enqueue_job("note", label=f"{n}-{k}")
                 await asyncio.sleep(random.uniform(0, 0.1))
                 server.kill()
                 await asyncio.sleep(0.1)
-                assert not running.done(), running
+                assert not task.done(), task
                 server.start()
             RAN.clear()
             await pool.enqueue_job("note", label="last")
@@ -178,8 +172,4 @@ class TestManyRestarts:
                 await asyncio.sleep(0.05)
             assert "last" in RAN
             await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-        finally:
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
-            await worker.close()
         assert worker.job_counter == 0
