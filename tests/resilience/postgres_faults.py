@@ -22,18 +22,18 @@ def database_name(database_url: str) -> str:
     return database_url.rsplit("/", 1)[1].split("?", 1)[0]
 
 
-async def _terminate(name: str) -> int:
+async def _terminate(name: str, *, until_gone: bool) -> int:
     admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
     try:
         killed = [row["pid"] for row in await admin.fetch(_BACKENDS, name)]
         await admin.execute(_TERMINATE, killed)
-        for _ in range(1000):  # until they are gone (10 s at most)
+        for _ in range(1000 if until_gone else 0):  # until they are gone (10 s at most)
             if not await admin.fetchval(_LEFT, killed):
                 break
             await asyncio.sleep(0.01)
         return len(killed)
     finally:
-        await admin.close()
+        admin.terminate()  # at once: no loop turn for the app's connections to notice
 
 
 def terminate_backends_unnoticed(database_url: str) -> int:
@@ -43,7 +43,9 @@ def terminate_backends_unnoticed(database_url: str) -> int:
     process's connections are killed mid-burst. Returns how many were terminated."""
     result: list[int] = []
     thread = threading.Thread(
-        target=lambda: result.append(asyncio.run(_terminate(database_name(database_url))))
+        target=lambda: result.append(
+            asyncio.run(_terminate(database_name(database_url), until_gone=True))
+        )
     )
     thread.start()
     thread.join()
@@ -51,9 +53,10 @@ def terminate_backends_unnoticed(database_url: str) -> int:
 
 
 async def terminate_backends(database_url: str) -> int:
-    """Terminate every backend of the database, letting the caller's loop run meanwhile (its
-    connections may read the notice, or not yet, by the time they are used)."""
-    return await _terminate(database_name(database_url))
+    """Terminate every backend of the database from this loop and return as soon as the server
+    says it did: the app's connections may have read the notice, or not yet, by the time they
+    are next used (what a live process meets)."""
+    return await _terminate(database_name(database_url), until_gone=False)
 
 
 async def terminate_backends_half_noticed(database_url: str) -> int:

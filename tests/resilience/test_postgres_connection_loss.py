@@ -50,7 +50,10 @@ class TestAwardAfterTermination:
     async def test_a_burst_on_killed_connections_answers_201_for_each(
         self, api: Api, world: World, db: str
     ) -> None:
-        """Twenty concurrent awards (batched into shared statements) right after the kill."""
+        """Twenty concurrent awards, one shared statement, right after the kill: the batch is
+        rerun whole once a check finds it wrote nothing. (The previous code got through this
+        case by rerunning the awards one by one, which would also rerun a batch that had
+        committed; only a batch of one answered 500.)"""
         await warm_pool(api, world)
         customers = [await create_customer(world.shop) for _ in range(20)]
         terminate_backends_unnoticed(db)
@@ -72,8 +75,8 @@ class TestAwardAfterTermination:
     async def test_each_award_after_repeated_kills_answers_201(
         self, api: Api, world: World, db: str
     ) -> None:
-        """Killed five times from an admin connection while this process keeps running (its
-        connections read the notice or not, whichever comes first), an award after each."""
+        """Killed five times from this process's loop, an award right after each: its
+        connections have read the server's notice or not yet, whichever came first."""
         await warm_pool(api, world)
         for _ in range(5):
             customer = await create_customer(world.shop)
