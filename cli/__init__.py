@@ -102,8 +102,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from arq.worker import Worker
-
+    from workers.redis_outages import OutageTolerantWorker
     from workers.settings import worker_options
 
     if not settings.redis_url:
@@ -112,7 +111,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    Worker(**worker_options(settings)).run()
+    # Waits out Redis outages (at start-up too) instead of exiting; SIGTERM stops it.
+    OutageTolerantWorker(**worker_options(settings)).run()
     return 0
 
 

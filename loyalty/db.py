@@ -59,6 +59,9 @@ def _connection_url(database_url: str) -> str | dict[str, Any]:
         query.setdefault(key, value)
     config: dict[str, Any] = expand_db_url(urlunsplit(parts._replace(query=urlencode(query))))
     config["credentials"]["reset"] = _keep_session
+    # Tortoise's asyncpg client, retrying on a fresh connection what a lost one provably did
+    # not run (see loyalty.db_retry).
+    config["engine"] = "loyalty.db_retry"
     return config
 
 

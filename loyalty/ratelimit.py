@@ -24,6 +24,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from loyalty.outages import OutageLog
+
 log = logging.getLogger(__name__)
 
 _TOKEN_EPSILON = 1e-9
@@ -142,14 +144,41 @@ return 1
 """
 
 
-class RedisPacer:
-    """Buckets in Redis, shared by every worker. If Redis fails the call goes ahead (and is
-    logged): the partner's own 429s and our retries are the second line of defence."""
+def _share_of(bucket: Bucket, share: float) -> Bucket:
+    """`bucket` scaled to `share` of its rate and size, but never below one whole token (a
+    bucket that cannot hold a token would refuse every call)."""
+    return Bucket(rate=bucket.rate * share, capacity=max(1.0, bucket.capacity * share))
 
-    def __init__(self, redis: Redis, *, prefix: str = "loyalty:pace:") -> None:
+
+class RedisPacer:
+    """Buckets in Redis, shared by every worker.
+
+    While Redis is unreachable, each process paces itself in memory at `fallback_share` of
+    every bucket: with the default 1/4, up to four worker processes together stay within the
+    partner's limits (the number of workers is not known here; a deployment with more relies
+    on the partner's 429s and `hold`, which the fallback honours too). Slower, never unpaced.
+    One WARNING when pacing moves to memory, one when it is back in Redis."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str = "loyalty:pace:",
+        fallback_share: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._prefix = prefix
         self._take = redis.register_script(_TAKE_LUA)
         self._hold = redis.register_script(_HOLD_LUA)
+        self._fallback = MemoryPacer(clock=clock)
+        self._fallback_share = fallback_share
+        self._outage = OutageLog(
+            log,
+            down="partner pacing unavailable in Redis (%s); pacing in this process at "
+            f"{fallback_share:g} of each limit until it is back",
+            back="partner pacing back in Redis after %.1f s",
+            clock=clock,
+        )
 
     async def take(self, key: str, bucket: Bucket) -> float:
         try:
@@ -157,12 +186,15 @@ class RedisPacer:
                 keys=[self._prefix + key], args=[bucket.rate, bucket.capacity]
             )
         except (RedisError, OSError) as exc:
-            log.warning("partner pacing unavailable (%s): calling without it", exc)
-            return 0.0
+            self._outage.failed(exc)
+            return await self._fallback.take(key, _share_of(bucket, self._fallback_share))
+        self._outage.succeeded()
         return int(wait_ms) / 1000.0
 
     async def hold(self, key: str, seconds: float) -> None:
+        # Held in memory too, so that a hold still counts if Redis goes away during it.
+        await self._fallback.hold(key, seconds)
         try:
             await self._hold(keys=[self._prefix + key], args=[max(1, math.ceil(seconds * 1000))])
         except (RedisError, OSError) as exc:
-            log.warning("partner pacing unavailable (%s): hold not recorded", exc)
+            self._outage.failed(exc)

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -35,4 +36,6 @@ async def redis_lock(redis: Redis, name: str, *, ttl: float) -> AsyncIterator[bo
         yield taken
     finally:
         if taken:
-            await redis.eval(_RELEASE_LUA, 1, key, token)  # type: ignore[misc]
+            # Redis gone meanwhile: the pass itself is done, and the lock expires on its own.
+            with contextlib.suppress(RedisError, OSError):
+                await redis.eval(_RELEASE_LUA, 1, key, token)  # type: ignore[misc]

@@ -10,10 +10,12 @@ from arq.typing import WorkerCoroutine
 from loyalty.outbox.dispatch import sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.sync.jobs import INTENT_JOBS, SHOP_JOBS, IntentJob
+from workers.db_loss import rerun_on_lost_connection
 from workers.locks import redis_lock
 
 
 def _arq_job(job: IntentJob) -> WorkerCoroutine:
+    @rerun_on_lost_connection
     async def run(ctx: dict[str, Any], *, shop_id: int) -> int:
         return await job(ctx["deps"], shop_id=shop_id)
 
@@ -21,6 +23,7 @@ def _arq_job(job: IntentJob) -> WorkerCoroutine:
 
 
 def _arq_intent_job(job: IntentJob) -> WorkerCoroutine:
+    @rerun_on_lost_connection
     async def run(ctx: dict[str, Any], *, shop_id: int) -> int:
         # The run queues its own follow-up for customers not yet due (loyalty.sync.jobs).
         return await job(ctx["deps"], shop_id=shop_id, queue=ArqJobQueue(ctx["redis"]))
@@ -40,6 +43,7 @@ SHOP_FUNCTIONS = [
 ]
 
 
+@rerun_on_lost_connection
 async def sweep_outbox(ctx: dict[str, Any]) -> int:
     """Re-dispatch intents nobody is working on. arq runs each cron tick once across workers;
     the lock keeps a slow pass from overlapping the next tick's."""

@@ -13,10 +13,12 @@ from arq.typing import WorkerCoroutine
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from loyalty.sync.jobs import LIFECYCLE_JOBS, PERIODIC_JOBS, LifecycleJob, PeriodicJob
+from workers.db_loss import rerun_on_lost_connection
 from workers.locks import redis_lock
 
 
 def _arq_lifecycle(job: LifecycleJob) -> WorkerCoroutine:
+    @rerun_on_lost_connection
     async def run(ctx: dict[str, Any], *, shop_id: int) -> int:
         return await job(ctx["deps"], shop_id=shop_id, queue=ArqJobQueue(ctx["redis"]))
 
@@ -38,7 +40,7 @@ def _arq_periodic(job: PeriodicJob, lock_ttl: float) -> WorkerCoroutine:
             return await job.run(ctx["deps"], ArqJobQueue(ctx["redis"]))
 
     run.__name__ = str(job.name)
-    return run
+    return rerun_on_lost_connection(run)
 
 
 def cron_times(interval: float) -> dict[str, Any]:

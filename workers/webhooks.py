@@ -13,10 +13,12 @@ from loyalty.outbox.dispatch import coalescing_job_id
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.sync.jobs import dispatch_follow_ups
 from loyalty.webhooks.process import process_webhooks as process_shop_webhooks
+from workers.db_loss import rerun_on_lost_connection
 
 log = logging.getLogger(__name__)
 
 
+@rerun_on_lost_connection
 async def process_webhooks(ctx: dict[str, Any], *, shop_id: int) -> int:
     run = await process_shop_webhooks(shop_id=shop_id)
     queue = ArqJobQueue(ctx["redis"])

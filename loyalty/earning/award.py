@@ -30,7 +30,7 @@ from loyalty.api_keys import ApiKeyRevokedError, ShopContext
 from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
-from loyalty.earning.award_pg import AwardBatcher, PgAward, run_awards
+from loyalty.earning.award_pg import AwardBatcher, PgAward, run_awards_retried
 from loyalty.errors import (
     AlreadyAwardedError,
     CategoryNotAwardableError,
@@ -171,7 +171,7 @@ async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> A
         actor_type=str(req.actor.type),
         actor_id=req.actor.id,
     )
-    row = await batcher.submit(award) if batcher else (await run_awards([award]))[0]
+    row = await batcher.submit(award) if batcher else (await run_awards_retried([award]))[0]
     _check_key(row)
     _check_rule(row, req.rule_public_id)
     _check_customer(row)

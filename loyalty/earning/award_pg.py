@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from loyalty import sql
+from loyalty.db_retry import retry_on_lost_connection
 from loyalty.models import API_AWARDABLE_CATEGORIES
 from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
 
@@ -182,6 +183,24 @@ async def run_awards(awards: Sequence[PgAward]) -> list[dict[str, Any]]:
     )
 
 
+_WRITTEN_SQL = "SELECT count(*) AS n FROM earning_history_entry WHERE public_id = ANY($1::text[])"
+
+
+async def run_awards_retried(awards: Sequence[PgAward]) -> list[dict[str, Any]]:
+    """`run_awards`, run once more on a fresh connection when the connection was lost and the
+    statement provably wrote nothing: asyncpg never sent it, or (lost after sending) none of
+    the awards' entry ids exists. That check is a proof because the statement is atomic and
+    everything it writes (balance, activity, intents) follows from an inserted entry. Should a
+    lost statement still commit after the check (a backend that outlived its client), the rerun
+    meets the unique index and answers "already awarded": never a second award."""
+
+    async def nothing_written() -> bool:
+        row = await sql.fetch_one(_WRITTEN_SQL, [award.entry_public_id for award in awards])
+        return row is not None and row["n"] == 0
+
+    return await retry_on_lost_connection(lambda: run_awards(awards), not_executed=nothing_written)
+
+
 class AwardBatcher:
     """Gathers this process's concurrent awards into batches: what arrived in the same
     event-loop turn goes together, and while `max_in_flight` batches are running the next
@@ -224,7 +243,7 @@ class AwardBatcher:
         self.batches += 1
         self.largest_batch = max(self.largest_batch, len(batch))
         try:
-            rows = await run_awards([award for award, _ in batch])
+            rows = await run_awards_retried([award for award, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
@@ -233,7 +252,7 @@ class AwardBatcher:
             log.warning("award batch of %d failed (%s); retrying one by one", len(batch), exc)
             for award, future in batch:
                 try:
-                    _settle(future, (await run_awards([award]))[0])
+                    _settle(future, (await run_awards_retried([award]))[0])
                 except Exception as single:
                     _settle(future, single)
             return

@@ -15,9 +15,11 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
+from loyalty.outages import OutageLog
 from loyalty.outbox import leases
 from loyalty.outbox.intents import due_groups
 from loyalty.outbox.queue import JobQueue
@@ -62,6 +64,30 @@ async def sweep(
     return len(groups)
 
 
+class _QueueDownError(Exception):
+    """An enqueue failed; already logged (once per outage) by the dispatcher."""
+
+
+class _WatchedQueue:
+    """The dispatcher's queue, reporting each enqueue's outcome to the outage log: one WARNING
+    when enqueueing starts failing and one when it works again, however many requests meet
+    the outage."""
+
+    def __init__(self, queue: JobQueue, health: OutageLog) -> None:
+        self._queue = queue
+        self._health = health
+
+    async def enqueue(
+        self, job: JobName, *, job_id: str, defer_seconds: float = 0, **kwargs: Any
+    ) -> None:
+        try:
+            await self._queue.enqueue(job, job_id=job_id, defer_seconds=defer_seconds, **kwargs)
+        except Exception as exc:  # Redis down: the sweep re-dispatches from the database
+            self._health.failed(exc)
+            raise _QueueDownError from exc
+        self._health.succeeded()
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -73,6 +99,13 @@ class OutboxDispatcher:
         job_defers: Mapping[str, float] | None = None,
     ) -> None:
         self.queue = queue
+        self.health = OutageLog(
+            log,
+            down="job queue unreachable (%s); jobs are left to the outbox sweep, which "
+            "dispatches them from the database once the queue is back",
+            back="job queue back after %.1f s",
+        )
+        self._watched = _WatchedQueue(queue, self.health)
         self._delay = delay
         self._job_defer = job_defer
         # Per-kind defers (the marketing syncs wait longer, so a burst becomes one write per
@@ -116,22 +149,22 @@ class OutboxDispatcher:
         for job, shop_id in sorted(pending):
             defer = self._job_defers.get(job, self._job_defer)
             try:
-                await self.queue.enqueue(
+                await self._watched.enqueue(
                     JobName(job),
                     job_id=coalescing_job_id(job, shop_id, window_seconds=max(1.0, defer)),
                     defer_seconds=defer,
                     shop_id=shop_id,
                 )
                 sent += 1
-            except Exception as exc:  # Redis down: the sweep re-dispatches from the database
-                log.warning(
-                    "could not enqueue %s for shop %s (%s); left to the sweep", job, shop_id, exc
-                )
+            except _QueueDownError:  # logged by `health`; the sweep re-dispatches
+                pass
         return sent
 
     async def sweep(self) -> int:
         try:
-            return await sweep(self.queue, defer_seconds=self._job_defer)
+            return await sweep(self._watched, defer_seconds=self._job_defer)
+        except _QueueDownError:  # logged by `health`
+            return 0
         except Exception as exc:
             log.warning("outbox sweep failed (%s); retrying in %ss", exc, self._sweep_interval)
             return 0

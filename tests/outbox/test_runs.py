@@ -304,11 +304,11 @@ async def run_under_lock(
     return lock
 
 
+# The server terminating a backend under a statement is a PostgreSQL scenario.
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 class TestConnectionLoss:
     @pytest.fixture
     async def owed_to_klaviyo(self, settings: Settings, db: str) -> tuple[Shop, OutboxIntent]:
-        if not db.startswith("postgres"):
-            pytest.skip("the server terminating a backend is a PostgreSQL scenario")
         shop = await connected_shop(settings)
         await enable(settings, shop, Platform.KLAVIYO)
         customer = await create_customer(shop)
