@@ -247,11 +247,12 @@ class TestProcessWebhooks:
         assert set(process.HANDLERS) == set(Topic) == set(PAYLOAD_BY_TOPIC)
 
     async def test_a_tag_event_without_occurred_at_is_refused_whatever_its_trigger_time(
-        self, db: str
+        self, proc_shop: Shop
     ) -> None:
         """`occurredAt` is the only signed time that orders tag events: without it the event is
         recorded as failed, even with an X-Shopify-Triggered-At (an unsigned header)."""
-        await create_shop(domain="proc.myshopify.com", exclusion_tag="no-loyalty")
+        proc_shop.exclusion_tag = "no-loyalty"
+        await proc_shop.save(update_fields=["exclusion_tag"])
         body = {"customerId": "gid://shopify/Customer/7", "tags": ["no-loyalty"]}
         triggered = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
         timed = delivery("w-t", body, topic="customer.tags_added", triggered_at=triggered)

@@ -600,6 +600,7 @@ class TestTagTopics:
         self, client: httpx.AsyncClient, services: Services
     ) -> None:
         """`customerId` must be a Customer global id: anything else fails alone, recorded."""
+        await create_shop(domain=SHOP)
         body = tags_payload(1, ["x"], "2026-11-25T10:00:00Z") | {
             "customerId": "gid://shopify/Order/1"
         }
