@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate demo worker test theme-check shopify-check widget lint format check bench bench-sync clean
+.PHONY: install run serve migrate demo worker test screenshots theme-check shopify-check widget lint format check bench bench-sync clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ worker: install
 ## browser tests in Debian's Chromium
 test: install theme-check shopify-check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## screenshots: refresh the README's images in docs/screenshots from the browser tests (a plain
+## test run writes them to a temporary folder instead)
+screenshots: install
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest tests/browser -q
 
 ## theme-check: Shopify's theme linter on extensions/loyalty-widget, offline; fails on any error
 theme-check: node_modules/.installed-stamp

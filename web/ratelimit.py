@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,12 +83,15 @@ class RateLimiter(Protocol):
 class MemoryRateLimiter:
     """Buckets in this process. Right for one process; each process counts separately."""
 
-    def __init__(self, *, max_keys: int = 100_000) -> None:
+    def __init__(
+        self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._max_keys = max_keys
+        self._clock = clock  # injectable, so a test can hold time still
 
     async def hit(self, key: str, limit: Limit) -> Decision:
-        now = time.monotonic()
+        now = self._clock()
         tokens, stamp = self._buckets.get(key, (float(limit.burst), now))
         tokens = min(float(limit.burst), tokens + (now - stamp) * limit.rate)
         allowed = tokens >= 1.0
@@ -100,7 +104,7 @@ class MemoryRateLimiter:
 
     async def reserve(self, key: str, limit: Limit, count: int) -> Grant:
         """Take up to `count` tokens at once (as many whole tokens as the bucket holds)."""
-        now = time.monotonic()
+        now = self._clock()
         tokens, stamp = self._buckets.get(key, (float(limit.burst), now))
         tokens = min(float(limit.burst), tokens + (now - stamp) * limit.rate)
         granted = max(0, min(count, math.floor(tokens)))

@@ -27,6 +27,7 @@ from loyalty.models import (
 from tests.browser.conftest import LiveApp, screenshot_path
 from tests.browser.storefront import Storefront, serve_storefront
 from tests.factories import create_customer, create_rule, create_shop, create_tier
+from web.ratelimit import MemoryRateLimiter
 from web.routes.proxy import CUSTOMER_AWARD_LIMIT
 
 CUSTOMER_ID = 555
@@ -376,10 +377,12 @@ class TestSignedIn:
         assert await EarningHistoryEntry.all().count() == 0
 
     async def test_too_many_claims_say_when_to_try_again(
-        self, front: Storefront, tab: Page, programme: Programme
+        self, front: Storefront, tab: Page, programme: Programme, live_app: LiveApp
     ) -> None:
         """The customer's award burst used up (through the same proxy): the real 429 and its
         Retry-After are shown, the rule stays claimable, nothing is awarded."""
+        # The limiter's clock stands still, so no token refills however slow the machine is.
+        live_app.app.state.services.limiter = MemoryRateLimiter(clock=lambda: 1_000.0)
         await tab.goto(f"{front.url}/pages/rewards")
         await wait_until_loaded(tab)
         async with httpx.AsyncClient(base_url=front.url) as client:

@@ -40,7 +40,7 @@ class TestWorkerCommand:
         self, db: str, redis_url: str, tmp_path: Path
     ) -> None:
         """It connects, registers its health check in Redis and runs the startup sweep."""
-        own = redis_url.rsplit("/", 1)[0] + "/15"
+        own = redis_url  # the suite's own database (TEST_REDIS_URL), never a fixed number
         client = Redis.from_url(own)
         health = "arq:queue:health-check"
         client.delete(health)
@@ -78,7 +78,7 @@ class TestWorkerSettingsForArq:
                 "print(W.redis_settings.database, len(W.functions), len(W.cron_jobs))",
             ],
             cwd=ROOT,
-            env={**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/15"},
+            env={**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/7"},
             capture_output=True,
             text=True,
             timeout=60,
@@ -86,4 +86,4 @@ class TestWorkerSettingsForArq:
         )
         assert result.returncode == 0, result.stderr
         database, functions, crons = result.stdout.split()
-        assert database == "15" and int(functions) >= 10 and int(crons) == 4
+        assert database == "7" and int(functions) >= 10 and int(crons) == 4
