@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from loyalty.log_config import configure_logging
 from loyalty.settings import Settings
 
 
@@ -24,10 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("tortoise").setLevel(logging.WARNING)  # its INFO lines are noise here
+    configure_logging(settings.log_level)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     return handler(settings, args)
 

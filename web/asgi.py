@@ -9,12 +9,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from loyalty.log_config import configure_logging
 from loyalty.settings import Settings
 from web.app import create_app
 
 
 def create() -> Starlette:
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    # Each process uvicorn starts (`--workers N`) gets the app's logging, not bare lines.
+    configure_logging(settings.log_level)
+    app = create_app(settings)
     startup = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
