@@ -20,6 +20,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
+from loyalty.outages import OutageLog
+
 log = logging.getLogger(__name__)
 
 
@@ -160,6 +162,13 @@ class RedisRateLimiter:
         self._prefix = prefix
         self._script = redis.register_script(_BUCKET_LUA)
         self._reserve_script = redis.register_script(_RESERVE_LUA)
+        # Fails open while Redis is away: one WARNING when it goes and one when it is back,
+        # never a line per request.
+        self._outage = OutageLog(
+            log,
+            down="rate limiter: Redis unreachable (%s); allowing requests until it is back",
+            back="rate limiter: Redis back after %.1f s; limits apply again",
+        )
 
     async def hit(self, key: str, limit: Limit) -> Decision:
         try:
@@ -167,8 +176,9 @@ class RedisRateLimiter:
                 keys=[self._prefix + key], args=[limit.rate, limit.burst]
             )
         except (RedisError, OSError) as exc:
-            log.warning("rate limiter unavailable (%s): allowing the request", exc)
+            self._outage.failed(exc)
             return Decision(True, limit.burst, limit.burst, 0, 0)
+        self._outage.succeeded()
         return _decide(int(milli_tokens) / 1000.0, bool(allowed), limit)
 
     async def reserve(self, key: str, limit: Limit, count: int) -> Grant:
@@ -178,6 +188,7 @@ class RedisRateLimiter:
                 keys=[self._prefix + key], args=[limit.rate, limit.burst, count]
             )
         except (RedisError, OSError) as exc:
-            log.warning("rate limiter unavailable (%s): allowing the requests", exc)
+            self._outage.failed(exc)
             return Grant(count, float(limit.burst))
+        self._outage.succeeded()
         return Grant(int(granted), int(milli_tokens) / 1000.0)
