@@ -68,6 +68,8 @@ class Settings:
     approvals_interval: float = 60.0
     expiry_interval: float = 900.0
     occasions_interval: float = 3600.0
+    # Bearer token for GET /metrics (Prometheus text). Unset: the route answers 404.
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def database_dialect(self) -> str:
@@ -107,6 +109,7 @@ class Settings:
             api_rate_burst=int(env.get("API_RATE_BURST", cls.api_rate_burst)),
             api_award_rate_limit=float(env.get("API_AWARD_RATE_LIMIT", cls.api_award_rate_limit)),
             api_award_rate_burst=int(env.get("API_AWARD_RATE_BURST", cls.api_award_rate_burst)),
+            metrics_token=env.get("METRICS_TOKEN") or None,
             **_sync_settings(env),
         )
 

@@ -1,11 +1,14 @@
 // Integrations page: each platform's card drawn from GET /app/api/integrations, and its actions
 // (connect with a key, test, turn sync on or off, disconnect). A saved key is never sent back:
-// the card shows only the hint the API gives (its last characters).
+// the card shows only the hint the API gives (its last characters). Each card, and the Shopify
+// one (GET /integrations/shopify/dead-letters), lists the updates the app gave up on, with
+// "Retry all" (POST …/dead-letters/retry).
 (function () {
   "use strict";
   const admin = window.LoyaltyAdmin;
   if (!admin) return;
   const cards = Array.from(document.querySelectorAll("[data-integration]"));
+  const shopify = document.querySelector("[data-dead-letter-source]");
 
   function when(iso) {
     if (!iso) return "";
@@ -74,6 +77,46 @@
     card.querySelector("[data-actions]").hidden = !connected;
     card.querySelector('[data-action="enable"]').hidden = enabled;
     card.querySelector('[data-action="disable"]').hidden = !enabled;
+    if (attributes) renderDead(card, attributes);
+  }
+
+  function cell(content) {
+    const el = document.createElement("s-table-cell");
+    if (typeof content === "string") el.textContent = content;
+    else el.append(content);
+    return el;
+  }
+
+  function customerCell(customer) {
+    if (!customer) return cell("The shop's programme");
+    const link = document.createElement("s-link");
+    link.setAttribute("href", "/app/customers/" + encodeURIComponent(customer.shopify_customer_id) + window.location.search);
+    link.textContent = customer.name || "Customer " + customer.shopify_customer_id;
+    return cell(link);
+  }
+
+  // The dead letters of one card: hidden when there are none.
+  function renderDead(card, attributes) {
+    const box = card.querySelector("[data-dead-letters]");
+    const count = attributes ? Number(attributes.dead_letter_count || 0) : 0;
+    box.hidden = count === 0;
+    card.dataset.deadLetters = String(count);
+    if (count === 0) return;
+    const letters = attributes.dead_letters || [];
+    box.querySelector("[data-dead-summary]").textContent =
+      (count === 1 ? "1 update was" : count + " updates were") +
+      " still failing after the retry window and are no longer retried on their own." +
+      (letters.length < count ? " The newest " + letters.length + " are listed." : "") +
+      " Fix the cause, then retry them.";
+    box.querySelector("[data-dead-rows]").replaceChildren(...letters.map(function (letter) {
+      const row = document.createElement("s-table-row");
+      row.append(
+        customerCell(letter.customer),
+        cell(when(letter.dead_at)),
+        cell(String(letter.attempts)),
+        cell(letter.last_error || ""));
+      return row;
+    }));
   }
 
   function showResult(card, ok, text) {
@@ -96,11 +139,52 @@
     const byPlatform = {};
     result.body.data.forEach(function (row) { byPlatform[row.id] = row.attributes; });
     cards.forEach(function (card) { render(card, byPlatform[card.dataset.integration]); });
+    await loadShopify();
   }
+
+  async function loadShopify() {
+    if (!shopify) return;
+    const result = await admin.api("GET", "/integrations/shopify/dead-letters");
+    const status = shopify.querySelector("[data-status]");
+    if (!result.ok) {
+      status.replaceChildren(line(admin.firstError(result.body)));
+      return;
+    }
+    const attributes = result.body.data.attributes;
+    status.replaceChildren(attributes.dead_letter_count
+      ? badge("Updates given up", "warning")
+      : line("Every update was delivered or is still being retried."));
+    renderDead(shopify, attributes);
+  }
+
+  // "Retry all" on a card: its dead letters become pending again and go out at once.
+  function wireRetry(card, source, label) {
+    const button = card.querySelector("[data-retry-dead-letters]");
+    button.addEventListener("click", async function () {
+      if (button.hasAttribute("loading")) return;
+      button.setAttribute("loading", "");
+      try {
+        const result = await admin.api("POST", "/integrations/" + source + "/dead-letters/retry");
+        if (!result.ok) {
+          admin.toast(admin.firstError(result.body), { error: true });
+          return;
+        }
+        const retried = Number(result.body.data.attributes.retried || 0);
+        admin.toast(retried === 0 ? "Nothing left to retry"
+          : "Retrying " + (retried === 1 ? "1 " + label + " update" : retried + " " + label + " updates"));
+        await load();
+      } finally {
+        button.removeAttribute("loading");
+      }
+    });
+  }
+
+  if (shopify) wireRetry(shopify, shopify.dataset.deadLetterSource, shopify.dataset.label);
 
   cards.forEach(function (card) {
     const platform = card.dataset.integration;
     const label = card.dataset.label;
+    wireRetry(card, platform, label);
     const form = card.querySelector("[data-connect]");
     form.addEventListener("submit", async function (event) {
       event.preventDefault();

@@ -28,7 +28,16 @@ from web.auth.app_proxy import AppProxyAuthMiddleware
 from web.auth.id_token import IdTokenAuthMiddleware
 from web.errors import EXCEPTION_HANDLERS
 from web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from web.routes import admin, admin_api, admin_pages, health, proxy, public_api, webhooks
+from web.routes import (
+    admin,
+    admin_api,
+    admin_pages,
+    health,
+    metrics,
+    proxy,
+    public_api,
+    webhooks,
+)
 from web.state import Services
 from web.templating import STATIC_DIR
 
@@ -102,6 +111,7 @@ def create_app(settings: Settings, *, manage_db: bool = True, job_defer: float =
     return Starlette(
         routes=[
             *health.routes,
+            *metrics.routes(settings),
             *admin.routes,
             *admin_pages.routes,
             # The admin pages' own scripts (App Bridge and Polaris come from Shopify's CDN).

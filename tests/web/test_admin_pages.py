@@ -479,6 +479,16 @@ class TestKeysIntegrationsSettings:
             assert f'data-integration="{platform}"' in html
         assert html.count("<s-password-field") == 3
 
+    async def test_integrations_show_dead_letters_with_retry_all(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        """Each platform, and Shopify's metafield syncs, has a dead-letter list (drawn by the
+        page's script from the API) with a Retry all button."""
+        html = (await client.get(url("/app/integrations"))).text
+        assert 'data-dead-letter-source="shopify"' in html
+        assert html.count("<div data-dead-letters hidden>") == 4
+        assert html.count("data-retry-dead-letters") == 4
+
     async def test_settings_show_the_programme_and_the_data_requests(
         self, client: httpx.AsyncClient, shop: Shop
     ) -> None:

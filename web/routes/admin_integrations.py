@@ -1,6 +1,9 @@
 """`/app/api/integrations`: the embedded admin's marketing integrations (Klaviyo, Omnisend,
 Postscript), under the admin API's ID-token auth. The saved API key is never sent back, only
-its hint; a failed connection test is a 200 with `ok: false` and the reason in plain words."""
+its hint; a failed connection test is a 200 with `ok: false` and the reason in plain words.
+
+Each status carries the platform's dead letters (count and newest); `…/dead-letters` reads and
+retries them, for `shopify` (the metafield syncs) as well. Everything is the token's shop's."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from loyalty.crypto import SecretBox
 from loyalty.integrations import IntegrationStatus
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import Platform, Shop
+from loyalty.outbox import dead_letters
+from loyalty.outbox.dead_letters import DeadLetterSummary
 from web.body import read_json_object
 from web.jsonapi import document_response, resource
 from web.parsing import parse_body
@@ -46,7 +51,7 @@ def _platform(request: Request) -> Platform:
     return integrations.parse_platform(request.path_params["platform"])
 
 
-def render(status: IntegrationStatus) -> dict[str, Any]:
+def render(status: IntegrationStatus, dead: DeadLetterSummary) -> dict[str, Any]:
     return resource(
         "integration",
         str(status.platform),
@@ -58,8 +63,37 @@ def render(status: IntegrationStatus) -> dict[str, Any]:
             "last_success_at": isoformat_z(status.last_success_at),
             "last_error_at": isoformat_z(status.last_error_at),
             "last_error": status.last_error,
+            **_dead_attributes(dead),
         },
     )
+
+
+def _dead_attributes(dead: DeadLetterSummary) -> dict[str, Any]:
+    def customer(customer_id: int | None) -> dict[str, Any] | None:
+        found = dead.customers.get(customer_id) if customer_id is not None else None
+        if found is None:
+            return None  # the shop's own (programme metafield), or a customer since deleted
+        return {"shopify_customer_id": str(found.shopify_customer_id), "name": found.name}
+
+    return {
+        "dead_letter_count": dead.count,
+        "dead_letters": [
+            {
+                "id": str(letter.id),
+                "job": letter.job,
+                "customer": customer(letter.customer_id),
+                "dead_at": isoformat_z(letter.dead_at),
+                "attempts": letter.attempts,
+                "last_error": letter.last_error,
+            }
+            for letter in dead.newest
+        ],
+    }
+
+
+async def _rendered(request: Request, status: IntegrationStatus) -> dict[str, Any]:
+    dead = await dead_letters.summary(shop_id=_shop(request).id, source=str(status.platform))
+    return render(status, dead)
 
 
 def _resume(request: Request, status: IntegrationStatus) -> None:
@@ -72,14 +106,14 @@ def _resume(request: Request, status: IntegrationStatus) -> None:
 
 async def list_integrations(request: Request) -> Response:
     found = await integrations.list_integrations(shop=_shop(request), box=_box(request))
-    return document_response([render(status) for status in found])
+    return document_response([await _rendered(request, status) for status in found])
 
 
 async def get_integration(request: Request) -> Response:
     status = await integrations.get_integration(
         shop=_shop(request), platform=_platform(request), box=_box(request)
     )
-    return document_response(render(status))
+    return document_response(await _rendered(request, status))
 
 
 async def save_integration(request: Request) -> Response:
@@ -93,7 +127,7 @@ async def save_integration(request: Request) -> Response:
         box=_box(request),
     )
     _resume(request, status)
-    return document_response(render(status))
+    return document_response(await _rendered(request, status))
 
 
 async def test_integration(request: Request) -> Response:
@@ -125,7 +159,26 @@ async def _set_enabled(request: Request, *, enabled: bool) -> Response:
         shop=_shop(request), platform=_platform(request), enabled=enabled, box=_box(request)
     )
     _resume(request, status)
-    return document_response(render(status))
+    return document_response(await _rendered(request, status))
+
+
+async def list_dead_letters(request: Request) -> Response:
+    """A source's dead letters (`shopify` too, which has no integration status of its own)."""
+    source = request.path_params["platform"]
+    dead = await dead_letters.summary(shop_id=_shop(request).id, source=source)
+    return document_response(resource("dead_letters", source, _dead_attributes(dead)))
+
+
+async def retry_dead_letters(request: Request) -> Response:
+    """Retry all: the source's dead letters are pending again (a new retry window each) and
+    the dispatcher is told now rather than at the next sweep. Answers how many."""
+    source = request.path_params["platform"]
+    jobs = dead_letters.parse_source(source)
+    shop_id = _shop(request).id
+    retried = await dead_letters.retry_dead_letters(shop_id=shop_id, jobs=jobs)
+    if retried:
+        services(request).dispatcher.notify(shop_id, [str(job) for job in jobs])
+    return document_response(resource("dead_letter_retry", source, {"retried": retried}))
 
 
 async def delete_integration(request: Request) -> Response:
@@ -157,6 +210,18 @@ routes = [
         delete_integration,
         methods=["DELETE"],
         name="admin_api.integrations.delete",
+    ),
+    Route(
+        "/integrations/{platform}/dead-letters",
+        list_dead_letters,
+        methods=["GET"],
+        name="admin_api.integrations.dead_letters",
+    ),
+    Route(
+        "/integrations/{platform}/dead-letters/retry",
+        retry_dead_letters,
+        methods=["POST"],
+        name="admin_api.integrations.dead_letters.retry",
     ),
     Route(
         "/integrations/{platform}/test",
