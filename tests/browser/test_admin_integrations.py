@@ -8,9 +8,12 @@ import pytest
 import respx
 from playwright.async_api import Page, expect
 
+from loyalty.clock import utcnow
 from loyalty.integrations import record_outcome
-from loyalty.models import Integration, Platform
+from loyalty.jobs import JobName
+from loyalty.models import Integration, OutboxIntent, Platform
 from tests.browser.admin import AdminPage, installed_shop
+from tests.factories import create_customer
 from tests.browser.conftest import LiveApp
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -101,4 +104,39 @@ class TestIntegrations:
             "Not connected"
         )
         await admin.screenshot("admin-integrations")
+        assert admin.errors == []
+
+    async def test_updates_given_up_on_are_listed_and_retried(
+        self, page: Page, live_app: LiveApp
+    ) -> None:
+        """A Klaviyo intent dead-lettered after its retry window: the card lists it with the
+        error; "Retry all" makes it pending again and says how many."""
+        shop = await installed_shop()
+        await Integration.create(
+            shop=shop, platform=Platform.KLAVIYO, enabled=True, credentials_enc="unreadable"
+        )
+        customer = await create_customer(shop, first_name="Ada")
+        intent = await OutboxIntent.create(
+            shop=shop,
+            customer=customer,
+            job=JobName.SYNC_KLAVIYO_PROFILES,
+            completed_at=utcnow(),
+            dead_at=utcnow(),
+            attempts=41,
+            last_error="HTTP 429 from Klaviyo for 48 hours",
+        )
+        admin = AdminPage(page, live_app)
+        await admin.open("/app/integrations")
+        klaviyo = page.locator('[data-integration="klaviyo"]')
+        dead = klaviyo.locator("[data-dead-letters]")
+        await expect(dead).to_be_visible()
+        await expect(dead.locator("[data-dead-rows]")).to_contain_text("HTTP 429 from Klaviyo")
+
+        await dead.get_by_role("button", name="Retry all").click()
+
+        await expect(dead).to_be_hidden()
+        assert any("1" in toast for toast in await admin.toasts())
+        await intent.refresh_from_db()
+        # Pending again with a new window (the in-process worker may already be trying it).
+        assert intent.dead_at is None and intent.retry_from is not None
         assert admin.errors == []
