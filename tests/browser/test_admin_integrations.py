@@ -13,8 +13,8 @@ from loyalty.integrations import record_outcome
 from loyalty.jobs import JobName
 from loyalty.models import Integration, OutboxIntent, Platform
 from tests.browser.admin import AdminPage, installed_shop
-from tests.factories import create_customer
 from tests.browser.conftest import LiveApp
+from tests.factories import create_customer
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
