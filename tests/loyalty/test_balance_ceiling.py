@@ -171,6 +171,33 @@ class TestAwardApi:
         kinds = await Activity.filter(customer_id=customer.id).values_list("kind", flat=True)
         assert kinds == ["points_awarded"]
 
+    async def test_concurrent_statements_cannot_race_past_the_ceiling(self, shop: Shop) -> None:
+        """Without the batcher each award is its own statement on its own connection
+        (PostgreSQL): six 5-point awards at once, each checking the balance as last committed,
+        not as its snapshot saw it. Exactly one fits."""
+        customer = await near_ceiling(shop)
+        rules = [await create_rule(shop, points=5) for _ in range(6)]
+
+        results = await asyncio.gather(
+            *(
+                award_rule(
+                    shop=context(shop),
+                    rule_id=rule.public_id,
+                    customer_identifier=str(customer.shopify_customer_id),
+                    actor=Actor(ActorType.SYSTEM),
+                )
+                for rule in rules
+            ),
+            return_exceptions=True,
+        )
+
+        refused = [r for r in results if isinstance(r, ValidationError)]
+        assert len(refused) == 5 and all(r.code == "balance_limit" for r in refused)
+        assert not [r for r in results if isinstance(r, BaseException) and r not in refused]
+        fresh = await Customer.get(id=customer.id)
+        assert (fresh.points_balance, fresh.lifetime_points) == (MAX_BALANCE, MAX_BALANCE)
+        assert await EarningHistoryEntry.filter(customer_id=customer.id).count() == 1
+
     async def test_a_refused_award_never_stops_the_others_of_its_batch(self, shop: Shop) -> None:
         """One batch (PostgreSQL; one by one on SQLite): 10 then 10 then 5 points to a customer
         15 below the ceiling, and 100 to another. The second 10 is refused; the 5 that follows
