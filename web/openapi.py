@@ -588,7 +588,8 @@ def _paths() -> dict[str, Schema]:
                     "with this API key as the actor. The balance never goes below zero: a "
                     "larger debit takes the whole balance (`applied_adjustment`). Lifetime "
                     "points follow unless `update_lifetime_points` is false, and the VIP tier "
-                    "is recalculated. Excluded customers: 403 `customer_excluded`."
+                    "is recalculated. Excluded customers: 403 `customer_excluded`; a balance "
+                    "past 2^31-1: 422 `balance_limit`."
                 ),
                 body=_body(bodies.PointsAdjustment),
             ),
@@ -646,7 +647,8 @@ def _paths() -> dict[str, Schema]:
                 description=(
                     "Once per customer and rule (a repeat is 409 `already_awarded`). Points = "
                     "the rule's points × the customer's tier multiplier; `pending` when the "
-                    "rule has an approval time. Only `social` and `engagement` rules (422)."
+                    "rule has an approval time. Only `social` and `engagement` rules (422). "
+                    "Points that would take a balance past 2^31-1: 422 `balance_limit`."
                 ),
                 body=_body(_ref("AwardRequest")),
             ),
@@ -662,12 +664,13 @@ def _paths() -> dict[str, Schema]:
                         _ok("A replay of an earlier response", _one("CustomActionAward"))
                     ),
                 },
-                (*WRITE, 404, 409),
+                (*WRITE, 404, 409, 422),
                 description=(
                     "For a `custom` rule the merchant set up, by its `action_key`. Once per "
                     "customer (409 `already_awarded`) or repeatable, optionally at most "
                     "`limit_count` times per rolling `limit_period_days` (409 `limit_reached`, "
-                    "with `meta.next_available_at`). Send an `Idempotency-Key` to retry "
+                    "with `meta.next_available_at`); points that would take a balance past "
+                    "2^31-1 are 422 `balance_limit`. Send an `Idempotency-Key` to retry "
                     "safely: a repeat returns the same response with `replayed: true`; "
                     "concurrent requests with one key award once (the others wait for the "
                     "first and get its response)."

@@ -28,13 +28,13 @@ from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.customers.members import find_member
 from loyalty.customers.tier import recalculate_tier
-from loyalty.errors import CustomerExcludedError, ValidationError
+from loyalty.earning.ceiling import balance_limit_error, fits
+from loyalty.errors import CustomerExcludedError
 from loyalty.models import ActorType, Customer, EarningHistoryEntry, EarningStatus
 from loyalty.outbox.intents import write_customer_sync_intents
 
 ACTION = "manual_adjustment"
 MAX_ADJUSTMENT = 1_000_000  # per call (LoyaltyLion's cap too)
-MAX_BALANCE = 2**31 - 1  # the INT columns
 _LOT_BATCH = 100
 
 
@@ -80,15 +80,8 @@ async def adjust_points(
         lifetime_delta = 0
         if update_lifetime_points:
             lifetime_delta = max(applied, -customer.lifetime_points)
-        if (
-            before + applied > MAX_BALANCE
-            or customer.lifetime_points + lifetime_delta > MAX_BALANCE
-        ):
-            raise ValidationError(
-                f"The balance can hold at most {MAX_BALANCE} points",
-                pointer="/adjustment",
-                code="balance_limit",
-            )
+        if not fits(before + applied, customer.lifetime_points + lifetime_delta):
+            raise balance_limit_error(pointer="/adjustment")
         entry_id = ids.new_time_ordered_id(ids.EARNING_ENTRY)
         expiry_at = (
             now + timedelta(days=shop.points_expiry_days)

@@ -3,7 +3,8 @@
 Guarantees:
 - Checks run in the contract's order and the first failure wins: rule unknown (404) →
   inactive (404) → category not awardable (422) → customer unknown (404) → excluded (403) →
-  already awarded (409). A rejected award writes nothing.
+  already awarded (409) → past the balance ceiling (422 `balance_limit`,
+  loyalty.earning.ceiling). A rejected award writes nothing.
 - Exactly once per (customer, rule), enforced by the unique (customer_id, dedupe_key) index
   with `INSERT … ON CONFLICT DO NOTHING`: concurrent duplicates get `AlreadyAwardedError`.
 - The entry, the balance move (an atomic `x = x + n`), the tier upgrade, the activity rows and
@@ -31,6 +32,7 @@ from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
 from loyalty.earning.award_pg import AwardBatcher, PgAward, run_awards_retried
+from loyalty.earning.ceiling import balance_limit_error, fits_sql
 from loyalty.errors import (
     AlreadyAwardedError,
     CategoryNotAwardableError,
@@ -92,8 +94,9 @@ async def award_rule(
     `batcher`: on PostgreSQL, share the statement with the process's concurrent awards.
 
     Raises ApiKeyRevokedError, EarningRuleNotFoundError, EarningRuleInactiveError,
-    CategoryNotAwardableError, CustomerNotFoundError, CustomerExcludedError or
-    AlreadyAwardedError.
+    CategoryNotAwardableError, CustomerNotFoundError, CustomerExcludedError,
+    AlreadyAwardedError, or ValidationError `balance_limit` when the points would take the
+    customer's balance past the ceiling (loyalty.earning.ceiling).
     """
     request = _AwardRequest(
         shop=shop,
@@ -175,6 +178,8 @@ async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> A
     _check_key(row)
     _check_rule(row, req.rule_public_id)
     _check_customer(row)
+    if row["over_limit"]:
+        raise balance_limit_error()
     if not row["inserted"]:
         raise _already_awarded()
     return AwardedEntry(
@@ -240,6 +245,7 @@ RETURNING id
 """
 
 # SQLite resolves a nested sub-select's outer reference by table name, not by an UPDATE alias.
+# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
 _SQLITE_TIER_UPGRADE_SQL = _TIER_UPGRADE_SQL.format(row="customer", approved="$3", held="$6")
 _SQLITE_BALANCE_SQL = f"""
 UPDATE customer SET
@@ -248,7 +254,7 @@ UPDATE customer SET
     pending_points = pending_points + $4,
     vip_tier_id = COALESCE(({_SQLITE_TIER_UPGRADE_SQL}), vip_tier_id),
     updated_at = $5
-WHERE id = $2
+WHERE id = $2 AND {fits_sql("$3", "$4")}
 RETURNING vip_tier_id
 """
 
@@ -316,6 +322,8 @@ async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
             now,
             customer["tier_required"],
         )
+        if tiers is None:  # past the ceiling: raising rolls back the entry inserted above
+            raise balance_limit_error()
         activity_data = {
             "entry_id": req.entry_public_id,
             "rule_id": req.rule_public_id,
@@ -332,7 +340,7 @@ async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
             json.dumps(activity_data),
             now,
         )
-        if tiers and tiers["vip_tier_id"] != customer["vip_tier_id"]:
+        if tiers["vip_tier_id"] != customer["vip_tier_id"]:
             tier_data = {
                 "from_tier_id": customer["vip_tier_id"],
                 "to_tier_id": tiers["vip_tier_id"],

@@ -10,7 +10,8 @@ Guarantees are the single award's (loyalty.earning.award), per request: each req
 row its own checks produce, duplicates within a batch or across batches meet the same unique
 index (`ON CONFLICT DO NOTHING`), and a batch that fails as a whole (it wrote nothing: one
 statement is atomic) is retried one request at a time, so one request's problem is never
-another's.
+another's. The balance ceiling is checked per award against the customers' locked rows; an
+award refused there writes nothing and never stops the others (`over_limit` in its row).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from loyalty import sql
 from loyalty.db_retry import retry_on_lost_connection
+from loyalty.earning.ceiling import fits_sql
 from loyalty.models import API_AWARDABLE_CATEGORIES
 from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
 
@@ -48,6 +50,7 @@ class PgAward:
 _AWARDABLE = ", ".join(f"'{category}'" for category in sorted(API_AWARDABLE_CATEGORIES))
 # The jobs a change owes, for the shop of each awarded row (the shared sub-select, keyed by row).
 _SYNC_JOBS = CUSTOMER_SYNC_JOBS_SQL.replace("$1", "d.shop_id")
+_FITS = fits_sql("t.approved", "t.pending", row="l")
 
 # $1…$9 are parallel arrays, one element per award; `n` is each award's position.
 AWARD_BATCH_SQL = f"""
@@ -88,6 +91,36 @@ WITH req AS (
            round(rule.points * cust.multiplier)::int AS points  -- numeric: ties round up
     FROM req JOIN key ON key.n = req.n JOIN rule ON rule.n = req.n JOIN cust ON cust.n = req.n
     WHERE key.ok AND rule.is_active AND rule.category IN ({_AWARDABLE}) AND NOT cust.is_excluded
+), locked AS MATERIALIZED (
+    -- The balance ceiling (loyalty.earning.ceiling), checked against the customers' rows as
+    -- they are now: locked, in one order, before anything is written, a row reads as last
+    -- committed (a concurrent award's credit included), not as of the statement's snapshot.
+    SELECT c.id, c.points_balance, c.lifetime_points, c.pending_points
+    FROM customer c WHERE c.id IN (SELECT customer_id FROM granted)
+    ORDER BY c.id FOR NO KEY UPDATE
+), counted AS (
+    -- What each award would credit; nothing for one that will meet the unique index (the
+    -- customer has the rule already, or an earlier award of this batch gives it), so that it
+    -- answers "already awarded" and takes no room from the others.
+    SELECT g.n, g.customer_id,
+           CASE WHEN g.approval_time_days > 0 THEN 0 ELSE g.points END AS approved,
+           CASE WHEN g.approval_time_days > 0 THEN g.points ELSE 0 END AS pending,
+           row_number() OVER (PARTITION BY g.customer_id, g.rule_id ORDER BY g.n) = 1
+               AND NOT EXISTS (
+                   SELECT 1 FROM earning_history_entry e
+                   WHERE e.customer_id = g.customer_id AND e.dedupe_key = 'rule:' || g.rule_id
+               ) AS fresh
+    FROM granted g
+), fits AS (
+    -- A customer's awards in request order, while their running total fits; the rest are
+    -- refused here (the batcher retries them one at a time, as if they had come alone).
+    SELECT t.n FROM (
+        SELECT c.n, c.customer_id,
+               sum(CASE WHEN c.fresh THEN c.approved ELSE 0 END) OVER w AS approved,
+               sum(CASE WHEN c.fresh THEN c.pending ELSE 0 END) OVER w AS pending
+        FROM counted c WINDOW w AS (PARTITION BY c.customer_id ORDER BY c.n)
+    ) t JOIN locked l ON l.id = t.customer_id
+    WHERE {_FITS}
 ), ins AS (
     INSERT INTO earning_history_entry (
         public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier,
@@ -103,7 +136,7 @@ WITH req AS (
            CASE WHEN approval_time_days = 0 AND points_expiry_days IS NOT NULL
                 THEN now + make_interval(days => points_expiry_days) END,
            'rule:' || rule_id, now, now
-    FROM granted
+    FROM granted WHERE n IN (SELECT n FROM fits)
     ORDER BY customer_id, rule_id  -- one lock order for every batch
     ON CONFLICT (customer_id, dedupe_key) DO NOTHING
     RETURNING public_id, points, status, points_given_at, points_due_at, points_expiry_at
@@ -155,13 +188,17 @@ WITH req AS (
 )
 SELECT req.n, key.ok AS key_ok, rule.id AS rule_pk, rule.action, rule.category, rule.is_active,
        rule.points AS base_points, cust.id AS customer_pk, cust.is_excluded, cust.multiplier,
-       done.entry_public_id IS NOT NULL AS inserted, done.awarded AS points, done.status,
+       done.entry_public_id IS NOT NULL AS inserted,
+       granted.n IS NOT NULL AND fits.n IS NULL AS over_limit,
+       done.awarded AS points, done.status,
        done.points_given_at, done.points_due_at, done.points_expiry_at,
        (SELECT array_agg(DISTINCT i.job) FROM intents i WHERE i.shop_id = req.shop_id) AS jobs
 FROM req
 LEFT JOIN key ON key.n = req.n
 LEFT JOIN rule ON rule.n = req.n
 LEFT JOIN cust ON cust.n = req.n
+LEFT JOIN granted ON granted.n = req.n
+LEFT JOIN fits ON fits.n = req.n
 LEFT JOIN done ON done.n = req.n
 ORDER BY req.n
 """
@@ -256,8 +293,25 @@ class AwardBatcher:
                 except Exception as single:
                     _settle(future, single)
             return
+        await _retry_refused_alone(batch, rows)
         for (_, future), row in zip(batch, rows, strict=True):
             _settle(future, row)
+
+
+async def _retry_refused_alone(
+    batch: list[tuple[PgAward, asyncio.Future[dict[str, Any]]]], rows: list[dict[str, Any]]
+) -> None:
+    """Awards refused at the balance ceiling in a batch that also held other awards to the same
+    customer were refused for the running total of the batch; run each again alone, in order
+    (the batch has committed), so each is decided as if it had come alone. Rows are replaced in
+    place."""
+    customers = [row["customer_pk"] for row in rows if row["customer_pk"] is not None]
+    for i, row in enumerate(rows):
+        if row["over_limit"] and customers.count(row["customer_pk"]) > 1:
+            try:
+                rows[i] = (await run_awards_retried([batch[i][0]]))[0]
+            except Exception as exc:
+                _settle(batch[i][1], exc)
 
 
 def _settle(

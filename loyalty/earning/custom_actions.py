@@ -5,8 +5,8 @@ Guarantees:
 - Checks in this order, the first failure wins: action unknown (404 `custom_action_not_found`)
   → inactive (404 `custom_action_inactive`) → customer unknown (404) → excluded (403) → once
   per customer already awarded (409 `already_awarded`) or the repeatable action's cap reached
-  in its rolling period (409 `limit_reached`, with `next_available_at`). A refusal writes
-  nothing.
+  in its rolling period (409 `limit_reached`, with `next_available_at`) → past the balance
+  ceiling (422 `balance_limit`, loyalty.earning.ceiling). A refusal writes nothing.
 - Exactly once: a once-per-customer action is keyed `action:<rule>` per customer; a repeatable
   one, sent with an idempotency key, `action:<rule>:key:<sha256 of the key>`; both meet the
   unique (customer_id, dedupe_key) index. With an idempotency key the key is claimed, and the
@@ -35,6 +35,7 @@ from loyalty.api_keys import ShopContext
 from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
 from loyalty.customers.identifiers import normalize_email
 from loyalty.customers.tier import recalculate_tier
+from loyalty.earning.ceiling import balance_limit_error, fits_sql
 from loyalty.errors import (
     AlreadyAwardedError,
     ConflictError,
@@ -219,7 +220,9 @@ async def _award(
     if inserted is None:
         raise AlreadyAwardedError("Customer has already been awarded points for this custom action")
     approved = 0 if pending else points
-    await sql.execute(_BALANCE_SQL, customer.id, approved, points - approved, now)
+    if await sql.fetch_one(_BALANCE_SQL, customer.id, approved, points - approved, now) is None:
+        # Past the ceiling: raising rolls back the entry and the idempotency claim.
+        raise balance_limit_error()
     activity = {
         "entry_id": entry_id,
         "rule_id": rule.public_id,
@@ -322,13 +325,15 @@ ON CONFLICT (customer_id, dedupe_key) DO NOTHING
 RETURNING id
 """
 
-_BALANCE_SQL = """
+# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
+_BALANCE_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $2,
     lifetime_points = lifetime_points + $2,
     pending_points = pending_points + $3,
     updated_at = $4
-WHERE id = $1
+WHERE id = $1 AND {fits_sql("$2", "$3")}
+RETURNING id
 """
 
 _ACTIVITY_SQL = """

@@ -13,6 +13,9 @@ Guarantees:
   the customer-sync intents commit together, in the caller's transaction or one of its own.
 - Nothing is awarded for a cancelled order, a shop whose programme is off, a guest order whose
   email matches no customer, an excluded customer, or a result of zero points.
+- Nor when the points would take the customer past the balance ceiling
+  (loyalty.earning.ceiling): the order's entries roll back (a savepoint), one `points_refused`
+  activity says why, `skipped` is `balance_limit`, and the webhook completes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from loyalty.clock import utcnow
 from loyalty.customers.identifiers import normalize_email
 from loyalty.customers.mirror import CustomerRecord, mirror_customer
 from loyalty.db import dialect
+from loyalty.earning.ceiling import REASON, BalanceLimitReached, fits, fits_sql, record_refusal
 from loyalty.models import Activity, ActorType, EarningRule, EarningStatus, RuleCategory, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
@@ -99,43 +103,74 @@ async def award_purchase(
         if customer["is_excluded"]:
             return PurchaseResult(customer_pk, jobs=sorted(jobs), skipped="customer_excluded")
 
-        multiplier = as_multiplier(customer["multiplier"])
         rules = await EarningRule.filter(
             shop_id=shop.id, category=RuleCategory.PURCHASE, is_active=True
         ).order_by("id")
-        entries = [
-            entry
-            for rule in rules
-            if (entry := await _insert_entry(shop, customer_pk, rule, order, multiplier, now))
-        ]
-        if not entries:
-            return PurchaseResult(customer_pk, jobs=sorted(jobs), skipped="nothing_to_award")
-
-        approved = sum(e.points for e in entries if e.status is EarningStatus.APPROVED)
-        pending = sum(e.points for e in entries if e.status is EarningStatus.PENDING)
-        moved = await sql.fetch_one(CREDIT_SQL, shop.id, customer_pk, approved, pending, now)
-        activities = [
-            _activity(shop, customer_pk, "points_awarded", _award_data(entry, order, rules), now)
-            for entry in entries
-        ]
-        new_tier = moved["vip_tier_id"] if moved else customer["vip_tier_id"]
-        if new_tier != customer["vip_tier_id"]:
-            tier_data = {
-                "from_tier_id": customer["vip_tier_id"],
-                "to_tier_id": new_tier,
-                "entry_id": entries[0].public_id,
-            }
-            activities.append(_activity(shop, customer_pk, "vip_tier_changed", tier_data, now))
-        await Activity.bulk_create(activities)
-        jobs.update(
-            await write_customer_sync_intents(
+        try:
+            async with in_transaction():  # a savepoint: a refused credit rolls back alone
+                entries = await _credit_order(shop, customer, rules, order, now, jobs)
+        except BalanceLimitReached as refused:
+            await record_refusal(
                 shop_id=shop.id,
                 customer_id=customer_pk,
-                reason={"entry_id": entries[0].public_id, "order_id": order.order_id},
+                points=refused.points,
+                data={"source": SOURCE, "order_id": order.order_id},
                 now=now,
             )
-        )
+            return PurchaseResult(customer_pk, jobs=sorted(jobs), skipped=REASON)
+        if not entries:
+            return PurchaseResult(customer_pk, jobs=sorted(jobs), skipped="nothing_to_award")
     return PurchaseResult(customer_pk, entries=entries, jobs=sorted(jobs))
+
+
+async def _credit_order(
+    shop: Shop,
+    customer: dict[str, Any],
+    rules: list[EarningRule],
+    order: PaidOrder,
+    now: datetime,
+    jobs: set[str],
+) -> list[OrderEntry]:
+    """Insert the order's entries and credit them, with their activities and intents (adding
+    the jobs owed to `jobs`). Raises BalanceLimitReached (the points refused) when the credit
+    would take a counter past the ceiling: the caller's savepoint undoes the entries."""
+    customer_pk = int(customer["id"])
+    multiplier = as_multiplier(customer["multiplier"])
+    entries = [
+        entry
+        for rule in rules
+        if (entry := await _insert_entry(shop, customer_pk, rule, order, multiplier, now))
+    ]
+    if not entries:
+        return entries
+    approved = sum(e.points for e in entries if e.status is EarningStatus.APPROVED)
+    pending = sum(e.points for e in entries if e.status is EarningStatus.PENDING)
+    if not fits(approved, pending):  # past any counter whatever the balance (and the INT bind)
+        raise BalanceLimitReached(approved + pending)
+    moved = await sql.fetch_one(CREDIT_SQL, shop.id, customer_pk, approved, pending, now)
+    if moved is None:
+        raise BalanceLimitReached(approved + pending)
+    activities = [
+        _activity(shop, customer_pk, "points_awarded", _award_data(entry, order, rules), now)
+        for entry in entries
+    ]
+    if moved["vip_tier_id"] != customer["vip_tier_id"]:
+        tier_data = {
+            "from_tier_id": customer["vip_tier_id"],
+            "to_tier_id": moved["vip_tier_id"],
+            "entry_id": entries[0].public_id,
+        }
+        activities.append(_activity(shop, customer_pk, "vip_tier_changed", tier_data, now))
+    await Activity.bulk_create(activities)
+    jobs.update(
+        await write_customer_sync_intents(
+            shop_id=shop.id,
+            customer_id=customer_pk,
+            reason={"entry_id": entries[0].public_id, "order_id": order.order_id},
+            now=now,
+        )
+    )
+    return entries
 
 
 async def _guest_customer(shop_id: int, email: str | None) -> int | None:
@@ -163,8 +198,9 @@ _CUSTOMER_SQL = {
 
 # Move the balances and upgrade the tier to the highest one the new lifetime points reach (never
 # down: reversals and expiry own downgrades). Written for both dialects: the sub-selects name the
-# updated table, since SQLite does not resolve an UPDATE alias there.
-CREDIT_SQL = """
+# updated table, since SQLite does not resolve an UPDATE alias there. No row returned: the credit
+# would pass the balance ceiling (loyalty.earning.ceiling), and nothing moved.
+CREDIT_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $3,
     lifetime_points = lifetime_points + $3,
@@ -178,7 +214,7 @@ UPDATE customer SET
         ORDER BY t.points_required DESC LIMIT 1
     ), vip_tier_id),
     updated_at = $5
-WHERE id = $2
+WHERE id = $2 AND {fits_sql("$3", "$4")}
 RETURNING vip_tier_id
 """
 
@@ -209,6 +245,8 @@ async def _insert_entry(
     base, points = order_points(order.subtotal, rule.points, multiplier)
     if points <= 0:
         return None
+    if not fits(base, points):  # no counter could hold it (nor the entry's INT columns)
+        raise BalanceLimitReached(points)
     pending = rule.approval_time_days > 0
     given_at = None if pending else now
     due_at = now + timedelta(days=rule.approval_time_days) if pending else None

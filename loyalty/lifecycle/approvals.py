@@ -7,6 +7,10 @@ shop's expiry counted from now; the customer's points move from pending to curre
 (atomic `x = x ± n`); the tier is recalculated; a `points_approved` activity row and the
 customer-sync intents (carrying the "points approved" event) are written. An entry rejected
 meanwhile (its order cancelled) is left alone.
+
+An entry whose points would take the customer past the balance ceiling
+(loyalty.earning.ceiling) is rejected instead: nothing is credited, its points leave the
+pending balance, a `points_refused` activity and a WARNING say why, and no later run meets it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from tortoise.transactions import in_transaction
 from loyalty import sql
 from loyalty.clock import utcnow
 from loyalty.customers.tier import recalculate_tier
+from loyalty.earning.ceiling import BalanceLimitReached, fits_sql, record_refusal
 from loyalty.lifecycle import LifecycleRun
 from loyalty.models import Activity, ActorType, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
@@ -38,10 +43,27 @@ WHERE id = $1 AND status = 'pending'
 RETURNING public_id, shop_id, customer_id, points
 """
 
-_CREDIT_SQL = """
+# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
+_CREDIT_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $2,
     lifetime_points = lifetime_points + $2,
+    pending_points = CASE WHEN pending_points > $2 THEN pending_points - $2 ELSE 0 END,
+    updated_at = $3
+WHERE id = $1 AND {fits_sql("$2")}
+RETURNING id
+"""
+
+_REJECT_SQL = """
+UPDATE earning_history_entry SET status = 'rejected', note = $3, updated_at = $2
+WHERE id = $1 AND status = 'pending'
+RETURNING public_id, shop_id, customer_id, points
+"""
+
+_REFUSED_NOTE = "Rejected: the points would take the balance past its ceiling"
+
+_UNPEND_SQL = """
+UPDATE customer SET
     pending_points = CASE WHEN pending_points > $2 THEN pending_points - $2 ELSE 0 END,
     updated_at = $3
 WHERE id = $1
@@ -75,26 +97,63 @@ async def approve_entry(
     *, entry_id: int, expires_at: datetime | None, now: datetime
 ) -> list[str] | None:
     """Approve one pending entry; returns the sync jobs owed, or None when it was no longer
-    pending (approved, rejected or reversed meanwhile)."""
+    pending (approved, rejected or reversed meanwhile) or was refused at the balance ceiling
+    (then rejected instead, see `_refuse`)."""
     async with in_transaction():
-        approved = await sql.fetch_one(_APPROVE_SQL, entry_id, now, expires_at)
-        if approved is None:
+        try:
+            async with in_transaction():  # a savepoint: a refused credit rolls back alone
+                return await _approve(entry_id, expires_at, now)
+        except BalanceLimitReached:
+            await _refuse(entry_id, now)
             return None
-        customer_id, points = int(approved["customer_id"]), int(approved["points"])
-        await sql.execute(_CREDIT_SQL, customer_id, points, now)
-        shop_id = int(approved["shop_id"])
-        await Activity.create(
-            shop_id=shop_id,
-            customer_id=customer_id,
-            kind="points_approved",
-            actor_type=ActorType.SYSTEM,
-            data={"entry_id": approved["public_id"], "points": points},
-            created_at=now,
-        )
-        await recalculate_tier(customer_id=customer_id, reason="points_approved", now=now)
-        return await write_customer_sync_intents(
-            shop_id=shop_id,
-            customer_id=customer_id,
-            reason={"event": APPROVED, "entry_id": approved["public_id"]},
-            now=now,
-        )
+
+
+async def _approve(entry_id: int, expires_at: datetime | None, now: datetime) -> list[str] | None:
+    approved = await sql.fetch_one(_APPROVE_SQL, entry_id, now, expires_at)
+    if approved is None:
+        return None
+    customer_id, points = int(approved["customer_id"]), int(approved["points"])
+    if await sql.fetch_one(_CREDIT_SQL, customer_id, points, now) is None:
+        raise BalanceLimitReached(points)  # the savepoint undoes the approval
+    shop_id = int(approved["shop_id"])
+    await Activity.create(
+        shop_id=shop_id,
+        customer_id=customer_id,
+        kind="points_approved",
+        actor_type=ActorType.SYSTEM,
+        data={"entry_id": approved["public_id"], "points": points},
+        created_at=now,
+    )
+    await recalculate_tier(customer_id=customer_id, reason="points_approved", now=now)
+    return await write_customer_sync_intents(
+        shop_id=shop_id,
+        customer_id=customer_id,
+        reason={"event": APPROVED, "entry_id": approved["public_id"]},
+        now=now,
+    )
+
+
+async def _refuse(entry_id: int, now: datetime) -> None:
+    """The entry's points cannot be credited (the balance ceiling): it is rejected, so no run
+    meets it again, and its points leave the pending balance; nothing is credited. One
+    `points_refused` activity says why; the customer's pending points changed, so the syncs
+    are owed (as for a rejection by cancellation)."""
+    rejected = await sql.fetch_one(_REJECT_SQL, entry_id, now, _REFUSED_NOTE)
+    if rejected is None:
+        return
+    customer_id, points = int(rejected["customer_id"]), int(rejected["points"])
+    shop_id = int(rejected["shop_id"])
+    await sql.execute(_UNPEND_SQL, customer_id, points, now)
+    await record_refusal(
+        shop_id=shop_id,
+        customer_id=customer_id,
+        points=points,
+        data={"source": "approval", "entry_id": rejected["public_id"]},
+        now=now,
+    )
+    await write_customer_sync_intents(
+        shop_id=shop_id,
+        customer_id=customer_id,
+        reason={"entry_id": rejected["public_id"]},
+        now=now,
+    )

@@ -11,18 +11,22 @@ if there are several), awarded on the customer's day in the shop's timezone.
   when the rule has an approval time, the shop's expiry otherwise; balance and tier upgrade
   with atomic updates, activity rows and customer-sync intents (a "points earned" event), in
   one transaction per customer.
+- Points that would take the customer past the balance ceiling (loyalty.earning.ceiling) are
+  not credited: the entry rolls back and one `points_refused` activity says why.
 """
 
 from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
 from loyalty.clock import utcnow
 from loyalty.db import dialect
+from loyalty.earning.ceiling import BalanceLimitReached, fits, record_refusal
 from loyalty.earning.purchases import CREDIT_SQL, db_decimal
 from loyalty.lifecycle import LifecycleRun
 from loyalty.models import Activity, ActorType, EarningRule, EarningStatus, RuleCategory, Shop
@@ -123,83 +127,109 @@ async def grant(
     *, shop: Shop, rule: EarningRule, customer_id: int, dedupe_key: str, now: datetime
 ) -> list[str] | None:
     """Award `rule` to the customer once under `dedupe_key`; the sync jobs owed, or None when
-    it was already awarded (or the customer cannot earn)."""
+    it was already awarded, the customer cannot earn, or the points would pass the balance
+    ceiling (then a `points_refused` activity says so, once per customer and key: the hourly
+    runs of the day meet it again)."""
     async with in_transaction():
         customer = await sql.fetch_one(_CUSTOMER_SQL[dialect()], customer_id)
         if customer is None or customer["is_excluded"]:
             return None
-        multiplier = as_multiplier(customer["multiplier"])
-        points = multiplied_points(rule.points, multiplier)
+        points = multiplied_points(rule.points, as_multiplier(customer["multiplier"]))
         if points <= 0:
             return None
-        pending = rule.approval_time_days > 0
-        status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
-        given_at = None if pending else now
-        due_at = now + timedelta(days=rule.approval_time_days) if pending else None
-        expiry_days = shop.points_expiry_days
-        expiry_at = now + timedelta(days=expiry_days) if given_at and expiry_days else None
-        entry_id = ids.new_public_id(ids.EARNING_ENTRY)
-        inserted = await sql.fetch_one(
-            _INSERT_SQL,
-            entry_id,
-            shop.id,
-            customer_id,
-            rule.id,
-            rule.action,
-            rule.points,
-            db_decimal(multiplier),
-            points,
-            str(status),
-            given_at,
-            due_at,
-            expiry_at,
-            dedupe_key,
-            now,
-            0 if pending else points,
-        )
-        if inserted is None:
+        try:
+            async with in_transaction():  # a savepoint: a refused credit rolls back alone
+                return await _credit(shop, rule, customer_id, customer, dedupe_key, now)
+        except BalanceLimitReached as refused:
+            await record_refusal(
+                shop_id=shop.id,
+                customer_id=customer_id,
+                points=refused.points,
+                data={"source": str(rule.category), "rule_id": rule.public_id},
+                now=now,
+                once_key=dedupe_key,
+            )
             return None
-        moved = await sql.fetch_one(
-            CREDIT_SQL,
-            shop.id,
-            customer_id,
-            0 if pending else points,
-            points if pending else 0,
-            now,
+
+
+async def _credit(
+    shop: Shop,
+    rule: EarningRule,
+    customer_id: int,
+    customer: dict[str, Any],
+    dedupe_key: str,
+    now: datetime,
+) -> list[str] | None:
+    """Insert the entry and credit it, with its activities and intents; None when already
+    awarded. Raises BalanceLimitReached when the credit would pass the ceiling."""
+    multiplier = as_multiplier(customer["multiplier"])
+    points = multiplied_points(rule.points, multiplier)
+    if not fits(points):  # no counter could hold it (nor the entry's INT column)
+        raise BalanceLimitReached(points)
+    pending = rule.approval_time_days > 0
+    status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
+    given_at = None if pending else now
+    due_at = now + timedelta(days=rule.approval_time_days) if pending else None
+    expiry_days = shop.points_expiry_days
+    expiry_at = now + timedelta(days=expiry_days) if given_at and expiry_days else None
+    entry_id = ids.new_public_id(ids.EARNING_ENTRY)
+    inserted = await sql.fetch_one(
+        _INSERT_SQL,
+        entry_id,
+        shop.id,
+        customer_id,
+        rule.id,
+        rule.action,
+        rule.points,
+        db_decimal(multiplier),
+        points,
+        str(status),
+        given_at,
+        due_at,
+        expiry_at,
+        dedupe_key,
+        now,
+        0 if pending else points,
+    )
+    if inserted is None:
+        return None
+    moved = await sql.fetch_one(
+        CREDIT_SQL, shop.id, customer_id, 0 if pending else points, points if pending else 0, now
+    )
+    if moved is None:  # past the ceiling: the savepoint undoes the entry
+        raise BalanceLimitReached(points)
+    activities = [
+        Activity(
+            shop_id=shop.id,
+            customer_id=customer_id,
+            kind="points_awarded",
+            actor_type=ActorType.SYSTEM,
+            data={
+                "entry_id": entry_id,
+                "rule_id": rule.public_id,
+                "points": points,
+                "status": str(status),
+                "occasion": str(rule.category),
+            },
+            created_at=now,
         )
-        activities = [
+    ]
+    if moved["vip_tier_id"] != customer["vip_tier_id"]:
+        activities.append(
             Activity(
                 shop_id=shop.id,
                 customer_id=customer_id,
-                kind="points_awarded",
+                kind="vip_tier_changed",
                 actor_type=ActorType.SYSTEM,
                 data={
+                    "from_tier_id": customer["vip_tier_id"],
+                    "to_tier_id": moved["vip_tier_id"],
                     "entry_id": entry_id,
-                    "rule_id": rule.public_id,
-                    "points": points,
-                    "status": str(status),
-                    "occasion": str(rule.category),
                 },
                 created_at=now,
             )
-        ]
-        new_tier = moved["vip_tier_id"] if moved else customer["vip_tier_id"]
-        if new_tier != customer["vip_tier_id"]:
-            activities.append(
-                Activity(
-                    shop_id=shop.id,
-                    customer_id=customer_id,
-                    kind="vip_tier_changed",
-                    actor_type=ActorType.SYSTEM,
-                    data={
-                        "from_tier_id": customer["vip_tier_id"],
-                        "to_tier_id": new_tier,
-                        "entry_id": entry_id,
-                    },
-                    created_at=now,
-                )
-            )
-        await Activity.bulk_create(activities)
-        return await write_customer_sync_intents(
-            shop_id=shop.id, customer_id=customer_id, reason={"entry_id": entry_id}, now=now
         )
+    await Activity.bulk_create(activities)
+    return await write_customer_sync_intents(
+        shop_id=shop.id, customer_id=customer_id, reason={"entry_id": entry_id}, now=now
+    )
