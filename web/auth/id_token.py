@@ -19,7 +19,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shopify_app.types import RequestInput
+from shopify_app import ShopifyApp
+from shopify_app.types import RequestInput, ResultWithExchangeableIdToken
 from starlette.datastructures import URL, Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -45,6 +46,19 @@ _DETAILS = {
 }
 # `dest` exactly as Shopify issues it: no other scheme, port, userinfo, path, query or fragment.
 _DEST = re.compile(r"https://([a-zA-Z0-9][a-zA-Z0-9-]*)\.myshopify\.com")
+
+
+def verify(
+    shopify: ShopifyApp, request_input: RequestInput
+) -> ResultWithExchangeableIdToken | None:
+    """`shopify_app`'s verdict, or None for a signed token it cannot read: it parses `dest`
+    as a URL string and raises on any other JSON value (a 500 otherwise)."""
+    try:
+        return shopify.verify_app_home_req(
+            request_input, app_home_patch_id_token_path=PATCH_ID_TOKEN_PATH
+        )
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def token_shop(claims: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -106,18 +120,16 @@ class IdTokenAuthMiddleware:
             "url": str(URL(scope=scope)),
             "body": "",  # Bearer verification never reads it; the body stays unread until routed
         }
-        result = shopify.verify_app_home_req(
-            request_input, app_home_patch_id_token_path=PATCH_ID_TOKEN_PATH
-        )
-        domain, code = (None, result.log.code)
-        if result.ok:  # verified by the library: now the claims it leaves unchecked
+        result = verify(shopify, request_input)
+        domain, code = (None, result.log.code if result else "invalid_shop")
+        if result and result.ok:  # verified by the library: now the claims it leaves unchecked
             domain, code = token_shop(result.id_token.claims if result.id_token else {})
-        if domain is None:
+        if result is None or domain is None:
             await throttle.failed(scope)
             # The library's status and headers (App Bridge acts on them), our error document.
-            status, headers = result.response.status, dict(result.response.headers)
-            if result.ok:  # signed, but its claims are not a shop's: treat it as a bad token
-                status, headers = 401, {RETRY_HEADER: "1"}
+            status, headers = 401, {RETRY_HEADER: "1"}
+            if result and not result.ok:
+                status, headers = result.response.status, dict(result.response.headers)
             log.info("admin API request refused: %s", code)
             response = error_response(
                 status,

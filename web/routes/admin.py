@@ -32,7 +32,7 @@ from loyalty.shopify.backfill import request_backfill
 from loyalty.shopify.tokens import TokenExchangeError, exchange_offline_token, has_usable_token
 from loyalty.shops import get_or_create_shop
 from web.auth import throttle
-from web.auth.id_token import token_shop
+from web.auth.id_token import token_shop, verify
 from web.errors import error_response
 from web.state import services
 from web.templating import render, static_url
@@ -101,12 +101,14 @@ async def open_document(request: Request) -> AdminDocument | Response:
     refused = await throttle.refusal(request.scope)
     if refused is not None:
         return refused
-    result = shopify.verify_app_home_req(await _request_input(request), PATCH_ID_TOKEN_PATH)
-    if not result.ok:
+    result = verify(shopify, await _request_input(request))
+    if result is not None and not result.ok:
         await throttle.failed(request.scope)
         return _as_response(result.response)  # the bounce through /auth/patch-id-token
-    domain, code = token_shop(result.id_token.claims if result.id_token else {})
-    if domain is None or result.id_token is None:  # signed, but not as Shopify issues them
+    # Signed, but not as Shopify issues them (or unreadable to the library): no bounce, a 401.
+    token = result.id_token if result is not None else None
+    domain, code = token_shop(token.claims) if token is not None else (None, "invalid_shop")
+    if result is None or token is None or domain is None:
         await throttle.failed(request.scope)
         return error_response(401, code, "Unauthorized", "The ID token is not valid")
     shop = await get_or_create_shop(domain=domain)
@@ -117,7 +119,7 @@ async def open_document(request: Request) -> AdminDocument | Response:
                 shopify=shopify,
                 http=app_services.http,
                 box=SecretBox(app_services.settings.secret_key),
-                id_token=result.id_token,
+                id_token=token,
                 invalid_token_response=result.invalid_token_response,
             )
         except TokenExchangeError as exc:
