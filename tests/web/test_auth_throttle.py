@@ -228,3 +228,20 @@ class TestOtherSurfaces:
                 assert bounced.status_code == 302
                 assert "/auth/patch-id-token" in bounced.headers["location"]
             assert_throttled(await client.get(f"/app/settings?{forged}"))
+
+
+def test_the_limits_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "SECRET_KEY": "x" * 32,
+            "AUTH_FAILURE_LIMIT": "5",
+            "AUTH_FAILURE_BURST": "7",
+            "ADMIN_API_RATE_LIMIT": "2.5",
+            "ADMIN_API_BURST": "9",
+        }
+    )
+    assert (settings.auth_failure_limit, settings.auth_failure_burst) == (5.0, 7)
+    assert (settings.admin_api_rate_limit, settings.admin_api_burst) == (2.5, 9)
+    defaults = Settings.from_env({"SECRET_KEY": "x" * 32})
+    assert (defaults.auth_failure_limit, defaults.auth_failure_burst) == (20.0, 20)
+    assert (defaults.admin_api_rate_limit, defaults.admin_api_burst) == (10.0, 40)
