@@ -1,7 +1,9 @@
 """`loyalty`: the command line, and the one place that wires loyalty, web and workers together.
 
 loyalty migrate                         apply database migrations
-loyalty serve [--host H] [--port P]     serve the app (jobs in-process unless REDIS_URL is set)
+loyalty serve [--host H] [--port P] [--workers N]
+                                        serve the app (jobs in-process unless REDIS_URL is set;
+                                        N > 1 needs PostgreSQL)
 loyalty worker                          run the arq worker (needs REDIS_URL)
 loyalty api-key create --shop DOMAIN [--read-only] [--name NAME]
 loyalty demo [--json]                   seed the demo shop and print a key and curl lines
@@ -85,6 +87,15 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    if args.workers > 1 and settings.database_dialect == "sqlite":
+        # SQLite has one writer at a time: several processes wait on each other's locks and
+        # answer "database is locked" under load. One process serves SQLite; more need PostgreSQL.
+        print(
+            f"loyalty serve --workers {args.workers} needs PostgreSQL (DATABASE_URL=postgres://…):"
+            " SQLite allows one writer at a time, so it is served by one process (--workers 1)",
+            file=sys.stderr,
+        )
+        return 2
     if settings.runs_jobs_in_process:
         logging.getLogger("loyalty").info("REDIS_URL not set: jobs run inside the web process")
     uvicorn.run(

@@ -43,6 +43,14 @@ class Settings:
     api_rate_burst: int = 40
     api_award_rate_limit: float = 200.0
     api_award_rate_burst: int = 400
+    # Failed authentication per client address (any surface): a bucket of AUTH_FAILURE_BURST
+    # failures refilled at AUTH_FAILURE_LIMIT per minute; an empty bucket refuses the address
+    # with 429 before any credential is looked up.
+    auth_failure_limit: float = 20.0
+    auth_failure_burst: int = 20
+    # The embedded admin's JSON API (/app/api), per shop and staff user (tokens/s, bucket size).
+    admin_api_rate_limit: float = 10.0
+    admin_api_burst: int = 40
     # Partner base URLs: the real services unless overridden (local stub servers: bench/sync).
     klaviyo_base_url: str = "https://a.klaviyo.com"
     omnisend_base_url: str = "https://api.omnisend.com/api"
@@ -110,6 +118,10 @@ class Settings:
             api_award_rate_limit=float(env.get("API_AWARD_RATE_LIMIT", cls.api_award_rate_limit)),
             api_award_rate_burst=int(env.get("API_AWARD_RATE_BURST", cls.api_award_rate_burst)),
             metrics_token=env.get("METRICS_TOKEN") or None,
+            auth_failure_limit=float(env.get("AUTH_FAILURE_LIMIT", cls.auth_failure_limit)),
+            auth_failure_burst=int(env.get("AUTH_FAILURE_BURST", cls.auth_failure_burst)),
+            admin_api_rate_limit=float(env.get("ADMIN_API_RATE_LIMIT", cls.admin_api_rate_limit)),
+            admin_api_burst=int(env.get("ADMIN_API_BURST", cls.admin_api_burst)),
             **_sync_settings(env),
         )
 

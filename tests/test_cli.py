@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from loyalty.models import ApiKey, Customer, EarningRule, VipTier
 from tests.conftest import RunningApp
@@ -16,7 +17,9 @@ from tests.conftest import RunningApp
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def loyalty(database_url: str, *args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def loyalty(
+    database_url: str, *args: str, data_dir: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "LOYALTY_DATA_DIR": str(data_dir)}
     env.pop("REDIS_URL", None)
     return subprocess.run(
@@ -25,7 +28,7 @@ def loyalty(database_url: str, *args: str, data_dir: Path) -> subprocess.Complet
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -124,3 +127,34 @@ class TestApiKeyCreate:
         result = loyalty(db, "api-key", "create", "--shop", "nope.myshopify.com", data_dir=tmp_path)
         assert result.returncode == 1
         assert "no shop" in result.stderr
+
+
+class TestServe:
+    def test_refuses_several_workers_on_sqlite(self, tmp_path: Path) -> None:
+        """SQLite has one writer: `--workers 4` on it exits non-zero, saying why, and serves
+        nothing (it would answer "database is locked" under load)."""
+        url = f"sqlite://{tmp_path}/loyalty.sqlite3"
+        result = loyalty(
+            url, "serve", "--workers", "4", "--port", "0", data_dir=tmp_path, timeout=30
+        )
+
+        assert result.returncode == 2
+        assert "--workers 4 needs PostgreSQL" in result.stderr
+        assert "one writer" in result.stderr
+
+    def test_serves_several_workers_on_postgresql(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The refusal is SQLite's alone: on PostgreSQL uvicorn is started with the workers."""
+        import uvicorn
+
+        import cli
+
+        started: list[dict[str, object]] = []
+        monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+        monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
+        monkeypatch.setenv("LOYALTY_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("SECRET_KEY", "test-secret-key-0123456789abcdef")
+
+        assert cli.main(["serve", "--workers", "3"]) == 0
+        assert [run["workers"] for run in started] == [3]

@@ -17,6 +17,7 @@ from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings
 from loyalty.webhooks.inbox import DeliveryInbox
+from web.auth.throttle import AuthThrottle
 from web.ratelimit import RateLimiter
 
 
@@ -35,6 +36,8 @@ class Services:
     award_batcher: AwardBatcher = field(default_factory=AwardBatcher)
     # Stores webhook deliveries, a burst at a time (group commit); see loyalty.webhooks.inbox.
     webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)
+    # Failed authentication per client address (web.auth.throttle).
+    auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Fire-and-forget work that must not delay a response (held until shutdown)."""

@@ -27,10 +27,15 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def without_rate_limits(settings: Settings) -> Settings:
-    """`settings` with the API's rate limits out of the way (fuzzers share one key)."""
+    """`settings` with the rate limits out of the way: fuzzers share one key, one session and
+    one client address, and send hundreds of forged credentials among the valid ones."""
     return settings.with_overrides(
         api_rate_limit=1e6,
         api_rate_burst=1_000_000,
         api_award_rate_limit=1e6,
         api_award_rate_burst=1_000_000,
+        admin_api_rate_limit=1e6,
+        admin_api_burst=1_000_000,
+        auth_failure_limit=1e6,
+        auth_failure_burst=1_000_000,
     )

@@ -9,8 +9,15 @@ import re
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from loyalty.api_keys import authenticate, touch_api_key
+from loyalty.api_keys import (
+    ApiKeyInvalidError,
+    ApiKeyMissingError,
+    ApiKeyRevokedError,
+    authenticate,
+    touch_api_key,
+)
 from loyalty.errors import DomainError
+from web.auth import throttle
 from web.errors import error_response, status_for
 
 log = logging.getLogger(__name__)
@@ -21,6 +28,9 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REVERIFIED_ROUTES = re.compile(r"^/earning-rules/[^/]+/award$")
 # Public documents under the mount that need no key.
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
+# What counts against the caller's address (web.auth.throttle): a credential that is not one.
+# A genuine key of an uninstalled shop, or a read-only key used to write, is not a guess.
+FAILURES = (ApiKeyMissingError, ApiKeyInvalidError, ApiKeyRevokedError)
 
 
 def key_from_header(value: str | None) -> str | None:
@@ -46,10 +56,21 @@ class ApiKeyAuthMiddleware:
         headers = Headers(scope=scope)
         state = scope.setdefault("state", {})
         cache = state["services"].verified_keys if REVERIFIED_ROUTES.match(path) else None
+        refused = await throttle.refusal(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
         try:
             principal = await authenticate(
                 key_from_header(headers.get("authorization")), cache=cache
             )
+        except DomainError as exc:
+            if isinstance(exc, FAILURES):
+                await throttle.failed(scope)
+            response = error_response(status_for(exc), exc.code, exc.title, exc.detail)
+            await response(scope, receive, send)
+            return
+        try:
             if scope["method"] not in READ_METHODS:
                 principal.require_write()
         except DomainError as exc:

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from loyalty.customers.identifiers import ascii_number
 from loyalty.models import Shop
 from loyalty.shops import shop_domain
+from web.auth import throttle
 from web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ class AppProxyAuthMiddleware:
                 "The storefront API needs SHOPIFY_API_KEY and SHOPIFY_API_SECRET to be set",
             )(scope, receive, send)
             return
+        refused = await throttle.refusal(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
         request_input: RequestInput = {
             "method": scope["method"],
             "headers": dict(Headers(scope=scope)),
@@ -53,6 +58,7 @@ class AppProxyAuthMiddleware:
         except TypeError:
             # hmac.compare_digest refuses a str with non-ASCII characters: a `signature` that is
             # not hex is no signature of ours (shopify_app compares it as given).
+            await throttle.failed(scope)
             await error_response(
                 401, "invalid_signature", "Unauthorized", "The app proxy signature is invalid"
             )(scope, receive, send)
@@ -60,6 +66,8 @@ class AppProxyAuthMiddleware:
         domain = shop_domain(result.shop) if result.ok and result.shop else None
         if not result.ok or domain is None:
             log.info("app proxy request refused: %s", result.log.code)
+            if not result.ok:
+                await throttle.failed(scope)
             status = result.response.status if not result.ok else 401
             await error_response(
                 status if status >= 400 else 401,

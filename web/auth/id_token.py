@@ -1,20 +1,32 @@
-"""App Bridge ID-token authentication for `/app/api`, as ASGI middleware on that mount.
+"""App Bridge ID-token authentication for `/app/api`, as ASGI middleware on that mount, and the
+claims every ID token must carry (here and on the admin pages, web.routes.admin).
 
 The token (`Authorization: Bearer <JWT>`) is verified by Shopify's own `shopify_app` package
-before routing, parsing or any body is read; the verified shop is then found or created, and
-handlers get it as `request.state.shop` and the staff user (`sub`) as `request.state.staff_user_id`.
+before routing, parsing or any body is read. That checks the signature (HS256, the app secret),
+`aud`, and `exp`/`nbf` when present; `token_shop` adds what it leaves out: `exp` is required,
+`dest` is exactly `https://<shop>.myshopify.com` and `iss` is exactly `<dest>/admin`. A caller
+whose address has failed too often is refused first (web.auth.throttle), and each failure
+counts; a verified caller is then rate limited per shop and staff user
+(web.admin_ratelimit). Only then is the shop found or created, and handlers get it as
+`request.state.shop` and the staff user (`sub`) as `request.state.staff_user_id`.
 https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
+from typing import Any
 
-from shopify_app.types import RequestInput
+from shopify_app import ShopifyApp
+from shopify_app.types import RequestInput, ResultWithExchangeableIdToken
 from starlette.datastructures import URL, Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loyalty.shops import get_or_create_shop, shop_domain
+from web import admin_ratelimit
+from web.auth import throttle
 from web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -29,7 +41,38 @@ _DETAILS = {
     "expired_id_token": "The ID token has expired",
     "invalid_aud": "The ID token was issued for another app",
     "invalid_shop": "The ID token does not name a myshopify.com shop",
+    "missing_exp": "The ID token has no expiry (exp)",
+    "invalid_iss": "The ID token's issuer (iss) is not its shop's admin",
 }
+# `dest` exactly as Shopify issues it: no other scheme, port, userinfo, path, query or fragment.
+_DEST = re.compile(r"https://([a-zA-Z0-9][a-zA-Z0-9-]*)\.myshopify\.com")
+
+
+def verify(
+    shopify: ShopifyApp, request_input: RequestInput
+) -> ResultWithExchangeableIdToken | None:
+    """`shopify_app`'s verdict, or None for a signed token it cannot read: it parses `dest`
+    as a URL string and raises on any other JSON value (a 500 otherwise)."""
+    try:
+        return shopify.verify_app_home_req(
+            request_input, app_home_patch_id_token_path=PATCH_ID_TOKEN_PATH
+        )
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def token_shop(claims: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(the shop's domain, "") for claims shopify_app verified, or (None, the refusal code)."""
+    if "exp" not in claims:  # verified when present; a token must never be valid forever
+        return None, "missing_exp"
+    dest = claims.get("dest")
+    match = _DEST.fullmatch(dest) if isinstance(dest, str) else None
+    domain = shop_domain(match.group(1)) if match else None
+    if match is None or domain is None:
+        return None, "invalid_shop"
+    if claims.get("iss") != f"{dest}/admin":
+        return None, "invalid_iss"
+    return domain, ""
 
 
 class IdTokenAuthMiddleware:
@@ -52,11 +95,16 @@ class IdTokenAuthMiddleware:
             await response(scope, receive, send)
             return
 
+        refused = await throttle.refusal(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
         headers = Headers(scope=scope)
         if not headers.get("authorization"):
             # The API is fetched by App Bridge, which always sends a Bearer token. Without one
             # the library would treat this as a document load and redirect to the bounce page
             # (and accept `?id_token=` in the URL, where tokens leak into logs), so refuse here.
+            await throttle.failed(scope)
             response = error_response(
                 401,
                 "missing_id_token",
@@ -72,16 +120,16 @@ class IdTokenAuthMiddleware:
             "url": str(URL(scope=scope)),
             "body": "",  # Bearer verification never reads it; the body stays unread until routed
         }
-        result = shopify.verify_app_home_req(
-            request_input, app_home_patch_id_token_path=PATCH_ID_TOKEN_PATH
-        )
-        domain = shop_domain(result.shop) if result.ok and result.shop else None
-        if not result.ok or domain is None:
+        result = verify(shopify, request_input)
+        domain, code = (None, result.log.code if result else "invalid_shop")
+        if result and result.ok:  # verified by the library: now the claims it leaves unchecked
+            domain, code = token_shop(result.id_token.claims if result.id_token else {})
+        if result is None or domain is None:
+            await throttle.failed(scope)
             # The library's status and headers (App Bridge acts on them), our error document.
-            status, headers = result.response.status, dict(result.response.headers)
-            code = result.log.code
-            if result.ok:  # verified, but `dest` is not a shop: treat it as a bad token
-                status, headers, code = 401, {RETRY_HEADER: "1"}, "invalid_shop"
+            status, headers = 401, {RETRY_HEADER: "1"}
+            if result and not result.ok:
+                status, headers = result.response.status, dict(result.response.headers)
             log.info("admin API request refused: %s", code)
             response = error_response(
                 status,
@@ -93,6 +141,11 @@ class IdTokenAuthMiddleware:
             await response(scope, receive, send)
             return
 
+        staff_user_id = str(result.user_id) if result.user_id is not None else None
+        limited = await admin_ratelimit.refusal(scope, domain, staff_user_id)
+        if limited is not None:
+            await limited(scope, receive, send)
+            return
         state["shop"] = await get_or_create_shop(domain=domain)
-        state["staff_user_id"] = str(result.user_id) if result.user_id is not None else None
+        state["staff_user_id"] = staff_user_id
         await self.app(scope, receive, send)

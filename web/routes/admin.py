@@ -1,10 +1,12 @@
 """`/app`: the embedded admin's documents (App Home), plus the install-time plumbing around them.
 
-Every document request is verified with `verify_app_home_req` (ID token in `?id_token=`);
-one without a valid token bounces through `/auth/patch-id-token`, where App Bridge fetches a
-fresh token and reloads the page. The first verified load for a shop without a usable offline
-token runs token exchange (Shopify-managed installation: there is no OAuth redirect), which is
-also what reinstalls a shop after an uninstall. https://shopify.dev/docs/apps/build/authentication-authorization/app-installation
+Every document request is verified with `verify_app_home_req` (ID token in `?id_token=`) and
+the claims it leaves unchecked (web.auth.id_token.token_shop), after the failed-auth throttle
+(web.auth.throttle); one without a valid token bounces through `/auth/patch-id-token`, where
+App Bridge fetches a fresh token and reloads the page. The first verified load for a shop
+without a usable offline token runs token exchange (Shopify-managed installation: there is no
+OAuth redirect), which is also what reinstalls a shop after an uninstall.
+https://shopify.dev/docs/apps/build/authentication-authorization/app-installation
 
 Every page (web/routes/admin_pages.py) is built on `open_document` and `render_document`, so
 each gets the same verification, install path, bounce and CSP header.
@@ -28,7 +30,9 @@ from loyalty.jobs import JobName
 from loyalty.models import Shop
 from loyalty.shopify.backfill import request_backfill
 from loyalty.shopify.tokens import TokenExchangeError, exchange_offline_token, has_usable_token
-from loyalty.shops import get_or_create_shop, shop_domain
+from loyalty.shops import get_or_create_shop
+from web.auth import throttle
+from web.auth.id_token import token_shop, verify
 from web.errors import error_response
 from web.state import services
 from web.templating import render, static_url
@@ -94,16 +98,19 @@ async def open_document(request: Request) -> AdminDocument | Response:
     shopify = app_services.shopify
     if shopify is None:
         return HTMLResponse(render("app/not_configured.html"), status_code=503)
-    result = shopify.verify_app_home_req(await _request_input(request), PATCH_ID_TOKEN_PATH)
-    domain = shop_domain(result.shop) if result.ok and result.shop else None
-    if not result.ok or domain is None or result.id_token is None:
-        return (
-            _as_response(result.response)
-            if not result.ok
-            else error_response(
-                401, "invalid_shop", "Unauthorized", "The ID token does not name a shop"
-            )
-        )
+    refused = await throttle.refusal(request.scope)
+    if refused is not None:
+        return refused
+    result = verify(shopify, await _request_input(request))
+    if result is not None and not result.ok:
+        await throttle.failed(request.scope)
+        return _as_response(result.response)  # the bounce through /auth/patch-id-token
+    # Signed, but not as Shopify issues them (or unreadable to the library): no bounce, a 401.
+    token = result.id_token if result is not None else None
+    domain, code = token_shop(token.claims) if token is not None else (None, "invalid_shop")
+    if result is None or token is None or domain is None:
+        await throttle.failed(request.scope)
+        return error_response(401, code, "Unauthorized", "The ID token is not valid")
     shop = await get_or_create_shop(domain=domain)
     if not has_usable_token(shop):
         try:
@@ -112,7 +119,7 @@ async def open_document(request: Request) -> AdminDocument | Response:
                 shopify=shopify,
                 http=app_services.http,
                 box=SecretBox(app_services.settings.secret_key),
-                id_token=result.id_token,
+                id_token=token,
                 invalid_token_response=result.invalid_token_response,
             )
         except TokenExchangeError as exc:
