@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="web processes (production)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        help="proxies whose X-Forwarded-For/-Proto are trusted (comma-separated, or *); "
+        "default: $FORWARDED_ALLOW_IPS, else 127.0.0.1",
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run the arq worker (needs REDIS_URL)")
@@ -105,6 +111,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,  # None: uvicorn reads FORWARDED_ALLOW_IPS
         log_level=settings.log_level,
     )
     return 0

@@ -25,16 +25,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_and_request(database_url: str, workers: int, data_dir: Path) -> str:
+def serve_and_request(
+    database_url: str,
+    workers: int,
+    data_dir: Path,
+    *options: str,
+    headers: dict[str, str] | None = None,
+) -> str:
     """Starts `loyalty serve`, requests one URL full of credentials, stops it; its output."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "LOYALTY_DATA_DIR": str(data_dir)}
     for name in ("REDIS_URL", "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET"):
         env.pop(name, None)
     env["LOG_LEVEL"] = "info"
+    env.pop("FORWARDED_ALLOW_IPS", None)
     command = [sys.executable, "-m", "cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [*command, "--workers", str(workers)],
+        [*command, "--workers", str(workers), *options],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -45,7 +52,7 @@ def serve_and_request(database_url: str, workers: int, data_dir: Path) -> str:
         deadline = time.monotonic() + 60
         while True:
             try:
-                assert httpx.get(url, timeout=2).status_code == 200
+                assert httpx.get(url, headers=headers, timeout=2).status_code == 200
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -84,3 +91,18 @@ class TestServeLogs:
         started = [line for line in output.splitlines() if "INFO web.app: SHOPIFY_API_KEY" in line]
         assert len(started) == 2, output
         assert ID_TOKEN not in output and "id_token=[redacted]" in output
+
+
+class TestForwardedFor:
+    HEADERS = {"X-Forwarded-For": "203.0.113.9"}
+
+    def test_a_trusted_proxy_gives_the_clients_address(self, db: str, tmp_path: Path) -> None:
+        """`--forwarded-allow-ips` names the proxy whose X-Forwarded-For is believed."""
+        options = ("--forwarded-allow-ips", "127.0.0.1")
+        output = serve_and_request(db, 1, tmp_path, *options, headers=self.HEADERS)
+        assert '203.0.113.9:0 - "GET /healthz' in output, output
+
+    def test_an_untrusted_peer_is_its_own_address(self, db: str, tmp_path: Path) -> None:
+        options = ("--forwarded-allow-ips", "10.9.9.9")
+        output = serve_and_request(db, 1, tmp_path, *options, headers=self.HEADERS)
+        assert "203.0.113.9" not in output and "127.0.0.1:" in output, output
