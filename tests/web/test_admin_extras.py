@@ -1,4 +1,4 @@
-"""`/app/api`, the admin pages' own endpoints (web/routes/admin_extras.py): the dashboard, the
+"""`/app/api`, the admin pages' own endpoints (web/admin/api/): the dashboard, the
 setup checklist, the customer import and bulk re-sync with their progress, manual points
 adjustments, the VIP-tier preview and the compliance data requests. Each one refuses an
 unverified token, acts only for the token's shop, and writes nothing on bad input.
