@@ -1,6 +1,7 @@
 """`/app/api/backfill` and `/app/api/resync`: the long work on the shop's customers, with its
 progress. The customer import (backfill) runs on install; a bulk re-sync is the merchant's
-request to push every customer's loyalty metafields to Shopify again (202, then polled).
+request to sync every customer again to Shopify's metafields and the enabled marketing
+platforms (202: the intents are written, the jobs deliver them, the page polls the status).
 """
 
 from __future__ import annotations

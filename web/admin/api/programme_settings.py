@@ -1,5 +1,5 @@
-"""`/app/api/settings`: the programme's settings (name, currency wording, points expiry, …),
-read and partly updated; an explicit `null` clears a nullable field.
+"""`/app/api/settings`: the programme's settings (whether it runs, points expiry, timezone,
+the exclusion tag), read and partly updated; an explicit `null` clears a nullable field.
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from loyalty.models import (
 )
 from tests.factories import create_customer, create_rule, create_tier
 from tests.tokens import bearer
+from tests.web.admin.test_admin_api import counts, error_of
 from tests.web.admin_client import RETRY_HEADER, Admin
-from tests.web.test_admin_api import counts, error_of
 from web.state import Services
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
