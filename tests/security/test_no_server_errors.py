@@ -66,10 +66,8 @@ ROUTES = list(_routes(create_app(Settings(), manage_db=False).routes))
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 BODY_MODULES = (
     "web.api_bodies",
-    "web.admin_bodies",
+    "web.admin.api.bodies",
     "web.routes.public_api",
-    "web.routes.admin_extras",
-    "web.routes.admin_integrations",
     "loyalty.webhooks.payloads",
 )
 FIELDS = sorted(
