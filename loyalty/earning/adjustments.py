@@ -27,8 +27,8 @@ from loyalty import ids, sql
 from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.customers.members import find_member
-from loyalty.customers.tier import recalculate_tier
-from loyalty.earning.ceiling import balance_limit_error, fits
+from loyalty.ledger.tiers import recalculate_tier
+from loyalty.ledger.ceiling import balance_limit_error, fits
 from loyalty.errors import CustomerExcludedError
 from loyalty.models import ActorType, Customer, EarningHistoryEntry, EarningStatus
 from loyalty.outbox.intents import write_customer_sync_intents

@@ -4,7 +4,7 @@ Guarantees:
 - Checks run in the contract's order and the first failure wins: rule unknown (404) →
   inactive (404) → category not awardable (422) → customer unknown (404) → excluded (403) →
   already awarded (409) → past the balance ceiling (422 `balance_limit`,
-  loyalty.earning.ceiling). A rejected award writes nothing.
+  loyalty.ledger.ceiling). A rejected award writes nothing.
 - Exactly once per (customer, rule), enforced by the unique (customer_id, dedupe_key) index
   with `INSERT … ON CONFLICT DO NOTHING`: concurrent duplicates get `AlreadyAwardedError`.
 - The entry, the balance move (an atomic `x = x + n`), the tier upgrade, the activity rows and
@@ -12,7 +12,7 @@ Guarantees:
   after commit.
 
 On PostgreSQL all of that is one statement (one round trip), shared by the awards a process
-makes at the same moment (loyalty.earning.award_pg); on SQLite it is a short transaction of
+makes at the same moment (loyalty.ledger.award_batch_pg); on SQLite it is a short transaction of
 single-row statements. tests/web/test_award_api.py runs both.
 """
 
@@ -31,8 +31,8 @@ from loyalty.api_keys import ApiKeyRevokedError, ShopContext
 from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
-from loyalty.earning.award_pg import AwardBatcher, PgAward, run_awards_retried
-from loyalty.earning.ceiling import balance_limit_error, fits_sql
+from loyalty.ledger.award_batch_pg import AwardBatcher, PgAward, run_awards_retried
+from loyalty.ledger.ceiling import balance_limit_error, fits_sql
 from loyalty.errors import (
     AlreadyAwardedError,
     CategoryNotAwardableError,
@@ -96,7 +96,7 @@ async def award_rule(
     Raises ApiKeyRevokedError, EarningRuleNotFoundError, EarningRuleInactiveError,
     CategoryNotAwardableError, CustomerNotFoundError, CustomerExcludedError,
     AlreadyAwardedError, or ValidationError `balance_limit` when the points would take the
-    customer's balance past the ceiling (loyalty.earning.ceiling).
+    customer's balance past the ceiling (loyalty.ledger.ceiling).
     """
     request = _AwardRequest(
         shop=shop,
@@ -159,7 +159,7 @@ def _already_awarded() -> AlreadyAwardedError:
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL: one statement, shared with whatever other awards this process is making at the
-# same moment (loyalty.earning.award_pg).
+# same moment (loyalty.ledger.award_batch_pg).
 
 
 async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> AwardedEntry:
@@ -245,7 +245,7 @@ RETURNING id
 """
 
 # SQLite resolves a nested sub-select's outer reference by table name, not by an UPDATE alias.
-# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
+# No row returned: the credit would pass the balance ceiling (loyalty.ledger.ceiling).
 _SQLITE_TIER_UPGRADE_SQL = _TIER_UPGRADE_SQL.format(row="customer", approved="$3", held="$6")
 _SQLITE_BALANCE_SQL = f"""
 UPDATE customer SET

@@ -6,7 +6,7 @@ Guarantees:
   → inactive (404 `custom_action_inactive`) → customer unknown (404) → excluded (403) → once
   per customer already awarded (409 `already_awarded`) or the repeatable action's cap reached
   in its rolling period (409 `limit_reached`, with `next_available_at`) → past the balance
-  ceiling (422 `balance_limit`, loyalty.earning.ceiling). A refusal writes nothing.
+  ceiling (422 `balance_limit`, loyalty.ledger.ceiling). A refusal writes nothing.
 - Exactly once: a once-per-customer action is keyed `action:<rule>` per customer; a repeatable
   one, sent with an idempotency key, `action:<rule>:key:<sha256 of the key>`; both meet the
   unique (customer_id, dedupe_key) index. With an idempotency key the key is claimed, and the
@@ -34,8 +34,8 @@ from loyalty import idempotency, ids, sql
 from loyalty.api_keys import ShopContext
 from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
 from loyalty.customers.identifiers import normalize_email
-from loyalty.customers.tier import recalculate_tier
-from loyalty.earning.ceiling import balance_limit_error, fits_sql
+from loyalty.ledger.tiers import recalculate_tier
+from loyalty.ledger.ceiling import balance_limit_error, fits_sql
 from loyalty.errors import (
     AlreadyAwardedError,
     ConflictError,
@@ -325,7 +325,7 @@ ON CONFLICT (customer_id, dedupe_key) DO NOTHING
 RETURNING id
 """
 
-# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
+# No row returned: the credit would pass the balance ceiling (loyalty.ledger.ceiling).
 _BALANCE_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $2,

@@ -14,7 +14,7 @@ Guarantees:
 - Nothing is awarded for a cancelled order, a shop whose programme is off, a guest order whose
   email matches no customer, an excluded customer, or a result of zero points.
 - Nor when the points would take the customer past the balance ceiling
-  (loyalty.earning.ceiling): the order's entries roll back (a savepoint), one `points_refused`
+  (loyalty.ledger.ceiling): the order's entries roll back (a savepoint), one `points_refused`
   activity says why, `skipped` is `balance_limit`, and the webhook completes.
 """
 
@@ -32,7 +32,7 @@ from loyalty.clock import utcnow
 from loyalty.customers.identifiers import normalize_email
 from loyalty.customers.mirror import CustomerRecord, mirror_customer
 from loyalty.db import dialect
-from loyalty.earning.ceiling import REASON, BalanceLimitReached, fits, fits_sql, record_refusal
+from loyalty.ledger.ceiling import REASON, BalanceLimitReached, fits, fits_sql, record_refusal
 from loyalty.models import Activity, ActorType, EarningRule, EarningStatus, RuleCategory, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
@@ -199,7 +199,7 @@ _CUSTOMER_SQL = {
 # Move the balances and upgrade the tier to the highest one the new lifetime points reach (never
 # down: reversals and expiry own downgrades). Written for both dialects: the sub-selects name the
 # updated table, since SQLite does not resolve an UPDATE alias there. No row returned: the credit
-# would pass the balance ceiling (loyalty.earning.ceiling), and nothing moved.
+# would pass the balance ceiling (loyalty.ledger.ceiling), and nothing moved.
 CREDIT_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $3,

@@ -9,7 +9,7 @@ customer-sync intents (carrying the "points approved" event) are written. An ent
 meanwhile (its order cancelled) is left alone.
 
 An entry whose points would take the customer past the balance ceiling
-(loyalty.earning.ceiling) is rejected instead: nothing is credited, its points leave the
+(loyalty.ledger.ceiling) is rejected instead: nothing is credited, its points leave the
 pending balance, a `points_refused` activity and a WARNING say why, and no later run meets it.
 """
 
@@ -21,8 +21,8 @@ from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.customers.tier import recalculate_tier
-from loyalty.earning.ceiling import BalanceLimitReached, fits_sql, record_refusal
+from loyalty.ledger.tiers import recalculate_tier
+from loyalty.ledger.ceiling import BalanceLimitReached, fits_sql, record_refusal
 from loyalty.lifecycle import LifecycleRun
 from loyalty.models import Activity, ActorType, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
@@ -43,7 +43,7 @@ WHERE id = $1 AND status = 'pending'
 RETURNING public_id, shop_id, customer_id, points
 """
 
-# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
+# No row returned: the credit would pass the balance ceiling (loyalty.ledger.ceiling).
 _CREDIT_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $2,

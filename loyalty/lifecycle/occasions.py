@@ -11,7 +11,7 @@ if there are several), awarded on the customer's day in the shop's timezone.
   when the rule has an approval time, the shop's expiry otherwise; balance and tier upgrade
   with atomic updates, activity rows and customer-sync intents (a "points earned" event), in
   one transaction per customer.
-- Points that would take the customer past the balance ceiling (loyalty.earning.ceiling) are
+- Points that would take the customer past the balance ceiling (loyalty.ledger.ceiling) are
   not credited: the entry rolls back and one `points_refused` activity says why.
 """
 
@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 from loyalty import ids, sql
 from loyalty.clock import utcnow
 from loyalty.db import dialect
-from loyalty.earning.ceiling import BalanceLimitReached, fits, record_refusal
+from loyalty.ledger.ceiling import BalanceLimitReached, fits, record_refusal
 from loyalty.earning.purchases import CREDIT_SQL, db_decimal
 from loyalty.lifecycle import LifecycleRun
 from loyalty.models import Activity, ActorType, EarningRule, EarningStatus, RuleCategory, Shop

@@ -25,7 +25,7 @@ from typing import Any
 
 from loyalty import sql
 from loyalty.db_retry import retry_on_lost_connection
-from loyalty.earning.ceiling import fits_sql
+from loyalty.ledger.ceiling import fits_sql
 from loyalty.models import API_AWARDABLE_CATEGORIES
 from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
 
@@ -92,7 +92,7 @@ WITH req AS (
     FROM req JOIN key ON key.n = req.n JOIN rule ON rule.n = req.n JOIN cust ON cust.n = req.n
     WHERE key.ok AND rule.is_active AND rule.category IN ({_AWARDABLE}) AND NOT cust.is_excluded
 ), locked AS MATERIALIZED (
-    -- The balance ceiling (loyalty.earning.ceiling), checked against the customers' rows as
+    -- The balance ceiling (loyalty.ledger.ceiling), checked against the customers' rows as
     -- they are now: locked, in one order, before anything is written, a row reads as last
     -- committed (a concurrent award's credit included), not as of the statement's snapshot.
     SELECT c.id, c.points_balance, c.lifetime_points, c.pending_points
