@@ -17,9 +17,9 @@ from tortoise.transactions import in_transaction
 
 from loyalty import ids
 from loyalty.errors import ValidationError, VipTierNotFoundError
+from loyalty.ledger.tier_reassignment import TierReassignment, reassign_tiers, resync_tier_members
 from loyalty.models import Shop, VipTier
 from loyalty.outbox.intents import write_shop_sync_intent
-from loyalty.ledger.tier_reassignment import TierReassignment, reassign_tiers, resync_tier_members
 
 # Field limits, shared with the admin API's request models.
 MAX_NAME_LENGTH = 100

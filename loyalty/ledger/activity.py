@@ -26,9 +26,11 @@ class ActivityRow:
     actor_id: str | None = None
 
 
-async def record(*rows: ActivityRow) -> None:
-    """Write `rows` to the activity log (nothing for none)."""
-    if not rows:
+async def record(*rows: ActivityRow | None) -> None:
+    """Write `rows` to the activity log, skipping None (a row that did not happen, such as the
+    tier change of a credit that upgraded no tier)."""
+    written = [row for row in rows if row is not None]
+    if not written:
         return
     await Activity.bulk_create(
         [
@@ -41,6 +43,6 @@ async def record(*rows: ActivityRow) -> None:
                 data=row.data,
                 created_at=row.created_at,
             )
-            for row in rows
+            for row in written
         ]
     )

@@ -44,9 +44,7 @@ def lot_expiry(given_at: datetime, expiry_days: int | None) -> datetime | None:
     return given_at + timedelta(days=expiry_days) if expiry_days else None
 
 
-def entry_timing(
-    *, now: datetime, approval_days: int, expiry_days: int | None
-) -> EntryTiming:
+def entry_timing(*, now: datetime, approval_days: int, expiry_days: int | None) -> EntryTiming:
     """The timing of an entry earned `now` under a rule with `approval_days` (0: none) in a shop
     whose points expire after `expiry_days`."""
     if approval_days > 0:

@@ -20,10 +20,10 @@ import pytest
 from loyalty.api_keys import ShopContext
 from loyalty.db import dialect
 from loyalty.earning.award import Actor, award_rule
-from loyalty.ledger.award_batch_pg import AwardBatcher
-from loyalty.ledger.ceiling import MAX_BALANCE
 from loyalty.earning.purchases import PaidOrder, award_purchase
 from loyalty.errors import ValidationError
+from loyalty.ledger.award_batch_pg import AwardBatcher
+from loyalty.ledger.ceiling import MAX_BALANCE
 from loyalty.lifecycle.approvals import approve_due
 from loyalty.lifecycle.occasions import award_occasions
 from loyalty.models import (
