@@ -14,6 +14,8 @@ Guarantees:
   stored response (`replayed`), the key with another request is a 409.
 - The entry, the balance move (`x = x + n`), the tier upgrade, the activity row, the syncs owed
   and the stored response commit together; the caller notifies the jobs after commit. The
+  use case returns a domain outcome (`ActionOutcome`): the caller (the web route) renders the
+  award and hands the document back inside the transaction, to be stored for replays. The
   customer row is locked first (PostgreSQL), so concurrent completions count against the cap
   one after the other.
 """

@@ -1,6 +1,13 @@
 """The award on PostgreSQL: one statement for a whole batch of awards, and the batcher that
 gathers the awards a process receives at the same moment into one such statement.
 
+The ledger's one special path: it writes entries, balances, the tier upgrade and activity rows
+itself, in SQL, instead of through loyalty.ledger.entries/balances/activity, because the award
+API's throughput is that one round trip (bench/award). It states the same rules: the entry
+timing of loyalty.ledger.timing, the ceiling of loyalty.ledger.ceiling (`fits_sql`), the
+upgrade-only tier move of loyalty.ledger.balances.credit, the activity rows the SQLite path
+writes. tests/web/test_award_api.py runs both paths against the same assertions.
+
 Why batches: PostgreSQL's cost for an award is mostly starting up the statement's plan (a
 dozen nodes, each insert's triggers), not the rows it writes; one statement for the awards that
 arrived together pays that once (group commit, done by the application). A request never waits
