@@ -28,9 +28,9 @@ from tortoise.transactions import in_transaction
 from loyalty.clock import isoformat_z
 from loyalty.customers.identifiers import normalize_email
 from loyalty.errors import DataRequestNotFoundError
+from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import (
     Activity,
-    ActorType,
     Customer,
     DataRequest,
     EarningHistoryEntry,
@@ -237,14 +237,7 @@ async def redact_customer(
                 redacted_at=now,
                 updated_at=now,
             )
-            await Activity.create(
-                shop_id=shop.id,
-                customer_id=customer.id,
-                kind="customer_redacted",
-                actor_type=ActorType.SYSTEM,
-                data={},
-                created_at=now,
-            )
+            await record(ActivityRow(shop.id, customer.id, "customer_redacted", now))
         exports = Q(shopify_customer_id__in=list(ids)) if ids else Q(id=-1)
         for key in emails:
             exports |= Q(email__iexact=key)

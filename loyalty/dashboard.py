@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from loyalty import sql
 from loyalty.clock import utcnow
 from loyalty.db import dialect
+from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import (
     Activity,
     ActorType,
@@ -228,13 +229,7 @@ async def confirm_theme_embed(
     """Record that the merchant turned the theme app embed on (or that it is off again), in
     the activity log with who said so. Idempotent: only a change writes a row."""
     if await _theme_embed_confirmed(shop) != confirmed:
-        await Activity.create(
-            shop_id=shop.id,
-            customer_id=None,
-            kind=THEME_EMBED_CONFIRMED if confirmed else THEME_EMBED_UNCONFIRMED,
-            actor_type=ActorType.STAFF,
-            actor_id=staff_user_id,
-            data={},
-            created_at=now or utcnow(),
-        )
+        kind = THEME_EMBED_CONFIRMED if confirmed else THEME_EMBED_UNCONFIRMED
+        actor = (ActorType.STAFF, staff_user_id)
+        await record(ActivityRow(shop.id, None, kind, now or utcnow(), {}, *actor))
     return await setup_checklist(shop=shop)

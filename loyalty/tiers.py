@@ -1,7 +1,7 @@
 """Configuring a shop's VIP tiers: list, create, partially update, delete.
 
 Every change re-assigns the shop's customers to tiers in the same transaction (see
-`loyalty.tier_assignment`), so no customer is ever left on a tier their lifetime points no
+`loyalty.ledger.tier_reassignment`), so no customer is ever left on a tier their lifetime points no
 longer earn, or on a deleted one. The sync jobs owed by the customers who moved are returned
 for the caller to dispatch after commit.
 """
@@ -17,9 +17,9 @@ from tortoise.transactions import in_transaction
 
 from loyalty import ids
 from loyalty.errors import ValidationError, VipTierNotFoundError
+from loyalty.ledger.tier_reassignment import TierReassignment, reassign_tiers, resync_tier_members
 from loyalty.models import Shop, VipTier
 from loyalty.outbox.intents import write_shop_sync_intent
-from loyalty.tier_assignment import TierReassignment, reassign_tiers, resync_tier_members
 
 # Field limits, shared with the admin API's request models.
 MAX_NAME_LENGTH = 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,128 @@ asyncio.run(main())
         assert result.stdout.startswith("0 "), (
             f"models changed without a migration: {result.stdout}"
         )
+
+
+# The ledger's tables and columns (loyalty.ledger): earning-history entries, the activity log and
+# the customer's balance counters are written there and nowhere else.
+LEDGER = ROOT / "loyalty" / "ledger"
+LEDGER_SCANNED = ("loyalty", "web", "workers", "cli", "standins", "bench")
+NOT_RUNTIME = (ROOT / "loyalty" / "migrations",)  # schema history, not code that writes rows
+LEDGER_MODELS = {"EarningHistoryEntry", "Activity"}
+BALANCE_COLUMNS = ("points_balance", "pending_points", "lifetime_points")
+ORM_WRITES = {"create", "bulk_create", "bulk_update", "get_or_create", "update_or_create", "update"}
+_LEDGER_SQL = (
+    re.compile(r'\bINSERT\s+INTO\s+"?(earning_history_entry|activity)"?(?!\w)', re.IGNORECASE),
+    re.compile(r'\bUPDATE\s+"?(earning_history_entry|activity)"?(?!\w)', re.IGNORECASE),
+    re.compile(
+        r'\bUPDATE\s+"?customer"?(?:\s+(?:AS\s+)?\w+)?\s+SET\b.*?(?<![.\w])"?('
+        + "|".join(BALANCE_COLUMNS)
+        + r')"?\s*=(?!=)',
+        re.IGNORECASE | re.DOTALL,
+    ),
+)
+
+
+def _literal_texts(tree: ast.AST) -> list[tuple[int, str]]:
+    """Every string literal, f-strings with their interpolations blanked, with its line."""
+    texts = []
+    inside_fstrings = {
+        id(part)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for part in node.values
+    }
+    for node in ast.walk(tree):
+        if id(node) in inside_fstrings:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            parts = [
+                part.value if isinstance(part, ast.Constant) else " {} " for part in node.values
+            ]
+            texts.append((node.lineno, "".join(str(part) for part in parts)))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            texts.append((node.lineno, node.value))
+    return texts
+
+
+def _chain_root(node: ast.expr) -> str | None:
+    """The name a call chain starts from: `Activity` in `Activity.filter(x).update(y)`."""
+    while isinstance(node, (ast.Call, ast.Attribute)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def ledger_writes(path: Path) -> list[str]:
+    """Where `path` writes an entry, an activity row or a balance column: SQL text, ORM calls
+    on the ledger's models (or a Customer update of a balance column), model construction,
+    and assignments to a balance attribute."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = [
+        f"{line}: SQL writes {match.group(1)}"
+        for line, text in _literal_texts(tree)
+        for pattern in _LEDGER_SQL
+        if (match := pattern.search(text))
+    ]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            root = _chain_root(node.func.value)
+            if node.func.attr in ORM_WRITES and root in LEDGER_MODELS:
+                found.append(f"{node.lineno}: {root}….{node.func.attr}()")
+            touched = {k.arg for k in node.keywords} & set(BALANCE_COLUMNS)
+            if node.func.attr in ORM_WRITES and root == "Customer" and touched:
+                found.append(f"{node.lineno}: Customer….{node.func.attr}({sorted(touched)})")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in LEDGER_MODELS:
+                found.append(f"{node.lineno}: {node.func.id}(…) built to be saved")
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Attribute) and target.attr in BALANCE_COLUMNS:
+                    found.append(f"{node.lineno}: assigns .{target.attr}")
+    return found
+
+
+class TestLedgerIsTheOnlyWriter:
+    def test_entries_balances_and_activity_are_written_only_in_the_ledger(self) -> None:
+        """Nothing outside loyalty/ledger/ inserts or updates earning_history_entry or
+        activity, or moves a customer's balance, pending or lifetime points."""
+        offences = [
+            f"{path.relative_to(ROOT)}:{where}"
+            for top in LEDGER_SCANNED
+            if (ROOT / top).is_dir()
+            for path in sorted((ROOT / top).rglob("*.py"))
+            if LEDGER not in path.parents and not any(p in path.parents for p in NOT_RUNTIME)
+            for where in ledger_writes(path)
+        ]
+        assert offences == []
+
+    def test_the_check_itself_catches_an_offence(self, tmp_path: Path) -> None:
+        """Each kind of write is seen; reads, locks and other customer columns are not."""
+        offending = tmp_path / "offending.py"
+        offending.write_text(
+            '"INSERT INTO earning_history_entry (id) VALUES (1)"\n'
+            'X = f"""INSERT INTO activity (kind) SELECT {k}"""\n'
+            '"UPDATE earning_history_entry SET points_remaining = 0"\n'
+            '"UPDATE customer c SET\\n    points_balance = c.points_balance + $2"\n'
+            '"UPDATE customer SET updated_at = $3, lifetime_points = 0"\n'
+            "await Activity.create(kind='x')\n"
+            "await Activity.bulk_create([])\n"
+            "await EarningHistoryEntry.filter(id=1).update(points_remaining=0)\n"
+            "await EarningHistoryEntry.create(points=1)\n"
+            "await Customer.filter(id=1).update(points_balance=0)\n"
+            "row = Activity(kind='x')\n"
+            "customer.pending_points += 1\n"
+        )
+        lines = sorted(int(where.split(":")[0]) for where in ledger_writes(offending))
+        assert lines == list(range(1, 13))  # one finding per offending line, none missed
+        clean = tmp_path / "clean.py"
+        clean.write_text(
+            '"SELECT points_balance FROM customer WHERE id = $1"\n'
+            '"UPDATE customer SET vip_tier_id = 1 WHERE lifetime_points >= 5"\n'
+            '"UPDATE customer SET vip_tier_id = (SELECT 1 WHERE t.x <= customer.lifetime_points)"\n'
+            "await EarningHistoryEntry.filter(id=1).select_for_update().first()\n"
+            "await Activity.filter(shop_id=1).delete()\n"
+            "await Customer.filter(id=1).update(is_excluded=True)\n"
+            "total = customer.points_balance + 1\n"
+        )
+        assert ledger_writes(clean) == []

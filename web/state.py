@@ -12,7 +12,7 @@ from shopify_app import ShopifyApp
 from starlette.requests import Request
 
 from loyalty.api_keys import VerifiedKeyCache
-from loyalty.earning.award_pg import AwardBatcher
+from loyalty.ledger.award_batch_pg import AwardBatcher
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings

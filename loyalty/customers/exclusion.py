@@ -14,7 +14,8 @@ from tortoise.transactions import in_transaction
 
 from loyalty.clock import utcnow
 from loyalty.customers.directory import find_customer
-from loyalty.models import Activity, ActorType, Customer, Shop
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.models import ActorType, Customer, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 
 EXCLUDED_BY_STAFF = "staff"
@@ -52,15 +53,9 @@ async def set_excluded(
         )
         if changed:
             kind = "customer_excluded" if excluded else "customer_included"
-            await Activity.create(
-                shop_id=shop.id,
-                customer_id=customer.id,
-                kind=kind,
-                actor_type=ActorType.STAFF,
-                actor_id=staff_user_id,
-                data={"excluded_by": EXCLUDED_BY_STAFF} if excluded else {"reason": "staff"},
-                created_at=now,
-            )
+            why = {"excluded_by": EXCLUDED_BY_STAFF} if excluded else {"reason": "staff"}
+            actor = (ActorType.STAFF, staff_user_id)
+            await record(ActivityRow(shop.id, customer.id, kind, now, why, *actor))
             jobs = await write_customer_sync_intents(
                 shop_id=shop.id, customer_id=customer.id, reason={"reason": kind}, now=now
             )

@@ -32,7 +32,9 @@ from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.customers.identifiers import normalize_email
-from loyalty.models import Activity, ActorType, Customer, Shop
+from loyalty.ledger.activity import ActivityRow
+from loyalty.ledger.activity import record as record_activity
+from loyalty.models import Customer, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 
 EXCLUDED_BY_TAG = "tag"
@@ -188,7 +190,7 @@ async def create_customer(
     if excluded_by_tag:
         data = {"excluded_by": EXCLUDED_BY_TAG}
         activities.append(customer_activity(shop, customer_id, "customer_excluded", data, now))
-    await Activity.bulk_create(activities)
+    await record_activity(*activities)
     jobs = await write_customer_sync_intents(
         shop_id=shop.id, customer_id=customer_id, reason={"reason": "customer_created"}, now=now
     )
@@ -225,7 +227,7 @@ async def _update(
 
     # Field names only: activity rows outlive a customers/redact, personal data must not.
     data = {"source": source, "fields": list(mirrored)}
-    await customer_activity(shop, customer.id, "customer_updated", data, now).save()
+    await record_activity(customer_activity(shop, customer.id, "customer_updated", data, now))
     jobs = await write_customer_sync_intents(
         shop_id=shop.id, customer_id=customer.id, reason={"reason": "customer_updated"}, now=now
     )
@@ -234,13 +236,6 @@ async def _update(
 
 def customer_activity(
     shop: Shop, customer_id: int, kind: str, data: dict[str, Any], now: datetime
-) -> Activity:
-    return Activity(
-        shop_id=shop.id,
-        customer_id=customer_id,
-        kind=kind,
-        actor_type=ActorType.SYSTEM,
-        actor_id=None,
-        data=data,
-        created_at=now,
-    )
+) -> ActivityRow:
+    """A system activity row about the customer (written through loyalty.ledger.activity)."""
+    return ActivityRow(shop.id, customer_id, kind, now, data)

@@ -19,7 +19,8 @@ from tortoise.transactions import in_transaction
 
 from loyalty.clock import utcnow
 from loyalty.customers.members import Member, find_member, get_member
-from loyalty.models import Activity, ActorType, Customer
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.models import ActorType, Customer
 from loyalty.outbox.intents import write_customer_sync_intents
 
 EXCLUDED_BY_API = "api"
@@ -52,7 +53,7 @@ async def update_profile(
     changed: list[str] = []
     jobs: list[str] = []
     async with in_transaction():
-        activities: list[Activity] = []
+        activities: list[ActivityRow] = []
         if "is_excluded" in changes:
             excluded = changes["is_excluded"]
             flipped = await Customer.filter(id=customer.id, is_excluded=not excluded).update(
@@ -76,7 +77,7 @@ async def update_profile(
             data: dict[str, Any] = {"fields": sorted(dates), "source": "api"}
             activities.append(_activity(customer, "customer_updated", api_key_id, data, now))
         if activities:
-            await Activity.bulk_create(activities)
+            await record(*activities)
             jobs = await write_customer_sync_intents(
                 shop_id=shop_id, customer_id=customer.id, reason={"reason": "api_update"}, now=now
             )
@@ -86,13 +87,6 @@ async def update_profile(
 
 def _activity(
     customer: Customer, kind: str, api_key_id: str, data: dict[str, Any], now: datetime
-) -> Activity:
-    return Activity(
-        shop_id=customer.shop_id,
-        customer_id=customer.id,
-        kind=kind,
-        actor_type=ActorType.API_KEY,
-        actor_id=api_key_id,
-        data=data,
-        created_at=now,
-    )
+) -> ActivityRow:
+    actor = (ActorType.API_KEY, api_key_id)
+    return ActivityRow(customer.shop_id, customer.id, kind, now, data, *actor)

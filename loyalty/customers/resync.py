@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from loyalty import sql
 from loyalty.clock import utcnow
 from loyalty.errors import ConflictError
+from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import Activity, ActorType, Customer, OutboxIntent, Shop
 from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
 
@@ -75,15 +76,9 @@ async def request_resync(
         # Counted, not taken from the statement: asyncpg reports no row count for an
         # INSERT … SELECT through Tortoise. The request's timestamp is its intents' identity.
         total = await OutboxIntent.filter(shop_id=shop.id, created_at=now).count()
-        await Activity.create(
-            shop_id=shop.id,
-            customer_id=None,
-            kind=RESYNC_REQUESTED,
-            actor_type=ActorType.STAFF,
-            actor_id=staff_user_id,
-            data={"customers": customers, "intents": total},
-            created_at=now,
-        )
+        data = {"customers": customers, "intents": total}
+        actor = (ActorType.STAFF, staff_user_id)
+        await record(ActivityRow(shop.id, None, RESYNC_REQUESTED, now, data, *actor))
         rows = await sql.fetch_all(CUSTOMER_SYNC_JOBS_SQL, shop.id) if total else []
     status = ResyncStatus(now, customers, total, total, 0, None)
     return ResyncStarted(status=status, jobs=sorted({row["job"] for row in rows}))

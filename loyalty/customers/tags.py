@@ -36,7 +36,8 @@ from loyalty.customers.mirror import (
     has_tag,
     locked_customer,
 )
-from loyalty.models import Activity, Customer, Shop
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.models import Customer, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 
 # Removed tags are remembered this long after the newest event: far beyond any redelivery
@@ -148,7 +149,7 @@ async def _apply(
         changes["updated_at"] = now
     await Customer.filter(id=customer.id).update(**changes)
 
-    activities: list[Activity] = []
+    activities: list[ActivityRow] = []
     if tags_changed:
         # Field names only: activity rows outlive a customers/redact, personal data must not.
         data: dict[str, object] = {"source": source, "fields": ["tags"]}
@@ -161,7 +162,7 @@ async def _apply(
         jobs = await write_customer_sync_intents(
             shop_id=shop.id, customer_id=customer.id, reason={"reason": kind}, now=now
         )
-    await Activity.bulk_create(activities)
+    await record(*activities)
     return TagResult(customer.id, False, applied, exclusion_changed, jobs)
 
 

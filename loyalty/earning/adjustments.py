@@ -16,26 +16,28 @@ goodwill credits, migrations, corrections.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from loyalty import ids, sql
+from loyalty import ids
 from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.customers.members import find_member
-from loyalty.customers.tier import recalculate_tier
-from loyalty.earning.ceiling import balance_limit_error, fits
 from loyalty.errors import CustomerExcludedError
-from loyalty.models import ActorType, Customer, EarningHistoryEntry, EarningStatus
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.balances import adjust
+from loyalty.ledger.ceiling import balance_limit_error, fits
+from loyalty.ledger.entries import NewEntry, insert_entry
+from loyalty.ledger.lots import spend_lots
+from loyalty.ledger.tiers import recalculate_tier
+from loyalty.ledger.timing import entry_timing
+from loyalty.models import ActorType, Customer
 from loyalty.outbox.intents import write_customer_sync_intents
 
 ACTION = "manual_adjustment"
 MAX_ADJUSTMENT = 1_000_000  # per call (LoyaltyLion's cap too)
-_LOT_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,125 +71,90 @@ async def adjust_points(
     credit would take a balance past what it can hold."""
     now = now or utcnow()
     found = await find_member(shop_id=shop.id, identifier=identifier, with_tier=False)
-    jobs: set[str] = set()
+    request = _Request(shop, adjustment, note, update_lifetime_points, actor_type, api_key_id, now)
     async with in_transaction():
         customer = await Customer.filter(id=found.id).select_for_update().first()
         assert customer is not None  # customers are never deleted, only redacted
         if customer.is_excluded:
             raise CustomerExcludedError("Customer is excluded from the loyalty program")
-        before = customer.points_balance
-        applied = adjustment if adjustment > 0 else -min(-adjustment, before)
-        lifetime_delta = 0
-        if update_lifetime_points:
-            lifetime_delta = max(applied, -customer.lifetime_points)
-        if not fits(before + applied, customer.lifetime_points + lifetime_delta):
-            raise balance_limit_error(pointer="/adjustment")
-        entry_id = ids.new_time_ordered_id(ids.EARNING_ENTRY)
-        expiry_at = (
-            now + timedelta(days=shop.points_expiry_days)
-            if applied > 0 and shop.points_expiry_days
-            else None
-        )
-        await EarningHistoryEntry.create(
+        return await _adjust(request, customer)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    shop: ShopContext
+    adjustment: int
+    note: str | None
+    update_lifetime_points: bool
+    actor_type: ActorType
+    actor_id: str
+    now: datetime
+
+
+async def _adjust(req: _Request, customer: Customer) -> Adjustment:
+    """The adjustment, written through the ledger under the customer's row lock."""
+    now, before = req.now, customer.points_balance
+    applied = req.adjustment if req.adjustment > 0 else -min(-req.adjustment, before)
+    lifetime_delta = 0
+    if req.update_lifetime_points:
+        lifetime_delta = max(applied, -customer.lifetime_points)
+    if not fits(before + applied, customer.lifetime_points + lifetime_delta):
+        raise balance_limit_error(pointer="/adjustment")
+    entry_id = ids.new_time_ordered_id(ids.EARNING_ENTRY)
+    expiry_days = req.shop.points_expiry_days if applied > 0 else None
+    await insert_entry(
+        NewEntry(
             public_id=entry_id,
-            shop_id=shop.id,
+            shop_id=req.shop.id,
             customer_id=customer.id,
             rule_id=None,
             action=ACTION,
-            base_points=adjustment,
-            points_multiplier=Decimal("1.00"),
+            base_points=req.adjustment,
             points=applied,
-            status=EarningStatus.APPROVED,
-            points_given_at=now,
-            points_expiry_at=expiry_at,
+            timing=entry_timing(now=now, approval_days=0, expiry_days=expiry_days),
             dedupe_key=f"adjustment:{entry_id}",
-            note=note,
-            points_remaining=max(applied, 0),
-            metadata={"actor_type": str(actor_type), "actor_id": api_key_id},
             created_at=now,
-            updated_at=now,
+            points_remaining=max(applied, 0),
+            note=req.note,
+            metadata={"actor_type": str(req.actor_type), "actor_id": req.actor_id},
         )
-        if applied < 0:
-            await _spend_lots(customer.id, -applied)
-        await sql.execute(_MOVE_SQL, customer.id, applied, lifetime_delta, now)
-        await sql.execute(
-            _ACTIVITY_SQL,
-            shop.id,
-            customer.id,
-            "points_adjusted",
-            str(actor_type),
-            api_key_id,
-            json.dumps(
-                {
-                    "entry_id": entry_id,
-                    "adjustment": adjustment,
-                    "points": applied,
-                    "update_lifetime_points": update_lifetime_points,
-                }
-            ),
-            now,
+    )
+    if applied < 0:
+        await spend_lots(customer.id, -applied)
+    await adjust(customer_id=customer.id, balance=applied, lifetime=lifetime_delta, now=now)
+    data = {
+        "entry_id": entry_id,
+        "adjustment": req.adjustment,
+        "points": applied,
+        "update_lifetime_points": req.update_lifetime_points,
+    }
+    actor = (req.actor_type, req.actor_id)
+    await record(ActivityRow(req.shop.id, customer.id, "points_adjusted", now, data, *actor))
+    jobs: set[str] = set()
+    if lifetime_delta:
+        moved = await recalculate_tier(
+            customer_id=customer.id,
+            actor_type=req.actor_type,
+            actor_id=req.actor_id,
+            reason="points_adjusted",
+            now=now,
         )
-        if lifetime_delta:
-            moved = await recalculate_tier(
-                customer_id=customer.id,
-                actor_type=actor_type,
-                actor_id=api_key_id,
-                reason="points_adjusted",
-                now=now,
-            )
-            if moved is not None:
-                jobs.update(moved.jobs)
-        jobs.update(
-            await write_customer_sync_intents(
-                shop_id=shop.id, customer_id=customer.id, reason={"entry_id": entry_id}, now=now
-            )
+        if moved is not None:
+            jobs.update(moved.jobs)
+    jobs.update(
+        await write_customer_sync_intents(
+            shop_id=req.shop.id, customer_id=customer.id, reason={"entry_id": entry_id}, now=now
         )
+    )
     return Adjustment(
         shopify_customer_id=customer.shopify_customer_id,
-        adjustment=adjustment,
+        adjustment=req.adjustment,
         applied=applied,
         points_before=before,
         points_after=before + applied,
         lifetime_points=customer.lifetime_points + lifetime_delta,
-        note=note,
+        note=req.note,
         entry_id=entry_id,
         created_at=now,
         jobs=sorted(jobs),
     )
-
-
-async def _spend_lots(customer_id: int, points: int) -> None:
-    """Take `points` from the customer's approved lots, oldest first."""
-    while points > 0:
-        lots = (
-            await EarningHistoryEntry.filter(
-                customer_id=customer_id, status=EarningStatus.APPROVED, points_remaining__gt=0
-            )
-            .order_by("points_given_at", "id")
-            .limit(_LOT_BATCH)
-            .values_list("id", "points_remaining")
-        )
-        if not lots:
-            return  # the lots hold less than the balance (e.g. imported balances): done
-        for lot_id, remaining in lots:
-            take = min(points, int(remaining))
-            await EarningHistoryEntry.filter(id=lot_id).update(
-                points_remaining=int(remaining) - take
-            )
-            points -= take
-            if points == 0:
-                return
-
-
-_MOVE_SQL = """
-UPDATE customer SET
-    points_balance = points_balance + $2,
-    lifetime_points = lifetime_points + $3,
-    updated_at = $4
-WHERE id = $1
-"""
-
-_ACTIVITY_SQL = """
-INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""

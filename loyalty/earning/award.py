@@ -4,7 +4,7 @@ Guarantees:
 - Checks run in the contract's order and the first failure wins: rule unknown (404) →
   inactive (404) → category not awardable (422) → customer unknown (404) → excluded (403) →
   already awarded (409) → past the balance ceiling (422 `balance_limit`,
-  loyalty.earning.ceiling). A rejected award writes nothing.
+  loyalty.ledger.ceiling). A rejected award writes nothing.
 - Exactly once per (customer, rule), enforced by the unique (customer_id, dedupe_key) index
   with `INSERT … ON CONFLICT DO NOTHING`: concurrent duplicates get `AlreadyAwardedError`.
 - The entry, the balance move (an atomic `x = x + n`), the tier upgrade, the activity rows and
@@ -12,15 +12,14 @@ Guarantees:
   after commit.
 
 On PostgreSQL all of that is one statement (one round trip), shared by the awards a process
-makes at the same moment (loyalty.earning.award_pg); on SQLite it is a short transaction of
+makes at the same moment (loyalty.ledger.award_batch_pg); on SQLite it is a short transaction of
 single-row statements. tests/web/test_award_api.py runs both.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -31,8 +30,6 @@ from loyalty.api_keys import ApiKeyRevokedError, ShopContext
 from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
-from loyalty.earning.award_pg import AwardBatcher, PgAward, run_awards_retried
-from loyalty.earning.ceiling import balance_limit_error, fits_sql
 from loyalty.errors import (
     AlreadyAwardedError,
     CategoryNotAwardableError,
@@ -41,6 +38,12 @@ from loyalty.errors import (
     EarningRuleInactiveError,
     EarningRuleNotFoundError,
 )
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.award_batch_pg import AwardBatcher, PgAward, run_awards_retried
+from loyalty.ledger.balances import credit
+from loyalty.ledger.ceiling import balance_limit_error
+from loyalty.ledger.entries import NewEntry, insert_entry
+from loyalty.ledger.timing import entry_timing
 from loyalty.models import API_AWARDABLE_CATEGORIES, ActorType, EarningStatus
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
@@ -96,7 +99,7 @@ async def award_rule(
     Raises ApiKeyRevokedError, EarningRuleNotFoundError, EarningRuleInactiveError,
     CategoryNotAwardableError, CustomerNotFoundError, CustomerExcludedError,
     AlreadyAwardedError, or ValidationError `balance_limit` when the points would take the
-    customer's balance past the ceiling (loyalty.earning.ceiling).
+    customer's balance past the ceiling (loyalty.ledger.ceiling).
     """
     request = _AwardRequest(
         shop=shop,
@@ -159,7 +162,7 @@ def _already_awarded() -> AlreadyAwardedError:
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL: one statement, shared with whatever other awards this process is making at the
-# same moment (loyalty.earning.award_pg).
+# same moment (loyalty.ledger.award_batch_pg).
 
 
 async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> AwardedEntry:
@@ -200,17 +203,6 @@ async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> A
     )
 
 
-# The highest tier the customer's new lifetime points reach, if above the tier they hold
-# (`held`: its threshold, -1 for none). Awards only ever upgrade; downgrades belong to expiry
-# and adjustments.
-_TIER_UPGRADE_SQL = """
-SELECT t.id FROM vip_tier t
-WHERE t.shop_id = $1 AND t.points_required <= {row}.lifetime_points + {approved}
-  AND t.points_required > {held}
-ORDER BY t.points_required DESC LIMIT 1
-"""
-
-
 # ---------------------------------------------------------------------------------------------
 # SQLite: one writer at a time, so a short transaction of simple statements. The same unique
 # index decides duplicates.
@@ -234,35 +226,6 @@ ORDER BY c.id LIMIT 1
 _SQLITE_LOOKUP_BY_ID = _SQLITE_LOOKUP_SQL.format(customer_match="c.shopify_customer_id = $4")
 _SQLITE_LOOKUP_BY_EMAIL = _SQLITE_LOOKUP_SQL.format(customer_match="c.email_key = $4")
 
-_SQLITE_INSERT_SQL = """
-INSERT INTO earning_history_entry (
-    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
-    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, created_at, updated_at,
-    points_remaining)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
-ON CONFLICT (customer_id, dedupe_key) DO NOTHING
-RETURNING id
-"""
-
-# SQLite resolves a nested sub-select's outer reference by table name, not by an UPDATE alias.
-# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
-_SQLITE_TIER_UPGRADE_SQL = _TIER_UPGRADE_SQL.format(row="customer", approved="$3", held="$6")
-_SQLITE_BALANCE_SQL = f"""
-UPDATE customer SET
-    points_balance = points_balance + $3,
-    lifetime_points = lifetime_points + $3,
-    pending_points = pending_points + $4,
-    vip_tier_id = COALESCE(({_SQLITE_TIER_UPGRADE_SQL}), vip_tier_id),
-    updated_at = $5
-WHERE id = $2 AND {fits_sql("$3", "$4")}
-RETURNING vip_tier_id
-"""
-
-_SQLITE_ACTIVITY_SQL = """
-INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""
-
 
 async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
     match_value: int | str | None
@@ -278,103 +241,78 @@ async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
         _check_rule(found, req.rule_public_id)
         _check_customer(found)
         assert found is not None
-        rule = customer = found
+        return await _write_sqlite(req, found)
 
-        now = req.now
-        multiplier = as_multiplier(customer["multiplier"])
-        points = multiplied_points(rule["base_points"], multiplier)
-        approval_days = rule["approval_time_days"]
-        pending = approval_days > 0
-        given_at = None if pending else now
-        due_at = now + timedelta(days=approval_days) if pending else None
-        expiry_days = found["points_expiry_days"]
-        expiry_at = given_at + timedelta(days=expiry_days) if given_at and expiry_days else None
-        status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
 
-        inserted = await sql.fetch_one(
-            _SQLITE_INSERT_SQL,
-            req.entry_public_id,
-            req.shop.id,
-            customer["customer_pk"],
-            rule["rule_pk"],
-            rule["action"],
-            rule["base_points"],
-            str(multiplier),
-            points,
-            str(status),
-            given_at,
-            due_at,
-            expiry_at,
-            f"rule:{rule['rule_pk']}",
-            now,
-            0 if pending else points,  # a lot to spend once given
-        )
-        if inserted is None:
-            raise _already_awarded()
-
-        approved_points = 0 if pending else points
-        tiers = await sql.fetch_one(
-            _SQLITE_BALANCE_SQL,
-            req.shop.id,
-            customer["customer_pk"],
-            approved_points,
-            points if pending else 0,
-            now,
-            customer["tier_required"],
-        )
-        if tiers is None:  # past the ceiling: raising rolls back the entry inserted above
-            raise balance_limit_error()
-        activity_data = {
-            "entry_id": req.entry_public_id,
-            "rule_id": req.rule_public_id,
-            "points": points,
-            "status": str(status),
-        }
-        await sql.execute(
-            _SQLITE_ACTIVITY_SQL,
-            req.shop.id,
-            customer["customer_pk"],
-            "points_awarded",
-            str(req.actor.type),
-            req.actor.id,
-            json.dumps(activity_data),
-            now,
-        )
-        if tiers["vip_tier_id"] != customer["vip_tier_id"]:
-            tier_data = {
-                "from_tier_id": customer["vip_tier_id"],
-                "to_tier_id": tiers["vip_tier_id"],
-                "entry_id": req.entry_public_id,
-            }
-            await sql.execute(
-                _SQLITE_ACTIVITY_SQL,
-                req.shop.id,
-                customer["customer_pk"],
-                "vip_tier_changed",
-                str(ActorType.SYSTEM),
-                None,
-                json.dumps(tier_data),
-                now,
-            )
-        jobs = await write_customer_sync_intents(
+async def _write_sqlite(req: _AwardRequest, found: dict[str, Any]) -> AwardedEntry:
+    """The checked award, written through the ledger: the entry, the credit (with its tier
+    upgrade), the activity rows and the intents."""
+    now, customer_pk = req.now, int(found["customer_pk"])
+    multiplier = as_multiplier(found["multiplier"])
+    points = multiplied_points(found["base_points"], multiplier)
+    timing = entry_timing(
+        now=now,
+        approval_days=found["approval_time_days"],
+        expiry_days=found["points_expiry_days"],
+    )
+    inserted = await insert_entry(
+        NewEntry(
+            public_id=req.entry_public_id,
             shop_id=req.shop.id,
-            customer_id=customer["customer_pk"],
-            reason={"entry_id": req.entry_public_id},
-            now=now,
+            customer_id=customer_pk,
+            rule_id=found["rule_pk"],
+            action=found["action"],
+            base_points=found["base_points"],
+            points_multiplier=multiplier,
+            points=points,
+            timing=timing,
+            dedupe_key=f"rule:{found['rule_pk']}",
+            created_at=now,
         )
+    )
+    if inserted is None:
+        raise _already_awarded()
+    credited = await credit(
+        shop_id=req.shop.id,
+        customer_id=customer_pk,
+        approved=timing.approved_points(points),
+        pending=timing.pending_points(points),
+        from_tier_id=found["vip_tier_id"],
+        now=now,
+    )
+    if credited is None:  # past the ceiling: raising rolls back the entry inserted above
+        raise balance_limit_error()
+    awarded = {
+        "entry_id": req.entry_public_id,
+        "rule_id": req.rule_public_id,
+        "points": points,
+        "status": str(timing.status),
+    }
+    actor = (req.actor.type, req.actor.id)
+    rows = [ActivityRow(req.shop.id, customer_pk, "points_awarded", now, awarded, *actor)]
+    upgraded = credited.tier_change(
+        shop_id=req.shop.id, customer_id=customer_pk, entry_id=req.entry_public_id, now=now
+    )
+    await record(*rows, upgraded)
+    jobs = await write_customer_sync_intents(
+        shop_id=req.shop.id,
+        customer_id=customer_pk,
+        reason={"entry_id": req.entry_public_id},
+        now=now,
+    )
     return AwardedEntry(
         public_id=req.entry_public_id,
         earning_rule_id=req.rule_public_id,
-        action=rule["action"],
+        action=found["action"],
         points=points,
-        base_points=rule["base_points"],
+        base_points=found["base_points"],
         points_multiplier=multiplier,
-        status=status,
-        points_given_at=parse_db_datetime(given_at),
-        points_due_at=due_at,
-        points_expiry_at=expiry_at,
+        status=timing.status,
+        points_given_at=parse_db_datetime(timing.points_given_at),
+        points_due_at=timing.points_due_at,
+        points_expiry_at=timing.points_expiry_at,
         created_at=now,
         updated_at=now,
-        customer_id=customer["customer_pk"],
+        customer_id=customer_pk,
         jobs=tuple(jobs),
     )

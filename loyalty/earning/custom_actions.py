@@ -6,7 +6,7 @@ Guarantees:
   → inactive (404 `custom_action_inactive`) → customer unknown (404) → excluded (403) → once
   per customer already awarded (409 `already_awarded`) or the repeatable action's cap reached
   in its rolling period (409 `limit_reached`, with `next_available_at`) → past the balance
-  ceiling (422 `balance_limit`, loyalty.earning.ceiling). A refusal writes nothing.
+  ceiling (422 `balance_limit`, loyalty.ledger.ceiling). A refusal writes nothing.
 - Exactly once: a once-per-customer action is keyed `action:<rule>` per customer; a repeatable
   one, sent with an idempotency key, `action:<rule>:key:<sha256 of the key>`; both meet the
   unique (customer_id, dedupe_key) index. With an idempotency key the key is claimed, and the
@@ -14,6 +14,8 @@ Guarantees:
   stored response (`replayed`), the key with another request is a 409.
 - The entry, the balance move (`x = x + n`), the tier upgrade, the activity row, the syncs owed
   and the stored response commit together; the caller notifies the jobs after commit. The
+  use case returns a domain outcome (`ActionOutcome`): the caller (the web route) renders the
+  award and hands the document back inside the transaction, to be stored for replays. The
   customer row is locked first (PostgreSQL), so concurrent completions count against the cap
   one after the other.
 """
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -34,8 +37,6 @@ from loyalty import idempotency, ids, sql
 from loyalty.api_keys import ShopContext
 from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
 from loyalty.customers.identifiers import normalize_email
-from loyalty.customers.tier import recalculate_tier
-from loyalty.earning.ceiling import balance_limit_error, fits_sql
 from loyalty.errors import (
     AlreadyAwardedError,
     ConflictError,
@@ -43,6 +44,12 @@ from loyalty.errors import (
     CustomerNotFoundError,
     NotFoundError,
 )
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.balances import credit_keeping_tier
+from loyalty.ledger.ceiling import balance_limit_error
+from loyalty.ledger.entries import NewEntry, insert_entry
+from loyalty.ledger.tiers import recalculate_tier
+from loyalty.ledger.timing import entry_timing
 from loyalty.models import ActorType, Customer, EarningRule, EarningStatus, RuleCategory, VipTier
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import ONE, multiplied_points
@@ -110,28 +117,35 @@ class ActionAward:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    status: int  # 201 for the award, 200 for a replay
-    body: dict[str, Any]
-    replayed: bool
+@dataclass(slots=True)
+class ActionOutcome:
+    """What a custom-action request came to: a new `award`, or `replay`, the response document
+    stored for an earlier request with the same idempotency key (marked `replayed`)."""
+
+    award: ActionAward | None
+    replay: dict[str, Any] | None
     jobs: list[str]  # customer-sync jobs owed; notify after commit
+    document: dict[str, Any] | None = None  # the award's response, given through `respond`
+
+    def respond(self, document: dict[str, Any]) -> None:
+        """The response document the caller rendered for `award`; with an idempotency key it is
+        stored, in the award's transaction, for replays."""
+        self.document = document
 
 
-Render = Callable[[ActionAward], dict[str, Any]]
-
-
+@asynccontextmanager
 async def award_custom_action(
     *,
     shop: ShopContext,
     request: ActionRequest,
     api_key_id: str,
-    render: Render,
     now: datetime | None = None,
-) -> ActionResult:
-    """Award the action (see the module docstring). `render` turns the award into the response
-    body that is returned and, with an idempotency key, stored for replays. Raises the errors
-    listed above, and IdempotencyKeyReusedError."""
+) -> AsyncIterator[ActionOutcome]:
+    """Award the action (see the module docstring), as
+    `async with award_custom_action(...) as outcome:`. The award commits when the block ends
+    (an exception in it rolls everything back); inside the block the caller renders
+    `outcome.award` and hands the document to `outcome.respond`. Raises the errors listed
+    above, and IdempotencyKeyReusedError."""
     now = now or utcnow()
     async with in_transaction():
         record_id: int | None = None
@@ -143,21 +157,24 @@ async def award_custom_action(
                 now=now,
             )
             if isinstance(claimed, idempotency.StoredResponse):
-                return _replay(claimed)
+                yield ActionOutcome(None, _replayed(claimed), [])
+                return
             record_id = claimed
         award, jobs = await _award(shop, request, api_key_id, now)
-        body = render(award)
+        outcome = ActionOutcome(award, None, jobs)
+        yield outcome
         if record_id is not None:
-            await idempotency.store(record_id=record_id, status=201, body=body)
-    return ActionResult(201, body, replayed=False, jobs=jobs)
+            if outcome.document is None:
+                raise RuntimeError("respond() with the award's document inside the block")
+            await idempotency.store(record_id=record_id, status=201, body=outcome.document)
 
 
-def _replay(stored: idempotency.StoredResponse) -> ActionResult:
-    body = json.loads(json.dumps(stored.body))  # a copy: the stored document stays as it was
+def _replayed(stored: idempotency.StoredResponse) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(json.dumps(stored.body))  # a copy: the stored one stays
     attributes = body.get("data", {}).get("attributes")
     if isinstance(attributes, dict):
         attributes["replayed"] = True
-    return ActionResult(200, body, replayed=True, jobs=[])
+    return body
 
 
 async def _award(
@@ -183,90 +200,88 @@ async def _award(
         )
     else:
         dedupe_key = f"action:{rule.id}"
-
     multiplier = ONE
     if customer.vip_tier_id is not None:
         tier = await VipTier.get_or_none(id=customer.vip_tier_id)
         multiplier = tier.points_multiplier if tier is not None else ONE
-    points = multiplied_points(rule.points, multiplier)
-    pending = rule.approval_time_days > 0
-    given_at = None if pending else now
-    due_at = now + timedelta(days=rule.approval_time_days) if pending else None
-    expiry_at = (
-        now + timedelta(days=shop.points_expiry_days)
-        if given_at is not None and shop.points_expiry_days
-        else None
+    entry = NewEntry(
+        public_id=entry_id,
+        shop_id=shop.id,
+        customer_id=customer.id,
+        rule_id=rule.id,
+        action=ACTION,
+        base_points=rule.points,
+        points_multiplier=multiplier,
+        points=multiplied_points(rule.points, multiplier),
+        timing=entry_timing(
+            now=now, approval_days=rule.approval_time_days, expiry_days=shop.points_expiry_days
+        ),
+        dedupe_key=dedupe_key,
+        created_at=now,
+        metadata=request.metadata,
     )
-    status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
-    inserted = await sql.fetch_one(
-        _INSERT_SQL,
-        entry_id,
-        shop.id,
-        customer.id,
-        rule.id,
-        ACTION,
-        rule.points,
-        str(multiplier),
-        points,
-        str(status),
-        given_at,
-        due_at,
-        expiry_at,
-        dedupe_key,
-        now,
-        0 if pending else points,
-        json.dumps(request.metadata) if request.metadata is not None else None,
-    )
-    if inserted is None:
+    jobs = await _write(entry, rule, customer, api_key_id)
+    return _awarded(entry, rule, customer, request), jobs
+
+
+async def _write(
+    entry: NewEntry, rule: EarningRule, customer: Customer, api_key_id: str
+) -> list[str]:
+    """The entry, its credit, the activity row, the tier and the syncs owed, through the ledger."""
+    now, timing = entry.created_at, entry.timing
+    if await insert_entry(entry) is None:
         raise AlreadyAwardedError("Customer has already been awarded points for this custom action")
-    approved = 0 if pending else points
-    if await sql.fetch_one(_BALANCE_SQL, customer.id, approved, points - approved, now) is None:
-        # Past the ceiling: raising rolls back the entry and the idempotency claim.
+    approved = timing.approved_points(entry.points)
+    credited = await credit_keeping_tier(
+        customer_id=customer.id, approved=approved, pending=entry.points - approved, now=now
+    )
+    if not credited:  # past the ceiling: raising rolls back the entry and the idempotency claim
         raise balance_limit_error()
-    activity = {
-        "entry_id": entry_id,
+    data = {
+        "entry_id": entry.public_id,
         "rule_id": rule.public_id,
         "action_key": rule.action_key,
-        "points": points,
-        "status": str(status),
+        "points": entry.points,
+        "status": str(timing.status),
     }
-    await sql.execute(
-        _ACTIVITY_SQL,
-        shop.id,
-        customer.id,
-        "points_awarded",
-        str(ActorType.API_KEY),
-        api_key_id,
-        json.dumps(activity),
-        now,
-    )
+    actor = (ActorType.API_KEY, api_key_id)
+    await record(ActivityRow(entry.shop_id, customer.id, "points_awarded", now, data, *actor))
     jobs = set(
         await write_customer_sync_intents(
-            shop_id=shop.id, customer_id=customer.id, reason={"entry_id": entry_id}, now=now
+            shop_id=entry.shop_id,
+            customer_id=customer.id,
+            reason={"entry_id": entry.public_id},
+            now=now,
         )
     )
     if approved:
         moved = await recalculate_tier(customer_id=customer.id, reason="points_awarded", now=now)
         if moved is not None:
             jobs.update(moved.jobs)
-    award = ActionAward(
-        entry_id=entry_id,
+    return sorted(jobs)
+
+
+def _awarded(
+    entry: NewEntry, rule: EarningRule, customer: Customer, request: ActionRequest
+) -> ActionAward:
+    timing = entry.timing
+    return ActionAward(
+        entry_id=entry.public_id,
         earning_rule_id=rule.public_id,
         action_key=request.action_key,
         shopify_customer_id=customer.shopify_customer_id,
-        points=points,
+        points=entry.points,
         base_points=rule.points,
-        points_multiplier=multiplier,
-        status=status,
-        points_given_at=given_at,
-        points_due_at=due_at,
-        points_expiry_at=expiry_at,
-        points_balance=customer.points_balance + approved,
+        points_multiplier=entry.points_multiplier,
+        status=timing.status,
+        points_given_at=timing.points_given_at,
+        points_due_at=timing.points_due_at,
+        points_expiry_at=timing.points_expiry_at,
+        points_balance=customer.points_balance + timing.approved_points(entry.points),
         metadata=request.metadata,
         idempotency_key=request.idempotency_key,
-        created_at=now,
+        created_at=entry.created_at,
     )
-    return award, sorted(jobs)
 
 
 async def _locked_customer(shop_id: int, request: ActionRequest) -> Customer:
@@ -313,30 +328,4 @@ SELECT created_at FROM earning_history_entry
 WHERE customer_id = $1 AND rule_id = $2 AND status <> 'rejected'
   AND ($4 OR created_at > $3)
 ORDER BY created_at, id
-"""
-
-_INSERT_SQL = """
-INSERT INTO earning_history_entry (
-    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
-    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, created_at, updated_at,
-    points_remaining, metadata)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16)
-ON CONFLICT (customer_id, dedupe_key) DO NOTHING
-RETURNING id
-"""
-
-# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
-_BALANCE_SQL = f"""
-UPDATE customer SET
-    points_balance = points_balance + $2,
-    lifetime_points = lifetime_points + $2,
-    pending_points = pending_points + $3,
-    updated_at = $4
-WHERE id = $1 AND {fits_sql("$2", "$3")}
-RETURNING id
-"""
-
-_ACTIVITY_SQL = """
-INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
 """

@@ -14,14 +14,14 @@ Guarantees:
 - Nothing is awarded for a cancelled order, a shop whose programme is off, a guest order whose
   email matches no customer, an excluded customer, or a result of zero points.
 - Nor when the points would take the customer past the balance ceiling
-  (loyalty.earning.ceiling): the order's entries roll back (a savepoint), one `points_refused`
+  (loyalty.ledger.ceiling): the order's entries roll back (a savepoint), one `points_refused`
   activity says why, `skipped` is `balance_limit`, and the webhook completes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -32,8 +32,12 @@ from loyalty.clock import utcnow
 from loyalty.customers.identifiers import normalize_email
 from loyalty.customers.mirror import CustomerRecord, mirror_customer
 from loyalty.db import dialect
-from loyalty.earning.ceiling import REASON, BalanceLimitReached, fits, fits_sql, record_refusal
-from loyalty.models import Activity, ActorType, EarningRule, EarningStatus, RuleCategory, Shop
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.balances import credit
+from loyalty.ledger.ceiling import REASON, BalanceLimitReached, fits, record_refusal
+from loyalty.ledger.entries import NewEntry, insert_entry
+from loyalty.ledger.timing import entry_timing
+from loyalty.models import EarningRule, EarningStatus, RuleCategory, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
 
@@ -147,21 +151,24 @@ async def _credit_order(
     pending = sum(e.points for e in entries if e.status is EarningStatus.PENDING)
     if not fits(approved, pending):  # past any counter whatever the balance (and the INT bind)
         raise BalanceLimitReached(approved + pending)
-    moved = await sql.fetch_one(CREDIT_SQL, shop.id, customer_pk, approved, pending, now)
-    if moved is None:
+    credited = await credit(
+        shop_id=shop.id,
+        customer_id=customer_pk,
+        approved=approved,
+        pending=pending,
+        from_tier_id=customer["vip_tier_id"],
+        now=now,
+    )
+    if credited is None:
         raise BalanceLimitReached(approved + pending)
-    activities = [
-        _activity(shop, customer_pk, "points_awarded", _award_data(entry, order, rules), now)
+    rows = [
+        ActivityRow(shop.id, customer_pk, "points_awarded", now, _award_data(entry, order, rules))
         for entry in entries
     ]
-    if moved["vip_tier_id"] != customer["vip_tier_id"]:
-        tier_data = {
-            "from_tier_id": customer["vip_tier_id"],
-            "to_tier_id": moved["vip_tier_id"],
-            "entry_id": entries[0].public_id,
-        }
-        activities.append(_activity(shop, customer_pk, "vip_tier_changed", tier_data, now))
-    await Activity.bulk_create(activities)
+    upgraded = credited.tier_change(
+        shop_id=shop.id, customer_id=customer_pk, entry_id=entries[0].public_id, now=now
+    )
+    await record(*rows, upgraded)
     jobs.update(
         await write_customer_sync_intents(
             shop_id=shop.id,
@@ -196,43 +203,6 @@ _CUSTOMER_SQL = {
     "sqlite": _CUSTOMER_SQL_BASE,
 }
 
-# Move the balances and upgrade the tier to the highest one the new lifetime points reach (never
-# down: reversals and expiry own downgrades). Written for both dialects: the sub-selects name the
-# updated table, since SQLite does not resolve an UPDATE alias there. No row returned: the credit
-# would pass the balance ceiling (loyalty.earning.ceiling), and nothing moved.
-CREDIT_SQL = f"""
-UPDATE customer SET
-    points_balance = points_balance + $3,
-    lifetime_points = lifetime_points + $3,
-    pending_points = pending_points + $4,
-    vip_tier_id = COALESCE((
-        SELECT t.id FROM vip_tier t
-        WHERE t.shop_id = $1 AND t.points_required <= customer.lifetime_points + $3
-          AND t.points_required > COALESCE(
-                (SELECT cur.points_required FROM vip_tier cur WHERE cur.id = customer.vip_tier_id),
-                -1)
-        ORDER BY t.points_required DESC LIMIT 1
-    ), vip_tier_id),
-    updated_at = $5
-WHERE id = $2 AND {fits_sql("$3", "$4")}
-RETURNING vip_tier_id
-"""
-
-_INSERT_ENTRY_SQL = """
-INSERT INTO earning_history_entry (
-    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
-    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, order_id,
-    order_number, order_subtotal, created_at, updated_at, points_remaining)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
-ON CONFLICT (customer_id, dedupe_key) DO NOTHING
-RETURNING id
-"""
-
-
-def db_decimal(value: Decimal) -> Decimal | str:
-    """asyncpg binds Decimal to numeric; sqlite3 cannot bind Decimal (Tortoise stores text)."""
-    return value if dialect() == "postgres" else str(value)
-
 
 async def _insert_entry(
     shop: Shop,
@@ -247,37 +217,31 @@ async def _insert_entry(
         return None
     if not fits(base, points):  # no counter could hold it (nor the entry's INT columns)
         raise BalanceLimitReached(points)
-    pending = rule.approval_time_days > 0
-    given_at = None if pending else now
-    due_at = now + timedelta(days=rule.approval_time_days) if pending else None
-    expiry_days = shop.points_expiry_days
-    expiry_at = now + timedelta(days=expiry_days) if given_at and expiry_days else None
-    status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
+    timing = entry_timing(
+        now=now, approval_days=rule.approval_time_days, expiry_days=shop.points_expiry_days
+    )
     public_id = ids.new_public_id(ids.EARNING_ENTRY)
-    inserted = await sql.fetch_one(
-        _INSERT_ENTRY_SQL,
-        public_id,
-        shop.id,
-        customer_pk,
-        rule.id,
-        rule.action,
-        base,
-        db_decimal(multiplier),
-        points,
-        str(status),
-        given_at,
-        due_at,
-        expiry_at,
-        f"order:{order.order_id}:rule:{rule.id}",
-        order.order_id,
-        order.order_number,
-        db_decimal(order.subtotal),
-        now,
-        0 if pending else points,  # a lot to spend once given
+    inserted = await insert_entry(
+        NewEntry(
+            public_id=public_id,
+            shop_id=shop.id,
+            customer_id=customer_pk,
+            rule_id=rule.id,
+            action=rule.action,
+            base_points=base,
+            points_multiplier=multiplier,
+            points=points,
+            timing=timing,
+            dedupe_key=f"order:{order.order_id}:rule:{rule.id}",
+            created_at=now,
+            order_id=order.order_id,
+            order_number=order.order_number,
+            order_subtotal=order.subtotal,
+        )
     )
     if inserted is None:  # this order already earned this rule's points
         return None
-    return OrderEntry(public_id, rule.id, base, points, status)
+    return OrderEntry(public_id, rule.id, base, points, timing.status)
 
 
 def _award_data(entry: OrderEntry, order: PaidOrder, rules: list[EarningRule]) -> dict[str, Any]:
@@ -290,17 +254,3 @@ def _award_data(entry: OrderEntry, order: PaidOrder, rules: list[EarningRule]) -
         "order_id": order.order_id,
         "order_number": order.order_number,
     }
-
-
-def _activity(
-    shop: Shop, customer_id: int, kind: str, data: dict[str, Any], now: datetime
-) -> Activity:
-    return Activity(
-        shop_id=shop.id,
-        customer_id=customer_id,
-        kind=kind,
-        actor_type=ActorType.SYSTEM,
-        actor_id=None,
-        data=data,
-        created_at=now,
-    )

@@ -25,17 +25,20 @@ it (refunds/create).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from tortoise.transactions import in_transaction
 
-from loyalty import ids, sql
+from loyalty import ids
 from loyalty.clock import utcnow
-from loyalty.earning.purchases import db_decimal
-from loyalty.models import Activity, ActorType, Customer, EarningHistoryEntry, EarningStatus, Shop
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.balances import debit
+from loyalty.ledger.entries import NewEntry, insert_entry, reject_pending, taking_back
+from loyalty.ledger.lots import spend_lot
+from loyalty.models import Customer, EarningHistoryEntry, EarningStatus, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 
 ReversalReason = Literal["cancel", "refund"]
@@ -134,7 +137,7 @@ async def _reverse_for_customer(
         return []
     balance = max(customer.points_balance, 0)
     pending_removed = lifetime_removed = balance_removed = 0
-    activities: list[Activity] = []
+    activities: list[ActivityRow] = []
     for entry in entries:
         if entry.status is EarningStatus.PENDING:
             if _takes_nothing(reversal):  # e.g. a shipping-only refund: the lines earned it
@@ -142,27 +145,10 @@ async def _reverse_for_customer(
             if await _reject(entry, reversal, now):
                 pending_removed += entry.points
                 result.rejected.append(entry.public_id)
-                activities.append(
-                    _activity(
-                        shop,
-                        customer_id,
-                        "points_rejected",
-                        now,
-                        {
-                            "entry_id": entry.public_id,
-                            "points": entry.points,
-                            **_reason_data(reversal),
-                        },
-                    )
-                )
+                data = {"entry_id": entry.public_id, "points": entry.points}
+                activities.append(_activity(shop, customer_id, "points_rejected", now, data))
             continue
-        remaining = entry.points - taken_back.get(entry.id, 0)
-        wanted = (
-            remaining
-            if reversal.reason == "cancel"
-            else refund_share(entry.points, reversal.refunded_subtotal, entry.order_subtotal)
-        )
-        amount = min(remaining, wanted)
+        amount = _amount(entry, taken_back, reversal)
         if amount <= 0:
             continue
         points = min(balance, amount)
@@ -173,33 +159,40 @@ async def _reverse_for_customer(
         balance_removed += points
         lifetime_removed += amount
         result.reversed.append(reversed_entry)
-        activities.append(
-            _activity(
-                shop,
-                customer_id,
-                "points_reversed",
-                now,
-                {
-                    "entry_id": reversed_entry.public_id,
-                    "reversed_entry_id": entry.public_id,
-                    "points": -points,
-                    "taken_back": amount,
-                    "shortfall": reversed_entry.shortfall,
-                    **_reason_data(reversal),
-                },
-            )
-        )
+        data = {
+            "entry_id": reversed_entry.public_id,
+            "reversed_entry_id": entry.public_id,
+            "points": -points,
+            "taken_back": amount,
+            "shortfall": reversed_entry.shortfall,
+        }
+        activities.append(_activity(shop, customer_id, "points_reversed", now, data))
     if not activities:
         return []
-    await sql.execute(
-        _DEBIT_SQL, customer_id, balance_removed, lifetime_removed, pending_removed, now
+    await debit(
+        customer_id=customer_id,
+        balance=balance_removed,
+        lifetime=lifetime_removed,
+        pending=pending_removed,
+        now=now,
     )
-    await Activity.bulk_create(activities)
+    await record(*(_with_reason(row, reversal) for row in activities))
     return await write_customer_sync_intents(
         shop_id=shop.id,
         customer_id=customer_id,
         reason={"reason": _ACTIONS[reversal.reason], "order_id": reversal.order_id},
         now=now,
+    )
+
+
+def _amount(entry: EarningHistoryEntry, taken_back: dict[int, int], reversal: OrderReversal) -> int:
+    """What the reversal takes back from an approved entry: a cancellation what is left, a
+    refund its share, never more than is left."""
+    remaining = entry.points - taken_back.get(entry.id, 0)
+    if reversal.reason == "cancel":
+        return remaining
+    return min(
+        remaining, refund_share(entry.points, reversal.refunded_subtotal, entry.order_subtotal)
     )
 
 
@@ -213,21 +206,7 @@ async def _reject(entry: EarningHistoryEntry, reversal: OrderReversal, now: date
         if reversal.reason == "cancel"
         else f"Rejected: the order was refunded (refund {reversal.refund_id})"
     )
-    rejected = await EarningHistoryEntry.filter(id=entry.id, status=EarningStatus.PENDING).update(
-        status=EarningStatus.REJECTED, note=note, updated_at=now
-    )
-    return bool(rejected)
-
-
-_INSERT_REVERSAL_SQL = """
-INSERT INTO earning_history_entry (
-    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
-    status, points_given_at, dedupe_key, note, order_id, order_number, reversed_entry_id,
-    created_at, updated_at, points_remaining)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $10, $10, 0)
-ON CONFLICT (customer_id, dedupe_key) DO NOTHING
-RETURNING id
-"""
+    return await reject_pending(entry.id, note=note, now=now) is not None
 
 
 async def _insert_reversal(
@@ -250,65 +229,40 @@ async def _insert_reversal(
         else None
     )
     public_id = ids.new_public_id(ids.EARNING_ENTRY)
-    inserted = await sql.fetch_one(
-        _INSERT_REVERSAL_SQL,
-        public_id,
-        shop.id,
-        entry.customer_id,
-        entry.rule_id,
-        _ACTIONS[reversal.reason],
-        -amount,
-        db_decimal(Decimal("1.00")),
-        -points,
-        str(EarningStatus.APPROVED),
-        now,
-        dedupe_key,
-        note,
-        entry.order_id,
-        entry.order_number,
-        entry.id,
+    inserted = await insert_entry(
+        NewEntry(
+            public_id=public_id,
+            shop_id=shop.id,
+            customer_id=entry.customer_id,
+            rule_id=entry.rule_id,
+            action=_ACTIONS[reversal.reason],
+            base_points=-amount,
+            points=-points,
+            timing=taking_back(now),
+            dedupe_key=dedupe_key,
+            created_at=now,
+            points_remaining=0,
+            note=note,
+            order_id=entry.order_id,
+            order_number=entry.order_number,
+            reversed_entry_id=entry.id,
+        )
     )
     if inserted is None:
         return None
     # What left the balance leaves the lot too, so expiry never takes it a second time.
-    await sql.execute(_SPEND_LOT_SQL, entry.id, points)
+    await spend_lot(entry.id, points)
     return ReversedEntry(public_id, entry.public_id, amount, points, shortfall)
 
 
-_SPEND_LOT_SQL = """
-UPDATE earning_history_entry
-SET points_remaining = CASE WHEN points_remaining > $2 THEN points_remaining - $2 ELSE 0 END
-WHERE id = $1
-"""
-
-
-# $2 is at most the balance (checked under the row lock), so the balance never goes below zero.
-_DEBIT_SQL = """
-UPDATE customer SET
-    points_balance = points_balance - $2,
-    lifetime_points = CASE WHEN lifetime_points > $3 THEN lifetime_points - $3 ELSE 0 END,
-    pending_points = CASE WHEN pending_points > $4 THEN pending_points - $4 ELSE 0 END,
-    updated_at = $5
-WHERE id = $1
-"""
-
-
-def _reason_data(reversal: OrderReversal) -> dict[str, Any]:
+def _with_reason(row: ActivityRow, reversal: OrderReversal) -> ActivityRow:
     data: dict[str, Any] = {"reason": _ACTIONS[reversal.reason], "order_id": reversal.order_id}
     if reversal.refund_id is not None:
         data["refund_id"] = reversal.refund_id
-    return data
+    return replace(row, data={**row.data, **data})
 
 
 def _activity(
     shop: Shop, customer_id: int, kind: str, now: datetime, data: dict[str, Any]
-) -> Activity:
-    return Activity(
-        shop_id=shop.id,
-        customer_id=customer_id,
-        kind=kind,
-        actor_type=ActorType.SYSTEM,
-        actor_id=None,
-        data=data,
-        created_at=now,
-    )
+) -> ActivityRow:
+    return ActivityRow(shop.id, customer_id, kind, now, data)

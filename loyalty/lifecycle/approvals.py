@@ -9,22 +9,26 @@ customer-sync intents (carrying the "points approved" event) are written. An ent
 meanwhile (its order cancelled) is left alone.
 
 An entry whose points would take the customer past the balance ceiling
-(loyalty.earning.ceiling) is rejected instead: nothing is credited, its points leave the
+(loyalty.ledger.ceiling) is rejected instead: nothing is credited, its points leave the
 pending balance, a `points_refused` activity and a WARNING say why, and no later run meets it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.customers.tier import recalculate_tier
-from loyalty.earning.ceiling import BalanceLimitReached, fits_sql, record_refusal
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.balances import approve_pending_points, release_pending_points
+from loyalty.ledger.ceiling import BalanceLimitReached, record_refusal
+from loyalty.ledger.entries import approve_pending, reject_pending
+from loyalty.ledger.tiers import recalculate_tier
+from loyalty.ledger.timing import lot_expiry
 from loyalty.lifecycle import LifecycleRun
-from loyalty.models import Activity, ActorType, Shop
+from loyalty.models import Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.sync.events import APPROVED
 
@@ -35,39 +39,7 @@ WHERE status = 'pending' AND points_due_at <= $1 AND shop_id = $2
 ORDER BY points_due_at, id LIMIT $3
 """
 
-_APPROVE_SQL = """
-UPDATE earning_history_entry
-SET status = 'approved', points_given_at = $2, points_remaining = points,
-    points_expiry_at = $3, updated_at = $2
-WHERE id = $1 AND status = 'pending'
-RETURNING public_id, shop_id, customer_id, points
-"""
-
-# No row returned: the credit would pass the balance ceiling (loyalty.earning.ceiling).
-_CREDIT_SQL = f"""
-UPDATE customer SET
-    points_balance = points_balance + $2,
-    lifetime_points = lifetime_points + $2,
-    pending_points = CASE WHEN pending_points > $2 THEN pending_points - $2 ELSE 0 END,
-    updated_at = $3
-WHERE id = $1 AND {fits_sql("$2")}
-RETURNING id
-"""
-
-_REJECT_SQL = """
-UPDATE earning_history_entry SET status = 'rejected', note = $3, updated_at = $2
-WHERE id = $1 AND status = 'pending'
-RETURNING public_id, shop_id, customer_id, points
-"""
-
 _REFUSED_NOTE = "Rejected: the points would take the balance past its ceiling"
-
-_UNPEND_SQL = """
-UPDATE customer SET
-    pending_points = CASE WHEN pending_points > $2 THEN pending_points - $2 ELSE 0 END,
-    updated_at = $3
-WHERE id = $1
-"""
 
 
 async def approve_due(
@@ -81,10 +53,9 @@ async def approve_due(
     if shop is None or shop.uninstalled_at is not None:
         return run
     due = await sql.fetch_all(_DUE_SQL, now, shop_id, limit)
-    expiry = timedelta(days=shop.points_expiry_days) if shop.points_expiry_days else None
     for row in due:
         jobs = await approve_entry(
-            entry_id=int(row["id"]), expires_at=now + expiry if expiry else None, now=now
+            entry_id=int(row["id"]), expires_at=lot_expiry(now, shop.points_expiry_days), now=now
         )
         if jobs is not None:
             run.done += 1
@@ -109,21 +80,15 @@ async def approve_entry(
 
 
 async def _approve(entry_id: int, expires_at: datetime | None, now: datetime) -> list[str] | None:
-    approved = await sql.fetch_one(_APPROVE_SQL, entry_id, now, expires_at)
+    approved = await approve_pending(entry_id, now=now, expires_at=expires_at)
     if approved is None:
         return None
     customer_id, points = int(approved["customer_id"]), int(approved["points"])
-    if await sql.fetch_one(_CREDIT_SQL, customer_id, points, now) is None:
+    if not await approve_pending_points(customer_id=customer_id, points=points, now=now):
         raise BalanceLimitReached(points)  # the savepoint undoes the approval
     shop_id = int(approved["shop_id"])
-    await Activity.create(
-        shop_id=shop_id,
-        customer_id=customer_id,
-        kind="points_approved",
-        actor_type=ActorType.SYSTEM,
-        data={"entry_id": approved["public_id"], "points": points},
-        created_at=now,
-    )
+    data = {"entry_id": approved["public_id"], "points": points}
+    await record(ActivityRow(shop_id, customer_id, "points_approved", now, data))
     await recalculate_tier(customer_id=customer_id, reason="points_approved", now=now)
     return await write_customer_sync_intents(
         shop_id=shop_id,
@@ -138,12 +103,12 @@ async def _refuse(entry_id: int, now: datetime) -> None:
     meets it again, and its points leave the pending balance; nothing is credited. One
     `points_refused` activity says why; the customer's pending points changed, so the syncs
     are owed (as for a rejection by cancellation)."""
-    rejected = await sql.fetch_one(_REJECT_SQL, entry_id, now, _REFUSED_NOTE)
+    rejected = await reject_pending(entry_id, note=_REFUSED_NOTE, now=now)
     if rejected is None:
         return
     customer_id, points = int(rejected["customer_id"]), int(rejected["points"])
     shop_id = int(rejected["shop_id"])
-    await sql.execute(_UNPEND_SQL, customer_id, points, now)
+    await release_pending_points(customer_id=customer_id, points=points, now=now)
     await record_refusal(
         shop_id=shop_id,
         customer_id=customer_id,

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from tortoise.expressions import Q
@@ -30,9 +29,12 @@ from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
 from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
-from loyalty.earning.purchases import db_decimal
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.balances import debit
+from loyalty.ledger.entries import NewEntry, insert_entry, taking_back
+from loyalty.ledger.lots import empty_lot
 from loyalty.lifecycle import LifecycleRun
-from loyalty.models import Activity, ActorType, Customer, EarningStatus, Shop
+from loyalty.models import Customer, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.sync.events import EXPIRED, EXPIRING_SOON
 from loyalty.sync.state import shop_zone
@@ -47,26 +49,6 @@ WHERE shop_id = $1 AND status = 'approved' AND points_remaining > 0 AND points_e
 ORDER BY customer_id, points_expiry_at, id
 LIMIT $3
 """
-
-_INSERT_EXPIRY_SQL = """
-INSERT INTO earning_history_entry (
-    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
-    status, points_given_at, dedupe_key, note, reversed_entry_id, created_at, updated_at,
-    points_remaining)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10, $10, 0)
-ON CONFLICT (customer_id, dedupe_key) DO NOTHING
-RETURNING id
-"""
-
-_EMPTY_LOT_SQL = """
-UPDATE earning_history_entry SET points_remaining = 0, updated_at = $2
-WHERE id = $1 AND points_remaining > 0
-"""
-
-# $2 ≤ the balance, checked under the row lock: the balance never goes below zero.
-_DEBIT_SQL = (
-    "UPDATE customer SET points_balance = points_balance - $2, updated_at = $3 WHERE id = $1"
-)
 
 _EXPIRING_SOON_SQL = """
 SELECT e.customer_id, SUM(e.points_remaining) AS points, MIN(e.points_expiry_at) AS first_expiry
@@ -126,48 +108,11 @@ async def _expire_for_customer(
         taken = 0
         for lot in lots:
             amount = min(lot.remaining, balance - taken)
-            entry_id = ids.new_public_id(ids.EARNING_ENTRY)
-            shortfall = lot.remaining - amount
-            note = (
-                f"{lot.remaining} points expired; the balance held only {amount} (the other "
-                f"{shortfall} were already spent)"
-                if shortfall
-                else None
-            )
-            inserted = await sql.fetch_one(
-                _INSERT_EXPIRY_SQL,
-                entry_id,
-                shop_id,
-                customer_id,
-                lot.rule_id,
-                ACTION,
-                -lot.remaining,
-                db_decimal(Decimal("1.00")),
-                -amount,
-                str(EarningStatus.APPROVED),
-                now,
-                f"expiry:{lot.public_id}",
-                note,
-                lot.id,
-            )
-            if inserted is None:  # this lot already expired (an earlier run)
+            entry_id = await _expire_lot(shop_id, customer_id, lot, amount, now)
+            if entry_id is None:  # this lot already expired (an earlier run)
                 continue
-            await sql.execute(_EMPTY_LOT_SQL, lot.id, now)
             taken += amount
             expired += 1
-            await Activity.create(
-                shop_id=shop_id,
-                customer_id=customer_id,
-                kind=ACTION,
-                actor_type=ActorType.SYSTEM,
-                data={
-                    "entry_id": entry_id,
-                    "expired_entry_id": lot.public_id,
-                    "points": -amount,
-                    "expired": lot.remaining,
-                },
-                created_at=now,
-            )
             jobs.update(
                 await write_customer_sync_intents(
                     shop_id=shop_id,
@@ -181,8 +126,51 @@ async def _expire_for_customer(
                 )
             )
         if taken:
-            await sql.execute(_DEBIT_SQL, customer_id, taken, now)
+            await debit(customer_id=customer_id, balance=taken, now=now)
     return expired, sorted(jobs)
+
+
+async def _expire_lot(
+    shop_id: int, customer_id: int, lot: _Lot, amount: int, now: datetime
+) -> str | None:
+    """The lot's expiry entry (taking `amount` from the balance), the lot emptied and the
+    activity row; the entry's public id, or None when the lot had already expired."""
+    entry_id = ids.new_public_id(ids.EARNING_ENTRY)
+    shortfall = lot.remaining - amount
+    note = (
+        f"{lot.remaining} points expired; the balance held only {amount} (the other "
+        f"{shortfall} were already spent)"
+        if shortfall
+        else None
+    )
+    inserted = await insert_entry(
+        NewEntry(
+            public_id=entry_id,
+            shop_id=shop_id,
+            customer_id=customer_id,
+            rule_id=lot.rule_id,
+            action=ACTION,
+            base_points=-lot.remaining,
+            points=-amount,
+            timing=taking_back(now),
+            dedupe_key=f"expiry:{lot.public_id}",
+            created_at=now,
+            points_remaining=0,
+            note=note,
+            reversed_entry_id=lot.id,
+        )
+    )
+    if inserted is None:
+        return None
+    await empty_lot(lot.id, now)
+    data = {
+        "entry_id": entry_id,
+        "expired_entry_id": lot.public_id,
+        "points": -amount,
+        "expired": lot.remaining,
+    }
+    await record(ActivityRow(shop_id, customer_id, ACTION, now, data))
+    return entry_id
 
 
 async def notify_expiring_soon(
@@ -218,14 +206,8 @@ async def notify_expiring_soon(
             ).update(expiring_soon_notified_at=now)
             if not claimed:  # another run sent this notice
                 continue
-            await Activity.create(
-                shop_id=shop_id,
-                customer_id=customer_id,
-                kind=EXPIRING_SOON,
-                actor_type=ActorType.SYSTEM,
-                data={k: v for k, v in payload.items() if k != "event"},
-                created_at=now,
-            )
+            notice = {k: v for k, v in payload.items() if k != "event"}
+            await record(ActivityRow(shop_id, customer_id, EXPIRING_SOON, now, notice))
             run.jobs.update(
                 await write_customer_sync_intents(
                     shop_id=shop_id, customer_id=customer_id, reason=payload, now=now

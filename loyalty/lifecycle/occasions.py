@@ -11,14 +11,14 @@ if there are several), awarded on the customer's day in the shop's timezone.
   when the rule has an approval time, the shop's expiry otherwise; balance and tier upgrade
   with atomic updates, activity rows and customer-sync intents (a "points earned" event), in
   one transaction per customer.
-- Points that would take the customer past the balance ceiling (loyalty.earning.ceiling) are
+- Points that would take the customer past the balance ceiling (loyalty.ledger.ceiling) are
   not credited: the entry rolls back and one `points_refused` activity says why.
 """
 
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -26,10 +26,13 @@ from tortoise.transactions import in_transaction
 from loyalty import ids, sql
 from loyalty.clock import utcnow
 from loyalty.db import dialect
-from loyalty.earning.ceiling import BalanceLimitReached, fits, record_refusal
-from loyalty.earning.purchases import CREDIT_SQL, db_decimal
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.balances import credit
+from loyalty.ledger.ceiling import BalanceLimitReached, fits, record_refusal
+from loyalty.ledger.entries import NewEntry, insert_entry
+from loyalty.ledger.timing import entry_timing
 from loyalty.lifecycle import LifecycleRun
-from loyalty.models import Activity, ActorType, EarningRule, EarningStatus, RuleCategory, Shop
+from loyalty.models import EarningRule, RuleCategory, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
 from loyalty.sync.state import shop_zone
@@ -60,16 +63,6 @@ _CUSTOMER_SQL = {
         FROM customer c LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
         WHERE c.id = $1""",
 }
-
-_INSERT_SQL = """
-INSERT INTO earning_history_entry (
-    public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
-    status, points_given_at, points_due_at, points_expiry_at, dedupe_key, created_at, updated_at,
-    points_remaining)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
-ON CONFLICT (customer_id, dedupe_key) DO NOTHING
-RETURNING id
-"""
 
 
 def _celebrants_sql(column: str) -> str:
@@ -166,70 +159,49 @@ async def _credit(
     points = multiplied_points(rule.points, multiplier)
     if not fits(points):  # no counter could hold it (nor the entry's INT column)
         raise BalanceLimitReached(points)
-    pending = rule.approval_time_days > 0
-    status = EarningStatus.PENDING if pending else EarningStatus.APPROVED
-    given_at = None if pending else now
-    due_at = now + timedelta(days=rule.approval_time_days) if pending else None
-    expiry_days = shop.points_expiry_days
-    expiry_at = now + timedelta(days=expiry_days) if given_at and expiry_days else None
+    timing = entry_timing(
+        now=now, approval_days=rule.approval_time_days, expiry_days=shop.points_expiry_days
+    )
     entry_id = ids.new_public_id(ids.EARNING_ENTRY)
-    inserted = await sql.fetch_one(
-        _INSERT_SQL,
-        entry_id,
-        shop.id,
-        customer_id,
-        rule.id,
-        rule.action,
-        rule.points,
-        db_decimal(multiplier),
-        points,
-        str(status),
-        given_at,
-        due_at,
-        expiry_at,
-        dedupe_key,
-        now,
-        0 if pending else points,
+    entry = NewEntry(
+        public_id=entry_id,
+        shop_id=shop.id,
+        customer_id=customer_id,
+        rule_id=rule.id,
+        action=rule.action,
+        base_points=rule.points,
+        points_multiplier=multiplier,
+        points=points,
+        timing=timing,
+        dedupe_key=dedupe_key,
+        created_at=now,
     )
-    if inserted is None:
+    if await insert_entry(entry) is None:
         return None
-    moved = await sql.fetch_one(
-        CREDIT_SQL, shop.id, customer_id, 0 if pending else points, points if pending else 0, now
+    credited = await credit(
+        shop_id=shop.id,
+        customer_id=customer_id,
+        approved=timing.approved_points(points),
+        pending=timing.pending_points(points),
+        from_tier_id=customer["vip_tier_id"],
+        now=now,
     )
-    if moved is None:  # past the ceiling: the savepoint undoes the entry
+    if credited is None:  # past the ceiling: the savepoint undoes the entry
         raise BalanceLimitReached(points)
-    activities = [
-        Activity(
-            shop_id=shop.id,
-            customer_id=customer_id,
-            kind="points_awarded",
-            actor_type=ActorType.SYSTEM,
-            data={
-                "entry_id": entry_id,
-                "rule_id": rule.public_id,
-                "points": points,
-                "status": str(status),
-                "occasion": str(rule.category),
-            },
-            created_at=now,
-        )
-    ]
-    if moved["vip_tier_id"] != customer["vip_tier_id"]:
-        activities.append(
-            Activity(
-                shop_id=shop.id,
-                customer_id=customer_id,
-                kind="vip_tier_changed",
-                actor_type=ActorType.SYSTEM,
-                data={
-                    "from_tier_id": customer["vip_tier_id"],
-                    "to_tier_id": moved["vip_tier_id"],
-                    "entry_id": entry_id,
-                },
-                created_at=now,
-            )
-        )
-    await Activity.bulk_create(activities)
+    awarded = {
+        "entry_id": entry_id,
+        "rule_id": rule.public_id,
+        "points": points,
+        "status": str(timing.status),
+        "occasion": str(rule.category),
+    }
+    upgraded = credited.tier_change(
+        shop_id=shop.id, customer_id=customer_id, entry_id=entry_id, now=now
+    )
+    await record(
+        ActivityRow(shop.id, customer_id, "points_awarded", now, awarded),
+        upgraded,
+    )
     return await write_customer_sync_intents(
         shop_id=shop.id, customer_id=customer_id, reason={"entry_id": entry_id}, now=now
     )

@@ -18,7 +18,8 @@ from datetime import datetime
 
 from tortoise.expressions import Q
 
-from loyalty.models import Activity, ActorType, OutboxIntent, Shop
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.models import OutboxIntent, Shop
 from loyalty.webhooks.event import WebhookContext
 from loyalty.webhooks.payloads import AppUninstalledPayload, ScopesUpdatePayload
 
@@ -50,14 +51,8 @@ async def mark_uninstalled(*, shop_id: int, triggered_at: datetime | None, now: 
     stopped = await OutboxIntent.filter(shop_id=shop_id, completed_at__isnull=True).update(
         completed_at=now, claimed_until=None
     )
-    await Activity.create(
-        shop_id=shop_id,
-        customer_id=None,
-        kind="app_uninstalled",
-        actor_type=ActorType.SYSTEM,
-        data={"intents_stopped": stopped},
-        created_at=now,
-    )
+    data = {"intents_stopped": stopped}
+    await record(ActivityRow(shop_id, None, "app_uninstalled", now, data))
     return True
 
 

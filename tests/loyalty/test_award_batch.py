@@ -12,12 +12,12 @@ from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.db import dialect
 from loyalty.earning.award import Actor, award_rule
-from loyalty.earning.award_pg import AwardBatcher, PgAward
 from loyalty.errors import (
     AlreadyAwardedError,
     CustomerExcludedError,
     EarningRuleNotFoundError,
 )
+from loyalty.ledger.award_batch_pg import AwardBatcher, PgAward
 from loyalty.models import ActorType, Customer, EarningHistoryEntry, Shop
 from tests.factories import create_customer, create_rule, create_shop, create_tier
 

@@ -1,4 +1,4 @@
-"""The balance ceiling (loyalty.earning.ceiling) holds on every path that credits points, on
+"""The balance ceiling (loyalty.ledger.ceiling) holds on every path that credits points, on
 SQLite and PostgreSQL: a customer at MAX_BALANCE - 5 is refused 10 points and given 5.
 
 Request paths (the award API, custom actions) answer 422 `balance_limit` through the real HTTP
@@ -20,10 +20,10 @@ import pytest
 from loyalty.api_keys import ShopContext
 from loyalty.db import dialect
 from loyalty.earning.award import Actor, award_rule
-from loyalty.earning.award_pg import AwardBatcher
-from loyalty.earning.ceiling import MAX_BALANCE
 from loyalty.earning.purchases import PaidOrder, award_purchase
 from loyalty.errors import ValidationError
+from loyalty.ledger.award_batch_pg import AwardBatcher
+from loyalty.ledger.ceiling import MAX_BALANCE
 from loyalty.lifecycle.approvals import approve_due
 from loyalty.lifecycle.occasions import award_occasions
 from loyalty.models import (
@@ -334,7 +334,7 @@ class TestPurchases:
         customer = await near_ceiling(shop)
         before = await snapshot(customer)
 
-        with caplog.at_level(logging.WARNING, logger="loyalty.earning.ceiling"):
+        with caplog.at_level(logging.WARNING, logger="loyalty.ledger.ceiling"):
             result = await award_purchase(shop=shop, order=paid(7001, customer, subtotal), now=NOW)
 
         assert result.skipped == "balance_limit" and result.entries == []

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from loyalty.customers.tier import recalculate_tier
+from loyalty.ledger.tiers import recalculate_tier
 from loyalty.models import Activity, Customer, OutboxIntent
 from tests.factories import create_customer, create_shop, create_tier
 

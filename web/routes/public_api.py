@@ -244,7 +244,7 @@ async def award_custom_action(request: Request) -> Response:
             pointer="/customer_id",
         )
     api_key = principal(request)
-    result = await custom_actions.award_custom_action(
+    async with custom_actions.award_custom_action(
         shop=api_key.shop,
         request=custom_actions.ActionRequest(
             action_key=body.action_key,
@@ -254,13 +254,16 @@ async def award_custom_action(request: Request) -> Response:
             idempotency_key=key,
         ),
         api_key_id=api_key.key_public_id,
-        render=render.custom_action_award,
-    )
-    notify(request, result.jobs)
-    response = document_response(result.body["data"], status=result.status)
-    if result.replayed:
+    ) as outcome:
+        if outcome.award is not None:
+            outcome.respond(render.custom_action_award(outcome.award))
+    notify(request, outcome.jobs)
+    if outcome.replay is not None:
+        response = document_response(outcome.replay["data"], status=200)
         response.headers["Idempotent-Replayed"] = "true"
-    return response
+        return response
+    assert outcome.document is not None
+    return document_response(outcome.document["data"], status=201)
 
 
 async def list_vip_tiers(request: Request) -> Response:

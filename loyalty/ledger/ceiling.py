@@ -24,7 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from loyalty.errors import ValidationError
-from loyalty.models import Activity, ActorType
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.models import Activity
 
 MAX_BALANCE = 2**31 - 1  # the INT columns
 REASON = "balance_limit"
@@ -90,21 +91,14 @@ async def record_refusal(
         )
         if any(isinstance(d, dict) and d.get("once_key") == once_key for d in earlier):
             return False
-    await Activity.create(
-        shop_id=shop_id,
-        customer_id=customer_id,
-        kind=REFUSED,
-        actor_type=ActorType.SYSTEM,
-        actor_id=None,
-        data={
-            "reason": REASON,
-            "points": points,
-            "max_balance": MAX_BALANCE,
-            **data,
-            **({"once_key": once_key} if once_key is not None else {}),
-        },
-        created_at=now,
-    )
+    logged = {
+        "reason": REASON,
+        "points": points,
+        "max_balance": MAX_BALANCE,
+        **data,
+        **({"once_key": once_key} if once_key is not None else {}),
+    }
+    await record(ActivityRow(shop_id, customer_id, REFUSED, now, logged))
     log.warning(
         "refused %d points to customer %d of shop %d: the balance would pass %d (%s)",
         points,

@@ -14,7 +14,8 @@ from datetime import datetime
 
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.models import Activity, ActorType, Customer, VipTier
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.models import ActorType, Customer, VipTier
 from loyalty.outbox.intents import write_customer_sync_intents
 
 _TARGET_SQL = """
@@ -67,14 +68,16 @@ async def recalculate_tier(
         "to_tier": names.get(target) if target else None,
         "reason": reason,
     }
-    await Activity.create(
-        shop_id=customer.shop_id,
-        customer_id=customer_id,
-        kind="vip_tier_changed",
-        actor_type=actor_type,
-        actor_id=actor_id,
-        data=data,
-        created_at=now,
+    await record(
+        ActivityRow(
+            customer.shop_id,
+            customer_id,
+            "vip_tier_changed",
+            now,
+            data,
+            actor_type=actor_type,
+            actor_id=actor_id,
+        )
     )
     jobs = await write_customer_sync_intents(
         shop_id=customer.shop_id,

@@ -4,6 +4,10 @@ A customer's tier is the highest tier whose `points_required` their lifetime poi
 none). For every customer whose tier changes, one statement set moves the tier, writes a
 `vip_tier_changed` activity row (actor: the staff user) and owes the customer-sync jobs, all
 inside the caller's transaction, with no per-customer round trips.
+
+Part of the ledger because it writes activity rows; it writes them inside its own statements
+(not through loyalty.ledger.activity) because a tier change can move every customer of a shop,
+and a row per customer through the ORM would be the per-customer round trips this avoids.
 """
 
 from __future__ import annotations

@@ -1,6 +1,13 @@
 """The award on PostgreSQL: one statement for a whole batch of awards, and the batcher that
 gathers the awards a process receives at the same moment into one such statement.
 
+The ledger's one special path: it writes entries, balances, the tier upgrade and activity rows
+itself, in SQL, instead of through loyalty.ledger.entries/balances/activity, because the award
+API's throughput is that one round trip (bench/award). It states the same rules: the entry
+timing of loyalty.ledger.timing, the ceiling of loyalty.ledger.ceiling (`fits_sql`), the
+upgrade-only tier move of loyalty.ledger.balances.credit, the activity rows the SQLite path
+writes. tests/web/test_award_api.py runs both paths against the same assertions.
+
 Why batches: PostgreSQL's cost for an award is mostly starting up the statement's plan (a
 dozen nodes, each insert's triggers), not the rows it writes; one statement for the awards that
 arrived together pays that once (group commit, done by the application). A request never waits
@@ -25,7 +32,7 @@ from typing import Any
 
 from loyalty import sql
 from loyalty.db_retry import retry_on_lost_connection
-from loyalty.earning.ceiling import fits_sql
+from loyalty.ledger.ceiling import fits_sql
 from loyalty.models import API_AWARDABLE_CATEGORIES
 from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
 
@@ -92,7 +99,7 @@ WITH req AS (
     FROM req JOIN key ON key.n = req.n JOIN rule ON rule.n = req.n JOIN cust ON cust.n = req.n
     WHERE key.ok AND rule.is_active AND rule.category IN ({_AWARDABLE}) AND NOT cust.is_excluded
 ), locked AS MATERIALIZED (
-    -- The balance ceiling (loyalty.earning.ceiling), checked against the customers' rows as
+    -- The balance ceiling (loyalty.ledger.ceiling), checked against the customers' rows as
     -- they are now: locked, in one order, before anything is written, a row reads as last
     -- committed (a concurrent award's credit included), not as of the statement's snapshot.
     SELECT c.id, c.points_balance, c.lifetime_points, c.pending_points
