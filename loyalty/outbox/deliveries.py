@@ -2,9 +2,11 @@
 
 An event is recorded `accepted` the moment the platform answers 2xx, in its own statement, so
 whatever happens to the rest of its intent (a later event fails, the worker dies) it is never
-sent again. When the answer to an event was lost on a platform that does not document dedupe
-by our id, it is recorded `unconfirmed`: not lost (the platform probably has it), never re-sent
-automatically, and re-sent only when the merchant asks (`resend_unconfirmed`).
+sent again. On a platform that does not document dedupe by our id, an event is recorded
+`unconfirmed` *before* its request leaves, and stays so when the answer is lost or the worker
+dies with the request in flight: not lost (the platform probably has it), never re-sent
+automatically, and re-sent only when the merchant asks (`resend_unconfirmed`). An error answer
+removes the mark (`forget`): the platform did not take it, so it is retried.
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ async def record(
     now: datetime,
 ) -> None:
     await sql.execute(_RECORD_SQL, shop_id, str(platform), key, intent_id, str(status), now)
+
+
+async def forget(*, shop_id: int, platform: Platform, key: str) -> None:
+    """The platform answered that it did not take the event (4xx, 429, 5xx): it may be sent
+    again. Only an unconfirmed record is removed; an accepted one stays."""
+    await EventDelivery.filter(
+        shop_id=shop_id,
+        platform=str(platform),
+        event_key=key,
+        status=DeliveryStatus.UNCONFIRMED,
+    ).delete()
 
 
 async def unconfirmed_count(*, shop_id: int, platform: Platform | None = None) -> int:

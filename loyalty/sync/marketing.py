@@ -158,26 +158,24 @@ class _Target:
     async def _event(
         self, state: CustomerState, intent: ClaimedIntent, event: LoyaltyEvent
     ) -> None:
+        careful = not self.sync.dedupes_events
+        if careful:
+            # Marked "may have" before the request leaves: if the worker dies while it is in
+            # flight (its answer lost with it), the event stays unconfirmed and is never sent a
+            # second time. A platform that answers with an error did not take it: unmarked.
+            await self._record(intent, event, DeliveryStatus.UNCONFIRMED)
         lost: PartnerUnconfirmedError | None = None
         try:
             await self.sync.event(state, event)
         except PartnerUnconfirmedError as exc:
             lost = exc
+        except PartnerError:
+            if careful:
+                await self._unrecord(event)
+            raise
         status = DeliveryStatus.ACCEPTED if lost is None else DeliveryStatus.UNCONFIRMED
-        now = utcnow()
-        # Recorded at once, and once more on a fresh connection if the database dropped this
-        # one: an accepted event not recorded would be sent again by the retry.
-        await once_more_if_disconnected(
-            "recording a delivered event",
-            lambda: deliveries.record(
-                shop_id=self.shop.id,
-                platform=self.platform,
-                key=event.key,
-                intent_id=intent.id,
-                status=status,
-                now=now,
-            ),
-        )
+        # Recorded at once: an accepted event not recorded would be sent again by the retry.
+        await self._record(intent, event, status)
         if lost is not None:
             log.warning(
                 "%s event %s for shop %s, customer %s is unconfirmed: %s. Not re-sent (it "
@@ -189,6 +187,30 @@ class _Target:
                 lost.detail,
             )
             raise PartnerUnavailableError(self.platform, lost.detail) from lost
+
+    async def _record(
+        self, intent: ClaimedIntent, event: LoyaltyEvent, status: DeliveryStatus
+    ) -> None:
+        """In its own statement, and once more on a fresh connection if the database dropped
+        this one."""
+        now = utcnow()
+        await once_more_if_disconnected(
+            "recording a delivered event",
+            lambda: deliveries.record(
+                shop_id=self.shop.id,
+                platform=self.platform,
+                key=event.key,
+                intent_id=intent.id,
+                status=status,
+                now=now,
+            ),
+        )
+
+    async def _unrecord(self, event: LoyaltyEvent) -> None:
+        await once_more_if_disconnected(
+            "forgetting an event the platform refused",
+            lambda: deliveries.forget(shop_id=self.shop.id, platform=self.platform, key=event.key),
+        )
 
     async def _stop(
         self, run: SyncRun, intents: list[ClaimedIntent], exc: PartnerError, *, attempted: bool

@@ -79,6 +79,10 @@ def event_properties(event: LoyaltyEvent, state: CustomerState) -> dict[str, Any
 
 
 class CustomerSync(Protocol):
+    # True when the platform keeps one copy per event id (Klaviyo's `unique_id`): an event whose
+    # fate is unknown may simply be sent again. False: a second request is a second copy.
+    dedupes_events: bool
+
     @property
     def requests_sent(self) -> int:
         """Requests that reached the network so far (a failure with none was no attempt)."""
@@ -93,6 +97,8 @@ class CustomerSync(Protocol):
 
 
 class KlaviyoSync:
+    dedupes_events = True
+
     def __init__(self, client: KlaviyoClient) -> None:
         self._client = client
 
@@ -118,6 +124,8 @@ class KlaviyoSync:
 
 
 class OmnisendSync:
+    dedupes_events = False  # `eventID` dedupes historical events only
+
     def __init__(self, client: OmnisendClient) -> None:
         self._client = client
 
@@ -143,6 +151,8 @@ class OmnisendSync:
 
 
 class PostscriptSync:
+    dedupes_events = False  # `external_id` is not documented as a dedupe key
+
     def __init__(self, client: PostscriptClient) -> None:
         self._client = client
         self._subscribers: dict[int, str] = {}
