@@ -22,11 +22,12 @@ from loyalty.settings import Settings
 from loyalty.sync.deps import build_job_deps, new_http_client, shopify_app
 from loyalty.sync.jobs import in_process_periodic, in_process_queue, job_defers
 from loyalty.sync.periodic import PeriodicRunner
-from web.api_ratelimit import ApiRateLimitMiddleware
 from web.auth.api_key import ApiKeyAuthMiddleware
 from web.auth.app_proxy import AppProxyAuthMiddleware
 from web.auth.id_token import IdTokenAuthMiddleware
 from web.errors import EXCEPTION_HANDLERS
+from web.public_api import routes as public_api
+from web.public_api.ratelimit import ApiRateLimitMiddleware
 from web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from web.routes import (
     admin,
@@ -35,7 +36,6 @@ from web.routes import (
     health,
     metrics,
     proxy,
-    public_api,
     webhooks,
 )
 from web.state import Services

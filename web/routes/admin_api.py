@@ -22,8 +22,10 @@ from loyalty.tiers import TierChanges
 from web import admin_bodies as bodies
 from web import admin_serializers as render
 from web.errors import RequestError
-from web.jsonapi import document_response
-from web.parsing import explicit_fields, parse_page, screen_routes
+from web.http.jsonapi import document_response
+from web.http.paging import page_of
+from web.http.params import screen_routes
+from web.http.validation import explicit_fields
 from web.routes import admin_extras, admin_integrations
 from web.routes.admin_context import body_of, notify, shop, staff_user_id
 
@@ -124,7 +126,7 @@ async def delete_vip_tier(request: Request) -> Response:
 
 
 async def list_customers(request: Request) -> Response:
-    page = parse_page(request.query_params)
+    page = page_of(request.query_params, clamp_size=True)
     search = request.query_params.get("search")
     if search is not None and len(search) > directory.MAX_SEARCH_LENGTH:
         raise RequestError(

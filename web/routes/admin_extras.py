@@ -29,7 +29,7 @@ from loyalty.earning import adjustments
 from loyalty.models import ActorType, DataRequest, Shop
 from web.admin_bodies import Body
 from web.errors import RequestError
-from web.jsonapi import document_response, resource
+from web.http.jsonapi import document_response, resource
 from web.routes.admin_context import body_of, notify, shop, staff_user_id
 
 MAX_NOTE_LENGTH = 500

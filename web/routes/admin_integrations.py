@@ -23,9 +23,9 @@ from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import Platform, Shop
 from loyalty.outbox import dead_letters
 from loyalty.outbox.dead_letters import DeadLetterSummary
-from web.body import read_json_object
-from web.jsonapi import document_response, resource
-from web.parsing import parse_body
+from web.http.body import read_json_object
+from web.http.jsonapi import document_response, resource
+from web.http.validation import parse_body
 from web.state import services
 
 ApiKey = Annotated[

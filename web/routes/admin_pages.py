@@ -26,7 +26,7 @@ from loyalty.errors import NotFoundError, VipTierNotFoundError
 from loyalty.models import RuleCategory, Shop
 from loyalty.programme import MAX_POINTS_EXPIRY_DAYS
 from web import admin_text, charts
-from web.parsing import screen_params
+from web.http.params import screen_params
 from web.routes.admin import AdminDocument, open_document, render_document
 
 PageContext = Callable[[Request, AdminDocument], Awaitable[dict[str, Any]]]
