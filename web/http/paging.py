@@ -60,12 +60,12 @@ def _int_in(query: Mapping[str, str], name: str, default: int, high: int | None)
         return default
     number = ascii_number(raw.strip(), maximum=high if high is not None else 999_999_999)
     if not number:  # None (not a number, or past the maximum) or 0
-        upper = f" to {high}" if high is not None else " or more"
+        shape = f"an integer from 1 to {high}" if high is not None else "a positive integer"
         raise RequestError(
             400,
             "invalid_parameter",
             "Invalid query parameter",
-            f"{name} must be an integer from 1{upper}",
+            f"{name} must be {shape}",
             parameter=name,
         )
     return number

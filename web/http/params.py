@@ -118,9 +118,9 @@ def screen_params(scope: Scope) -> None:
                 parameter=shown,
             )
     for name, error in _PUBLIC_ID_PARAMETERS.items():
-        value = path_params.get(name)
-        if value is not None and len(value) > MAX_PUBLIC_ID_LENGTH:
-            raise error(f"No {name.removesuffix('_id')} {value[:40]!r}… exists for this shop")
+        public_id = path_params.get(name)
+        if public_id is not None and len(public_id) > MAX_PUBLIC_ID_LENGTH:
+            raise error(f"No {name.removesuffix('_id')} {public_id[:40]!r}… exists for this shop")
 
 
 class ScreenedParams:

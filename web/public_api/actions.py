@@ -3,7 +3,7 @@ idempotency key; the document it answers with (stored as is for replays)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import Field
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from web.public_api.documents import (
     Time,
     multiplier,
     resource_id,
+    stamp,
 )
 from web.public_api.spec import WRITE_ERRORS, Operation, Param, Reply
 
@@ -71,7 +72,7 @@ def custom_action_award(done: ActionAward) -> dict[str, Any]:
             id=done.entry_id,
             attributes=CustomActionAwardAttributes(
                 earning_rule_id=done.earning_rule_id,
-                action=custom_actions.ACTION,
+                action=cast(Literal["custom"], custom_actions.ACTION),
                 action_key=done.action_key,
                 result="pending" if done.status is EarningStatus.PENDING else "awarded",
                 shopify_customer_id=str(done.shopify_customer_id),
@@ -86,8 +87,8 @@ def custom_action_award(done: ActionAward) -> dict[str, Any]:
                 points_given_at=isoformat_z(done.points_given_at),
                 points_due_at=isoformat_z(done.points_due_at),
                 points_expiry_at=isoformat_z(done.points_expiry_at),
-                created_at=isoformat_z(done.created_at),
-                updated_at=isoformat_z(done.created_at),
+                created_at=stamp(done.created_at),
+                updated_at=stamp(done.created_at),
             ),
         )
     )

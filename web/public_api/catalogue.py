@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from loyalty import catalogue
 from loyalty import models as orm
-from loyalty.clock import isoformat_z
 from loyalty.models import RuleCategory
 from web.public_api.context import principal
 from web.public_api.documents import (
@@ -24,6 +23,7 @@ from web.public_api.documents import (
     multiplier,
     resource_id,
     respond,
+    stamp,
 )
 from web.public_api.params import Filter, Listing
 from web.public_api.spec import Operation, Reply
@@ -78,8 +78,8 @@ def earning_rule(rule: orm.EarningRule) -> EarningRule:
             repeatable=rule.repeatable,
             limit_count=rule.limit_count,
             limit_period_days=rule.limit_period_days,
-            created_at=isoformat_z(rule.created_at),
-            updated_at=isoformat_z(rule.updated_at),
+            created_at=stamp(rule.created_at),
+            updated_at=stamp(rule.updated_at),
         ),
     )
 
@@ -113,8 +113,8 @@ def vip_tier(tier: orm.VipTier) -> VipTier:
             badge_image_url=None,
             badge_color=tier.badge_color,
             rewards=[],
-            created_at=isoformat_z(tier.created_at),
-            updated_at=isoformat_z(tier.updated_at),
+            created_at=stamp(tier.created_at),
+            updated_at=stamp(tier.updated_at),
         ),
     )
 

@@ -3,7 +3,7 @@ customer resources they answer with (response models beside the routes)."""
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 from pydantic import Field
 from starlette.requests import Request
@@ -29,18 +29,20 @@ from web.public_api.documents import (
     multiplier,
     resource_id,
     respond,
+    stamp,
 )
 from web.public_api.params import Filter, Listing
 from web.public_api.spec import WRITE_ERRORS, Operation, Param, Reply
 
-LoyaltyStatus = Literal["member", "excluded"]
 LISTING = Listing(
     members.CUSTOMER_SORTS,
     {
         "email": Filter(
             "Part of the email, case-insensitive", max_length=members.MAX_FILTER_LENGTH
         ),
-        "loyalty_status": Filter("Members or excluded customers", choices=("member", "excluded")),
+        "loyalty_status": Filter(
+            "Members or excluded customers", choices=get_args(members.LoyaltyStatus)
+        ),
     },
 )
 
@@ -63,7 +65,7 @@ class CustomerAttributes(Model):
     lifetime_points: int = Field(description="Ever earned; drives the tier")
     redeemed_points: int
     pending_points: int = Field(description="Awarded, awaiting approval")
-    loyalty_status: LoyaltyStatus
+    loyalty_status: members.LoyaltyStatus
     is_excluded: bool
     date_of_birth: NullableTime
     anniversary_date: NullableTime
@@ -142,8 +144,8 @@ def customer(member: Member, *, exclude_vip: bool = False) -> Customer:
             referral_code=None,
             vip_tier=_tier_summary(tier) if tier is not None else None,
             points_expire_at=isoformat_z(member.points_expire_at),
-            created_at=isoformat_z(record.created_at),
-            updated_at=isoformat_z(record.updated_at),
+            created_at=stamp(record.created_at),
+            updated_at=stamp(record.updated_at),
         ),
     )
 

@@ -8,13 +8,14 @@ catalogue); the OpenAPI schemas are generated from the same models (web.public_a
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from starlette.responses import Response
 
+from loyalty.clock import isoformat_z
 from loyalty.models import EarningStatus
 from loyalty.points import as_multiplier
 
@@ -22,7 +23,6 @@ _TIME = {"type": "string", "format": "date-time", "examples": ["2024-06-01T12:00
 Time = Annotated[str, WithJsonSchema(_TIME)]
 NullableTime = Annotated[str | None, WithJsonSchema({"anyOf": [_TIME, {"type": "null"}]})]
 Status = Annotated[str, WithJsonSchema({"type": "string", "enum": [str(s) for s in EarningStatus]})]
-LoyaltyStatus = Literal["member", "excluded"]
 Metadata = dict[str, Any] | None
 
 R = TypeVar("R", bound=BaseModel)
@@ -66,6 +66,11 @@ def resource_id(description: str) -> Any:
 
 def multiplier(value: Decimal | str | float | None) -> float:
     return float(as_multiplier(value))
+
+
+def stamp(value: datetime) -> str:
+    """A time that is always set (`created_at`), as `2024-06-01T12:00:00.000Z`."""
+    return isoformat_z(value) or ""
 
 
 def calendar(value: date | None) -> str | None:

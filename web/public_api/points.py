@@ -32,6 +32,7 @@ from web.public_api.documents import (
     multiplier,
     resource_id,
     respond,
+    stamp,
 )
 from web.public_api.params import Filter, Listing
 from web.public_api.spec import WRITE_ERRORS, Operation, Reply
@@ -76,7 +77,7 @@ def points_adjustment(adjustment: Adjustment) -> PointsAdjustment:
             applied_adjustment=adjustment.applied,
             lifetime_points=adjustment.lifetime_points,
             earning_history_entry_id=adjustment.entry_id,
-            created_at=isoformat_z(adjustment.created_at),
+            created_at=stamp(adjustment.created_at),
         ),
     )
 
@@ -130,8 +131,8 @@ def history_entry(entry: orm.EarningHistoryEntry) -> EarningHistoryEntry:
             note=entry.note,
             points_remaining=entry.points_remaining,
             metadata=entry.metadata,
-            created_at=isoformat_z(entry.created_at),
-            updated_at=isoformat_z(entry.updated_at),
+            created_at=stamp(entry.created_at),
+            updated_at=stamp(entry.updated_at),
         ),
     )
 
@@ -170,8 +171,8 @@ def awarded_entry(entry: AwardedRecord) -> AwardedEntry:
             points_given_at=isoformat_z(entry.points_given_at),
             points_due_at=isoformat_z(entry.points_due_at),
             points_expiry_at=isoformat_z(entry.points_expiry_at),
-            created_at=isoformat_z(entry.created_at),
-            updated_at=isoformat_z(entry.updated_at),
+            created_at=stamp(entry.created_at),
+            updated_at=stamp(entry.updated_at),
         ),
     )
 

@@ -146,11 +146,12 @@ class PointsAdjustmentRequest(Body):
         default=True, description="Accepted for compatibility; this app sends no emails"
     )
 
+    # The rule below, documented: the schema says what the validator refuses.
     model_config = ConfigDict(json_schema_extra=lambda schema: _not_zero(schema, "adjustment"))
 
     @field_validator("adjustment")
     @classmethod
-    def _not_zero(cls, value: int) -> int:
+    def _adjustment_is_not_zero(cls, value: int) -> int:
         if value == 0:
             raise ValueError("must not be 0")
         return value
@@ -165,6 +166,7 @@ class CustomActionRequest(Body):
     idempotency_key: Annotated[StrictStr, Field(pattern=IDEMPOTENCY_KEY_PATTERN)] | None = None
     metadata: dict[str, Any] | None = None
 
+    # The rule below, documented: one of the two is sent, and not null.
     model_config = ConfigDict(
         json_schema_extra={"anyOf": [_required("customer_id"), _required("customer_email")]}
     )
