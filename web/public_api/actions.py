@@ -145,18 +145,18 @@ def _idempotency_key(header: str | None, field: str | None) -> str | None:
 _DOCUMENT = CustomActionAwardDocument
 OPERATIONS = (
     Operation(
-        "POST",
-        "/actions",
-        "api.actions.award",
-        award_custom_action,
-        "awardCustomAction",
-        "Earning rules",
-        "Award a custom action",
-        (
+        method="POST",
+        path="/actions",
+        name="api.actions.award",
+        endpoint=award_custom_action,
+        operation_id="awardCustomAction",
+        tag="Earning rules",
+        summary="Award a custom action",
+        replies=(
             Reply(201, "Awarded (`result`: awarded or pending)", _DOCUMENT),
             Reply(200, "A replay of an earlier response", _DOCUMENT, replayed=True),
         ),
-        (*WRITE_ERRORS, 404, 409, 422),
+        errors=(*WRITE_ERRORS, 404, 409, 422),
         description=(
             "For a `custom` rule the merchant set up, by its `action_key`. Once per "
             "customer (409 `already_awarded`) or repeatable, optionally at most "

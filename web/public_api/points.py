@@ -247,15 +247,15 @@ async def award_earning_rule(request: Request) -> Response:
 
 OPERATIONS = (
     Operation(
-        "POST",
-        "/customers/{identifier}/points",
-        "api.customers.points",
-        adjust_customer_points,
-        "adjustPoints",
-        "Points",
-        "Adjust a customer's points by hand",
-        (Reply(200, "The adjustment", PointsAdjustmentDocument),),
-        (*WRITE_ERRORS, 404, 422),
+        method="POST",
+        path="/customers/{identifier}/points",
+        name="api.customers.points",
+        endpoint=adjust_customer_points,
+        operation_id="adjustPoints",
+        tag="Points",
+        summary="Adjust a customer's points by hand",
+        replies=(Reply(200, "The adjustment", PointsAdjustmentDocument),),
+        errors=(*WRITE_ERRORS, 404, 422),
         description=(
             "Adds (positive) or takes away (negative) points, recorded in the ledger "
             "with this API key as the actor. The balance never goes below zero: a "
@@ -267,28 +267,28 @@ OPERATIONS = (
         request=(requests.PointsAdjustmentRequest,),
     ),
     Operation(
-        "GET",
-        "/customers/{identifier}/earning-history",
-        "api.customers.earning_history",
-        list_earning_history,
-        "listEarningHistory",
-        "Points",
-        "A customer's points ledger",
-        (Reply(200, "A page of entries", EarningHistoryEntryList),),
-        (400, 401, 404),
+        method="GET",
+        path="/customers/{identifier}/earning-history",
+        name="api.customers.earning_history",
+        endpoint=list_earning_history,
+        operation_id="listEarningHistory",
+        tag="Points",
+        summary="A customer's points ledger",
+        replies=(Reply(200, "A page of entries", EarningHistoryEntryList),),
+        errors=(400, 401, 404),
         params=HISTORY.parameters(),
     ),
 )
 AWARD = Operation(
-    "POST",
-    "/earning-rules/{rule_id}/award",
-    "api.earning_rules.award",
-    award_earning_rule,
-    "awardEarningRule",
-    "Earning rules",
-    "Award a social or engagement rule to a customer",
-    (Reply(201, "Awarded", AwardedEntryDocument),),
-    (*WRITE_ERRORS, 404, 409, 422),
+    method="POST",
+    path="/earning-rules/{rule_id}/award",
+    name="api.earning_rules.award",
+    endpoint=award_earning_rule,
+    operation_id="awardEarningRule",
+    tag="Earning rules",
+    summary="Award a social or engagement rule to a customer",
+    replies=(Reply(201, "Awarded", AwardedEntryDocument),),
+    errors=(*WRITE_ERRORS, 404, 409, 422),
     description=(
         "Once per customer and rule (a repeat is 409 `already_awarded`). Points = "
         "the rule's points × the customer's tier multiplier; `pending` when the "

@@ -48,7 +48,7 @@ class Reply:
     replayed: bool = False  # carries `Idempotent-Replayed: true`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Operation:
     method: Literal["GET", "POST", "PUT"]
     path: str
