@@ -1,1 +1,1 @@
-"""The arq worker: thin job functions over loyalty services, and WorkerSettings."""
+"""The arq worker: the registry's jobs (loyalty.jobs) under arq, and WorkerSettings."""

@@ -1,21 +1,18 @@
-"""arq `WorkerSettings`, built from a Settings value (or the environment for the arq CLI)."""
+"""arq `WorkerSettings`, built from a Settings value (or the environment for the arq CLI): the
+registry's jobs (workers/jobs.py) and the worker's dependencies, made at startup."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from arq import cron
 from arq.connections import RedisSettings
 
 from loyalty.db import close_db, init_db
-from loyalty.jobs import JobName
 from loyalty.ratelimit import RedisPacer
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps, build_job_deps, new_http_client
-from workers.outbox import SHOP_FUNCTIONS, sweep_outbox
-from workers.points import LIFECYCLE_FUNCTIONS, lifecycle_crons
-from workers.webhooks import WEBHOOK_FUNCTIONS
+from workers.jobs import FUNCTIONS, crons
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +38,10 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
             await close_db()
 
     return {
-        "functions": [*SHOP_FUNCTIONS, *WEBHOOK_FUNCTIONS, *LIFECYCLE_FUNCTIONS],
-        "cron_jobs": [
-            cron(
-                sweep_outbox,
-                name=str(JobName.SWEEP_OUTBOX),
-                second=set(range(0, 60, max(1, int(settings.outbox_sweep_interval)))),
-                run_at_startup=True,
-                keep_result=0,
-            ),
-            *lifecycle_crons(settings),
-        ],
+        # Both from the one registry (loyalty.jobs.registry): the shop jobs queued by name,
+        # the periodic ones on crons.
+        "functions": list(FUNCTIONS),
+        "cron_jobs": crons(settings),
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),

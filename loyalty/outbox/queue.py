@@ -39,17 +39,19 @@ class ArqJobQueue:
         )
 
 
-JobFunction = Callable[..., Awaitable[Any]]
+# A job as this queue runs it: called with the queue itself (for the job's follow-ups) and the
+# job's keyword arguments; the process's dependencies are bound already (loyalty.jobs.in_process).
+QueuedJob = Callable[..., Awaitable[Any]]
 
 
 class InProcessJobQueue:
     """Runs jobs as tasks of this event loop, with arq's semantics where they matter here:
     an id already waiting is not queued twice, and a failing job is logged, not raised into the
-    caller. Lost on restart by design: the outbox sweep finds the work again."""
+    caller. A job's follow-ups come back to this queue, so they run as jobs too. Lost on
+    restart by design: the outbox sweep finds the work again."""
 
-    def __init__(self, functions: Mapping[JobName, JobFunction], ctx: dict[str, Any]) -> None:
+    def __init__(self, functions: Mapping[JobName, QueuedJob]) -> None:
         self._functions = functions
-        self._ctx = ctx
         self._waiting: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -66,7 +68,7 @@ class InProcessJobQueue:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(
-        self, job_id: str, function: JobFunction, defer: float, kwargs: dict[str, Any]
+        self, job_id: str, function: QueuedJob, defer: float, kwargs: dict[str, Any]
     ) -> None:
         try:
             if defer:
@@ -76,7 +78,7 @@ class InProcessJobQueue:
             # a follow-up, so nothing waits for the sweep.
             self._waiting.discard(job_id)
         try:
-            await function(self._ctx, **kwargs)
+            await function(self, **kwargs)
         except Exception:
             log.exception("in-process job %s failed; the outbox sweep will retry it", job_id)
 

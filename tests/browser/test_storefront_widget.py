@@ -27,8 +27,8 @@ from loyalty.models import (
 from tests.browser.conftest import LiveApp, screenshot_path
 from tests.browser.storefront import Storefront, serve_storefront
 from tests.factories import create_customer, create_rule, create_shop, create_tier
+from web.proxy.widget import CUSTOMER_AWARD_LIMIT
 from web.ratelimit import MemoryRateLimiter
-from web.routes.proxy import CUSTOMER_AWARD_LIMIT
 
 CUSTOMER_ID = 555
 INSTAGRAM = "https://instagram.example/demo-store"

@@ -16,7 +16,7 @@ from loyalty.sync.deps import build_job_deps, new_http_client
 from tests.factories import create_customer, create_shop
 from tests.resilience.postgres_faults import terminate_backends, terminate_backends_unnoticed
 from tests.web.public_api.helpers import Api, World
-from workers.outbox import SHOP_FUNCTIONS
+from workers.jobs import FUNCTIONS
 
 pytestmark = pytest.mark.parametrize("database", ["postgres"], indirect=True)
 
@@ -125,9 +125,9 @@ class TestJobAfterTermination:
         intent = await OutboxIntent.create(
             shop=shop, customer=customer, job=str(JobName.SYNC_SHOPIFY_METAFIELDS), payload={}
         )
-        job = {f.name: f for f in SHOP_FUNCTIONS}[str(JobName.SYNC_SHOPIFY_METAFIELDS)]
+        job = {f.name: f for f in FUNCTIONS}[str(JobName.SYNC_SHOPIFY_METAFIELDS)]
         async with new_http_client(settings) as http:
-            # The run may queue its own follow-up (loyalty.sync.jobs): a queue that keeps them.
+            # The run may queue its own follow-up (loyalty.jobs.sync): a queue that keeps them.
             ctx = {"deps": build_job_deps(settings, http), "redis": RecordingRedis()}
             terminate_backends_unnoticed(db)
             assert await job.coroutine(ctx, shop_id=shop.id) == 1

@@ -19,8 +19,8 @@ from loyalty.customers.identifiers import (
 from loyalty.models import Customer, EarningHistoryEntry
 from tests.factories import create_customer
 from tests.security.state import snapshot
+from tests.web.proxy.test_proxy import proxy_get, proxy_post, signed_query
 from tests.web.public_api.helpers import Api, World, error_of
-from tests.web.test_proxy import proxy_get, proxy_post, signed_query
 
 ARABIC_7 = "\u0667"  # ٧, ARABIC-INDIC DIGIT SEVEN: str.isdigit() and int() accept it
 KELVIN = "\u212a"  # K, KELVIN SIGN: "K".lower() == "k"

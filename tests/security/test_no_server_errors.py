@@ -66,10 +66,8 @@ ROUTES = list(_routes(create_app(Settings(), manage_db=False).routes))
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 BODY_MODULES = (
     "web.public_api.requests",
-    "web.admin_bodies",
+    "web.admin.api.bodies",
     "web.public_api.routes",
-    "web.routes.admin_extras",
-    "web.routes.admin_integrations",
     "loyalty.webhooks.payloads",
 )
 FIELDS = sorted(

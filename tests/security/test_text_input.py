@@ -19,8 +19,8 @@ from loyalty.settings import Settings
 from tests.security.state import snapshot
 from tests.tokens import id_token
 from tests.web.admin_client import Admin
+from tests.web.proxy.test_proxy import signed_query
 from tests.web.public_api.helpers import Api, World, error_of
-from tests.web.test_proxy import signed_query
 from web.app import create_app
 from web.http.params import ScreenedParams
 

@@ -16,7 +16,7 @@ from tests.factories import create_shop
 from tests.security.clients import serving
 from tests.security.state import snapshot
 from tests.shopify_webhooks import customer_payload, deliver, encode, run_jobs, webhook_headers
-from tests.web.test_proxy import proxy_get, signed_query
+from tests.web.proxy.test_proxy import proxy_get, signed_query
 from web.state import Services
 
 SHOP = "hardened.myshopify.com"

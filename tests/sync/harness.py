@@ -12,6 +12,7 @@ from loyalty.clock import utcnow
 from loyalty.crypto import SecretBox
 from loyalty.earning.award import Actor, award_rule
 from loyalty.jobs import JobName
+from loyalty.jobs.registry import JOBS
 from loyalty.models import (
     ActorType,
     Customer,
@@ -24,7 +25,6 @@ from loyalty.models import (
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import SHOPIFY_API_VERSION, Settings
 from loyalty.sync.deps import JobDeps
-from loyalty.sync.jobs import INTENT_JOBS
 from tests.factories import create_rule, create_shop
 from tests.partners.fakes import KEYS
 
@@ -81,9 +81,7 @@ async def award_many(shop: Shop, customer: Customer, count: int, *, points: int 
 
 async def run_job(job: JobName, deps: JobDeps, shop: Shop, *, queue: JobQueue | None = None) -> int:
     """One run of the job, as a worker would run it; follow-ups it arranges go to `queue`."""
-    if queue is None:
-        return await INTENT_JOBS[job](deps, shop_id=shop.id)
-    return await INTENT_JOBS[job](deps, shop_id=shop.id, queue=queue)
+    return await JOBS[job](deps, queue or RecordingQueue(), shop_id=shop.id)
 
 
 @dataclass

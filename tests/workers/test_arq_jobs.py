@@ -21,25 +21,19 @@ from redis.asyncio import ConnectionPool, Redis
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
+from loyalty.jobs.in_process import in_process_functions
+from loyalty.jobs.registry import PERIODIC_JOBS, SHOP_JOBS
 from loyalty.models import Customer, EarningHistoryEntry, EarningStatus, OutboxIntent, Platform
 from loyalty.outbox.dispatch import sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from loyalty.sync.deps import build_job_deps
-from loyalty.sync.jobs import (
-    LIFECYCLE_JOBS,
-    PERIODIC_JOBS,
-    SHOP_JOBS,
-    PeriodicJob,
-    in_process_functions,
-)
 from standins.shopify_admin import ShopifyAdmin
 from tests.factories import create_customer, create_rule
 from tests.lifecycle.entries import pending_entry
 from tests.sync.harness import award, award_many, connected_shop, enable
 from tests.workers.arq_harness import arq_worker
-from workers.outbox import sweep_outbox
-from workers.points import _arq_periodic
+from workers.jobs import arq_job
 from workers.settings import worker_options
 
 KLAVIYO = "https://a.klaviyo.com"
@@ -218,7 +212,7 @@ class TestPeriodicLock:
             return 1
 
         name = JobName.SCHEDULE_APPROVALS
-        job = _arq_periodic(PeriodicJob(name, lambda s: 60.0, slow), lock_ttl=60)
+        job = arq_job(slow, lock=str(name), lock_ttl=60)
         ctx = {"redis": ArqRedis(connection_pool=redis.connection_pool), "deps": None}
         await redis.delete(f"loyalty:lock:{name}")
 
@@ -234,8 +228,10 @@ class TestPeriodicLock:
         shop = await connected_shop(settings)
         await award(shop, await create_rule(shop), await create_customer(shop))
         await OutboxIntent.all().update(created_at=utcnow() - timedelta(minutes=1))
-        ctx = {"redis": arq_redis}
+        ctx = {"redis": arq_redis, "deps": None}
         await arq_redis.delete("loyalty:lock:sweep_outbox")
+        options = worker_options(settings.with_overrides(redis_url="redis://x"), manage_db=False)
+        [sweep_outbox] = [c.coroutine for c in options["cron_jobs"] if c.name == "sweep_outbox"]
 
         results = await asyncio.gather(*(sweep_outbox(ctx) for _ in range(4)))
 
@@ -251,9 +247,8 @@ class TestEmbeddedDefault:
             deps = build_job_deps(settings, http)
             in_process = {str(name) for name in in_process_functions(deps)}
         assert registered == in_process
-        assert {str(j) for j in (*SHOP_JOBS, *LIFECYCLE_JOBS, JobName.PROCESS_WEBHOOKS)} == (
-            registered
-        )
+        lifecycle = (JobName.APPROVE_POINTS, JobName.EXPIRE_POINTS, JobName.AWARD_OCCASIONS)
+        assert {str(j) for j in (*SHOP_JOBS, *lifecycle, JobName.PROCESS_WEBHOOKS)} == (registered)
         crons = {c.name for c in options["cron_jobs"]}
         assert crons == {str(JobName.SWEEP_OUTBOX), *(str(j.name) for j in PERIODIC_JOBS)}
 

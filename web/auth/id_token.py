@@ -1,5 +1,5 @@
 """App Bridge ID-token authentication for `/app/api`, as ASGI middleware on that mount, and the
-claims every ID token must carry (here and on the admin pages, web.routes.admin).
+claims every ID token must carry (here and on the admin pages, web.admin.documents).
 
 The token (`Authorization: Bearer <JWT>`) is verified by Shopify's own `shopify_app` package
 before routing, parsing or any body is read. That checks the signature (HS256, the app secret),

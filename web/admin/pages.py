@@ -1,6 +1,6 @@
 """`/app/…`: the embedded admin's pages, server-rendered with Jinja2 and Polaris web components.
 
-Each page is verified like App Home (web.routes.admin.open_document: the ID token, the install
+Each page is verified like App Home (web.admin.documents.open_document: the ID token, the install
 path, the bounce, the CSP header) and reads what it shows through the services; what a merchant
 changes goes through the `/app/api` JSON endpoints from the page's small script (App Bridge
 adds the ID token to `fetch`), so there is one write path and one set of validation messages.
@@ -25,9 +25,10 @@ from loyalty.earning import rules
 from loyalty.errors import NotFoundError, VipTierNotFoundError
 from loyalty.models import RuleCategory, Shop
 from loyalty.programme import MAX_POINTS_EXPIRY_DAYS
-from web import admin_text, charts
+from web.admin import charts
+from web.admin import text as admin_text
+from web.admin.documents import AdminDocument, open_document, render_document
 from web.http.params import screen_params
-from web.routes.admin import AdminDocument, open_document, render_document
 
 PageContext = Callable[[Request, AdminDocument], Awaitable[dict[str, Any]]]
 

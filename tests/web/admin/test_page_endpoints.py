@@ -1,4 +1,4 @@
-"""`/app/api`, the admin pages' own endpoints (web/routes/admin_extras.py): the dashboard, the
+"""`/app/api`, the admin pages' own endpoints (web/admin/api/): the dashboard, the
 setup checklist, the customer import and bulk re-sync with their progress, manual points
 adjustments, the VIP-tier preview and the compliance data requests. Each one refuses an
 unverified token, acts only for the token's shop, and writes nothing on bad input.
@@ -31,8 +31,8 @@ from loyalty.models import (
 )
 from tests.factories import create_customer, create_rule, create_tier
 from tests.tokens import bearer
+from tests.web.admin.test_admin_api import counts, error_of
 from tests.web.admin_client import RETRY_HEADER, Admin
-from tests.web.test_admin_api import counts, error_of
 from web.state import Services
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")

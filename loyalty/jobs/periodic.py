@@ -1,5 +1,5 @@
-"""The embedded default's clock: runs the periodic jobs (loyalty.sync.jobs.PERIODIC_JOBS) in the
-web process when there is no arq worker, each once at start and then every interval.
+"""The embedded default's clock: runs the periodic jobs (loyalty.jobs.registry.PERIODIC_JOBS) in
+the web process when there is no arq worker, each once at start and then every interval.
 
 One process, one loop, one job at a time: no two passes of a scheduler ever overlap, which is
 what the workers' Redis locks give the arq crons. A failing pass is logged and tried again at
@@ -31,6 +31,10 @@ class PeriodicRunner:
         self._stopping = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def jobs(self) -> tuple[Periodic, ...]:
+        return tuple(self._jobs)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="periodic-jobs")

@@ -1,5 +1,6 @@
-"""Job names, declared once. Workers register functions under these names; the web side and the
-outbox enqueue by name and never import worker code."""
+"""Job names, declared once. Each name is the name of its function in loyalty.jobs (the registry
+maps one to the other); the web side and the outbox enqueue by name and never import the jobs
+themselves, so this module imports nothing of the services."""
 
 from __future__ import annotations
 

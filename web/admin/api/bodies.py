@@ -1,4 +1,4 @@
-"""The admin API's request bodies as pydantic models: the shape of every field (types, ranges,
+"""Every `/app/api` request body as a pydantic model: the shape of every field (types, ranges,
 formats), with the limits taken from the services that own them. Unknown fields are ignored.
 
 Numbers and booleans are strict (`"100"` is not a number, `1` is not `true`); the one exception
@@ -13,13 +13,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic import StrictBool as Bool
 from pydantic import StrictInt as Int
 from pydantic import StrictStr as Str
 
 from loyalty import programme, tiers
-from loyalty.earning import rules
+from loyalty.earning import adjustments, rules
 from loyalty.models import ApiKeyScope, RuleCategory
 
 
@@ -127,7 +134,7 @@ class CreateEarningRule(Body):
 
 
 class UpdateEarningRule(Body):
-    """Partial: only the fields sent change (see web.parsing.explicit_fields)."""
+    """Partial: only the fields sent change (see web.http.validation.explicit_fields)."""
 
     name: Name | None = None
     action: Action | None = None
@@ -176,3 +183,50 @@ class UpdateProgramme(Body):
 
 
 PROGRAMME_NULLABLE = frozenset({"points_expiry_days", "exclusion_tag"})
+
+
+# Customers: a manual points adjustment by staff -------------------------------------------------
+
+MAX_NOTE_LENGTH = 500
+
+
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("must not be 0: add points with a positive number, remove with a negative")
+    return value
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+class AdjustPoints(Body):
+    adjustment: Annotated[
+        Int,
+        Field(ge=-adjustments.MAX_ADJUSTMENT, le=adjustments.MAX_ADJUSTMENT),
+        AfterValidator(_not_zero),
+    ]
+    note: Annotated[
+        Str | None, Field(max_length=MAX_NOTE_LENGTH), AfterValidator(_blank_is_none)
+    ] = None
+    update_lifetime_points: Bool = True
+
+
+# Setup checklist --------------------------------------------------------------------------------
+
+
+class ThemeEmbed(Body):
+    confirmed: Bool
+
+
+# Integrations: the saved key is never sent back, only its hint ---------------------------------
+
+IntegrationApiKey = Annotated[
+    str,
+    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=500),
+]
+
+
+class SaveIntegration(BaseModel):
+    api_key: IntegrationApiKey
+    enabled: Bool | None = None

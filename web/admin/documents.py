@@ -4,11 +4,10 @@ Every document request is verified with `verify_app_home_req` (ID token in `?id_
 the claims it leaves unchecked (web.auth.id_token.token_shop), after the failed-auth throttle
 (web.auth.throttle); one without a valid token bounces through `/auth/patch-id-token`, where
 App Bridge fetches a fresh token and reloads the page. The first verified load for a shop
-without a usable offline token runs token exchange (Shopify-managed installation: there is no
-OAuth redirect), which is also what reinstalls a shop after an uninstall.
-https://shopify.dev/docs/apps/build/authentication-authorization/app-installation
+without a usable offline token installs it (loyalty.shopify.install: token exchange); this
+module only authenticates and maps the outcome to a response.
 
-Every page (web/routes/admin_pages.py) is built on `open_document` and `render_document`, so
+Every page (web/admin/pages.py) is built on `open_document` and `render_document`, so
 each gets the same verification, install path, bounce and CSP header.
 """
 
@@ -26,16 +25,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from loyalty.crypto import SecretBox
-from loyalty.jobs import JobName
 from loyalty.models import Shop
-from loyalty.shopify.backfill import request_backfill
-from loyalty.shopify.tokens import TokenExchangeError, exchange_offline_token, has_usable_token
-from loyalty.shops import get_or_create_shop
+from loyalty.shopify.install import ensure_installed
+from loyalty.shopify.tokens import TokenExchangeError, has_usable_token
+from web.admin.templating import render, static_url
 from web.auth import throttle
 from web.auth.id_token import token_shop, verify
 from web.errors import error_response
 from web.state import services
-from web.templating import render, static_url
 
 log = logging.getLogger(__name__)
 
@@ -111,29 +108,23 @@ async def open_document(request: Request) -> AdminDocument | Response:
     if result is None or token is None or domain is None:
         await throttle.failed(request.scope)
         return error_response(401, code, "Unauthorized", "The ID token is not valid")
-    shop = await get_or_create_shop(domain=domain)
-    if not has_usable_token(shop):
-        try:
-            await exchange_offline_token(
-                shop=shop,
-                shopify=shopify,
-                http=app_services.http,
-                box=SecretBox(app_services.settings.secret_key),
-                id_token=token,
-                invalid_token_response=result.invalid_token_response,
-            )
-        except TokenExchangeError as exc:
-            if exc.response is not None and exc.response.status in {302, 401}:
-                return _as_response(exc.response)  # a stale token: App Bridge retries
-            return HTMLResponse(
-                render("app/install_failed.html", reason=exc.detail), status_code=502
-            )
-        # A fresh install (or reinstall): bring in the shop's existing customers.
-        await request_backfill(shop_id=shop.id)
-        app_services.dispatcher.notify(shop.id, [JobName.BACKFILL_CUSTOMERS])
-        shop = await Shop.get(id=shop.id)
+    try:
+        installed = await ensure_installed(
+            domain=domain,
+            shopify=shopify,
+            http=app_services.http,
+            box=SecretBox(app_services.settings.secret_key),
+            id_token=token,
+            invalid_token_response=result.invalid_token_response,
+        )
+    except TokenExchangeError as exc:
+        if exc.response is not None and exc.response.status in {302, 401}:
+            return _as_response(exc.response)  # a stale token: App Bridge retries
+        return HTMLResponse(render("app/install_failed.html", reason=exc.detail), status_code=502)
+    if installed.jobs:
+        app_services.dispatcher.notify(installed.shop.id, installed.jobs)
     return AdminDocument(
-        shop=shop,
+        shop=installed.shop,
         staff_user_id=str(result.user_id) if result.user_id is not None else None,
         # CSP frame-ancestors (required for every App Home document) and the preload hints.
         headers=_document_headers(result.response.headers),

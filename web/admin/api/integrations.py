@@ -7,10 +7,8 @@ retries them, for `shopify` (the metafield syncs) as well. Everything is the tok
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, StringConstraints
-from pydantic import StrictBool as Bool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,20 +21,11 @@ from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import Platform, Shop
 from loyalty.outbox import dead_letters
 from loyalty.outbox.dead_letters import DeadLetterSummary
+from web.admin.api.bodies import SaveIntegration
 from web.http.body import read_json_object
 from web.http.jsonapi import document_response, resource
 from web.http.validation import parse_body
 from web.state import services
-
-ApiKey = Annotated[
-    str,
-    StringConstraints(strict=True, strip_whitespace=True, min_length=1, max_length=500),
-]
-
-
-class SaveIntegration(BaseModel):
-    api_key: ApiKey
-    enabled: Bool | None = None
 
 
 def _shop(request: Request) -> Shop:

@@ -1,24 +1,23 @@
 """`/proxy`: the storefront widget's API, reached as `/apps/loyalty/…` through Shopify's app
 proxy (signature checked on the mount). JSON only: nothing from the request is ever rendered
-into Liquid."""
+into Liquid. The routes and their limits live here, the documents in web.proxy.serializers."""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from loyalty import storefront
-from loyalty.clock import isoformat_z
 from loyalty.earning.award import Actor, award_rule
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import ActorType, Customer, Shop
 from web.errors import RequestError
 from web.http.jsonapi import document_response
 from web.http.params import screen_routes
+from web.proxy import serializers as render
 from web.public_api.points import earning_history_entry
 from web.ratelimit import Limit
 from web.state import services
@@ -37,36 +36,6 @@ def _customer_id(request: Request) -> int | None:
     return request.state.customer_shopify_id  # type: ignore[no-any-return]
 
 
-def _rule_json(rule: storefront.StorefrontRule) -> dict[str, Any]:
-    return {
-        "type": "earning_rule",
-        "id": rule.id,
-        "attributes": {
-            "name": rule.name,
-            "label": rule.label,
-            "category": rule.category,
-            "action": rule.action,
-            "base_points": rule.base_points,
-            "points": rule.points,
-            "call_to_action_url": rule.call_to_action_url,
-            "approval_time_days": rule.approval_time_days,
-            "claimable": rule.claimable,
-            "completed": rule.completed,
-        },
-    }
-
-
-def _tier_json(tier: storefront.TierView | None) -> dict[str, Any] | None:
-    if tier is None:
-        return None
-    return {
-        "id": tier.id,
-        "name": tier.name,
-        "points_required": tier.points_required,
-        "points_multiplier": float(tier.points_multiplier),
-    }
-
-
 async def get_customer(request: Request) -> Response:
     """GET /proxy/customer: the customer's loyalty state, or the programme for visitors."""
     shop = _shop(request)
@@ -74,53 +43,12 @@ async def get_customer(request: Request) -> Response:
     if shopify_id is None:
         rules = await storefront.ways_to_earn(shop=shop, customer=None)
         tiers = await storefront.tiers_of(shop)
-        return document_response(
-            {
-                "type": "programme",
-                "id": shop.domain,
-                "attributes": {
-                    "signed_in": False,
-                    "ways_to_earn": [_rule_json(r) for r in rules],
-                    "tiers": [_tier_json(t) for t in tiers],
-                    "sign_in_url": "/account/login",
-                    "register_url": "/account/register",
-                },
-            }
-        )
+        return document_response(render.programme(shop, rules, tiers))
     customer = await Customer.get_or_none(shop=shop, shopify_customer_id=shopify_id)
     if customer is None:
         customer = await storefront.ensure_customer(shop=shop, shopify_customer_id=shopify_id)
     summary = await storefront.customer_summary(shop=shop, customer=customer)
-    return document_response(
-        {
-            "type": "storefront_customer",
-            "id": str(summary.shopify_customer_id),
-            "attributes": {
-                "signed_in": True,
-                "status": "excluded" if summary.excluded else "member",
-                "points_balance": summary.points_balance,
-                "pending_points": summary.pending_points,
-                "lifetime_points": summary.lifetime_points,
-                "vip_tier": _tier_json(summary.tier),
-                "next_tier": _tier_json(summary.next_tier),
-                "points_to_next_tier": summary.points_to_next_tier,
-                "progress_to_next_tier": summary.progress_to_next_tier,
-                "history": [
-                    {
-                        "id": h.id,
-                        "action": h.action,
-                        "points": h.points,
-                        "status": h.status,
-                        "points_given_at": isoformat_z(h.points_given_at),
-                        "points_due_at": isoformat_z(h.points_due_at),
-                        "points_expiry_at": isoformat_z(h.points_expiry_at),
-                        "created_at": isoformat_z(h.created_at),
-                    }
-                    for h in summary.history
-                ],
-            },
-        }
-    )
+    return document_response(render.customer(summary))
 
 
 async def list_earning_rules(request: Request) -> Response:
@@ -133,7 +61,7 @@ async def list_earning_rules(request: Request) -> Response:
         else None
     )
     rules = await storefront.ways_to_earn(shop=shop, customer=customer)
-    return document_response([_rule_json(r) for r in rules])
+    return document_response([render.earning_rule(r) for r in rules])
 
 
 async def award_earning_rule(request: Request) -> Response:
