@@ -5,7 +5,7 @@ process). Staff of a shop, and shops, never share a bucket.
 
 Checked by web.auth.id_token right after the token is verified and before the shop is read, so
 a flood through one session costs neither a database read nor a write. Admin traffic is a
-person clicking, so one limiter call per request (no reservations, unlike web.api_ratelimit).
+person clicking, so one limiter call per request (no reservations, unlike web.public_api.ratelimit).
 """
 
 from __future__ import annotations

@@ -29,13 +29,13 @@ from loyalty.settings import Settings
 from loyalty.sync.deps import build_job_deps, new_http_client, shopify_app
 from web import admin, ops, proxy, webhooks
 from web.admin import api as admin_api
-from web.api_ratelimit import ApiRateLimitMiddleware
 from web.auth.api_key import ApiKeyAuthMiddleware
 from web.auth.app_proxy import AppProxyAuthMiddleware
 from web.auth.id_token import IdTokenAuthMiddleware
 from web.errors import EXCEPTION_HANDLERS
+from web.public_api import routes as public_api
+from web.public_api.ratelimit import ApiRateLimitMiddleware
 from web.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from web.routes import public_api
 from web.state import Services
 
 log = logging.getLogger(__name__)

@@ -182,7 +182,7 @@ class RedisRateLimiter:
         return _decide(int(milli_tokens) / 1000.0, bool(allowed), limit)
 
     async def reserve(self, key: str, limit: Limit, count: int) -> Grant:
-        """Take up to `count` tokens in one round trip (see web.api_ratelimit)."""
+        """Take up to `count` tokens in one round trip (see web.public_api.ratelimit)."""
         try:
             granted, milli_tokens = await self._reserve_script(
                 keys=[self._prefix + key], args=[limit.rate, limit.burst, count]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import Page, Request
 
 from tests.browser.conftest import LiveApp, screenshot_path
-from web.openapi import document
+from web.public_api.routes import document
 
 
 class TestApiDocsPage:

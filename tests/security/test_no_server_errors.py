@@ -65,9 +65,9 @@ def _routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, st
 ROUTES = list(_routes(create_app(Settings(), manage_db=False).routes))
 PARAMETER = re.compile(r"\{(\w+)(?::\w+)?\}")
 BODY_MODULES = (
-    "web.api_bodies",
+    "web.public_api.requests",
     "web.admin.api.bodies",
-    "web.routes.public_api",
+    "web.public_api.routes",
     "loyalty.webhooks.payloads",
 )
 FIELDS = sorted(

@@ -22,7 +22,7 @@ from tests.web.admin_client import Admin
 from tests.web.proxy.test_proxy import signed_query
 from tests.web.public_api.helpers import Api, World, error_of
 from web.app import create_app
-from web.parsing import ScreenedParams
+from web.http.params import ScreenedParams
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 

@@ -28,7 +28,7 @@ from loyalty.programme import MAX_POINTS_EXPIRY_DAYS
 from web.admin import charts
 from web.admin import text as admin_text
 from web.admin.documents import AdminDocument, open_document, render_document
-from web.parsing import screen_params
+from web.http.params import screen_params
 
 PageContext = Callable[[Request, AdminDocument], Awaitable[dict[str, Any]]]
 

@@ -15,11 +15,11 @@ from loyalty.earning.award import Actor, award_rule
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import ActorType, Customer, Shop
 from web.errors import RequestError
-from web.jsonapi import document_response
-from web.parsing import screen_routes
+from web.http.jsonapi import document_response
+from web.http.params import screen_routes
 from web.proxy import serializers as render
+from web.public_api.points import earning_history_entry
 from web.ratelimit import Limit
-from web.serializers import earning_history_entry
 from web.state import services
 
 # A shopper claims a handful of actions; a shop's storefront may see a crowd. Generous enough

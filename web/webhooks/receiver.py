@@ -46,8 +46,8 @@ from loyalty.jobs import JobName
 from loyalty.shops import shop_domain
 from loyalty.webhooks.inbox import MAX_DOMAIN_LENGTH, MAX_HEADER_LENGTH, Delivery
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
-from web.body import exceeds
 from web.errors import RequestError
+from web.http.body import exceeds
 from web.state import services
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from web.admin.api import (
     programme_settings,
     vip_tiers,
 )
-from web.parsing import screen_routes
+from web.http.params import screen_routes
 
 routes: list[BaseRoute] = [
     *earning_rules.routes,

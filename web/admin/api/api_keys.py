@@ -12,7 +12,7 @@ from loyalty import api_keys
 from web.admin.api import bodies
 from web.admin.api import serializers as render
 from web.admin.api.context import body_of, shop
-from web.jsonapi import document_response
+from web.http.jsonapi import document_response
 
 
 async def list_api_keys(request: Request) -> Response:

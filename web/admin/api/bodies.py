@@ -134,7 +134,7 @@ class CreateEarningRule(Body):
 
 
 class UpdateEarningRule(Body):
-    """Partial: only the fields sent change (see web.parsing.explicit_fields)."""
+    """Partial: only the fields sent change (see web.http.validation.explicit_fields)."""
 
     name: Name | None = None
     action: Action | None = None

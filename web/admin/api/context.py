@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from loyalty.models import Shop
-from web.body import read_json_object
-from web.parsing import parse_body
+from web.http.body import read_json_object
+from web.http.validation import parse_body
 from web.state import services
 
 UNPROCESSABLE = 422

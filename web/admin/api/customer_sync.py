@@ -17,7 +17,7 @@ from loyalty.clock import isoformat_z
 from loyalty.customers import resync
 from loyalty.models import Shop
 from web.admin.api.context import notify, shop, staff_user_id
-from web.jsonapi import document_response, resource
+from web.http.jsonapi import document_response, resource
 
 
 async def get_backfill(request: Request) -> Response:

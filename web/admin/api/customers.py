@@ -18,12 +18,12 @@ from web.admin.api import bodies
 from web.admin.api import serializers as render
 from web.admin.api.context import body_of, notify, shop, staff_user_id
 from web.errors import RequestError
-from web.jsonapi import document_response, resource
-from web.parsing import parse_page
+from web.http.jsonapi import document_response, resource
+from web.http.paging import page_of
 
 
 async def list_customers(request: Request) -> Response:
-    page = parse_page(request.query_params)
+    page = page_of(request.query_params, clamp_size=True)
     search = request.query_params.get("search")
     if search is not None and len(search) > directory.MAX_SEARCH_LENGTH:
         raise RequestError(

@@ -14,7 +14,7 @@ from loyalty import dashboard
 from loyalty.models import Shop
 from web.admin.api import bodies
 from web.admin.api.context import body_of, shop, staff_user_id
-from web.jsonapi import document_response, resource
+from web.http.jsonapi import document_response, resource
 
 
 async def get_dashboard(request: Request) -> Response:

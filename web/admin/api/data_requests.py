@@ -15,7 +15,7 @@ from loyalty import compliance
 from loyalty.clock import isoformat_z
 from loyalty.models import DataRequest
 from web.admin.api.context import shop
-from web.jsonapi import document_response, resource
+from web.http.jsonapi import document_response, resource
 
 
 async def list_data_requests(request: Request) -> Response:

@@ -17,8 +17,8 @@ from web.admin.api import bodies
 from web.admin.api import serializers as render
 from web.admin.api.context import body_of, shop
 from web.errors import RequestError
-from web.jsonapi import document_response
-from web.parsing import explicit_fields
+from web.http.jsonapi import document_response
+from web.http.validation import explicit_fields
 
 
 async def list_earning_rules(request: Request) -> Response:

@@ -22,9 +22,9 @@ from loyalty.models import Platform, Shop
 from loyalty.outbox import dead_letters
 from loyalty.outbox.dead_letters import DeadLetterSummary
 from web.admin.api.bodies import SaveIntegration
-from web.body import read_json_object
-from web.jsonapi import document_response, resource
-from web.parsing import parse_body
+from web.http.body import read_json_object
+from web.http.jsonapi import document_response, resource
+from web.http.validation import parse_body
 from web.state import services
 
 

@@ -11,7 +11,7 @@ from loyalty.customers.directory import CustomerDetail
 from loyalty.earning.rules import RuleView
 from loyalty.models import Activity, ApiKey, Customer, EarningHistoryEntry, Shop, VipTier
 from loyalty.points import as_multiplier
-from web.jsonapi import resource
+from web.http.jsonapi import resource
 
 
 def earning_rule(view: RuleView) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """The public API's request bodies as pydantic models (400 with a pointer when one does not
-fit; see web.parsing.parse_body). Their JSON Schemas are also the OpenAPI document's request
-bodies (web.openapi), so what is documented is what is accepted. Unknown fields are ignored.
+fit; see web.http.validation.parse_body). Their JSON Schemas are the OpenAPI document's request
+bodies (web.public_api.openapi), so what is documented is what is accepted. Every rule about a
+body lives here once, both enforced and documented ("adjustment is not 0", "customer_id or
+customer_email"). Unknown fields are ignored.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    StringConstraints,
     WithJsonSchema,
+    field_validator,
+    model_validator,
 )
 
-from loyalty.customers.identifiers import MAX_BIGINT, parse_shopify_id
+from loyalty.customers.identifiers import MAX_BIGINT, MAX_IDENTIFIER_LENGTH, parse_shopify_id
 from loyalty.earning import adjustments, custom_actions
 from loyalty.idempotency import MAX_KEY_LENGTH
+from web.http.validation import field_error
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$"
@@ -84,11 +90,20 @@ CalendarDate = Annotated[
 Text = Annotated[StrictStr, Field(max_length=255)]
 
 
+def _required(name: str) -> dict[str, Any]:
+    """Schema: `name` is sent and not null (one branch of an "a or b" rule)."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+def _not_zero(schema: dict[str, Any], name: str) -> None:
+    schema["properties"][name]["not"] = {"const": 0}
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
-class EnrollCustomer(Body):
+class EnrollCustomerRequest(Body):
     """POST /customers. Name and email are a first draft until Shopify's webhooks arrive."""
 
     shopify_customer_id: ShopifyCustomerId
@@ -97,7 +112,7 @@ class EnrollCustomer(Body):
     last_name: Text | None = None
 
 
-class UpdateCustomer(Body):
+class UpdateCustomerRequest(Body):
     """PUT /customers/{identifier}: only the fields sent change (flat, or JSON:API
     `{"data": {"attributes": {…}}}`)."""
 
@@ -107,10 +122,14 @@ class UpdateCustomer(Body):
     anniversary_date: CalendarDate = None
 
 
+class UpdateCustomerAttributes(BaseModel):
+    attributes: UpdateCustomerRequest
+
+
 UPDATE_CUSTOMER_NULLABLE = frozenset({"date_of_birth", "anniversary_date"})
 
 
-class PointsAdjustment(Body):
+class PointsAdjustmentRequest(Body):
     """POST /customers/{identifier}/points."""
 
     adjustment: Annotated[
@@ -127,8 +146,18 @@ class PointsAdjustment(Body):
         default=True, description="Accepted for compatibility; this app sends no emails"
     )
 
+    # The rule below, documented: the schema says what the validator refuses.
+    model_config = ConfigDict(json_schema_extra=lambda schema: _not_zero(schema, "adjustment"))
 
-class CustomAction(Body):
+    @field_validator("adjustment")
+    @classmethod
+    def _adjustment_is_not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be 0")
+        return value
+
+
+class CustomActionRequest(Body):
     """POST /actions. `customer_id` or `customer_email` (with both, `customer_id` is used)."""
 
     action_key: Annotated[StrictStr, Field(pattern=custom_actions.ACTION_KEY_PATTERN)]
@@ -136,3 +165,41 @@ class CustomAction(Body):
     customer_email: Annotated[StrictStr, Field(min_length=3, max_length=255)] | None = None
     idempotency_key: Annotated[StrictStr, Field(pattern=IDEMPOTENCY_KEY_PATTERN)] | None = None
     metadata: dict[str, Any] | None = None
+
+    # The rule below, documented: one of the two is sent, and not null.
+    model_config = ConfigDict(
+        json_schema_extra={"anyOf": [_required("customer_id"), _required("customer_email")]}
+    )
+
+    @model_validator(mode="after")
+    def _names_a_customer(self) -> CustomActionRequest:
+        if self.customer_id is None and self.customer_email is None:
+            raise field_error("customer_id", "missing", "customer_id or customer_email is required")
+        return self
+
+
+class AwardRequest(BaseModel):
+    """POST /earning-rules/{rule_id}/award."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    customer_identifier: Annotated[
+        str,
+        StringConstraints(
+            strict=True, strip_whitespace=True, min_length=1, max_length=MAX_IDENTIFIER_LENGTH
+        ),
+    ]
+
+
+class UpdateCustomerEnvelope(BaseModel):
+    """PUT /customers/{identifier} in the JSON:API form: `{"data": {"attributes": {…}}}`."""
+
+    data: UpdateCustomerAttributes
+
+
+def unwrap_update(data: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of an update sent in the JSON:API form; a flat body as it is."""
+    wrapped = data.get("data")
+    if isinstance(wrapped, dict) and isinstance(wrapped.get("attributes"), dict):
+        return wrapped["attributes"]  # type: ignore[no-any-return]
+    return data
