@@ -2,7 +2,8 @@
 // (connect with a key, test, turn sync on or off, disconnect). A saved key is never sent back:
 // the card shows only the hint the API gives (its last characters). Each card, and the Shopify
 // one (GET /integrations/shopify/dead-letters), lists the updates the app gave up on, with
-// "Retry all" (POST …/dead-letters/retry).
+// "Retry all" (POST …/dead-letters/retry). A platform card also says how many events may not
+// have reached the platform (the answer was lost), with "Send again" (POST …/unconfirmed/resend).
 (function () {
   "use strict";
   const admin = window.LoyaltyAdmin;
@@ -78,6 +79,19 @@
     card.querySelector('[data-action="enable"]').hidden = enabled;
     card.querySelector('[data-action="disable"]').hidden = !enabled;
     if (attributes) renderDead(card, attributes);
+    renderUnconfirmed(card, attributes);
+  }
+
+  // The unconfirmed events of one platform card: hidden when there are none.
+  function renderUnconfirmed(card, attributes) {
+    const box = card.querySelector("[data-unconfirmed]");
+    const count = attributes ? Number(attributes.unconfirmed_count || 0) : 0;
+    box.hidden = count === 0;
+    card.dataset.unconfirmed = String(count);
+    if (count === 0) return;
+    box.querySelector("[data-unconfirmed-summary]").textContent =
+      (count === 1 ? "1 event" : count + " events") + " may not have reached " + card.dataset.label +
+      ": the answer was lost. Sending again may show some twice.";
   }
 
   function cell(content) {
@@ -181,10 +195,33 @@
 
   if (shopify) wireRetry(shopify, shopify.dataset.deadLetterSource, shopify.dataset.label);
 
+  // "Send again" on a platform card: its unconfirmed events go out once more, at once.
+  function wireResend(card, platform, label) {
+    const button = card.querySelector("[data-resend-unconfirmed]");
+    button.addEventListener("click", async function () {
+      if (button.hasAttribute("loading")) return;
+      button.setAttribute("loading", "");
+      try {
+        const result = await admin.api("POST", "/integrations/" + platform + "/unconfirmed/resend");
+        if (!result.ok) {
+          admin.toast(admin.firstError(result.body), { error: true });
+          return;
+        }
+        const resent = Number(result.body.data.attributes.resent || 0);
+        admin.toast(resent === 0 ? "Nothing left to send again"
+          : "Sending " + (resent === 1 ? "1 event" : resent + " events") + " to " + label + " again");
+        await load();
+      } finally {
+        button.removeAttribute("loading");
+      }
+    });
+  }
+
   cards.forEach(function (card) {
     const platform = card.dataset.integration;
     const label = card.dataset.label;
     wireRetry(card, platform, label);
+    wireResend(card, platform, label);
     const form = card.querySelector("[data-connect]");
     form.addEventListener("submit", async function (event) {
       event.preventDefault();

@@ -62,6 +62,19 @@ class DeadLetterSummary:
     customers: dict[int, DeadLetterCustomer]  # by our customer id
 
 
+async def named_customers(shop_id: int, ids: set[int | None]) -> dict[int, DeadLetterCustomer]:
+    """Who the shop's customers `ids` are, as the admin names them (None and deleted skipped).
+    Also how the unconfirmed events (loyalty.outbox.deliveries) name theirs."""
+    wanted = {i for i in ids if i is not None}
+    found = await Customer.filter(shop_id=shop_id, id__in=wanted) if wanted else []
+    return {
+        c.id: DeadLetterCustomer(
+            c.shopify_customer_id, f"{c.first_name} {c.last_name}".strip() or c.email or ""
+        )
+        for c in found
+    }
+
+
 def parse_source(name: str) -> tuple[JobName, ...]:
     """The jobs of `shopify`, `klaviyo`, `omnisend` or `postscript`; anything else raises
     DeadLetterSourceNotFoundError (404)."""
@@ -121,14 +134,7 @@ async def summary(*, shop_id: int, source: str, limit: int = NEWEST) -> DeadLett
     """The count and newest dead letters of one source (raises for an unknown source)."""
     jobs = parse_source(source)
     newest = await dead_letters(shop_id=shop_id, jobs=jobs, limit=limit)
-    ids = {d.customer_id for d in newest if d.customer_id is not None}
-    found = await Customer.filter(shop_id=shop_id, id__in=ids) if ids else []
-    customers = {
-        c.id: DeadLetterCustomer(
-            c.shopify_customer_id, f"{c.first_name} {c.last_name}".strip() or c.email or ""
-        )
-        for c in found
-    }
+    customers = await named_customers(shop_id, {d.customer_id for d in newest})
     # The count needs no query when the list is not full: it is the whole of it.
     count = (
         len(newest) if len(newest) < limit else await dead_letter_count(shop_id=shop_id, jobs=jobs)

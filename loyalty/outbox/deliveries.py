@@ -7,11 +7,14 @@ sent again. On a platform that does not document dedupe by our id, an event is r
 dies with the request in flight: not lost (the platform probably has it), never re-sent
 automatically, and re-sent only when the merchant asks (`resend_unconfirmed`). An error answer
 removes the mark (`forget`): the platform did not take it, so it is retried.
+The admin shows each platform's unconfirmed events (`unconfirmed_summary`) so the merchant can
+ask. Every query here is scoped to one shop.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.expressions import Q
@@ -22,8 +25,11 @@ from loyalty.clock import utcnow
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import DeliveryStatus, EventDelivery, OutboxIntent, Platform
 from loyalty.outbox.claims import reopened
+from loyalty.outbox.dead_letters import DeadLetterCustomer, named_customers
 
 log = logging.getLogger(__name__)
+
+NEWEST = 20  # how many of a platform's unconfirmed events the admin lists
 
 _RECORD_SQL = """
 INSERT INTO event_delivery (shop_id, platform, event_key, intent_id, status, at)
@@ -71,6 +77,61 @@ async def unconfirmed_count(*, shop_id: int, platform: Platform | None = None) -
     if platform is not None:
         query = query.filter(platform=str(platform))
     return await query.count()
+
+
+@dataclass(frozen=True, slots=True)
+class UnconfirmedEvent:
+    key: str
+    customer_id: int | None  # the customer of the intent that sent it (None: since deleted)
+    at: datetime  # when the answer was lost
+
+
+@dataclass(frozen=True, slots=True)
+class UnconfirmedSummary:
+    """A platform's unconfirmed events as the admin shows them: how many, the newest, and who."""
+
+    platform: Platform
+    count: int
+    newest: list[UnconfirmedEvent]
+    customers: dict[int, DeadLetterCustomer]  # by our customer id
+
+
+async def unconfirmed_events(
+    *, shop_id: int, platform: Platform, limit: int = NEWEST
+) -> list[UnconfirmedEvent]:
+    """The shop's unconfirmed events on `platform`, newest first."""
+    rows = (
+        await EventDelivery.filter(
+            shop_id=shop_id, platform=str(platform), status=DeliveryStatus.UNCONFIRMED
+        )
+        .order_by("-at", "-id")
+        .limit(limit)
+    )
+    intent_ids = {row.intent_id for row in rows}
+    owners: dict[int, int | None] = (
+        dict(
+            await OutboxIntent.filter(shop_id=shop_id, id__in=intent_ids).values_list(
+                "id", "customer_id"
+            )
+        )
+        if intent_ids
+        else {}
+    )
+    return [UnconfirmedEvent(row.event_key, owners.get(row.intent_id), row.at) for row in rows]
+
+
+async def unconfirmed_summary(
+    *, shop_id: int, platform: Platform, limit: int = NEWEST
+) -> UnconfirmedSummary:
+    newest = await unconfirmed_events(shop_id=shop_id, platform=platform, limit=limit)
+    customers = await named_customers(shop_id, {event.customer_id for event in newest})
+    # The count needs no query when the list is not full: it is the whole of it.
+    count = (
+        len(newest)
+        if len(newest) < limit
+        else await unconfirmed_count(shop_id=shop_id, platform=platform)
+    )
+    return UnconfirmedSummary(platform, count, newest, customers)
 
 
 async def resend_unconfirmed(

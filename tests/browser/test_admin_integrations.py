@@ -1,6 +1,6 @@
 """Integrations in Chromium: a wrong key is a field message; a good one connects (and is never
-shown again), sync turns on, "Test connection" shows what the API answered, and a stored sync
-failure reads in plain words."""
+shown again), sync turns on, "Test connection" shows what the API answered, a stored sync
+failure reads in plain words, and events whose answer was lost can be sent again."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from playwright.async_api import Page, expect
 from loyalty.clock import utcnow
 from loyalty.integrations import record_outcome
 from loyalty.jobs import JobName
-from loyalty.models import Integration, OutboxIntent, Platform
+from loyalty.models import (
+    DeliveryStatus,
+    EventDelivery,
+    Integration,
+    IntentOutcome,
+    OutboxIntent,
+    Platform,
+)
 from tests.browser.admin import AdminPage, installed_shop
 from tests.browser.conftest import LiveApp
 from tests.factories import create_customer
@@ -139,4 +146,50 @@ class TestIntegrations:
         await intent.refresh_from_db()
         # Pending again with a new window (the in-process worker may already be trying it).
         assert intent.dead_at is None and intent.retry_from is not None
+        assert admin.errors == []
+
+    async def test_events_whose_answer_was_lost_can_be_sent_again(
+        self, page: Page, live_app: LiveApp
+    ) -> None:
+        """A Postscript event recorded unconfirmed: the card says it may not have arrived and
+        may show twice; "Send again" makes its intent pending again and says how many."""
+        shop = await installed_shop()
+        # Sync off: the re-sent intent stays pending, so the test sees it as the button left it.
+        await Integration.create(
+            shop=shop, platform=Platform.POSTSCRIPT, enabled=False, credentials_enc="unreadable"
+        )
+        customer = await create_customer(shop, first_name="Ada")
+        intent = await OutboxIntent.create(
+            shop=shop,
+            customer=customer,
+            job=JobName.SYNC_POSTSCRIPT_SUBSCRIBERS,
+            completed_at=utcnow(),
+            outcome=IntentOutcome.DELIVERED,
+            attempts=1,
+        )
+        await EventDelivery.create(
+            shop_id=shop.id,
+            platform=str(Platform.POSTSCRIPT),
+            event_key="points:1",
+            intent_id=intent.id,
+            status=DeliveryStatus.UNCONFIRMED,
+            at=utcnow(),
+        )
+        admin = AdminPage(page, live_app)
+        await admin.open("/app/integrations")
+        postscript = page.locator('[data-integration="postscript"]')
+        banner = postscript.locator("[data-unconfirmed]")
+        await expect(banner).to_contain_text(
+            "1 event may not have reached Postscript: the answer was lost. "
+            "Sending again may show some twice."
+        )
+        await expect(page.locator('[data-integration="klaviyo"] [data-unconfirmed]')).to_be_hidden()
+
+        await banner.get_by_role("button", name="Send again").click()
+
+        await expect(banner).to_be_hidden()
+        assert any("1 event" in toast for toast in await admin.toasts())
+        await intent.refresh_from_db()
+        assert intent.completed_at is None and intent.retry_from is not None
+        assert not await EventDelivery.filter(shop_id=shop.id).exists()
         assert admin.errors == []

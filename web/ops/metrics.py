@@ -37,7 +37,8 @@ def _gauge(name: str, help_text: str, samples: list[tuple[str, int]]) -> list[st
 
 
 def render(metrics: OutboxMetrics) -> str:
-    """The exposition text: one gauge family per number, jobs as a `job` label."""
+    """The exposition text: one gauge family per number, jobs as a `job` label (platforms as
+    a `platform` label)."""
 
     def by_job(counts: dict[str, int]) -> list[tuple[str, int]]:
         return [(f'{{job="{job}"}}', n) for job, n in sorted(counts.items())]
@@ -52,6 +53,12 @@ def render(metrics: OutboxMetrics) -> str:
             "loyalty_outbox_dead_letters",
             "Side-effect intents given up after their retry window and not retried, by job.",
             by_job(metrics.dead_letters),
+        ),
+        *_gauge(
+            "loyalty_events_unconfirmed",
+            "Events sent whose answer was lost, not sent again until the merchant asks, "
+            "by platform.",
+            [(f'{{platform="{p}"}}', n) for p, n in sorted(metrics.unconfirmed.items())],
         ),
         *_gauge(
             "loyalty_webhooks_failed",

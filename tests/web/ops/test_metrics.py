@@ -1,5 +1,6 @@
 """`GET /metrics`: absent without METRICS_TOKEN, 401 for any other token, and with it the
-outbox's pending and dead-lettered intents per job and the webhooks failed for good, across
+outbox's pending and dead-lettered intents per job, the events unconfirmed per platform and the
+webhooks failed for good, across
 every shop, in the Prometheus text format. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from asgi_lifespan import LifespanManager
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
 from loyalty.metrics import INTENT_JOBS
-from loyalty.models import IntentOutcome, OutboxIntent, Shop, WebhookEvent
+from loyalty.models import (
+    DeliveryStatus,
+    EventDelivery,
+    IntentOutcome,
+    OutboxIntent,
+    Platform,
+    Shop,
+    WebhookEvent,
+)
 from loyalty.settings import Settings
 from tests.factories import create_customer, create_shop
 from web.app import create_app
@@ -73,6 +82,17 @@ async def test_without_a_token_configured_the_route_is_absent(
     assert response.json()["errors"][0]["code"] == "not_found"
 
 
+async def delivery(shop: Shop, platform: Platform, key: str, status: DeliveryStatus) -> None:
+    await EventDelivery.create(
+        shop_id=shop.id,
+        platform=str(platform),
+        event_key=key,
+        intent_id=1,
+        status=status,
+        at=utcnow(),
+    )
+
+
 @pytest.mark.parametrize(
     "authorization",
     [
@@ -110,6 +130,10 @@ async def test_the_numbers_across_every_shop(scraper: httpx.AsyncClient, db: str
     await webhook(first, 3, processed=False, error="RuntimeError: retrying")  # still retried
     await webhook(first, 4, processed=True, error=None)  # handled
     await webhook(second, 5, processed=False, error=None)  # not yet handled
+    await delivery(first, Platform.OMNISEND, "e1", DeliveryStatus.UNCONFIRMED)
+    await delivery(second, Platform.OMNISEND, "e1", DeliveryStatus.UNCONFIRMED)
+    await delivery(second, Platform.POSTSCRIPT, "e2", DeliveryStatus.UNCONFIRMED)
+    await delivery(first, Platform.POSTSCRIPT, "e3", DeliveryStatus.ACCEPTED)  # arrived
 
     response = await scraper.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200, response.text
@@ -126,6 +150,8 @@ async def test_the_numbers_across_every_shop(scraper: httpx.AsyncClient, db: str
         "sync_klaviyo_profiles": 2,
         "sync_postscript_subscribers": 1,
     }
+    unconfirmed = {p: found[f'loyalty_events_unconfirmed{{platform="{p}"}}'] for p in Platform}
+    assert unconfirmed == {Platform.KLAVIYO: 0, Platform.OMNISEND: 2, Platform.POSTSCRIPT: 1}
     assert found["loyalty_webhooks_failed"] == 2
     assert found["loyalty_webhooks_pending"] == 2
 

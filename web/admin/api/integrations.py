@@ -3,7 +3,9 @@ Postscript), under the admin API's ID-token auth. The saved API key is never sen
 its hint; a failed connection test is a 200 with `ok: false` and the reason in plain words.
 
 Each status carries the platform's dead letters (count and newest); `…/dead-letters` reads and
-retries them, for `shopify` (the metafield syncs) as well. Everything is the token's shop's."""
+retries them, for `shopify` (the metafield syncs) as well. It carries its unconfirmed events too
+(sent, answer lost, never re-sent on their own); `…/unconfirmed/resend` sends them again when
+the merchant asks. Everything is the token's shop's."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from loyalty.crypto import SecretBox
 from loyalty.integrations import IntegrationStatus
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import Platform, Shop
-from loyalty.outbox import dead_letters
-from loyalty.outbox.dead_letters import DeadLetterSummary
+from loyalty.outbox import dead_letters, deliveries
+from loyalty.outbox.dead_letters import DeadLetterCustomer, DeadLetterSummary
+from loyalty.outbox.deliveries import UnconfirmedSummary
 from web.admin.api.bodies import SaveIntegration
 from web.http.body import read_json_object
 from web.http.jsonapi import document_response, resource
@@ -40,7 +43,9 @@ def _platform(request: Request) -> Platform:
     return integrations.parse_platform(request.path_params["platform"])
 
 
-def render(status: IntegrationStatus, dead: DeadLetterSummary) -> dict[str, Any]:
+def render(
+    status: IntegrationStatus, dead: DeadLetterSummary, unconfirmed: UnconfirmedSummary
+) -> dict[str, Any]:
     return resource(
         "integration",
         str(status.platform),
@@ -53,24 +58,28 @@ def render(status: IntegrationStatus, dead: DeadLetterSummary) -> dict[str, Any]
             "last_error_at": isoformat_z(status.last_error_at),
             "last_error": status.last_error,
             **_dead_attributes(dead),
+            **_unconfirmed_attributes(unconfirmed),
         },
     )
 
 
-def _dead_attributes(dead: DeadLetterSummary) -> dict[str, Any]:
-    def customer(customer_id: int | None) -> dict[str, Any] | None:
-        found = dead.customers.get(customer_id) if customer_id is not None else None
-        if found is None:
-            return None  # the shop's own (programme metafield), or a customer since deleted
-        return {"shopify_customer_id": str(found.shopify_customer_id), "name": found.name}
+def _customer(
+    customers: dict[int, DeadLetterCustomer], customer_id: int | None
+) -> dict[str, Any] | None:
+    found = customers.get(customer_id) if customer_id is not None else None
+    if found is None:
+        return None  # the shop's own (programme metafield), or a customer since deleted
+    return {"shopify_customer_id": str(found.shopify_customer_id), "name": found.name}
 
+
+def _dead_attributes(dead: DeadLetterSummary) -> dict[str, Any]:
     return {
         "dead_letter_count": dead.count,
         "dead_letters": [
             {
                 "id": str(letter.id),
                 "job": letter.job,
-                "customer": customer(letter.customer_id),
+                "customer": _customer(dead.customers, letter.customer_id),
                 "dead_at": isoformat_z(letter.dead_at),
                 "attempts": letter.attempts,
                 "last_error": letter.last_error,
@@ -80,9 +89,25 @@ def _dead_attributes(dead: DeadLetterSummary) -> dict[str, Any]:
     }
 
 
+def _unconfirmed_attributes(unconfirmed: UnconfirmedSummary) -> dict[str, Any]:
+    return {
+        "unconfirmed_count": unconfirmed.count,
+        "unconfirmed": [
+            {
+                "event_key": event.key,
+                "customer": _customer(unconfirmed.customers, event.customer_id),
+                "at": isoformat_z(event.at),
+            }
+            for event in unconfirmed.newest
+        ],
+    }
+
+
 async def _rendered(request: Request, status: IntegrationStatus) -> dict[str, Any]:
-    dead = await dead_letters.summary(shop_id=_shop(request).id, source=str(status.platform))
-    return render(status, dead)
+    shop_id = _shop(request).id
+    dead = await dead_letters.summary(shop_id=shop_id, source=str(status.platform))
+    unconfirmed = await deliveries.unconfirmed_summary(shop_id=shop_id, platform=status.platform)
+    return render(status, dead, unconfirmed)
 
 
 def _resume(request: Request, status: IntegrationStatus) -> None:
@@ -170,6 +195,18 @@ async def retry_dead_letters(request: Request) -> Response:
     return document_response(resource("dead_letter_retry", source, {"retried": retried}))
 
 
+async def resend_unconfirmed(request: Request) -> Response:
+    """Send again: the platform's unconfirmed events go out once more (the merchant accepts
+    that one the platform did get shows twice), the dispatcher told now rather than at the
+    next sweep. Answers how many."""
+    platform = _platform(request)
+    shop_id = _shop(request).id
+    resent = await deliveries.resend_unconfirmed(shop_id=shop_id, platform=platform)
+    if resent:
+        services(request).dispatcher.notify(shop_id, [str(PROFILE_SYNC_JOBS[platform])])
+    return document_response(resource("unconfirmed_resend", str(platform), {"resent": resent}))
+
+
 async def delete_integration(request: Request) -> Response:
     await integrations.forget(shop=_shop(request), platform=_platform(request))
     return Response(status_code=204)
@@ -211,6 +248,12 @@ routes = [
         retry_dead_letters,
         methods=["POST"],
         name="admin_api.integrations.dead_letters.retry",
+    ),
+    Route(
+        "/integrations/{platform}/unconfirmed/resend",
+        resend_unconfirmed,
+        methods=["POST"],
+        name="admin_api.integrations.unconfirmed.resend",
     ),
     Route(
         "/integrations/{platform}/test",
