@@ -22,7 +22,7 @@ from pydantic import (
 
 from loyalty.customers.identifiers import MAX_BIGINT, parse_shopify_id
 from loyalty.earning import adjustments, custom_actions
-from loyalty.idempotency import MAX_KEY_LENGTH
+from loyalty.earning.idempotency import MAX_KEY_LENGTH
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$"

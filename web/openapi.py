@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from loyalty.catalogue import RULE_SORTS
 from loyalty.customers.members import CUSTOMER_SORTS
+from loyalty.earning.catalogue import RULE_SORTS
 from loyalty.earning.history import HISTORY_SORTS
 from loyalty.models import EarningStatus, RuleCategory
 from loyalty.settings import Settings

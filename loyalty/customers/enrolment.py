@@ -18,9 +18,9 @@ from tortoise.transactions import in_transaction
 from loyalty.clock import utcnow
 from loyalty.customers.members import Member, get_member
 from loyalty.customers.mirror import CustomerRecord, mirror_customer
-from loyalty.customers.tier import recalculate_tier
 from loyalty.errors import NotFoundError
 from loyalty.models import Shop
+from loyalty.tiers.placement import recalculate_tier
 
 SOURCE = "api"
 

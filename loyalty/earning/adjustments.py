@@ -24,14 +24,14 @@ from decimal import Decimal
 from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
-from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.customers.members import find_member
-from loyalty.customers.tier import recalculate_tier
 from loyalty.earning.ceiling import balance_limit_error, fits
 from loyalty.errors import CustomerExcludedError
 from loyalty.models import ActorType, Customer, EarningHistoryEntry, EarningStatus
 from loyalty.outbox.intents import write_customer_sync_intents
+from loyalty.shops.api_keys import ShopContext
+from loyalty.tiers.placement import recalculate_tier
 
 ACTION = "manual_adjustment"
 MAX_ADJUSTMENT = 1_000_000  # per call (LoyaltyLion's cap too)

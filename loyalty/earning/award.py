@@ -27,7 +27,6 @@ from typing import Any, Protocol
 from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
-from loyalty.api_keys import ApiKeyRevokedError, ShopContext
 from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
@@ -44,6 +43,7 @@ from loyalty.errors import (
 from loyalty.models import API_AWARDABLE_CATEGORIES, ActorType, EarningStatus
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
+from loyalty.shops.api_keys import ApiKeyRevokedError, ShopContext
 
 
 class OutboxNotifier(Protocol):

@@ -21,12 +21,12 @@ from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.customers.tier import recalculate_tier
 from loyalty.earning.ceiling import BalanceLimitReached, fits_sql, record_refusal
 from loyalty.lifecycle import LifecycleRun
 from loyalty.models import Activity, ActorType, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.sync.events import APPROVED
+from loyalty.tiers.placement import recalculate_tier
 
 # Served by the partial index on pending entries by due date (migration 0005).
 _DUE_SQL = """

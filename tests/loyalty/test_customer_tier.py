@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from loyalty.customers.tier import recalculate_tier
 from loyalty.models import Activity, Customer, OutboxIntent
+from loyalty.tiers.placement import recalculate_tier
 from tests.factories import create_customer, create_shop, create_tier
 
 

@@ -13,8 +13,8 @@ from asgi_lifespan import LifespanManager
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
-from loyalty.metrics import INTENT_JOBS
 from loyalty.models import IntentOutcome, OutboxIntent, Shop, WebhookEvent
+from loyalty.reports.metrics import INTENT_JOBS
 from loyalty.settings import Settings
 from tests.factories import create_customer, create_shop
 from web.app import create_app

@@ -30,7 +30,7 @@ from loyalty.jobs import JobName
 from loyalty.models import Shop
 from loyalty.shopify.backfill import request_backfill
 from loyalty.shopify.tokens import TokenExchangeError, exchange_offline_token, has_usable_token
-from loyalty.shops import get_or_create_shop
+from loyalty.shops.domains import get_or_create_shop
 from web.auth import throttle
 from web.auth.id_token import token_shop, verify
 from web.errors import error_response

@@ -12,13 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import api_keys, programme, tiers
 from loyalty.customers import directory, exclusion
 from loyalty.earning import rules
 from loyalty.earning.rules import RuleChanges
 from loyalty.models import RuleCategory
-from loyalty.programme import ProgrammeChanges
-from loyalty.tiers import TierChanges
+from loyalty.shops import api_keys, programme
+from loyalty.shops.programme import ProgrammeChanges
+from loyalty.tiers import configuration as tiers
+from loyalty.tiers.configuration import TierChanges
 from web import admin_bodies as bodies
 from web import admin_serializers as render
 from web.errors import RequestError

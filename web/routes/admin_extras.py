@@ -20,13 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import compliance, dashboard, tier_preview, tiers
-from loyalty.api_keys import ShopContext
 from loyalty.clock import isoformat_z
-from loyalty.customers import resync
+from loyalty.customers import compliance, resync
 from loyalty.customers.identifiers import ascii_number, parse_shopify_id
 from loyalty.earning import adjustments
 from loyalty.models import ActorType, DataRequest, Shop
+from loyalty.reports import dashboard
+from loyalty.shops.api_keys import ShopContext
+from loyalty.tiers import configuration as tiers
+from loyalty.tiers import preview as tier_preview
 from web.admin_bodies import Body
 from web.errors import RequestError
 from web.jsonapi import document_response, resource

@@ -9,14 +9,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from loyalty import catalogue
-from loyalty.api_keys import ApiKeyPrincipal
 from loyalty.customers import enrolment, members, profile
 from loyalty.customers.identifiers import MAX_IDENTIFIER_LENGTH
-from loyalty.earning import adjustments, custom_actions, history
+from loyalty.earning import adjustments, catalogue, custom_actions, history
 from loyalty.earning.award import Actor, award_rule
 from loyalty.models import ActorType, EarningStatus, RuleCategory
 from loyalty.paging import NEWEST_FIRST
+from loyalty.shops.api_keys import ApiKeyPrincipal
 from web import api_bodies as bodies
 from web import api_params as params
 from web import openapi

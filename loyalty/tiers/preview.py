@@ -2,7 +2,7 @@
 changed (or a new tier added): what the admin shows beside the tiers and while one is edited.
 
 A customer belongs to the highest tier their lifetime points reach (see
-loyalty.tier_assignment), so a tier holds the customers at or above its threshold and below
+loyalty.tiers.assignment), so a tier holds the customers at or above its threshold and below
 the next one's. Counted in one pass over the shop's customers; nothing is written.
 """
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from loyalty.api_keys import ShopContext
 from loyalty.models import (
     API_AWARDABLE_CATEGORIES,
     Customer,
@@ -22,6 +21,7 @@ from loyalty.models import (
     VipTier,
 )
 from loyalty.points import ONE, multiplied_points
+from loyalty.shops.api_keys import ShopContext
 
 RECENT_HISTORY = 10
 
