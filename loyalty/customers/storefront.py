@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from loyalty.customers import lookup
 from loyalty.models import (
     API_AWARDABLE_CATEGORIES,
     Customer,
@@ -82,7 +83,7 @@ def shop_context(shop: Shop) -> ShopContext:
 
 async def ensure_customer(*, shop: Shop, shopify_customer_id: int) -> Customer:
     """The customer, enrolled (zero balances, entry tier) if the app has not seen them yet."""
-    customer = await Customer.get_or_none(shop=shop, shopify_customer_id=shopify_customer_id)
+    customer = await lookup.by_shopify_id(shop.id, shopify_customer_id)
     if customer is not None:
         return customer
     entry_tier = (

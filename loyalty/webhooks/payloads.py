@@ -27,6 +27,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from loyalty.customers.identifiers import parse_gid
 from loyalty.customers.mirror import CustomerRecord
 from loyalty.webhooks.topics import Topic
 
@@ -115,11 +116,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _gid_number(value: Any, kind: str) -> int:
-    prefix = f"gid://shopify/{kind}/"
-    number = value.removeprefix(prefix) if isinstance(value, str) else ""
-    if number == value or not (number.isascii() and number.isdigit() and 0 < int(number) < 2**63):
-        raise ValueError(f"expected a {prefix}<id> global id")
-    return int(number)
+    number = parse_gid(value, kind)
+    if number is None:
+        raise ValueError(f"expected a gid://shopify/{kind}/<id> global id")
+    return number
 
 
 def _same_id(number: int, gid_number: int) -> bool:
