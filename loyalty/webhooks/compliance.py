@@ -21,10 +21,10 @@ from datetime import timedelta
 from loyalty.customers.compliance import export_customer_data, redact_customer, redact_shop
 from loyalty.webhooks.event import RetryLaterError, WebhookContext
 from loyalty.webhooks.inbox import forget_shop
+from loyalty.webhooks.payload_base import InvalidPayloadError
 from loyalty.webhooks.payloads import (
     CustomerDataRequestPayload,
     CustomerRedactPayload,
-    InvalidPayloadError,
     ShopRedactPayload,
 )
 

@@ -29,6 +29,7 @@ from loyalty.models import (
     Shop,
     WebhookEvent,
 )
+from loyalty.webhooks.payload_base import parse
 from loyalty.webhooks.payloads import (
     PAYLOAD_BY_TOPIC,
     CustomerDataRequestPayload,
@@ -37,7 +38,6 @@ from loyalty.webhooks.payloads import (
     OrderPayload,
     RefundPayload,
     ScopesUpdatePayload,
-    parse,
 )
 from loyalty.webhooks.topics import Topic
 from standins.webhook_examples import (
