@@ -73,6 +73,7 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layer contracts in pyproject.toml
 
 format: install-test
 	$(BIN)/ruff format .

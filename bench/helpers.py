@@ -137,10 +137,10 @@ def cmd_baseline_table(dsn: str) -> None:
 
 
 async def _seed(customers: int) -> dict[str, Any]:
-    from loyalty.api_keys import issue_api_key
     from loyalty.db import close_db, connection, dialect, init_db
     from loyalty.models import ApiKeyScope, EarningRule, RuleCategory, Shop, VipTier
     from loyalty.settings import Settings
+    from loyalty.shops.api_keys import issue_api_key
 
     settings = Settings.from_env()
     await init_db(settings.database_url)

@@ -133,8 +133,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _api_key_create(settings: Settings, args: argparse.Namespace) -> int:
-    from loyalty.api_keys import issue_api_key
     from loyalty.models import ApiKeyScope, Shop
+    from loyalty.shops.api_keys import issue_api_key
 
     async def work() -> int:
         shop = await Shop.get_or_none(domain=args.shop)
@@ -157,7 +157,7 @@ def _api_key_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from loyalty.demo import seed_demo
+    from loyalty.shops.demo import seed_demo
 
     demo = _with_db(settings, seed_demo)
     if args.json:

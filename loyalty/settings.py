@@ -1,7 +1,11 @@
-"""Settings: one immutable object built from the environment (twelve-factor).
+"""Settings: one immutable object built from the environment (twelve-factor), by pydantic-settings.
 
-The web app, the worker and the CLI take a `Settings` value; tests build their own and never
-patch the environment after import.
+Owns every configuration variable: each is declared once below, its environment name is the
+field's name in capitals (or the alias it names), with its default and its validation beside
+it. `Settings.from_env()` reads the process environment and, when present, `.env` (the
+environment wins); `Settings.from_env(env)` reads only the mapping it is given. `Settings(...)`
+itself reads nothing: the web app, the worker and the CLI take a `Settings` value, and tests build
+their own and never patch the environment after import. Values are frozen once built.
 """
 
 from __future__ import annotations
@@ -9,29 +13,75 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AliasChoices, Field, field_validator
+from pydantic._internal._model_construction import ModelMetaclass
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_DATA_DIR = Path("data")
 SHOPIFY_API_VERSION = "2026-10"  # the one place the Admin API version is pinned
 MIN_RETRY_WINDOW = 24 * 3600.0  # OUTBOX_RETRY_WINDOW below a day is refused
 
+# What `from_env` reads while it builds a value: None outside it (the constructor reads nothing),
+# the process environment (plus .env), or the mapping it was given.
+_READING: ContextVar[Mapping[str, str] | None] = ContextVar("settings_source", default=None)
 
-@dataclass(frozen=True)
-class Settings:
+
+def _without_trailing_slash(url: str | None) -> str | None:
+    return url.rstrip("/") or None if url is not None else None
+
+
+Url = Annotated[str, AfterValidator(lambda url: url.rstrip("/"))]
+OptionalUrl = Annotated[str | None, AfterValidator(_without_trailing_slash)]
+
+
+class _DefaultsOnTheClass(ModelMetaclass):
+    """`Settings.api_rate_limit` is the declared default, as on the dataclass this replaced.
+
+    Pydantic keeps field defaults off the class; the public API's description quotes them.
+    """
+
+    def __getattr__(cls, name: str) -> Any:
+        fields = cls.__dict__.get("__pydantic_fields__") or {}
+        if name in fields and not fields[name].is_required():
+            return fields[name].get_default(call_default_factory=True)
+        return super().__getattr__(name)  # type: ignore[misc]
+
+
+class Settings(BaseSettings, metaclass=_DefaultsOnTheClass):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",  # the environment holds much more than ours
+        env_ignore_empty=True,  # `FOO=` in .env means "unset, use the default"
+        populate_by_name=True,  # Settings(data_dir=...) as well as LOYALTY_DATA_DIR
+        env_file=".env",
+        env_file_encoding="utf-8",
+    )
+
+    # Where the embedded default keeps its SQLite file and generated key.
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, validation_alias="LOYALTY_DATA_DIR")
+    # Unset: SQLite under data_dir (from_env). postgresql:// is accepted as postgres://.
     database_url: str = f"sqlite://{DEFAULT_DATA_DIR}/loyalty.sqlite3"
     redis_url: str | None = None
     shopify_api_key: str = ""
     shopify_api_secret: str = ""
     shopify_old_api_secret: str | None = None
-    shopify_app_url: str = "http://127.0.0.1:8000"
+    shopify_app_url: Url = Field(
+        default="http://127.0.0.1:8000", validation_alias=AliasChoices("SHOPIFY_APP_URL", "APP_URL")
+    )
     scopes: str = "read_customers,write_customers,read_orders,write_app_proxy"
-    secret_key: str = field(default="", repr=False)
+    # Unset: a key generated into data_dir/secret.key (from_env).
+    secret_key: str = Field(default="", repr=False)
     # Seconds between sweeps that re-dispatch side-effect intents still undelivered.
     outbox_sweep_interval: float = 15.0
-    # An intent claimed by a job that did not finish within this many seconds is re-dispatched.
-    outbox_claim_timeout: float = 120.0
     # How long the dispatcher gathers intents before pushing them to the queue (coalescing).
     outbox_dispatch_delay: float = 0.2
     log_level: str = "info"
@@ -52,11 +102,11 @@ class Settings:
     admin_api_rate_limit: float = 10.0
     admin_api_burst: int = 40
     # Partner base URLs: the real services unless overridden (local stub servers: bench/sync).
-    klaviyo_base_url: str = "https://a.klaviyo.com"
-    omnisend_base_url: str = "https://api.omnisend.com/api"
-    postscript_base_url: str = "https://api.postscript.io"
+    klaviyo_base_url: Url = "https://a.klaviyo.com"
+    omnisend_base_url: Url = "https://api.omnisend.com/api"
+    postscript_base_url: Url = "https://api.postscript.io"
     # When set, Admin API calls for https://<shop>.myshopify.com/… go to this URL instead.
-    shopify_admin_base_url: str | None = None
+    shopify_admin_base_url: OptionalUrl = None
     # Seconds a marketing-platform sync waits for more changes to the same customers, so a
     # burst of changes becomes one profile write per customer (each event is still sent).
     marketing_sync_delay: float = 5.0
@@ -77,7 +127,22 @@ class Settings:
     expiry_interval: float = 900.0
     occasions_interval: float = 3600.0
     # Bearer token for GET /metrics (Prometheus text). Unset: the route answers 404.
-    metrics_token: str | None = field(default=None, repr=False)
+    metrics_token: str | None = Field(default=None, repr=False)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, url: str) -> str:
+        # Tortoise knows postgres:// (and asyncpg://); hosting providers hand out postgresql://.
+        if url.startswith("postgresql://"):
+            return "postgres://" + url.removeprefix("postgresql://")
+        return url
+
+    @field_validator("outbox_retry_window")
+    @classmethod
+    def _at_least_a_day(cls, seconds: float) -> float:
+        if seconds < MIN_RETRY_WINDOW:
+            raise ValueError(f"OUTBOX_RETRY_WINDOW must be at least {MIN_RETRY_WINDOW:.0f} seconds")
+        return seconds
 
     @property
     def database_dialect(self) -> str:
@@ -89,69 +154,54 @@ class Settings:
         return not self.redis_url
 
     def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return self.model_copy(update=changes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        data_dir = Path(env.get("LOYALTY_DATA_DIR", str(DEFAULT_DATA_DIR)))
-        database_url = env.get("DATABASE_URL") or f"sqlite://{data_dir}/loyalty.sqlite3"
-        if database_url.startswith("postgresql://"):
-            database_url = "postgres://" + database_url.removeprefix("postgresql://")
-        return cls(
-            database_url=database_url,
-            redis_url=env.get("REDIS_URL") or None,
-            shopify_api_key=env.get("SHOPIFY_API_KEY", ""),
-            shopify_api_secret=env.get("SHOPIFY_API_SECRET", ""),
-            shopify_old_api_secret=env.get("SHOPIFY_OLD_API_SECRET") or None,
-            shopify_app_url=(
-                env.get("SHOPIFY_APP_URL") or env.get("APP_URL") or cls.shopify_app_url
-            ).rstrip("/"),
-            scopes=env.get("SCOPES", cls.scopes),
-            secret_key=env.get("SECRET_KEY") or _local_secret_key(data_dir),
-            outbox_sweep_interval=float(
-                env.get("OUTBOX_SWEEP_INTERVAL", cls.outbox_sweep_interval)
-            ),
-            log_level=env.get("LOG_LEVEL", cls.log_level),
-            api_rate_limit=float(env.get("API_RATE_LIMIT", cls.api_rate_limit)),
-            api_rate_burst=int(env.get("API_RATE_BURST", cls.api_rate_burst)),
-            api_award_rate_limit=float(env.get("API_AWARD_RATE_LIMIT", cls.api_award_rate_limit)),
-            api_award_rate_burst=int(env.get("API_AWARD_RATE_BURST", cls.api_award_rate_burst)),
-            metrics_token=env.get("METRICS_TOKEN") or None,
-            auth_failure_limit=float(env.get("AUTH_FAILURE_LIMIT", cls.auth_failure_limit)),
-            auth_failure_burst=int(env.get("AUTH_FAILURE_BURST", cls.auth_failure_burst)),
-            admin_api_rate_limit=float(env.get("ADMIN_API_RATE_LIMIT", cls.admin_api_rate_limit)),
-            admin_api_burst=int(env.get("ADMIN_API_BURST", cls.admin_api_burst)),
-            **_sync_settings(env),
-        )
+        """The settings from `env` (default: the process environment, then `.env`).
+
+        Unset DATABASE_URL and SECRET_KEY fall back to the embedded default under
+        LOYALTY_DATA_DIR: a SQLite file and a generated key kept beside it.
+        """
+        token = _READING.set(os.environ if env is None else env)
+        try:
+            settings = cls()
+        finally:
+            _READING.reset(token)
+        derived: dict[str, object] = {}
+        if "database_url" not in settings.model_fields_set:
+            derived["database_url"] = f"sqlite://{settings.data_dir}/loyalty.sqlite3"
+        if not settings.secret_key:
+            derived["secret_key"] = _local_secret_key(settings.data_dir)
+        return settings.with_overrides(**derived)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        reading = _READING.get()
+        if reading is None:  # Settings(...): exactly the values given, nothing from outside
+            return (init_settings,)
+        if reading is os.environ:
+            return (init_settings, env_settings, dotenv_settings)
+        return (init_settings, _MappingSource(settings_cls, reading))
 
 
-def _sync_settings(env: Mapping[str, str]) -> dict[str, Any]:
-    """The background-sync settings (partner URLs, delays, lifecycle intervals) from `env`."""
-    urls = {
-        "klaviyo_base_url": "KLAVIYO_BASE_URL",
-        "omnisend_base_url": "OMNISEND_BASE_URL",
-        "postscript_base_url": "POSTSCRIPT_BASE_URL",
-    }
-    numbers = {
-        "marketing_sync_delay": "MARKETING_SYNC_DELAY",
-        "marketing_sync_max_wait": "MARKETING_SYNC_MAX_WAIT",
-        "metafield_sync_delay": "METAFIELD_SYNC_DELAY",
-        "metafield_sync_max_wait": "METAFIELD_SYNC_MAX_WAIT",
-        "outbox_retry_window": "OUTBOX_RETRY_WINDOW",
-        "partner_rate_share": "PARTNER_RATE_SHARE",
-        "approvals_interval": "APPROVALS_INTERVAL",
-        "expiry_interval": "EXPIRY_INTERVAL",
-        "occasions_interval": "OCCASIONS_INTERVAL",
-    }
-    values: dict[str, Any] = {
-        name: env[var].rstrip("/") for name, var in urls.items() if env.get(var)
-    }
-    values.update({name: float(env[var]) for name, var in numbers.items() if env.get(var)})
-    if values.get("outbox_retry_window", MIN_RETRY_WINDOW) < MIN_RETRY_WINDOW:
-        raise ValueError(f"OUTBOX_RETRY_WINDOW must be at least {MIN_RETRY_WINDOW:.0f} seconds")
-    values["shopify_admin_base_url"] = (env.get("SHOPIFY_ADMIN_BASE_URL") or "").rstrip("/") or None
-    return values
+class _MappingSource(EnvSettingsSource):
+    """The environment source, reading a given mapping instead of the process environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # As for the process environment: names match in any case, and empty means unset.
+        return {name.lower(): value for name, value in self._given.items() if value != ""}
 
 
 def _local_secret_key(data_dir: Path) -> str:

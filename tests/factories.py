@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty import ids
-from loyalty.api_keys import IssuedApiKey, issue_api_key
 from loyalty.models import ApiKeyScope, Customer, EarningRule, RuleCategory, Shop, VipTier
+from loyalty.shops.api_keys import IssuedApiKey, issue_api_key
 
 _sequence = itertools.count(1)
 

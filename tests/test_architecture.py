@@ -225,3 +225,43 @@ class TestLedgerIsTheOnlyWriter:
             "document = EarningHistoryEntry(id='cer_1')  # a response model, not the ORM's\n"
         )
         assert ledger_writes(clean) == []
+
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """`lint-imports` (the contracts in [tool.importlinter], pyproject.toml) over `root`'s tree."""
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": str(LINT_IMPORTS.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class TestLayerContracts:
+    """The core imports no web, worker, Starlette or arq, and no two core packages import each
+    other (the layers in pyproject.toml, loyalty.jobs on top): import-linter keeps both."""
+
+    def test_every_contract_is_kept(self) -> None:
+        result = lint_imports(ROOT)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Contracts: 3 kept, 0 broken." in result.stdout
+
+    def test_a_cycle_between_core_packages_breaks_a_contract(self, tmp_path: Path) -> None:
+        """The outbox reaching up into the webhooks (as its sweep once did) is refused."""
+        for package in ("loyalty", "web", "workers", "cli"):
+            for path in (ROOT / package).rglob("*.py"):
+                copy = tmp_path / path.relative_to(ROOT)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_text(path.read_text())
+        (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+        assert lint_imports(tmp_path).returncode == 0
+        dispatch = tmp_path / "loyalty" / "outbox" / "dispatch.py"
+        dispatch.write_text(dispatch.read_text() + "\nimport loyalty.webhooks.inbox\n")
+        result = lint_imports(tmp_path)
+        assert result.returncode != 0
+        assert "loyalty.outbox is not allowed to import loyalty.webhooks" in result.stdout

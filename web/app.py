@@ -23,7 +23,7 @@ from loyalty.db import close_db, init_db
 from loyalty.jobs.follow_ups import job_defers
 from loyalty.jobs.in_process import in_process_periodic, in_process_queue
 from loyalty.jobs.periodic import PeriodicRunner
-from loyalty.outbox.dispatch import OutboxDispatcher
+from loyalty.jobs.sweep import OutboxDispatcher
 from loyalty.outbox.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from loyalty.settings import Settings
 from loyalty.sync.deps import build_job_deps, new_http_client, shopify_app

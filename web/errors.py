@@ -11,7 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from loyalty import api_keys, errors
+from loyalty import errors
+from loyalty.shops import api_keys
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ import httpx
 from shopify_app import ShopifyApp
 from starlette.requests import Request
 
-from loyalty.api_keys import VerifiedKeyCache
 from loyalty.ledger.award_batch_pg import AwardBatcher
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings
+from loyalty.shops.api_keys import VerifiedKeyCache
 from loyalty.webhooks.inbox import DeliveryInbox
 from web.auth.throttle import AuthThrottle
 from web.ratelimit import RateLimiter

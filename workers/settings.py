@@ -9,7 +9,7 @@ from typing import Any
 from arq.connections import RedisSettings
 
 from loyalty.db import close_db, init_db
-from loyalty.ratelimit import RedisPacer
+from loyalty.partners.pacing import RedisPacer
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps, build_job_deps, new_http_client
 from workers.jobs import FUNCTIONS, crons

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
+from loyalty.customers import lookup
 from loyalty.customers.identifiers import parse_customer_identifier, parse_shopify_id
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import Activity, Customer, EarningHistoryEntry, Shop
@@ -77,7 +78,7 @@ async def find_customer(*, shop: Shop, shopify_customer_id: str) -> Customer:
     number = parse_shopify_id(shopify_customer_id)
     if number is None:
         raise CustomerNotFoundError(f"No customer {shopify_customer_id!r} exists for this shop")
-    customer = await Customer.get_or_none(shop=shop, shopify_customer_id=number)
+    customer = await lookup.by_shopify_id(shop.id, number)
     if customer is None:
         raise CustomerNotFoundError(f"No customer {shopify_customer_id!r} exists for this shop")
     return customer

@@ -1,10 +1,11 @@
 """Customer identifiers as integrations send them, and the one rule for comparing them.
 
 How identifiers are compared (every lookup by Shopify id or email goes through here):
-- A **Shopify id** is ASCII digits `0-9` only, optionally in the GraphQL form
-  `gid://shopify/Customer/<digits>`, from 1 to 2^63-1 (a PostgreSQL bigint). `str.isdigit()` and
-  `int()` also take other scripts' digits (`"٧000000001"` would be 7000000001), `int()` takes
-  `_` and spaces: neither is ever used alone on input. Anything else is no id at all.
+- A **Shopify id** (`parse_shopify_id`; a global id in Shopify's payloads: `parse_gid`) is ASCII
+  digits `0-9` only, optionally in the GraphQL form `gid://shopify/Customer/<digits>`, from 1
+  to 2^63-1 (a PostgreSQL bigint). `str.isdigit()` and `int()` also take other scripts' digits
+  (`"٧000000001"` would be 7000000001), `int()` takes `_` and spaces: neither is ever used
+  alone on input. Anything else is no id at all.
 - An **email** is compared after trimming ASCII whitespace and lower-casing the ASCII letters
   `A-Z`, nothing else: no Unicode case folding or compatibility normalisation, which would make
   distinct addresses equal (the Kelvin sign `K` folds to `k`, `ﬀ` to `ff`). Two emails are the
@@ -48,6 +49,15 @@ def parse_shopify_id(raw: str) -> int | None:
     ignored) → 6789012345; None for anything else, 0, or past a bigint."""
     number = ascii_number(raw.strip(_ASCII_SPACE).removeprefix(GID_PREFIX))
     return number if number else None
+
+
+def parse_gid(value: object, kind: str) -> int | None:
+    """`"gid://shopify/<kind>/6789012345"` → 6789012345 (ASCII digits, 1 to 2^63-1); None for
+    anything else. The one check of a global id Shopify sends (customers, shops)."""
+    prefix = f"gid://shopify/{kind}/"
+    if not isinstance(value, str) or not value.startswith(prefix):
+        return None
+    return ascii_number(value.removeprefix(prefix)) or None
 
 
 def normalize_email(email: str | None) -> str | None:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from loyalty import sql
 from loyalty.clock import parse_db_datetime
+from loyalty.customers import lookup
 from loyalty.customers.identifiers import normalize_email, parse_customer_identifier
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import Customer
@@ -35,14 +36,8 @@ async def find_member(*, shop_id: int, identifier: str, with_tier: bool = True) 
     """The shop's customer by Shopify customer id (or `gid://shopify/Customer/…`) or email,
     case-insensitive; with several customers on one email, the first enrolled. Raises
     CustomerNotFoundError (also for another shop's customer)."""
-    parsed = parse_customer_identifier(identifier)
     customer: Customer | None = None
-    if parsed.shopify_customer_id is not None:
-        query = Customer.filter(shop_id=shop_id, shopify_customer_id=parsed.shopify_customer_id)
-    elif parsed.email_key is not None:
-        query = Customer.filter(shop_id=shop_id, email_key=parsed.email_key).order_by("id")
-    else:
-        query = None
+    query = lookup.matching(shop_id, parse_customer_identifier(identifier))
     if query is not None:
         if with_tier:
             query = query.select_related("vip_tier")

@@ -22,7 +22,6 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from loyalty import ids
-from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.customers.members import find_member
 from loyalty.errors import CustomerExcludedError
@@ -35,6 +34,7 @@ from loyalty.ledger.tiers import recalculate_tier
 from loyalty.ledger.timing import entry_timing
 from loyalty.models import ActorType, Customer
 from loyalty.outbox.intents import write_customer_sync_intents
+from loyalty.shops.api_keys import ShopContext
 
 ACTION = "manual_adjustment"
 MAX_ADJUSTMENT = 1_000_000  # per call (LoyaltyLion's cap too)

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
-from loyalty.api_keys import ApiKeyRevokedError, ShopContext
 from loyalty.clock import parse_db_datetime, utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
 from loyalty.db import dialect
@@ -47,6 +46,7 @@ from loyalty.ledger.timing import entry_timing
 from loyalty.models import API_AWARDABLE_CATEGORIES, ActorType, EarningStatus
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import as_multiplier, multiplied_points
+from loyalty.shops.api_keys import ApiKeyRevokedError, ShopContext
 
 
 class OutboxNotifier(Protocol):

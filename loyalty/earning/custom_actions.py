@@ -33,10 +33,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from loyalty import idempotency, ids, sql
-from loyalty.api_keys import ShopContext
+from loyalty import ids, sql
 from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
 from loyalty.customers.identifiers import normalize_email
+from loyalty.earning import idempotency
 from loyalty.errors import (
     AlreadyAwardedError,
     ConflictError,
@@ -53,6 +53,7 @@ from loyalty.ledger.timing import entry_timing
 from loyalty.models import ActorType, Customer, EarningRule, EarningStatus, RuleCategory, VipTier
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.points import ONE, multiplied_points
+from loyalty.shops.api_keys import ShopContext
 
 ACTION = "custom"  # the ledger's `action` for every custom-action entry (as in the seed)
 ACTION_KEY_PATTERN = r"^[a-z0-9_]{1,64}$"

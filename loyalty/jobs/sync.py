@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 
+from loyalty.jobs import sweep as outbox_sweep
 from loyalty.jobs.follow_ups import queue_follow_up
 from loyalty.jobs.names import JobName
 from loyalty.models import Platform
-from loyalty.outbox import dispatch
 from loyalty.outbox.queue import JobQueue
 from loyalty.shopify import backfill
 from loyalty.sync import marketing, metafields, shop_metafields
@@ -73,5 +73,5 @@ async def backfill_customers(deps: JobDeps, queue: JobQueue, *, shop_id: int) ->
 
 async def sweep_outbox(deps: JobDeps, queue: JobQueue) -> int:
     """Re-dispatch intents nobody is working on (Redis was down, a worker died) and re-queue
-    webhook deliveries stored but never handled (loyalty.outbox.dispatch.sweep)."""
-    return await dispatch.sweep(queue)
+    webhook deliveries stored but never handled (loyalty.jobs.sweep)."""
+    return await outbox_sweep.sweep(queue)

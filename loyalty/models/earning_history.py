@@ -23,7 +23,7 @@ class EarningStatus(StrEnum):
 # No database foreign keys on this hot, append-only table: each one is a trigger running its own
 # query for every row an award writes (the largest single cost in PostgreSQL's profile of the
 # award). Its only writers set shop, customer and rule from rows they just read, nothing deletes
-# customers or rules, and shop/redact deletes these rows explicitly (loyalty.compliance).
+# customers or rules, and shop/redact deletes these rows explicitly (loyalty.customers.compliance).
 class EarningHistoryEntry(Model):
     id = fields.BigIntField(primary_key=True)
     public_id = fields.CharField(max_length=32, unique=True)  # "cer_…"

@@ -42,6 +42,8 @@ class DeadIntent:
     error: str
 
 
+CLAIM_FOR = timedelta(minutes=2)  # leases and claims; renewed well before they lapse
+
 _CLAIM_SQL = """
 UPDATE outbox_intent SET claimed_by = $3, claimed_until = $4
 WHERE id IN (

@@ -5,6 +5,10 @@ background loop gathers notifications for a moment and enqueues one job per (kin
 which is what turns a burst of awards into one sync. If the queue is down, the intents stay in
 the database and the next sweep dispatches them; the sweep also re-queues webhook deliveries
 stored but never handled.
+
+The outbox sits below the services that own other owed work (stored webhooks, customer
+backfills): the sweep is handed their finders (`Owed`, wired in loyalty.jobs.sweep) rather
+than importing them, so no import points up out of the outbox.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from loyalty.clock import utcnow
@@ -23,10 +27,12 @@ from loyalty.outages import OutageLog
 from loyalty.outbox import leases
 from loyalty.outbox.intents import due_groups
 from loyalty.outbox.queue import JobQueue
-from loyalty.shopify.backfill import owed_backfills
-from loyalty.webhooks.inbox import owed_shops
 
 log = logging.getLogger(__name__)
+
+# Finds the shops owed one more job: called with (now, grace), returns shop ids.
+OwedShops = Callable[[datetime, timedelta], Awaitable[Iterable[int]]]
+Owed = Mapping[JobName, OwedShops]
 
 LAPSED_LEASE_KEPT = timedelta(hours=1)  # then a dead run's lease row is deleted by the sweep
 
@@ -38,20 +44,20 @@ def coalescing_job_id(job: str, shop_id: int, *, window_seconds: float = 1.0) ->
 
 
 async def sweep(
-    queue: JobQueue, *, grace: timedelta = timedelta(seconds=5), defer_seconds: float = 0
+    queue: JobQueue,
+    *,
+    owed: Owed | None = None,
+    grace: timedelta = timedelta(seconds=5),
+    defer_seconds: float = 0,
 ) -> int:
-    """Enqueue a job for every (kind, shop) with intents nobody is working on, and a
-    `process_webhooks` for every shop with webhook deliveries stored but not handled (never
-    queued, or claimed by a worker that died). Deletes sync leases dead runs left behind.
-    Idempotent."""
+    """Enqueue a job for every (kind, shop) with intents nobody is working on, and for every
+    shop one of the `owed` finders names (e.g. `process_webhooks` for webhook deliveries
+    stored but not handled). Deletes sync leases dead runs left behind. Idempotent."""
     now = utcnow()
     await leases.forget_lapsed(before=now - LAPSED_LEASE_KEPT)
     groups = await due_groups(created_before=now - grace, now=now)
-    groups += [
-        (str(JobName.PROCESS_WEBHOOKS), shop_id)
-        for shop_id in await owed_shops(received_before=now - grace, now=now)
-    ]
-    groups += [(str(JobName.BACKFILL_CUSTOMERS), shop_id) for shop_id in await owed_backfills()]
+    for owed_job, find in (owed or {}).items():
+        groups += [(str(owed_job), shop_id) for shop_id in await find(now, grace)]
     for job, shop_id in groups:
         await queue.enqueue(
             JobName(job),
@@ -97,6 +103,7 @@ class OutboxDispatcher:
         job_defer: float = 1.0,
         sweep_interval: float = 15.0,
         job_defers: Mapping[str, float] | None = None,
+        owed: Owed | None = None,
     ) -> None:
         self.queue = queue
         self.health = OutageLog(
@@ -112,6 +119,7 @@ class OutboxDispatcher:
         # customer); the coalescing window is as long as the defer, so one job per window.
         self._job_defers = dict(job_defers or {})
         self._sweep_interval = sweep_interval
+        self._owed = owed
         self._pending: set[tuple[str, int]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -162,7 +170,7 @@ class OutboxDispatcher:
 
     async def sweep(self) -> int:
         try:
-            return await sweep(self._watched, defer_seconds=self._job_defer)
+            return await sweep(self._watched, owed=self._owed, defer_seconds=self._job_defer)
         except _QueueDownError:  # logged by `health`
             return 0
         except Exception as exc:

@@ -8,8 +8,8 @@ import httpx
 
 from loyalty.models import Platform
 from loyalty.partners import klaviyo, omnisend, postscript
+from loyalty.partners.pacing import Pacer
 from loyalty.partners.transport import PartnerTransport, Sleep
-from loyalty.ratelimit import Pacer
 from loyalty.settings import Settings
 
 PartnerClient = klaviyo.KlaviyoClient | omnisend.OmnisendClient | postscript.PostscriptClient

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from loyalty.partners.pacing import PartnerLimit
 from loyalty.partners.transport import (
     Endpoint,
     PartnerTransport,
@@ -22,7 +23,6 @@ from loyalty.partners.transport import (
     header_retry_after,
     raw_detail,
 )
-from loyalty.ratelimit import PartnerLimit
 
 PLATFORM = "klaviyo"
 REVISION = "2026-10-15"

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from loyalty.partners.pacing import PartnerLimit
 from loyalty.partners.transport import (
     Endpoint,
     PartnerTransport,
@@ -24,7 +25,6 @@ from loyalty.partners.transport import (
     header_retry_after,
     raw_detail,
 )
-from loyalty.ratelimit import PartnerLimit
 
 PLATFORM = "omnisend"
 VERSION = "2026-03-15"

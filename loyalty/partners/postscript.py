@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
+from loyalty.partners.pacing import PartnerLimit
 from loyalty.partners.transport import Endpoint, PartnerTransport, check, raw_detail
-from loyalty.ratelimit import PartnerLimit
 
 PLATFORM = "postscript"
 API = Endpoint("api", PartnerLimit(per_second=15))

@@ -3,7 +3,7 @@ the errors the sync jobs act on.
 
 Policy, per call:
 - before each attempt, a token from the (shop, platform, endpoint class) bucket
-  (loyalty.ratelimit); a wait longer than `max_inline_wait` is not slept here but raised as
+  (loyalty.partners.pacing); a wait longer than `max_inline_wait` is not slept here but raised as
   `PartnerThrottledError`, so the job hands its work back and frees its worker slot;
 - 429: wait what the partner asked (each platform says it its own way: `retry_after`), or a
   jittered backoff when it does not say; the bucket is held shut for that long too;
@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from loyalty.ratelimit import Pacer, PartnerLimit
+from loyalty.partners.pacing import Pacer, PartnerLimit
 
 log = logging.getLogger(__name__)
 

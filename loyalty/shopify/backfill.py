@@ -22,7 +22,7 @@ from tortoise.expressions import F, Q
 
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.customers.identifiers import normalize_email
+from loyalty.customers.identifiers import normalize_email, parse_gid
 from loyalty.customers.mirror import EXCLUDED_BY_TAG, has_tag
 from loyalty.models import Shop
 from loyalty.shopify.admin_api import AdminApi
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # Shopify's maximum `first` for a connection
 LEASE = timedelta(minutes=10)  # renewed every page; a page takes seconds
-
-_GID = "gid://shopify/Customer/"
 
 
 @dataclass(frozen=True)
@@ -107,14 +105,14 @@ async def backfill_customers(*, shop_id: int, admin: AdminApi) -> BackfillResult
 
 
 def _row(shop: Shop, node: dict[str, Any]) -> list[Any] | None:
-    gid = str(node.get("id") or "")
-    if not gid.startswith(_GID) or not gid.removeprefix(_GID).isdigit():
+    number = parse_gid(node.get("id"), "Customer")
+    if number is None:
         return None
     email = ((node.get("defaultEmailAddress") or {}).get("emailAddress") or "").strip() or None
     tags = ", ".join(str(t) for t in node.get("tags") or [])
     excluded = has_tag(tags, shop.exclusion_tag)
     return [
-        int(gid.removeprefix(_GID)),
+        number,
         email[:255] if email else None,
         normalize_email(email),
         (node.get("firstName") or "")[:255],

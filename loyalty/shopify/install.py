@@ -25,7 +25,7 @@ from loyalty.jobs import JobName
 from loyalty.models import Shop
 from loyalty.shopify.backfill import request_backfill
 from loyalty.shopify.tokens import exchange_offline_token, has_usable_token
-from loyalty.shops import get_or_create_shop
+from loyalty.shops.domains import get_or_create_shop
 
 
 @dataclass(frozen=True, slots=True)

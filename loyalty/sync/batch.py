@@ -39,14 +39,13 @@ from loyalty.clock import utcnow
 from loyalty.jobs import PROFILE_SYNC_JOBS, JobName
 from loyalty.models import IntentOutcome, SkipReason
 from loyalty.outbox import claims, leases
-from loyalty.outbox.claims import ClaimedIntent
+from loyalty.outbox.claims import CLAIM_FOR, ClaimedIntent
 from loyalty.outbox.process import RetryLater, retry_delay
 from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CLAIM_FOR = timedelta(minutes=2)  # leases and claims; renewed well before they lapse
 RENEW_EVERY = 30.0  # seconds
 LEASE_BATCH = 50  # customers leased at a time
 RUN_BUDGET_SECONDS = 120.0  # well inside arq's job timeout (300 s)

@@ -12,8 +12,8 @@ import httpx
 from shopify_app import ShopifyApp
 
 from loyalty.crypto import SecretBox
+from loyalty.partners.pacing import MemoryPacer, Pacer
 from loyalty.partners.transport import Sleep
-from loyalty.ratelimit import MemoryPacer, Pacer
 from loyalty.settings import Settings
 from loyalty.shopify.admin_api import AdminApi
 from loyalty.shopify.tokens import TokenProvider

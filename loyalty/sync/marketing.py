@@ -25,7 +25,6 @@ from typing import NoReturn
 
 from loyalty.clock import utcnow
 from loyalty.crypto import SecretDecryptionError
-from loyalty.integrations import record_outcome
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import DeliveryStatus, Integration, Platform, Shop, SkipReason
 from loyalty.outbox import claims, deliveries
@@ -33,6 +32,7 @@ from loyalty.outbox.claims import ClaimedIntent
 from loyalty.outbox.process import RetryLater
 from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.partners.clients import build_client
+from loyalty.partners.integrations import record_outcome
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
 from loyalty.partners.transport import (

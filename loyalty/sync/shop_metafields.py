@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from loyalty.clock import isoformat_z, utcnow
+from loyalty.customers.identifiers import parse_gid
 from loyalty.jobs import JobName
 from loyalty.models import EarningRule, Shop, SkipReason, VipTier
 from loyalty.outbox.process import RetryLater
@@ -83,10 +84,10 @@ async def shop_gid(admin: AdminApi, shop: Shop) -> str:
         return f"gid://shopify/Shop/{shop.shopify_shop_id}"
     data = await admin.execute(shop.id, SHOP_ID)
     gid = str((data.get("shop") or {}).get("id") or "")
-    number = gid.rsplit("/", 1)[-1]
-    if not number.isdigit():
+    number = parse_gid(gid, "Shop")
+    if number is None:
         raise ShopifyApiError(f"Shopify returned no shop id ({gid!r})")
-    await Shop.filter(id=shop.id).update(shopify_shop_id=int(number))
+    await Shop.filter(id=shop.id).update(shopify_shop_id=number)
     return gid
 
 

@@ -4,13 +4,13 @@ Each acts only on a body that is exactly its topic's, for the delivery's shop (`
 and `shop_id` when we know the shop's Shopify id; checked before the handler runs). The two
 that erase act only on an exact match as well:
 - customers/redact erases the customer Shopify names by id (by email only when it gives no
-  id), never a look-alike (see `loyalty.compliance.redact_customer`);
+  id), never a look-alike (see `loyalty.customers.compliance.redact_customer`);
 - shop/redact deletes the shop only once it has uninstalled the app (`uninstalled_at`, set by
   app/uninstalled) and 48 hours have passed since, as Shopify sends it: earlier, it is held
   until then (our `uninstalled_at` may trail Shopify's uninstall by a late delivery); for a
   shop that is installed, or reinstalled meanwhile, it is refused.
 Idempotent: a data request is exported once per Shopify request id; redactions erase what is
-left to erase (see `loyalty.compliance`).
+left to erase (see `loyalty.customers.compliance`).
 https://shopify.dev/docs/apps/build/compliance/privacy-law-compliance
 """
 
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from loyalty.compliance import export_customer_data, redact_customer, redact_shop
+from loyalty.customers.compliance import export_customer_data, redact_customer, redact_shop
 from loyalty.webhooks.event import RetryLaterError, WebhookContext
 from loyalty.webhooks.inbox import forget_shop
 from loyalty.webhooks.payloads import (
     CustomerDataRequestPayload,
     CustomerRedactPayload,
-    InvalidPayloadError,
     ShopRedactPayload,
 )
+from loyalty.webhooks.payloads.base import InvalidPayloadError
 
 # "48 hours after a store owner uninstalls your app, Shopify sends a payload on the shop/redact
 # topic" (the topic's reference).

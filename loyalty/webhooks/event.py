@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from loyalty.models import Shop
-from loyalty.webhooks.payloads import Payload
+from loyalty.webhooks.payloads.base import Payload
 
 P = TypeVar("P", bound=Payload)
 

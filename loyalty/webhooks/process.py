@@ -40,7 +40,8 @@ from loyalty.models import Shop
 from loyalty.outbox.process import backoff
 from loyalty.webhooks import app, compliance, customers, orders
 from loyalty.webhooks.event import RetryLaterError, TopicHandler, WebhookContext
-from loyalty.webhooks.payloads import InvalidPayloadError, parse_body
+from loyalty.webhooks.payloads import parse_body
+from loyalty.webhooks.payloads.base import InvalidPayloadError
 from loyalty.webhooks.topics import Topic
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,6 @@ import respx
 from playwright.async_api import Page, expect
 
 from loyalty.clock import utcnow
-from loyalty.integrations import record_outcome
 from loyalty.jobs import JobName
 from loyalty.models import (
     DeliveryStatus,
@@ -19,6 +18,7 @@ from loyalty.models import (
     OutboxIntent,
     Platform,
 )
+from loyalty.partners.integrations import record_outcome
 from tests.browser.admin import AdminPage, installed_shop
 from tests.browser.conftest import LiveApp
 from tests.factories import create_customer

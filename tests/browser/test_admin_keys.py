@@ -8,8 +8,8 @@ import re
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
-from loyalty.api_keys import hash_key
 from loyalty.models import ApiKey
+from loyalty.shops.api_keys import hash_key
 from tests.browser.admin import AdminPage, installed_shop
 from tests.browser.conftest import LiveApp
 from tests.factories import create_api_key

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from loyalty.clock import utcnow
-from loyalty.compliance import export_customer_data
+from loyalty.customers.compliance import export_customer_data
 from loyalty.models import OutboxIntent, Shop
 from tests.browser.admin import AdminPage, installed_shop
 from tests.browser.conftest import LiveApp

@@ -37,8 +37,8 @@ from loyalty.webhooks.payloads import (
     OrderPayload,
     RefundPayload,
     ScopesUpdatePayload,
-    parse,
 )
+from loyalty.webhooks.payloads.base import parse
 from loyalty.webhooks.topics import Topic
 from standins.webhook_examples import (
     EXAMPLES,

@@ -8,7 +8,6 @@ import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
-from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.db import dialect
 from loyalty.earning.award import Actor, award_rule
@@ -19,6 +18,7 @@ from loyalty.errors import (
 )
 from loyalty.ledger.award_batch_pg import AwardBatcher, PgAward
 from loyalty.models import ActorType, Customer, EarningHistoryEntry, Shop
+from loyalty.shops.api_keys import ShopContext
 from tests.factories import create_customer, create_rule, create_shop, create_tier
 
 ACTOR = Actor(ActorType.SYSTEM)

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-from loyalty.api_keys import ShopContext
 from loyalty.db import dialect
 from loyalty.earning.award import Actor, award_rule
 from loyalty.earning.purchases import PaidOrder, award_purchase
@@ -37,6 +36,7 @@ from loyalty.models import (
     RuleCategory,
     Shop,
 )
+from loyalty.shops.api_keys import ShopContext
 from tests.factories import create_api_key, create_customer, create_rule, create_shop, create_tier
 from tests.lifecycle.entries import pending_entry
 

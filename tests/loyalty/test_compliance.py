@@ -1,11 +1,11 @@
-"""Privacy requests (loyalty.compliance), on SQLite and PostgreSQL."""
+"""Privacy requests (loyalty.customers.compliance), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from loyalty.compliance import (
+from loyalty.customers.compliance import (
     REDACTED_EVENT,
     export_customer_data,
     list_data_requests,

@@ -10,7 +10,7 @@ import pytest
 from loyalty.errors import ValidationError, VipTierNotFoundError
 from loyalty.ledger.tier_reassignment import reassign_tiers
 from loyalty.models import Activity, Customer, Integration, OutboxIntent, Platform, Shop, VipTier
-from loyalty.tiers import create_tier, delete_tier, update_tier
+from loyalty.tiers.configuration import create_tier, delete_tier, update_tier
 from tests.factories import create_customer, create_shop
 from tests.factories import create_tier as make_tier
 

@@ -12,8 +12,8 @@ import pytest
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
+from loyalty.jobs.sweep import sweep
 from loyalty.models import Customer, Shop, WebhookEvent
-from loyalty.outbox.dispatch import sweep
 from loyalty.webhooks import process
 from loyalty.webhooks.event import WebhookContext
 from loyalty.webhooks.inbox import (

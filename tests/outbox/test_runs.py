@@ -17,10 +17,11 @@ import time_machine
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
+from loyalty.jobs.sweep import sweep
 from loyalty.models import IntentOutcome, OutboxIntent, Platform, Shop, SyncLease
 from loyalty.outbox import claims, leases
 from loyalty.outbox.claims import ClaimedIntent
-from loyalty.outbox.dispatch import LAPSED_LEASE_KEPT, sweep
+from loyalty.outbox.dispatch import LAPSED_LEASE_KEPT
 from loyalty.settings import Settings
 from loyalty.sync import marketing
 from loyalty.sync.batch import CLAIM_FOR, IMMEDIATE, SyncRun

@@ -10,7 +10,7 @@ import httpx
 
 from loyalty.models import Platform
 from loyalty.partners.clients import PartnerClient, build_client
-from loyalty.ratelimit import MemoryPacer
+from loyalty.partners.pacing import MemoryPacer
 from loyalty.settings import Settings
 
 KEYS = {

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from loyalty.models import Platform
 from loyalty.partners import klaviyo, omnisend, postscript
+from loyalty.partners.pacing import MemoryPacer, PartnerLimit, RedisPacer
 from loyalty.partners.transport import Endpoint
-from loyalty.ratelimit import MemoryPacer, PartnerLimit, RedisPacer
 from standins.partners import partner_mock
 from tests.partners.fakes import KLAVIYO_PROFILE, FakeClock, client_for, klaviyo_errors
 

@@ -12,8 +12,8 @@ from arq.connections import ArqRedis
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
+from loyalty.jobs.sweep import OutboxDispatcher
 from loyalty.models import OutboxIntent
-from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import ArqJobQueue
 from tests.factories import create_customer, create_shop
 from tests.resilience.redis_server import RedisServer

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from loyalty.ratelimit import PartnerLimit, RedisPacer
+from loyalty.partners.pacing import PartnerLimit, RedisPacer
 from tests.resilience.redis_server import RedisServer
 
 LIMIT = PartnerLimit(per_second=20, per_minute=600)
@@ -53,7 +53,7 @@ class TestRedisDown:
         admitted = await calls_admitted(pacer, clock, seconds=60)
         # A quarter of 600 a minute at most (a bucket admits C + r·60 in a minute).
         assert 140 <= admitted <= 150, admitted
-        warnings = [r for r in caplog.records if r.name == "loyalty.ratelimit"]
+        warnings = [r for r in caplog.records if r.name == "loyalty.partners.pacing"]
         assert len(warnings) == 1 and "pacing in this process" in warnings[0].getMessage()
 
     async def test_a_hold_is_honoured_without_redis(self, client: Redis) -> None:
@@ -73,6 +73,6 @@ class TestRedisDown:
         redis_server.start()
         for _ in range(3):
             await pacer.take("k", LIMIT.bucket())
-        lines = [r.getMessage() for r in caplog.records if r.name == "loyalty.ratelimit"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "loyalty.partners.pacing"]
         assert len(lines) == 2 and lines[1] == "partner pacing back in Redis after 12.5 s"
         assert await client.exists("loyalty:pace:k")

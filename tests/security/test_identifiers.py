@@ -14,6 +14,7 @@ from loyalty.customers.identifiers import (
     ascii_number,
     normalize_email,
     parse_customer_identifier,
+    parse_gid,
     parse_shopify_id,
 )
 from loyalty.models import Customer, EarningHistoryEntry
@@ -70,6 +71,29 @@ class TestParseShopifyId:
     def test_no_id_otherwise(self, text: str) -> None:
         """0, Unicode digits, another gid, Unicode spaces: no id."""
         assert parse_shopify_id(text) is None
+
+
+class TestParseGid:
+    def test_the_global_id_of_its_kind(self) -> None:
+        assert parse_gid("gid://shopify/Customer/6789012345", "Customer") == 6789012345
+        assert parse_gid("gid://shopify/Shop/42", "Shop") == 42
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "gid://shopify/Order/1",
+            "gid://shopify/Customer/0",
+            "gid://shopify/Customer/" + ARABIC_7,
+            f"gid://shopify/Customer/{2**63}",
+            "6789012345",
+            None,
+            6789012345,
+        ],
+    )
+    def test_nothing_else(self, value: object) -> None:
+        """Another kind, 0, Unicode digits, past a bigint, no prefix, not text: no id (the
+        backfill once took Unicode digits from a customer's gid)."""
+        assert parse_gid(value, "Customer") is None
 
 
 class TestNormalizeEmail:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from loyalty.ratelimit import MemoryPacer
+from loyalty.partners.pacing import MemoryPacer
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps, build_job_deps
 from standins.shopify_admin import ShopifyAdmin

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from loyalty.api_keys import ShopContext
 from loyalty.clock import utcnow
 from loyalty.crypto import SecretBox
 from loyalty.earning.award import Actor, award_rule
@@ -24,6 +23,7 @@ from loyalty.models import (
 )
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import SHOPIFY_API_VERSION, Settings
+from loyalty.shops.api_keys import ShopContext
 from loyalty.sync.deps import JobDeps
 from tests.factories import create_rule, create_shop
 from tests.partners.fakes import KEYS

@@ -275,7 +275,8 @@ class TestProgrammeMetafield:
     ) -> None:
         """Creating, renaming and deleting a tier, and changing the programme settings, each
         write a shop intent in the edit's transaction; one run writes the latest document."""
-        from loyalty import programme, tiers
+        from loyalty.shops import programme
+        from loyalty.tiers import configuration as tiers
 
         shop = await connected_shop(settings, shopify_shop_id=9)
         created = await tiers.create_tier(shop=shop, name="Silver", points_required=200)

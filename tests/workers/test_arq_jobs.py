@@ -23,8 +23,8 @@ from loyalty.clock import utcnow
 from loyalty.jobs import JobName
 from loyalty.jobs.in_process import in_process_functions
 from loyalty.jobs.registry import PERIODIC_JOBS, SHOP_JOBS
+from loyalty.jobs.sweep import sweep
 from loyalty.models import Customer, EarningHistoryEntry, EarningStatus, OutboxIntent, Platform
-from loyalty.outbox.dispatch import sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from loyalty.sync.deps import build_job_deps

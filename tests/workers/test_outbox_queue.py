@@ -15,8 +15,8 @@ from arq.connections import ArqRedis
 from asgi_lifespan import LifespanManager
 
 from loyalty.jobs import JobName
+from loyalty.jobs.sweep import OutboxDispatcher, sweep
 from loyalty.models import Customer, EarningHistoryEntry, IntentOutcome, OutboxIntent
-from loyalty.outbox.dispatch import OutboxDispatcher, sweep
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from tests.factories import create_api_key, create_customer, create_rule, create_shop

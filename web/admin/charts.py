@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loyalty.dashboard import DailyPoints
+from loyalty.reports.dashboard import DailyPoints
 
 WIDTH = 720
 HEIGHT = 240

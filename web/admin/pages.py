@@ -18,13 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import api_keys, compliance, dashboard, tier_preview, tiers
-from loyalty.customers import directory, resync
+from loyalty.customers import compliance, directory, resync
 from loyalty.customers.identifiers import ascii_number
 from loyalty.earning import rules
 from loyalty.errors import NotFoundError, VipTierNotFoundError
 from loyalty.models import RuleCategory, Shop
-from loyalty.programme import MAX_POINTS_EXPIRY_DAYS
+from loyalty.reports import dashboard
+from loyalty.shops import api_keys
+from loyalty.shops.programme import MAX_POINTS_EXPIRY_DAYS
+from loyalty.tiers import configuration as tiers
+from loyalty.tiers import preview as tier_preview
 from web.admin import charts
 from web.admin import text as admin_text
 from web.admin.documents import AdminDocument, open_document, render_document

@@ -9,14 +9,14 @@ import re
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from loyalty.api_keys import (
+from loyalty.errors import DomainError
+from loyalty.shops.api_keys import (
     ApiKeyInvalidError,
     ApiKeyMissingError,
     ApiKeyRevokedError,
     authenticate,
     touch_api_key,
 )
-from loyalty.errors import DomainError
 from web.auth import throttle
 from web.errors import error_response, status_for
 

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loyalty.customers.identifiers import ascii_number
 from loyalty.models import Shop
-from loyalty.shops import shop_domain
+from loyalty.shops.domains import shop_domain
 from web.auth import throttle
 from web.errors import error_response
 

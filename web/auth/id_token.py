@@ -24,7 +24,7 @@ from shopify_app.types import RequestInput, ResultWithExchangeableIdToken
 from starlette.datastructures import URL, Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from loyalty.shops import get_or_create_shop, shop_domain
+from loyalty.shops.domains import get_or_create_shop, shop_domain
 from web import admin_ratelimit
 from web.auth import throttle
 from web.errors import error_response

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from loyalty.metrics import OutboxMetrics, outbox_metrics
+from loyalty.reports.metrics import OutboxMetrics, outbox_metrics
 from loyalty.settings import Settings
 from web.errors import RequestError
 from web.state import services

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from loyalty import storefront
 from loyalty.clock import isoformat_z
+from loyalty.customers import storefront
 from loyalty.models import Shop
 
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import storefront
+from loyalty.customers import storefront
 from loyalty.earning.award import Actor, award_rule
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import ActorType, Customer, Shop

@@ -9,8 +9,8 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from loyalty import catalogue
 from loyalty import models as orm
+from loyalty.earning import catalogue
 from loyalty.models import RuleCategory
 from web.public_api.context import principal
 from web.public_api.documents import (

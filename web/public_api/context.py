@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from loyalty.api_keys import ApiKeyPrincipal
+from loyalty.shops.api_keys import ApiKeyPrincipal
 from web.state import services
 
 

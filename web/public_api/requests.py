@@ -27,7 +27,7 @@ from pydantic import (
 
 from loyalty.customers.identifiers import MAX_BIGINT, MAX_IDENTIFIER_LENGTH, parse_shopify_id
 from loyalty.earning import adjustments, custom_actions
-from loyalty.idempotency import MAX_KEY_LENGTH
+from loyalty.earning.idempotency import MAX_KEY_LENGTH
 from web.http.validation import field_error
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")

@@ -43,7 +43,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loyalty.jobs import JobName
-from loyalty.shops import shop_domain
+from loyalty.shops.domains import shop_domain
 from loyalty.webhooks.inbox import MAX_DOMAIN_LENGTH, MAX_HEADER_LENGTH, Delivery
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
 from web.errors import RequestError

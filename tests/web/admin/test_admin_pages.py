@@ -16,8 +16,8 @@ import pytest
 import respx
 
 from loyalty.clock import utcnow
-from loyalty.compliance import export_customer_data
 from loyalty.crypto import SecretBox
+from loyalty.customers.compliance import export_customer_data
 from loyalty.models import (
     Activity,
     ActorType,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from loyalty.clock import utcnow
-from loyalty.compliance import export_customer_data
+from loyalty.customers.compliance import export_customer_data
 from loyalty.jobs import JobName
 from loyalty.models import (
     Activity,

@@ -14,7 +14,6 @@ from asgi_lifespan import LifespanManager
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
-from loyalty.metrics import INTENT_JOBS
 from loyalty.models import (
     DeliveryStatus,
     EventDelivery,
@@ -24,6 +23,7 @@ from loyalty.models import (
     Shop,
     WebhookEvent,
 )
+from loyalty.reports.metrics import INTENT_JOBS
 from loyalty.settings import Settings
 from tests.factories import create_customer, create_shop
 from web.app import create_app

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import api_keys
+from loyalty.shops import api_keys
 from web.admin.api import bodies
 from web.admin.api import serializers as render
 from web.admin.api.context import body_of, shop

@@ -25,9 +25,10 @@ from pydantic import StrictBool as Bool
 from pydantic import StrictInt as Int
 from pydantic import StrictStr as Str
 
-from loyalty import programme, tiers
 from loyalty.earning import adjustments, rules
 from loyalty.models import ApiKeyScope, RuleCategory
+from loyalty.shops import programme
+from loyalty.tiers import configuration as tiers
 
 
 def _optional_text(value: str | None) -> str | None:

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import dashboard
 from loyalty.clock import isoformat_z
 from loyalty.customers import resync
 from loyalty.models import Shop
+from loyalty.reports import dashboard
 from web.admin.api.context import notify, shop, staff_user_id
 from web.http.jsonapi import document_response, resource
 

@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty.api_keys import ShopContext
 from loyalty.clock import isoformat_z
 from loyalty.customers import directory, exclusion
 from loyalty.customers.identifiers import parse_shopify_id
 from loyalty.earning import adjustments
 from loyalty.models import ActorType
+from loyalty.shops.api_keys import ShopContext
 from web.admin.api import bodies
 from web.admin.api import serializers as render
 from web.admin.api.context import body_of, notify, shop, staff_user_id

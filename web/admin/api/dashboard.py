@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import dashboard
 from loyalty.models import Shop
+from loyalty.reports import dashboard
 from web.admin.api import bodies
 from web.admin.api.context import body_of, shop, staff_user_id
 from web.http.jsonapi import document_response, resource

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import compliance
 from loyalty.clock import isoformat_z
+from loyalty.customers import compliance
 from loyalty.models import DataRequest
 from web.admin.api.context import shop
 from web.http.jsonapi import document_response, resource

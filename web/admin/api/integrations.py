@@ -15,15 +15,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import integrations
 from loyalty.clock import isoformat_z
 from loyalty.crypto import SecretBox
-from loyalty.integrations import IntegrationStatus
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import Platform, Shop
 from loyalty.outbox import dead_letters, deliveries
 from loyalty.outbox.dead_letters import DeadLetterCustomer, DeadLetterSummary
 from loyalty.outbox.deliveries import UnconfirmedSummary
+from loyalty.partners import integrations
+from loyalty.partners.integrations import IntegrationStatus
 from web.admin.api.bodies import SaveIntegration
 from web.http.body import read_json_object
 from web.http.jsonapi import document_response, resource

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import programme
-from loyalty.programme import ProgrammeChanges
+from loyalty.shops import programme
+from loyalty.shops.programme import ProgrammeChanges
 from web.admin.api import bodies
 from web.admin.api import serializers as render
 from web.admin.api.context import body_of, shop

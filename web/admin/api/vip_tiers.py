@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from loyalty import tier_preview, tiers
 from loyalty.customers.identifiers import ascii_number
-from loyalty.tiers import TierChanges
+from loyalty.tiers import configuration as tiers
+from loyalty.tiers import preview as tier_preview
+from loyalty.tiers.configuration import TierChanges
 from web.admin.api import bodies
 from web.admin.api import serializers as render
 from web.admin.api.context import body_of, notify, shop, staff_user_id

@@ -23,10 +23,10 @@ from loyalty.crypto import SecretBox, SecretDecryptionError
 from loyalty.errors import NotFoundError, ValidationError
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import Integration, OutboxIntent, Platform, Shop
+from loyalty.outbox.claims import CLAIM_FOR
 from loyalty.partners.clients import build_client
 from loyalty.partners.transport import PartnerError, Sleep
 from loyalty.settings import Settings
-from loyalty.sync.batch import CLAIM_FOR
 
 log = logging.getLogger(__name__)
 

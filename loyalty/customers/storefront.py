@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from loyalty.api_keys import ShopContext
+from loyalty.customers import lookup
 from loyalty.models import (
     API_AWARDABLE_CATEGORIES,
     Customer,
@@ -22,6 +22,7 @@ from loyalty.models import (
     VipTier,
 )
 from loyalty.points import ONE, multiplied_points
+from loyalty.shops.api_keys import ShopContext
 
 RECENT_HISTORY = 10
 
@@ -82,7 +83,7 @@ def shop_context(shop: Shop) -> ShopContext:
 
 async def ensure_customer(*, shop: Shop, shopify_customer_id: int) -> Customer:
     """The customer, enrolled (zero balances, entry tier) if the app has not seen them yet."""
-    customer = await Customer.get_or_none(shop=shop, shopify_customer_id=shopify_customer_id)
+    customer = await lookup.by_shopify_id(shop.id, shopify_customer_id)
     if customer is not None:
         return customer
     entry_tier = (

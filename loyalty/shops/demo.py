@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from loyalty.api_keys import IssuedApiKey, issue_api_key
 from loyalty.models import (
     ApiKeyScope,
     Customer,
@@ -20,6 +19,7 @@ from loyalty.models import (
     Shop,
     VipTier,
 )
+from loyalty.shops.api_keys import IssuedApiKey, issue_api_key
 
 DEMO_SHOP = "demo.myshopify.com"
 SHOWCASE_RULE = "rule_demo_instagram"

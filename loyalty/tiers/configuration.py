@@ -39,7 +39,7 @@ class TierChanges(TypedDict, total=False):
 
 
 @dataclass(frozen=True, slots=True)
-class TierChange:
+class TierEdit:
     """The tier as committed (None once deleted), the customers who moved, the jobs owed."""
 
     tier: VipTier | None
@@ -61,7 +61,7 @@ async def create_tier(
     description: str = "",
     badge_color: str | None = None,
     staff_user_id: str | None = None,
-) -> TierChange:
+) -> TierEdit:
     """Create a tier (`tier_…` id) and re-assign customers. Raises ValidationError
     `duplicate_threshold` when another tier of the shop has the same points_required."""
     async with in_transaction():
@@ -85,12 +85,12 @@ async def create_tier(
             shop_id=shop.id, staff_user_id=staff_user_id, reason=_reason("created", tier)
         )
         await write_shop_sync_intent(shop_id=shop.id, reason=_reason("created", tier))
-    return TierChange(tier, moved.customers_moved, moved.jobs)
+    return TierEdit(tier, moved.customers_moved, moved.jobs)
 
 
 async def update_tier(
     *, shop: Shop, tier_id: str, changes: TierChanges, staff_user_id: str | None = None
-) -> TierChange:
+) -> TierEdit:
     """Apply `changes` and re-assign customers. Raises VipTierNotFoundError or ValidationError
     `duplicate_threshold`. Renaming a tier also re-syncs its members: their metafields and
     marketing profiles show the tier by name."""
@@ -101,7 +101,7 @@ async def update_tier(
         if "points_required" in fields:
             await _check_threshold_free(shop, changes["points_required"], exclude=tier.id)
         if not fields:
-            return TierChange(tier, 0, [])
+            return TierEdit(tier, 0, [])
         tier.update_from_dict(dict(changes))
         try:
             await tier.save(update_fields=[*fields, "updated_at"])
@@ -119,10 +119,10 @@ async def update_tier(
                     shop_id=shop.id, tier_id=tier.id, reason=_reason("renamed", tier)
                 )
             )
-    return TierChange(tier, moved.customers_moved, sorted(jobs))
+    return TierEdit(tier, moved.customers_moved, sorted(jobs))
 
 
-async def delete_tier(*, shop: Shop, tier_id: str, staff_user_id: str | None = None) -> TierChange:
+async def delete_tier(*, shop: Shop, tier_id: str, staff_user_id: str | None = None) -> TierEdit:
     """Delete a tier, first moving its members to the tier their points now earn (or none).
     Raises VipTierNotFoundError."""
     async with in_transaction():
@@ -138,7 +138,7 @@ async def delete_tier(*, shop: Shop, tier_id: str, staff_user_id: str | None = N
         )
         await tier.delete()
         await write_shop_sync_intent(shop_id=shop.id, reason=_reason("deleted", tier))
-    return TierChange(None, moved.customers_moved, moved.jobs)
+    return TierEdit(None, moved.customers_moved, moved.jobs)
 
 
 async def _lock_tiers(shop: Shop) -> None:
