@@ -19,9 +19,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp
+from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.models import Model
 
-from loyalty.db import close_db, connection, init_db, migrate
+from loyalty.db import APP_LABEL, close_db, connection, init_db, migrate
 from loyalty.settings import Settings
 from web.app import create_app
 from web.state import Services
@@ -30,22 +32,23 @@ ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-TABLES = (
-    "webhook_event",
-    "data_request",
-    "event_delivery",
-    "sync_lease",
-    "outbox_intent",
-    "activity",
-    "earning_history_entry",
-    "integration",
-    "customer",
-    "earning_rule",
-    "vip_tier",
-    "idempotency_record",
-    "api_key",
-    "shop",
-)
+
+def tables_children_first() -> list[str]:
+    """Every table of the app's models, each before the tables it references (so deleting in
+    this order never trips a foreign key): taken from the models, never a hand-kept list."""
+    models = list(Tortoise.apps[APP_LABEL].values())
+
+    def depth(model: type[Model], seen: frozenset[str] = frozenset()) -> int:
+        parents = [
+            model._meta.fields_map[name].related_model  # type: ignore[attr-defined]
+            for name in model._meta.fk_fields | model._meta.o2o_fields
+        ]
+        name = model._meta.db_table
+        return 1 + max(
+            (depth(p, seen | {name}) for p in parents if p._meta.db_table not in seen), default=0
+        )
+
+    return [m._meta.db_table for m in sorted(models, key=depth, reverse=True)]
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -107,11 +110,13 @@ async def db(database: str) -> AsyncIterator[str]:
     yield database
     conn = connection()
     if conn.capabilities.dialect == "sqlite":
-        for table in TABLES:
+        for table in tables_children_first():
             await conn.execute_script(f'DELETE FROM "{table}"')
     else:
         await conn.execute_script(
-            "TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES) + " RESTART IDENTITY CASCADE"
+            "TRUNCATE "
+            + ", ".join(f'"{t}"' for t in tables_children_first())
+            + " RESTART IDENTITY CASCADE"
         )
 
 

@@ -265,3 +265,44 @@ class TestLayerContracts:
         result = lint_imports(tmp_path)
         assert result.returncode != 0
         assert "loyalty.outbox is not allowed to import loyalty.webhooks" in result.stdout
+
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 80
+SIZED = ("loyalty", "web", "workers")
+
+
+def oversized(path: Path) -> list[str]:
+    """The module if it is over MAX_MODULE_LINES, and each function over MAX_FUNCTION_LINES."""
+    text = path.read_text()
+    found = []
+    if (lines := len(text.splitlines())) > MAX_MODULE_LINES:
+        found.append(f"module of {lines} lines")
+    for node in ast.walk(ast.parse(text, filename=str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                found.append(f"{node.name}() of {length} lines")
+    return found
+
+
+class TestSizes:
+    def test_no_module_over_400_lines_and_no_function_over_80(self) -> None:
+        """Small modules and functions, so each reads as one idea (migrations aside)."""
+        offences = [
+            f"{path.relative_to(ROOT)}: {what}"
+            for top in SIZED
+            for path in sorted((ROOT / top).rglob("*.py"))
+            if "migrations" not in path.parts
+            for what in oversized(path)
+        ]
+        assert offences == []
+
+    def test_the_check_itself_sees_both(self, tmp_path: Path) -> None:
+        sample = tmp_path / "big.py"
+        body = "\n".join(f"    x = {n}" for n in range(MAX_FUNCTION_LINES))
+        sample.write_text("def long():\n" + body + "\n" + "\n" * MAX_MODULE_LINES)
+        assert oversized(sample) == [
+            f"module of {MAX_FUNCTION_LINES + 1 + MAX_MODULE_LINES} lines",
+            f"long() of {MAX_FUNCTION_LINES + 1} lines",
+        ]

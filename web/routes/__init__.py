@@ -1,1 +1,0 @@
-"""One module per audience, each exposing `routes`."""
