@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 from pydantic._internal._model_construction import ModelMetaclass
 from pydantic_settings import (
     BaseSettings,
@@ -74,10 +74,8 @@ class Settings(BaseSettings, metaclass=_DefaultsOnTheClass):
     shopify_api_key: str = ""
     shopify_api_secret: str = ""
     shopify_old_api_secret: str | None = None
-    shopify_app_url: Url = Field(
-        default="http://127.0.0.1:8000", validation_alias=AliasChoices("SHOPIFY_APP_URL", "APP_URL")
-    )
-    scopes: str = "read_customers,write_customers,read_orders,write_app_proxy"
+    # SHOPIFY_APP_URL and SCOPES (set by `shopify app dev`) are not read: the app's URL and
+    # scopes live in shopify.app.toml, and ID tokens and managed install need neither here.
     # Unset: a key generated into data_dir/secret.key (from_env).
     secret_key: str = Field(default="", repr=False)
     # Seconds between sweeps that re-dispatch side-effect intents still undelivered.

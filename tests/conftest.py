@@ -127,7 +127,6 @@ def settings(db: str, tmp_path: Path) -> Settings:
         redis_url=None,
         shopify_api_key="test-client-id",
         shopify_api_secret="test-client-secret",
-        shopify_app_url="https://loyalty.test",
         secret_key="test-secret-key-0123456789abcdef",
         outbox_dispatch_delay=0,
         outbox_sweep_interval=3600,
