@@ -36,10 +36,10 @@ from standins.partners import (
     partner_mock,
     strict_model,
 )
-from tests.partners.fakes import KLAVIYO_PROFILE, FakeClock, client_for, klaviyo_errors
-from tests.partners.scenarios import eventful_shop
-from tests.sync import conftest as sync_fixtures
-from tests.sync.harness import run_job
+from tests.loyalty.partners.fakes import KLAVIYO_PROFILE, FakeClock, client_for, klaviyo_errors
+from tests.loyalty.partners.scenarios import eventful_shop
+from tests.loyalty.sync import conftest as sync_fixtures
+from tests.loyalty.sync.harness import run_job
 
 JOBS = {
     Platform.KLAVIYO: JobName.SYNC_KLAVIYO_PROFILES,

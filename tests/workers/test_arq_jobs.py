@@ -30,8 +30,8 @@ from loyalty.settings import Settings
 from loyalty.sync.deps import build_job_deps
 from standins.shopify_admin import ShopifyAdmin
 from tests.factories import create_customer, create_rule
-from tests.lifecycle.entries import pending_entry
-from tests.sync.harness import award, award_many, connected_shop, enable
+from tests.loyalty.lifecycle.entries import pending_entry
+from tests.loyalty.sync.harness import award, award_many, connected_shop, enable
 from tests.workers.arq_harness import arq_worker
 from workers.jobs import arq_job
 from workers.settings import worker_options

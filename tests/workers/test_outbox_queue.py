@@ -20,7 +20,7 @@ from loyalty.models import Customer, EarningHistoryEntry, IntentOutcome, OutboxI
 from loyalty.outbox.queue import ArqJobQueue
 from loyalty.settings import Settings
 from tests.factories import create_api_key, create_customer, create_rule, create_shop
-from tests.sync.harness import award, connected_shop, graphql_url
+from tests.loyalty.sync.harness import award, connected_shop, graphql_url
 from tests.workers.arq_harness import UNREACHABLE_REDIS, arq_worker, queued_jobs
 from web.app import create_app
 

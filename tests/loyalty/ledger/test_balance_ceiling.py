@@ -38,7 +38,7 @@ from loyalty.models import (
 )
 from loyalty.shops.api_keys import ShopContext
 from tests.factories import create_api_key, create_customer, create_rule, create_shop, create_tier
-from tests.lifecycle.entries import pending_entry
+from tests.loyalty.lifecycle.entries import pending_entry
 
 NEAR = MAX_BALANCE - 5
 NOW = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)

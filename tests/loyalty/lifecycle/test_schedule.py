@@ -11,7 +11,7 @@ from loyalty.jobs import JobName
 from loyalty.lifecycle.schedule import schedule_approvals, schedule_expiry, schedule_occasions
 from loyalty.models import RuleCategory
 from tests.factories import create_customer, create_rule, create_shop
-from tests.lifecycle.entries import lot, pending_entry
+from tests.loyalty.lifecycle.entries import lot, pending_entry
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

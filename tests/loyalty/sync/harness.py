@@ -26,7 +26,7 @@ from loyalty.settings import SHOPIFY_API_VERSION, Settings
 from loyalty.shops.api_keys import ShopContext
 from loyalty.sync.deps import JobDeps
 from tests.factories import create_rule, create_shop
-from tests.partners.fakes import KEYS
+from tests.loyalty.partners.fakes import KEYS
 
 
 def graphql_url(shop: Shop) -> str:

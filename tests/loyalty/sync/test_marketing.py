@@ -19,9 +19,9 @@ from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from standins.partners import partner_mock
 from tests.factories import create_customer, create_rule
-from tests.partners.fakes import KEYS, KLAVIYO_PROFILE, klaviyo_errors
-from tests.partners.scenarios import eventful_shop
-from tests.sync.harness import award, award_many, connected_shop, enable, pending, run_job
+from tests.loyalty.partners.fakes import KEYS, KLAVIYO_PROFILE, klaviyo_errors
+from tests.loyalty.partners.scenarios import eventful_shop
+from tests.loyalty.sync.harness import award, award_many, connected_shop, enable, pending, run_job
 
 # Routes below, by path: Klaviyo https://developers.klaviyo.com/en/reference/create_or_update_profile
 # and /create_event; Omnisend https://api-docs.omnisend.com/reference/post_contacts and

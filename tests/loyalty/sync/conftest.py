@@ -11,7 +11,7 @@ from loyalty.partners.pacing import MemoryPacer
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps, build_job_deps
 from standins.shopify_admin import ShopifyAdmin
-from tests.partners.fakes import FakeClock
+from tests.loyalty.partners.fakes import FakeClock
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from loyalty.partners.transport import (
     PartnerUnavailableError,
 )
 from standins.partners import partner_mock
-from tests.partners.fakes import (
+from tests.loyalty.partners.fakes import (
     KEYS,
     KLAVIYO_PROFILE,
     FakeClock,

@@ -15,7 +15,7 @@ from loyalty.models import Platform
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.postscript import PostscriptClient
 from loyalty.partners.transport import PartnerUnconfirmedError
-from tests.partners.fakes import FakeClock, client_for
+from tests.loyalty.partners.fakes import FakeClock, client_for
 
 EVENTS = "https://api.postscript.io/api/v2/events"
 PATCH = "https://api.postscript.io/api/v2/subscribers/s_1"

@@ -23,9 +23,9 @@ from loyalty.models import Customer, Platform, Shop
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from tests.factories import create_customer, create_rule
-from tests.partners.fakes import FakeClock
-from tests.sync.conftest import deps_for
-from tests.sync.harness import (
+from tests.loyalty.partners.fakes import FakeClock
+from tests.loyalty.sync.conftest import deps_for
+from tests.loyalty.sync.harness import (
     RecordingQueue,
     award,
     connected_shop,

@@ -15,7 +15,7 @@ from loyalty.models import Platform
 from loyalty.partners.postscript import PostscriptClient
 from loyalty.partners.transport import PartnerRejectedError, PartnerThrottledError
 from standins.partners import partner_mock
-from tests.partners.fakes import KEYS, FakeClock, client_for
+from tests.loyalty.partners.fakes import KEYS, FakeClock, client_for
 
 # GET: https://developers.postscript.io/reference/get-subscribers
 # PATCH /{id}: https://developers.postscript.io/reference/update-subscriber-by-id

@@ -25,7 +25,7 @@ from loyalty.models import OutboxIntent, Platform, Shop
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from tests.factories import create_customer, create_rule, create_tier
-from tests.sync.harness import award, connected_shop, enable, pending, run_job
+from tests.loyalty.sync.harness import award, connected_shop, enable, pending, run_job
 
 KLAVIYO = "https://a.klaviyo.com"
 OMNISEND = "https://api.omnisend.com/api"

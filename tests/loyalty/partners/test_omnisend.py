@@ -19,7 +19,7 @@ from loyalty.partners.transport import (
     PartnerUnavailableError,
 )
 from standins.partners import partner_mock
-from tests.partners.fakes import KEYS, FakeClock, client_for
+from tests.loyalty.partners.fakes import KEYS, FakeClock, client_for
 
 # https://api-docs.omnisend.com/reference/post_contacts (GET: /reference/get_contacts)
 CONTACTS = "https://api.omnisend.com/api/contacts"

@@ -1,5 +1,5 @@
 """The sync tests' fixtures (job dependencies on a controlled clock) for the outbox tests."""
 
-from tests.sync.conftest import clock, deps
+from tests.loyalty.sync.conftest import clock, deps
 
 __all__ = ["clock", "deps"]

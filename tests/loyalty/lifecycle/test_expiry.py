@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from loyalty.lifecycle.expiry import expire_due, notify_expiring_soon
 from loyalty.models import Activity, Customer, EarningHistoryEntry, OutboxIntent
 from tests.factories import create_customer, create_shop
-from tests.lifecycle.entries import lot
+from tests.loyalty.lifecycle.entries import lot
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

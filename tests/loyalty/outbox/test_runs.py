@@ -28,7 +28,7 @@ from loyalty.sync.batch import CLAIM_FOR, IMMEDIATE, SyncRun
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.events import events_for_intents
 from tests.factories import create_customer, create_rule
-from tests.sync.harness import RecordingQueue, award, connected_shop, enable, run_job
+from tests.loyalty.sync.harness import RecordingQueue, award, connected_shop, enable, run_job
 
 OMNISEND = "https://api.omnisend.com/api"
 KLAVIYO = "https://a.klaviyo.com"

@@ -12,8 +12,8 @@ from loyalty.lifecycle.expiry import expire_due, notify_expiring_soon
 from loyalty.models import Platform, Shop
 from loyalty.settings import Settings
 from tests.factories import create_customer, create_rule, create_tier
-from tests.lifecycle.entries import lot
-from tests.sync.harness import award, connected_shop, enable
+from tests.loyalty.lifecycle.entries import lot
+from tests.loyalty.sync.harness import award, connected_shop, enable
 
 
 async def eventful_shop(settings: Settings, platform: Platform) -> Shop:

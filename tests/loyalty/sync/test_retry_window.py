@@ -19,8 +19,8 @@ from loyalty.models import OutboxIntent, Platform, Shop
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from tests.factories import create_customer, create_rule
-from tests.partners.fakes import FakeClock
-from tests.sync.harness import award, connected_shop, enable, pending, run_job
+from tests.loyalty.partners.fakes import FakeClock
+from tests.loyalty.sync.harness import award, connected_shop, enable, pending, run_job
 
 KLAVIYO = "https://a.klaviyo.com"
 THROTTLED = httpx.Response(

@@ -15,7 +15,7 @@ from loyalty.partners import klaviyo, omnisend, postscript
 from loyalty.partners.pacing import MemoryPacer, PartnerLimit, RedisPacer
 from loyalty.partners.transport import Endpoint
 from standins.partners import partner_mock
-from tests.partners.fakes import KLAVIYO_PROFILE, FakeClock, client_for, klaviyo_errors
+from tests.loyalty.partners.fakes import KLAVIYO_PROFILE, FakeClock, client_for, klaviyo_errors
 
 
 def busiest(times: list[float], window: float) -> int:

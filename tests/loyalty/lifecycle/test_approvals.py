@@ -10,7 +10,7 @@ from loyalty.jobs import JobName
 from loyalty.lifecycle.approvals import approve_due
 from loyalty.models import Activity, Customer, EarningHistoryEntry, EarningStatus, OutboxIntent
 from tests.factories import create_customer, create_shop, create_tier
-from tests.lifecycle.entries import pending_entry
+from tests.loyalty.lifecycle.entries import pending_entry
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

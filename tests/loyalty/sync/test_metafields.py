@@ -20,8 +20,8 @@ from loyalty.sync.deps import JobDeps
 from loyalty.sync.metafields import MAX_PER_CALL
 from standins.shopify_admin import ShopifyAdmin
 from tests.factories import create_customer, create_rule, create_tier
-from tests.partners.fakes import FakeClock
-from tests.sync.harness import (
+from tests.loyalty.partners.fakes import FakeClock
+from tests.loyalty.sync.harness import (
     award,
     award_many,
     connected_shop,
