@@ -15,6 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from loyalty.background import finish_or_cancel
+
 log = logging.getLogger(__name__)
 
 
@@ -43,15 +45,7 @@ class PeriodicRunner:
         """Let the pass in progress finish (never cancelled mid-query), then end the loop."""
         self._stopping = True
         self._wake.set()
-        if self._task is None:
-            return
-        try:
-            async with asyncio.timeout(grace):
-                await asyncio.shield(self._task)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await finish_or_cancel(self._task, grace=grace)
 
     async def run(self) -> None:
         next_at = {job.name: time.monotonic() for job in self._jobs}

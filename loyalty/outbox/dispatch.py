@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from loyalty.background import finish_or_cancel
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
 from loyalty.outages import OutageLog
@@ -133,15 +134,7 @@ class OutboxDispatcher:
         cancellation landing inside a database call can leave SQLite's connection lock held."""
         self._stopping = True
         self._wake.set()
-        if self._task is None:
-            return
-        try:
-            async with asyncio.timeout(grace):
-                await asyncio.shield(self._task)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await finish_or_cancel(self._task, grace=grace)
 
     def notify(self, shop_id: int, jobs: Iterable[str]) -> None:
         """Called after a commit that wrote intents. Never blocks, never raises."""
