@@ -18,8 +18,10 @@ import httpx
 
 from loyalty.partners.pacing import PartnerLimit
 from loyalty.partners.transport import (
+    NO_WATCH,
     Endpoint,
     PartnerTransport,
+    SendWatch,
     body_json,
     check,
     header_retry_after,
@@ -103,6 +105,7 @@ class OmnisendClient:
         key: str,
         time: datetime,
         properties: dict[str, Any],
+        watch: SendWatch = NO_WATCH,
     ) -> None:
         """Send a custom event (202). `eventID` is derived from `key`, stable across retries,
         but Omnisend dedupes on (eventID, eventTime) for historical events only, not live
@@ -117,7 +120,7 @@ class OmnisendClient:
             "properties": properties,
         }
         response = await self._transport.request(
-            "POST", "/events", endpoint=BRAND, json=body, resend_unanswered=False
+            "POST", "/events", endpoint=BRAND, json=body, resend_unanswered=False, watch=watch
         )
         check(PLATFORM, response, error_detail)
 

@@ -16,7 +16,14 @@ from typing import Any
 import httpx
 
 from loyalty.partners.pacing import PartnerLimit
-from loyalty.partners.transport import Endpoint, PartnerTransport, check, raw_detail
+from loyalty.partners.transport import (
+    NO_WATCH,
+    Endpoint,
+    PartnerTransport,
+    SendWatch,
+    check,
+    raw_detail,
+)
 
 PLATFORM = "postscript"
 API = Endpoint("api", PartnerLimit(per_second=15))
@@ -97,6 +104,7 @@ class PostscriptClient:
         time: datetime,
         properties: dict[str, Any],
         external_id: str,
+        watch: SendWatch = NO_WATCH,
     ) -> None:
         """Send a custom event (202). `external_id` is our stable key, but Postscript does not
         document it as a dedupe key: a request whose answer was lost is never sent again
@@ -114,7 +122,7 @@ class PostscriptClient:
         if email:
             body["email"] = email
         response = await self._transport.request(
-            "POST", "/api/v2/events", endpoint=API, json=body, resend_unanswered=False
+            "POST", "/api/v2/events", endpoint=API, json=body, resend_unanswered=False, watch=watch
         )
         check(PLATFORM, response, error_detail)
 

@@ -36,12 +36,14 @@ from loyalty.partners.integrations import record_outcome
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
 from loyalty.partners.transport import (
+    NO_WATCH,
     PartnerAuthError,
     PartnerError,
     PartnerRejectedError,
     PartnerThrottledError,
     PartnerUnavailableError,
     PartnerUnconfirmedError,
+    SendWatch,
 )
 from loyalty.sync.batch import (
     IMMEDIATE,
@@ -93,6 +95,21 @@ async def sync(
         return await run(target.deliver, pacing_for(job, deps.settings))
     finally:
         await target.record()
+
+
+class _MayHave(SendWatch):
+    """Marks one event unconfirmed while its request may be in the platform's hands."""
+
+    def __init__(self, target: _Target, intent: ClaimedIntent, event: LoyaltyEvent) -> None:
+        self._target = target
+        self._intent = intent
+        self._event = event
+
+    async def sending(self) -> None:
+        await self._target._record(self._intent, self._event, DeliveryStatus.UNCONFIRMED)
+
+    async def refused(self) -> None:
+        await self._target._unrecord(self._event)
 
 
 class _Target:
@@ -158,20 +175,18 @@ class _Target:
     async def _event(
         self, state: CustomerState, intent: ClaimedIntent, event: LoyaltyEvent
     ) -> None:
-        careful = not self.sync.dedupes_events
-        if careful:
-            # Marked "may have" before the request leaves: if the worker dies while it is in
-            # flight (its answer lost with it), the event stays unconfirmed and is never sent a
-            # second time. A platform that answers with an error did not take it: unmarked.
-            await self._record(intent, event, DeliveryStatus.UNCONFIRMED)
+        # On a platform without dedupe the event is marked "may have" for exactly the time its
+        # request may have been taken: from right before the bytes leave (after pacing) until
+        # the platform answers. A worker killed in flight leaves it unconfirmed, never sent a
+        # second time; an answer that refuses it (429, 5xx, no connection, 4xx) unmarks it.
+        watch = _MayHave(self, intent, event) if not self.sync.dedupes_events else NO_WATCH
         lost: PartnerUnconfirmedError | None = None
         try:
-            await self.sync.event(state, event)
+            await self.sync.event(state, event, watch)
         except PartnerUnconfirmedError as exc:
             lost = exc
         except PartnerError:
-            if careful:
-                await self._unrecord(event)
+            await watch.refused()
             raise
         status = DeliveryStatus.ACCEPTED if lost is None else DeliveryStatus.UNCONFIRMED
         # Recorded at once: an accepted event not recorded would be sent again by the retry.

@@ -15,6 +15,7 @@ from loyalty.clock import isoformat_z
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
 from loyalty.partners.postscript import PostscriptClient
+from loyalty.partners.transport import NO_WATCH, SendWatch
 from loyalty.sync.events import EventKind, LoyaltyEvent
 from loyalty.sync.state import CustomerState
 
@@ -93,7 +94,11 @@ class CustomerSync(Protocol):
         it (no email, not a Postscript subscriber): then no events are sent either."""
         ...
 
-    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None: ...
+    async def event(
+        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
+    ) -> None:
+        """Send one event; `watch` hears when its request leaves and when it was refused."""
+        ...
 
 
 class KlaviyoSync:
@@ -112,8 +117,10 @@ class KlaviyoSync:
         await self._client.upsert_profile(email=state.email, properties=klaviyo_properties(state))
         return True
 
-    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None:
-        assert state.email is not None
+    async def event(
+        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
+    ) -> None:
+        assert state.email is not None  # Klaviyo dedupes by unique_id: no watch needed
         await self._client.create_event(
             email=state.email,
             metric=KLAVIYO_METRICS[event.kind],
@@ -139,7 +146,9 @@ class OmnisendSync:
         await self._client.upsert_contact(email=state.email, properties=snake_properties(state))
         return True
 
-    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None:
+    async def event(
+        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
+    ) -> None:
         assert state.email is not None
         await self._client.send_event(
             email=state.email,
@@ -147,6 +156,7 @@ class OmnisendSync:
             key=event.key,
             time=event.occurred_at,
             properties=event_properties(event, state),
+            watch=watch,
         )
 
 
@@ -173,7 +183,9 @@ class PostscriptSync:
         )
         return True
 
-    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None:
+    async def event(
+        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
+    ) -> None:
         await self._client.send_event(
             type=POSTSCRIPT_TYPES[event.kind],
             subscriber_id=self._subscribers[state.id],
@@ -181,4 +193,5 @@ class PostscriptSync:
             time=event.occurred_at,
             properties=event_properties(event, state),
             external_id=event.key,
+            watch=watch,
         )
