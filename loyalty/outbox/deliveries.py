@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.clock import utcnow
+from loyalty.db import dialect
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import DeliveryStatus, EventDelivery, OutboxIntent, Platform
 from loyalty.outbox.claims import reopened
@@ -49,6 +50,19 @@ async def recorded(*, shop_id: int, platform: Platform, keys: list[str]) -> set[
     return {str(key) for key in found}
 
 
+async def unconfirmed_among(*, shop_id: int, platform: Platform, keys: list[str]) -> list[str]:
+    """The keys among `keys` recorded unconfirmed (sent, but no answer ever came back)."""
+    if not keys:
+        return []
+    found = await EventDelivery.filter(
+        shop_id=shop_id,
+        platform=str(platform),
+        event_key__in=keys,
+        status=DeliveryStatus.UNCONFIRMED,
+    ).values_list("event_key", flat=True)
+    return sorted(str(key) for key in found)
+
+
 async def record(
     *,
     shop_id: int,
@@ -58,7 +72,17 @@ async def record(
     status: DeliveryStatus,
     now: datetime,
 ) -> None:
-    await sql.execute(_RECORD_SQL, shop_id, str(platform), key, intent_id, str(status), now)
+    values = (shop_id, str(platform), key, intent_id, str(status), now)
+    if status is not DeliveryStatus.UNCONFIRMED or dialect() != "postgres":
+        await sql.execute(_RECORD_SQL, *values)
+        return
+    # The "may have" mark written right before a request leaves: committed without waiting for
+    # the WAL flush, so the time between the mark and the request (when a crash would strand a
+    # mark for an event that never left) is a round trip, not a disk flush. What that risks is
+    # a server crash losing the mark within the flush delay, then the event being sent again.
+    async with in_transaction():
+        await sql.execute("SET LOCAL synchronous_commit TO OFF")
+        await sql.execute(_RECORD_SQL, *values)
 
 
 async def forget(*, shop_id: int, platform: Platform, key: str) -> None:

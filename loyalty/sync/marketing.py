@@ -151,6 +151,8 @@ class _Target:
             done = await deliveries.recorded(
                 shop_id=self.shop.id, platform=self.platform, keys=keys
             )
+            if done:
+                await self._say_unconfirmed(state, [k for k in keys if k in done])
             for intent in intents:
                 for event in events.get(intent.id, []):
                     if event.key not in done:
@@ -202,6 +204,22 @@ class _Target:
                 lost.detail,
             )
             raise PartnerUnavailableError(self.platform, lost.detail) from lost
+
+    async def _say_unconfirmed(self, state: CustomerState, keys: list[str]) -> None:
+        """Events of these intents left unconfirmed earlier (a lost answer, or a worker that
+        stopped with the request in flight) are not sent again: said, once per run."""
+        unconfirmed = await deliveries.unconfirmed_among(
+            shop_id=self.shop.id, platform=self.platform, keys=keys
+        )
+        for key in unconfirmed:
+            log.warning(
+                "%s event %s for shop %s, customer %s stays unconfirmed (its request may have "
+                "reached the platform): not sent again; the merchant can send it from the admin",
+                self.platform,
+                key,
+                self.shop.domain,
+                state.id,
+            )
 
     async def _record(
         self, intent: ClaimedIntent, event: LoyaltyEvent, status: DeliveryStatus

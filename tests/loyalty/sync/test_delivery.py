@@ -218,7 +218,7 @@ class TestWorkerDiesInFlight:
     copy (bench/faults measured one duplicate Omnisend event in ten kills without it)."""
 
     async def test_an_omnisend_event_in_flight_is_never_sent_again(
-        self, settings: Settings, deps: JobDeps
+        self, settings: Settings, deps: JobDeps, caplog: pytest.LogCaptureFixture
     ) -> None:
         from loyalty.models import DeliveryStatus, EventDelivery
 
@@ -233,12 +233,19 @@ class TestWorkerDiesInFlight:
                 return_value=httpx.Response(200, json={"id": "1"})
             )
             mock.post(f"{OMNISEND}/events").mock(side_effect=stand_in)
-            killed = await run_through_kills(JobName.SYNC_OMNISEND_CONTACTS, deps, shop)
+            with caplog.at_level(logging.WARNING):
+                killed = await run_through_kills(JobName.SYNC_OMNISEND_CONTACTS, deps, shop)
 
         assert killed == 1 and len(stand_in.processed) == 1
         [delivery] = await EventDelivery.filter(shop_id=shop.id)
         assert delivery.status == DeliveryStatus.UNCONFIRMED
         assert await pending(JobName.SYNC_OMNISEND_CONTACTS, shop) == []
+        # Not silent: the run after the crash says the event stays unconfirmed, and why.
+        assert any(
+            "stays unconfirmed" in r.getMessage() and delivery.event_key in r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.WARNING
+        )
 
     async def test_a_postscript_event_in_flight_is_never_sent_again(
         self, settings: Settings, deps: JobDeps
