@@ -2,11 +2,9 @@
 
 An event is recorded `accepted` the moment the platform answers 2xx, in its own statement, so
 whatever happens to the rest of its intent (a later event fails, the worker dies) it is never
-sent again. On a platform that does not document dedupe by our id, an event is recorded
-`unconfirmed` *before* its request leaves, and stays so when the answer is lost or the worker
-dies with the request in flight: not lost (the platform probably has it), never re-sent
-automatically, and re-sent only when the merchant asks (`resend_unconfirmed`). An error answer
-removes the mark (`forget`): the platform did not take it, so it is retried.
+sent again. When the answer to an event was lost on a platform that does not document dedupe
+by our id, it is recorded `unconfirmed`: not lost (the platform probably has it), never re-sent
+automatically, and re-sent only when the merchant asks (`resend_unconfirmed`).
 The admin shows each platform's unconfirmed events (`unconfirmed_summary`) so the merchant can
 ask. Every query here is scoped to one shop.
 """
@@ -22,7 +20,6 @@ from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.db import dialect
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import DeliveryStatus, EventDelivery, OutboxIntent, Platform
 from loyalty.outbox.claims import reopened
@@ -50,19 +47,6 @@ async def recorded(*, shop_id: int, platform: Platform, keys: list[str]) -> set[
     return {str(key) for key in found}
 
 
-async def unconfirmed_among(*, shop_id: int, platform: Platform, keys: list[str]) -> list[str]:
-    """The keys among `keys` recorded unconfirmed (sent, but no answer ever came back)."""
-    if not keys:
-        return []
-    found = await EventDelivery.filter(
-        shop_id=shop_id,
-        platform=str(platform),
-        event_key__in=keys,
-        status=DeliveryStatus.UNCONFIRMED,
-    ).values_list("event_key", flat=True)
-    return sorted(str(key) for key in found)
-
-
 async def record(
     *,
     shop_id: int,
@@ -72,28 +56,7 @@ async def record(
     status: DeliveryStatus,
     now: datetime,
 ) -> None:
-    values = (shop_id, str(platform), key, intent_id, str(status), now)
-    if status is not DeliveryStatus.UNCONFIRMED or dialect() != "postgres":
-        await sql.execute(_RECORD_SQL, *values)
-        return
-    # The "may have" mark written right before a request leaves: committed without waiting for
-    # the WAL flush, so the time between the mark and the request (when a crash would strand a
-    # mark for an event that never left) is a round trip, not a disk flush. What that risks is
-    # a server crash losing the mark within the flush delay, then the event being sent again.
-    async with in_transaction():
-        await sql.execute("SET LOCAL synchronous_commit TO OFF")
-        await sql.execute(_RECORD_SQL, *values)
-
-
-async def forget(*, shop_id: int, platform: Platform, key: str) -> None:
-    """The platform answered that it did not take the event (4xx, 429, 5xx): it may be sent
-    again. Only an unconfirmed record is removed; an accepted one stays."""
-    await EventDelivery.filter(
-        shop_id=shop_id,
-        platform=str(platform),
-        event_key=key,
-        status=DeliveryStatus.UNCONFIRMED,
-    ).delete()
+    await sql.execute(_RECORD_SQL, shop_id, str(platform), key, intent_id, str(status), now)
 
 
 async def unconfirmed_count(*, shop_id: int, platform: Platform | None = None) -> int:

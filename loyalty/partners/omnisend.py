@@ -18,10 +18,8 @@ import httpx
 
 from loyalty.partners.pacing import PartnerLimit
 from loyalty.partners.transport import (
-    NO_WATCH,
     Endpoint,
     PartnerTransport,
-    SendWatch,
     body_json,
     check,
     header_retry_after,
@@ -105,7 +103,6 @@ class OmnisendClient:
         key: str,
         time: datetime,
         properties: dict[str, Any],
-        watch: SendWatch = NO_WATCH,
     ) -> None:
         """Send a custom event (202). `eventID` is derived from `key`, stable across retries,
         but Omnisend dedupes on (eventID, eventTime) for historical events only, not live
@@ -120,7 +117,7 @@ class OmnisendClient:
             "properties": properties,
         }
         response = await self._transport.request(
-            "POST", "/events", endpoint=BRAND, json=body, resend_unanswered=False, watch=watch
+            "POST", "/events", endpoint=BRAND, json=body, resend_unanswered=False
         )
         check(PLATFORM, response, error_detail)
 

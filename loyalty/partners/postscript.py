@@ -16,14 +16,7 @@ from typing import Any
 import httpx
 
 from loyalty.partners.pacing import PartnerLimit
-from loyalty.partners.transport import (
-    NO_WATCH,
-    Endpoint,
-    PartnerTransport,
-    SendWatch,
-    check,
-    raw_detail,
-)
+from loyalty.partners.transport import Endpoint, PartnerTransport, check, raw_detail
 
 PLATFORM = "postscript"
 API = Endpoint("api", PartnerLimit(per_second=15))
@@ -104,7 +97,6 @@ class PostscriptClient:
         time: datetime,
         properties: dict[str, Any],
         external_id: str,
-        watch: SendWatch = NO_WATCH,
     ) -> None:
         """Send a custom event (202). `external_id` is our stable key, but Postscript does not
         document it as a dedupe key: a request whose answer was lost is never sent again
@@ -122,7 +114,7 @@ class PostscriptClient:
         if email:
             body["email"] = email
         response = await self._transport.request(
-            "POST", "/api/v2/events", endpoint=API, json=body, resend_unanswered=False, watch=watch
+            "POST", "/api/v2/events", endpoint=API, json=body, resend_unanswered=False
         )
         check(PLATFORM, response, error_detail)
 

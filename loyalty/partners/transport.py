@@ -124,21 +124,6 @@ def body_json(response: httpx.Response) -> Any:
         return None
 
 
-class SendWatch:
-    """Told when a request is about to leave (after pacing, right before the bytes go out) and
-    when the platform answered without taking it (a 429, a retryable 5xx, or no connection), so
-    a caller can mark an event "may have" for exactly the time it may have been taken."""
-
-    async def sending(self) -> None:
-        return None
-
-    async def refused(self) -> None:
-        return None
-
-
-NO_WATCH = SendWatch()
-
-
 class PartnerTransport:
     """One partner, one shop's credentials: paced, retried requests. Cheap to build per job
     run; the httpx client is the process's shared one."""
@@ -198,7 +183,6 @@ class PartnerTransport:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         resend_unanswered: bool = True,
-        watch: SendWatch = NO_WATCH,
     ) -> httpx.Response:
         """Send with pacing and retries; returns the first response that is not a 429 or a
         retryable 5xx. Raises PartnerThrottledError or PartnerUnavailableError, and
@@ -206,7 +190,6 @@ class PartnerTransport:
         url = self._base_url + path
         for attempt in range(1, self._max_attempts + 1):
             await self._pace(endpoint)
-            await watch.sending()
             self.requests_sent += 1
             try:
                 response = await self._http.request(
@@ -219,7 +202,6 @@ class PartnerTransport:
                 )
             except NOT_SENT as exc:
                 problem, wait = f"could not connect ({type(exc).__name__}: {exc})", None
-                await watch.refused()
             except httpx.TransportError as exc:
                 if isinstance(exc, httpx.TimeoutException):
                     problem = f"no answer within {self._timeout:.0f} s ({type(exc).__name__})"
@@ -230,7 +212,6 @@ class PartnerTransport:
                 wait = None
             else:
                 if response.status_code == 429:
-                    await watch.refused()
                     asked = self._retry_after(response)
                     wait = asked if asked is not None else backoff(attempt)
                     if self._pacer is not None:
@@ -249,7 +230,6 @@ class PartnerTransport:
                 problem, wait = f"server error {response.status_code}", None
                 if response.status_code in AMBIGUOUS_STATUSES and not resend_unanswered:
                     raise PartnerUnconfirmedError(self.platform, f"{problem} (gateway timeout)")
-                await watch.refused()
             if attempt == self._max_attempts:
                 raise PartnerUnavailableError(
                     self.platform, f"{problem} after {attempt} attempts", status=None

@@ -36,14 +36,12 @@ from loyalty.partners.integrations import record_outcome
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
 from loyalty.partners.transport import (
-    NO_WATCH,
     PartnerAuthError,
     PartnerError,
     PartnerRejectedError,
     PartnerThrottledError,
     PartnerUnavailableError,
     PartnerUnconfirmedError,
-    SendWatch,
 )
 from loyalty.sync.batch import (
     IMMEDIATE,
@@ -97,21 +95,6 @@ async def sync(
         await target.record()
 
 
-class _MayHave(SendWatch):
-    """Marks one event unconfirmed while its request may be in the platform's hands."""
-
-    def __init__(self, target: _Target, intent: ClaimedIntent, event: LoyaltyEvent) -> None:
-        self._target = target
-        self._intent = intent
-        self._event = event
-
-    async def sending(self) -> None:
-        await self._target._record(self._intent, self._event, DeliveryStatus.UNCONFIRMED)
-
-    async def refused(self) -> None:
-        await self._target._unrecord(self._event)
-
-
 class _Target:
     """One platform for one shop, for one run: delivers each leased customer's intents."""
 
@@ -151,8 +134,6 @@ class _Target:
             done = await deliveries.recorded(
                 shop_id=self.shop.id, platform=self.platform, keys=keys
             )
-            if done:
-                await self._say_unconfirmed(state, [k for k in keys if k in done])
             for intent in intents:
                 for event in events.get(intent.id, []):
                     if event.key not in done:
@@ -177,56 +158,15 @@ class _Target:
     async def _event(
         self, state: CustomerState, intent: ClaimedIntent, event: LoyaltyEvent
     ) -> None:
-        # On a platform without dedupe the event is marked "may have" for exactly the time its
-        # request may have been taken: from right before the bytes leave (after pacing) until
-        # the platform answers. A worker killed in flight leaves it unconfirmed, never sent a
-        # second time; an answer that refuses it (429, 5xx, no connection, 4xx) unmarks it.
-        watch = _MayHave(self, intent, event) if not self.sync.dedupes_events else NO_WATCH
         lost: PartnerUnconfirmedError | None = None
         try:
-            await self.sync.event(state, event, watch)
+            await self.sync.event(state, event)
         except PartnerUnconfirmedError as exc:
             lost = exc
-        except PartnerError:
-            await watch.refused()
-            raise
         status = DeliveryStatus.ACCEPTED if lost is None else DeliveryStatus.UNCONFIRMED
-        # Recorded at once: an accepted event not recorded would be sent again by the retry.
-        await self._record(intent, event, status)
-        if lost is not None:
-            log.warning(
-                "%s event %s for shop %s, customer %s is unconfirmed: %s. Not re-sent (it "
-                "would be a second copy); the merchant can send it again",
-                self.platform,
-                event.key,
-                self.shop.domain,
-                state.id,
-                lost.detail,
-            )
-            raise PartnerUnavailableError(self.platform, lost.detail) from lost
-
-    async def _say_unconfirmed(self, state: CustomerState, keys: list[str]) -> None:
-        """Events of these intents left unconfirmed earlier (a lost answer, or a worker that
-        stopped with the request in flight) are not sent again: said, once per run."""
-        unconfirmed = await deliveries.unconfirmed_among(
-            shop_id=self.shop.id, platform=self.platform, keys=keys
-        )
-        for key in unconfirmed:
-            log.warning(
-                "%s event %s for shop %s, customer %s stays unconfirmed (its request may have "
-                "reached the platform): not sent again; the merchant can send it from the admin",
-                self.platform,
-                key,
-                self.shop.domain,
-                state.id,
-            )
-
-    async def _record(
-        self, intent: ClaimedIntent, event: LoyaltyEvent, status: DeliveryStatus
-    ) -> None:
-        """In its own statement, and once more on a fresh connection if the database dropped
-        this one."""
         now = utcnow()
+        # Recorded at once, and once more on a fresh connection if the database dropped this
+        # one: an accepted event not recorded would be sent again by the retry.
         await once_more_if_disconnected(
             "recording a delivered event",
             lambda: deliveries.record(
@@ -238,12 +178,17 @@ class _Target:
                 now=now,
             ),
         )
-
-    async def _unrecord(self, event: LoyaltyEvent) -> None:
-        await once_more_if_disconnected(
-            "forgetting an event the platform refused",
-            lambda: deliveries.forget(shop_id=self.shop.id, platform=self.platform, key=event.key),
-        )
+        if lost is not None:
+            log.warning(
+                "%s event %s for shop %s, customer %s is unconfirmed: %s. Not re-sent (it "
+                "would be a second copy); the merchant can send it again",
+                self.platform,
+                event.key,
+                self.shop.domain,
+                state.id,
+                lost.detail,
+            )
+            raise PartnerUnavailableError(self.platform, lost.detail) from lost
 
     async def _stop(
         self, run: SyncRun, intents: list[ClaimedIntent], exc: PartnerError, *, attempted: bool

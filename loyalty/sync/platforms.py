@@ -15,7 +15,6 @@ from loyalty.clock import isoformat_z
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.omnisend import OmnisendClient
 from loyalty.partners.postscript import PostscriptClient
-from loyalty.partners.transport import NO_WATCH, SendWatch
 from loyalty.sync.events import EventKind, LoyaltyEvent
 from loyalty.sync.state import CustomerState
 
@@ -80,10 +79,6 @@ def event_properties(event: LoyaltyEvent, state: CustomerState) -> dict[str, Any
 
 
 class CustomerSync(Protocol):
-    # True when the platform keeps one copy per event id (Klaviyo's `unique_id`): an event whose
-    # fate is unknown may simply be sent again. False: a second request is a second copy.
-    dedupes_events: bool
-
     @property
     def requests_sent(self) -> int:
         """Requests that reached the network so far (a failure with none was no attempt)."""
@@ -94,16 +89,10 @@ class CustomerSync(Protocol):
         it (no email, not a Postscript subscriber): then no events are sent either."""
         ...
 
-    async def event(
-        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
-    ) -> None:
-        """Send one event; `watch` hears when its request leaves and when it was refused."""
-        ...
+    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None: ...
 
 
 class KlaviyoSync:
-    dedupes_events = True
-
     def __init__(self, client: KlaviyoClient) -> None:
         self._client = client
 
@@ -117,10 +106,8 @@ class KlaviyoSync:
         await self._client.upsert_profile(email=state.email, properties=klaviyo_properties(state))
         return True
 
-    async def event(
-        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
-    ) -> None:
-        assert state.email is not None  # Klaviyo dedupes by unique_id: no watch needed
+    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None:
+        assert state.email is not None
         await self._client.create_event(
             email=state.email,
             metric=KLAVIYO_METRICS[event.kind],
@@ -131,8 +118,6 @@ class KlaviyoSync:
 
 
 class OmnisendSync:
-    dedupes_events = False  # `eventID` dedupes historical events only
-
     def __init__(self, client: OmnisendClient) -> None:
         self._client = client
 
@@ -146,9 +131,7 @@ class OmnisendSync:
         await self._client.upsert_contact(email=state.email, properties=snake_properties(state))
         return True
 
-    async def event(
-        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
-    ) -> None:
+    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None:
         assert state.email is not None
         await self._client.send_event(
             email=state.email,
@@ -156,13 +139,10 @@ class OmnisendSync:
             key=event.key,
             time=event.occurred_at,
             properties=event_properties(event, state),
-            watch=watch,
         )
 
 
 class PostscriptSync:
-    dedupes_events = False  # `external_id` is not documented as a dedupe key
-
     def __init__(self, client: PostscriptClient) -> None:
         self._client = client
         self._subscribers: dict[int, str] = {}
@@ -183,9 +163,7 @@ class PostscriptSync:
         )
         return True
 
-    async def event(
-        self, state: CustomerState, event: LoyaltyEvent, watch: SendWatch = NO_WATCH
-    ) -> None:
+    async def event(self, state: CustomerState, event: LoyaltyEvent) -> None:
         await self._client.send_event(
             type=POSTSCRIPT_TYPES[event.kind],
             subscriber_id=self._subscribers[state.id],
@@ -193,5 +171,4 @@ class PostscriptSync:
             time=event.occurred_at,
             properties=event_properties(event, state),
             external_id=event.key,
-            watch=watch,
         )

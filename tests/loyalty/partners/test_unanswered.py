@@ -14,7 +14,7 @@ import respx
 from loyalty.models import Platform
 from loyalty.partners.klaviyo import KlaviyoClient
 from loyalty.partners.postscript import PostscriptClient
-from loyalty.partners.transport import PartnerUnconfirmedError, SendWatch
+from loyalty.partners.transport import PartnerUnconfirmedError
 from tests.loyalty.partners.fakes import FakeClock, client_for
 
 EVENTS = "https://api.postscript.io/api/v2/events"
@@ -117,85 +117,3 @@ class TestStateWritesAndDedupedEvents:
                 )
         bodies = [call.request.content for call in route.calls]
         assert len(bodies) == 2 and bodies[0] == bodies[1]
-
-
-class Watch(SendWatch):
-    """Records what the transport told it, in order."""
-
-    def __init__(self) -> None:
-        self.heard: list[str] = []
-
-    async def sending(self) -> None:
-        self.heard.append("sending")
-
-    async def refused(self) -> None:
-        self.heard.append("refused")
-
-
-class TestSendWatch:
-    """The caller hears when an event's request leaves (after pacing) and when the platform
-    answered without taking it, so its "may have" mark spans exactly the time in flight."""
-
-    async def test_a_refusal_then_success_is_heard_in_order(
-        self, postscript: PostscriptClient
-    ) -> None:
-        watch = Watch()
-        with respx.mock(assert_all_called=True) as mock:
-            mock.post(EVENTS).mock(
-                side_effect=[
-                    httpx.Response(500, json={}),
-                    httpx.Response(429, headers={"Retry-After": "1"}, json={}),
-                    httpx.Response(202, json={}),
-                ]
-            )
-            await send_watched(postscript, watch)
-        assert watch.heard == ["sending", "refused", "sending", "refused", "sending"]
-
-    async def test_a_lost_answer_is_never_heard_as_refused(
-        self, postscript: PostscriptClient
-    ) -> None:
-        watch = Watch()
-        with respx.mock(assert_all_called=True) as mock:
-            mock.post(EVENTS).mock(side_effect=httpx.ReadTimeout("no answer"))
-            with pytest.raises(PartnerUnconfirmedError):
-                await send_watched(postscript, watch)
-        assert watch.heard == ["sending"]
-
-    async def test_nothing_is_heard_before_the_rate_limit_lets_the_request_go(self) -> None:
-        """A request waiting for its pacing slot has not left: a worker killed while it waits
-        must leave no mark, so `sending` comes only after the wait."""
-        clock = FakeClock()
-        watch = Watch()
-        sent = 0  # requests that have completed
-        heard_while_waiting: list[tuple[int, int]] = []  # (sendings heard, requests completed)
-        sleep = clock.sleep
-
-        async def observed_sleep(seconds: float) -> None:
-            heard_while_waiting.append((watch.heard.count("sending"), sent))
-            await sleep(seconds)
-
-        clock.sleep = observed_sleep  # type: ignore[method-assign]
-        async with httpx.AsyncClient() as http:
-            client = client_for(Platform.POSTSCRIPT, http, clock)
-            assert isinstance(client, PostscriptClient)
-            with respx.mock() as mock:
-                mock.post(EVENTS).mock(return_value=httpx.Response(202, json={}))
-                for _ in range(40):  # past the burst: later calls wait for the pacer
-                    await send_watched(client, watch)
-                    sent += 1
-        assert heard_while_waiting, "the pacer never made a call wait"
-        # While a call waits, only the calls already completed have been heard leaving.
-        assert all(heard == done for heard, done in heard_while_waiting)
-        assert watch.heard == ["sending"] * 40
-
-
-async def send_watched(client: PostscriptClient, watch: SendWatch) -> None:
-    await client.send_event(
-        type="LoyaltyPointsEarned",
-        subscriber_id="s_1",
-        email=None,
-        time=AT,
-        properties={"points": 10},
-        external_id="loyalty:points_earned:cer_1",
-        watch=watch,
-    )
