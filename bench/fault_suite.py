@@ -53,6 +53,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
+from bench.platform_limits import (  # noqa: E402 - after the path is set
+    PLATFORM_KEYS,
+    Limit,
+    free_port,
+    pg_dsn,
+    published_limits,
+)
 from loyalty.crypto import SecretBox  # noqa: E402 - after the path is set
 from loyalty.partners.omnisend import event_id as omnisend_event_id  # noqa: E402
 from standins.partners import Call, judge  # noqa: E402 - the vendors' contracts judge each call
@@ -78,53 +85,20 @@ RULE_POINTS = 10
 CUSTOMER_ID_BASE = 9_300_000_000_000
 PLATFORMS = ("shopify", "klaviyo", "omnisend", "postscript")
 PARTNERS = PLATFORMS[1:]
-PLATFORM_KEYS = {
-    "klaviyo": "pk_bench_0123456789abcdef",
-    "omnisend": "bench-omnisend-key",
-    "postscript": "sk_bench_0123456789abcdef",
-}
 
 
 def log(message: str) -> None:
     print(f"\033[1m[faults {time.strftime('%H:%M:%S')}]\033[0m {message}", file=sys.stderr)
 
 
-def pg_dsn(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
 # --------------------------------------------------------------------------- the platforms
-
-
-@dataclass
-class Limit:
-    """Calls allowed per window (fixed windows; sliding for Omnisend's minute)."""
-
-    windows: tuple[tuple[float, int], ...]
-    sliding: bool = False
-    seen: list[float] = field(default_factory=list)
-
-    def admit(self, now: float) -> bool:
-        for seconds, calls in self.windows:
-            start = now - seconds if self.sliding else (now // seconds) * seconds
-            if sum(1 for t in self.seen[-calls - 1 :] if t >= start) >= calls:
-                return False
-        self.seen.append(now)
-        return True
 
 
 @dataclass
 class Platforms:
     """What each stand-in holds, as the real platform would after the calls it accepted."""
 
-    limits: dict[str, Limit] = field(
-        default_factory=lambda: {
-            "klaviyo profiles": Limit(((1, 75), (60, 750))),
-            "klaviyo events": Limit(((1, 350), (60, 3500))),
-            "omnisend": Limit(((60, 400),), sliding=True),
-            "postscript": Limit(((1, 15),)),
-        }
-    )
+    limits: dict[str, Limit] = field(default_factory=published_limits)
     requests: Counter[str] = field(default_factory=Counter)  # every request that arrived
     over_limit: Counter[str] = field(default_factory=Counter)
     # Events: copies accepted per key; Klaviyo records a `unique_id` once (documented dedupe).
@@ -377,12 +351,6 @@ def _throttled() -> Response:
 
 
 # --------------------------------------------------------------------------- the topology
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

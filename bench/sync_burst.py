@@ -31,6 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
+from bench.platform_limits import (  # noqa: E402 - after the path is set
+    PLATFORM_KEYS,
+    Limit,
+    free_port,
+    pg_dsn,
+    published_limits,
+)
 from loyalty.crypto import SecretBox  # noqa: E402 - after the path is set
 from standins.partners import Call, judge  # noqa: E402 - the vendors' contracts judge the stand-ins
 from standins.shopify_admin import CostBucket, ShopifyAdmin  # noqa: E402
@@ -49,58 +56,18 @@ SECRET_KEY = "bench-not-a-secret-0123456789abcdef"  # noqa: S105 - a throwaway k
 RULES = -(-AWARDS // CUSTOMERS)  # each award is a distinct (rule, customer) pair
 RULE_POINTS = 10
 CUSTOMER_ID_BASE = 9_300_000_000_000
-PLATFORM_KEYS = {
-    "klaviyo": "pk_bench_0123456789abcdef",
-    "omnisend": "bench-omnisend-key",
-    "postscript": "sk_bench_0123456789abcdef",
-}
 
 
 def log(message: str) -> None:
     print(f"\033[1m[bench {time.strftime('%H:%M:%S')}]\033[0m {message}", file=sys.stderr)
 
 
-def pg_dsn(url: str) -> str:
-    return url.replace("postgres://", "postgresql://", 1)
-
-
 # --------------------------------------------------------------------------- the stand-ins
 
 
 @dataclass
-class Limit:
-    """Calls allowed per window (fixed windows, as Klaviyo and Postscript count them; a
-    sliding minute for Omnisend, which is stricter than a fixed one)."""
-
-    name: str
-    windows: tuple[tuple[float, int], ...]  # (seconds, calls)
-    sliding: bool = False
-    seen: list[float] = field(default_factory=list)
-    refused: int = 0
-
-    def admit(self, now: float) -> bool:
-        for seconds, calls in self.windows:
-            if self.sliding:
-                start = now - seconds
-            else:
-                start = (now // seconds) * seconds
-            if sum(1 for t in self.seen[-calls - 1 :] if t >= start) >= calls:
-                self.refused += 1
-                return False
-        self.seen.append(now)
-        return True
-
-
-@dataclass
 class Stubs:
-    limits: dict[str, Limit] = field(
-        default_factory=lambda: {
-            "klaviyo profiles": Limit("klaviyo profiles", ((1, 75), (60, 750))),
-            "klaviyo events": Limit("klaviyo events", ((1, 350), (60, 3500))),
-            "omnisend": Limit("omnisend", ((60, 400),), sliding=True),
-            "postscript": Limit("postscript", ((1, 15),)),
-        }
-    )
+    limits: dict[str, Limit] = field(default_factory=published_limits)
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     event_keys: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     contract_refusals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -400,12 +367,6 @@ def lags(stubs: Stubs, awards: list[Award]) -> list[float]:
 
 def percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, max(0, round(share * len(values)) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_ready(url: str, processes: list[subprocess.Popen[bytes]]) -> None:
