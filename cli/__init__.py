@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="proxies whose X-Forwarded-For/-Proto are trusted (comma-separated, or *); "
         "default: $FORWARDED_ALLOW_IPS, else 127.0.0.1",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="the local demo: a local Shopify, the admin preview and a demo storefront under "
+        "/demo, for shops `loyalty demo` seeded (loopback only; refused with real credentials)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -102,6 +109,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.demo:
+        from loyalty.shops.demo_mode import DemoRefused, demo_admin_base_url, demo_settings
+
+        # The web processes read the environment (uvicorn's factory), so the demo goes there.
+        os.environ["LOYALTY_DEMO"] = "1"
+        os.environ.setdefault("SHOPIFY_ADMIN_BASE_URL", demo_admin_base_url(args.port))
+        try:
+            demo_settings(Settings.from_env())
+        except DemoRefused as refused:
+            print(f"loyalty serve --demo: {refused}", file=sys.stderr)
+            return 2
     if settings.runs_jobs_in_process:
         logging.getLogger("loyalty").info("REDIS_URL not set: jobs run inside the web process")
     uvicorn.run(

@@ -124,6 +124,9 @@ class Settings(BaseSettings, metaclass=_DefaultsOnTheClass):
     approvals_interval: float = 60.0
     expiry_interval: float = 900.0
     occasions_interval: float = 3600.0
+    # The local demo (`loyalty serve --demo`, `make run`): the app plays its own Shopify on
+    # loopback (web.demo); refused with real Shopify credentials (loyalty.shops.demo_mode).
+    demo: bool = Field(default=False, validation_alias="LOYALTY_DEMO")
     # Bearer token for GET /metrics (Prometheus text). Unset: the route answers 404.
     metrics_token: str | None = Field(default=None, repr=False)
 

@@ -27,7 +27,7 @@ from loyalty.jobs.sweep import OutboxDispatcher
 from loyalty.outbox.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from loyalty.settings import Settings
 from loyalty.sync.deps import build_job_deps, new_http_client, shopify_app
-from web import admin, ops, proxy, webhooks
+from web import admin, demo, ops, proxy, webhooks
 from web.admin import api as admin_api
 from web.auth.api_key import ApiKeyAuthMiddleware
 from web.auth.app_proxy import AppProxyAuthMiddleware
@@ -92,6 +92,7 @@ def route_table(settings: Settings) -> list[BaseRoute]:
             middleware=[Middleware(AppProxyAuthMiddleware)],
             name="proxy",
         ),
+        *demo.routes(settings),  # only in `loyalty serve --demo`, behind web.demo.guard
     ]
 
 

@@ -11,11 +11,14 @@ from starlette.applications import Starlette
 
 from loyalty.log_config import configure_logging
 from loyalty.settings import Settings
+from loyalty.shops.demo_mode import demo_settings
 from web.app import create_app
 
 
 def create() -> Starlette:
     settings = Settings.from_env()
+    if settings.demo:  # refuses real Shopify credentials (loyalty.shops.demo_mode)
+        settings = demo_settings(settings)
     # Each process uvicorn starts (`--workers N`) gets the app's logging, not bare lines.
     configure_logging(settings.log_level)
     app = create_app(settings)

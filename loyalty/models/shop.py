@@ -36,6 +36,8 @@ class Shop(Model):
     points_expiry_days = fields.IntField(null=True)  # None: points never expire
     timezone = fields.CharField(max_length=64, default="UTC")
     exclusion_tag = fields.CharField(max_length=255, null=True)
+    # Seeded by `loyalty demo`: the only shops the local demo (web.demo) acts for.
+    is_demo = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

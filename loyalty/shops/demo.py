@@ -153,7 +153,8 @@ class DemoShop:
 
 async def seed_demo() -> DemoShop:
     shop, _ = await Shop.get_or_create(
-        domain=DEMO_SHOP, defaults={"name": "Demo Store", "points_expiry_days": 365}
+        domain=DEMO_SHOP,
+        defaults={"name": "Demo Store", "points_expiry_days": 365, "is_demo": True},
     )
     tiers: dict[str, VipTier] = {}
     for spec in TIERS:
