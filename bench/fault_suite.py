@@ -69,7 +69,8 @@ REQUESTS = int(os.environ.get("BENCH_FAULT_REQUESTS", "3000"))
 CUSTOMERS = int(os.environ.get("BENCH_FAULT_CUSTOMERS", "300"))
 CONCURRENCY = int(os.environ.get("BENCH_FAULT_CONCURRENCY", "32"))
 SCENARIOS = os.environ.get(
-    "BENCH_FAULT_SCENARIOS", "clean,worker_kills,redis_kill,pg_kills,partner_storm,lost_answers"
+    "BENCH_FAULT_SCENARIOS",
+    "clean,worker_restarts,worker_kills,redis_kill,pg_kills,partner_storm,lost_answers",
 )
 SYNC_DELAY = os.environ.get("BENCH_FAULT_SYNC_DELAY", "2")
 CONVERGE_TIMEOUT = float(os.environ.get("BENCH_FAULT_CONVERGE_TIMEOUT", "900"))
@@ -414,6 +415,16 @@ class Topology:
             self.worker.wait()
         self.worker = None
 
+    def stop_worker(self) -> float:
+        """SIGTERM, as a supervisor stops a worker (a deploy, systemd's restart): returns the
+        seconds it took to drain and exit."""
+        began = time.monotonic()
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
+            self.worker.wait()
+        self.worker = None
+        return time.monotonic() - began
+
     def kill_redis(self) -> None:
         if self.redis is not None and self.redis.poll() is None:
             self.redis.kill()
@@ -592,6 +603,18 @@ async def worker_kills(run: Run) -> None:
     run.faults_over_at = time.monotonic()
 
 
+async def worker_restarts(run: Run) -> None:
+    """Ten graceful restarts (SIGTERM, as a deploy or `systemctl restart` does), 4 s apart from
+    1 s into the burst: the worker stops taking jobs, its sync runs end between customers, it
+    exits, and the supervisor starts it again."""
+    for _ in range(10):
+        await asyncio.sleep(4)
+        took = await asyncio.to_thread(run.topology.stop_worker)
+        log(f"worker stopped on SIGTERM in {took:.1f} s; starting it again")
+        run.topology.start_worker()
+    run.faults_over_at = time.monotonic()
+
+
 async def redis_kill(run: Run) -> None:
     """Redis dies 2 s into the burst and comes back 20 s later on the same port (empty: it
     keeps nothing on disk). The worker is NOT restarted: it must ride the outage out."""
@@ -618,6 +641,9 @@ async def pg_kills(run: Run) -> None:
 SCENARIO_TABLE = {
     "clean": Scenario("clean", what="no fault"),
     "worker_kills": Scenario("worker_kills", during=worker_kills, what="10 worker SIGKILLs"),
+    "worker_restarts": Scenario(
+        "worker_restarts", during=worker_restarts, what="10 worker restarts (SIGTERM)"
+    ),
     "redis_kill": Scenario("redis_kill", during=redis_kill, what="Redis down 20 s"),
     "pg_kills": Scenario("pg_kills", during=pg_kills, what="3 × every backend terminated"),
     "partner_storm": Scenario(
@@ -716,6 +742,12 @@ async def _database_view(dsn: str) -> dict[str, Any]:
             "SELECT e.public_id, r.public_id AS rule, c.email FROM earning_history_entry e "
             "JOIN earning_rule r ON r.id = e.rule_id JOIN customer c ON c.id = e.customer_id"
         )
+        # What the app recorded of each event it sent: a lost event is explained by it.
+        recorded = await conn.fetch(
+            "SELECT d.platform, d.event_key, d.status, d.intent_id, d.at, i.outcome, "
+            "i.outcome_detail, i.last_error FROM event_delivery d "
+            "LEFT JOIN outbox_intent i ON i.id = d.intent_id"
+        )
     finally:
         await conn.close()
     return {
@@ -724,6 +756,7 @@ async def _database_view(dsn: str) -> dict[str, Any]:
         "customers": [dict(row) for row in customers],
         "doubles": int(doubles),
         "entries": [dict(row) for row in entries],
+        "recorded": {(row["platform"], row["event_key"]): dict(row) for row in recorded},
     }
 
 
@@ -791,13 +824,24 @@ def account(outcome: Outcome, view: dict[str, Any], state: Platforms, rules: lis
         outcome.events_sent[platform] = state.events_sent[platform]
         outcome.events_accepted[platform] = sum(copies.values())
         outcome.duplicates[platform] = sum(max(0, n - 1) for n in copies.values())
-        outcome.events_lost[platform] = sum(1 for key in keys[platform] if key not in copies)
+        lost = [key for key in keys[platform] if key not in copies]
+        outcome.events_lost[platform] = len(lost)
+        for key in lost:  # what the app believes happened to it, to explain the loss
+            log(f"{platform} never received {key}; recorded: {recorded(view, platform, key)}")
     outcome.stale = stale_counts(view, state)
     outcome.profile_writes = dict(state.profile_writes)
     outcome.contract_refusals = {
         **dict(state.contract_refusals),
         "shopify": len(state.shopify.rejected),
     }
+
+
+def recorded(view: dict[str, Any], platform: str, key: str) -> Any:
+    sent_as = key if platform != "omnisend" else None
+    for (where, event_key), row in view["recorded"].items():
+        if where == platform and (event_key == sent_as or omnisend_event_id(event_key) == key):
+            return row
+    return "nothing (never sent, or sent and never recorded)"
 
 
 async def run_scenario(scenario: Scenario) -> Outcome:

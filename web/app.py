@@ -26,7 +26,7 @@ from loyalty.jobs.periodic import PeriodicRunner
 from loyalty.jobs.sweep import OutboxDispatcher
 from loyalty.outbox.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from loyalty.settings import Settings
-from loyalty.sync.deps import build_job_deps, new_http_client, shopify_app
+from loyalty.sync.deps import JobDeps, build_job_deps, new_http_client, shopify_app
 from web import admin, demo, ops, proxy, webhooks
 from web.admin import api as admin_api
 from web.auth.api_key import ApiKeyAuthMiddleware
@@ -106,6 +106,7 @@ async def running_services(settings: Settings, *, job_defer: float) -> AsyncIter
     http = new_http_client(settings)
     redis: ArqRedis | None = None
     periodic: PeriodicRunner | None = None  # the embedded default's lifecycle schedulers
+    deps: JobDeps | None = None  # the embedded default's jobs run here, with these
     queue: JobQueue
     limiter: RateLimiter
     if settings.redis_url:
@@ -146,6 +147,8 @@ async def running_services(settings: Settings, *, job_defer: float) -> AsyncIter
         await dispatcher.flush()
         if services.background:
             await asyncio.gather(*services.background, return_exceptions=True)
+        if deps is not None:
+            deps.stopping.request()  # runs end between customers, never mid-request
         if isinstance(queue, InProcessJobQueue):
             await queue.drain(grace=settings.shutdown_grace)
         if redis is not None:

@@ -161,6 +161,14 @@ class OutageTolerantWorker(Worker):
             self.sem.release()
             raise
 
+    def handle_sig_wait_for_completion(self, signum: signal.Signals) -> None:
+        """arq's graceful stop (no new jobs, running ones given `job_completion_wait`), and the
+        running sync jobs told to end at their next customer boundary."""
+        deps = self.ctx.get("deps")
+        if deps is not None:
+            deps.stopping.request()
+        super().handle_sig_wait_for_completion(signum)
+
     async def run_job(self, job_id: str, score: int) -> None:
         try:
             await super().run_job(job_id, score)

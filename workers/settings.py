@@ -49,6 +49,10 @@ def worker_options(settings: Settings, *, manage_db: bool = True) -> dict[str, A
         "job_timeout": 300,
         # The same jobs may run twice (arq's rule); ours are idempotent, so retry freely.
         "retry_jobs": True,
+        # On SIGTERM, stop taking jobs and give the running ones this long to finish: sync runs
+        # stop between customers (JobDeps.stopping, set by the worker's signal handler), so a
+        # restart never cuts a platform request in half. Jobs still running then are cancelled.
+        "job_completion_wait": max(1, round(settings.shutdown_grace)),
     }
 
 

@@ -43,6 +43,7 @@ from loyalty.outbox.claims import CLAIM_FOR, ClaimedIntent
 from loyalty.outbox.process import RetryLater, retry_delay
 from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.settings import Settings
+from loyalty.sync.deps import Stopping
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class SyncRun:
     shop_label: str  # how log lines name the shop (its domain)
     window: timedelta  # OUTBOX_RETRY_WINDOW
     deadline: float  # time.monotonic() past which the run stops taking work
+    stopping: Stopping = field(default_factory=Stopping)  # the process is stopping: stop too
     token: str = field(default_factory=lambda: secrets.token_hex(8))
     leased: set[int] = field(default_factory=set)
     open: dict[int, ClaimedIntent] = field(default_factory=dict)  # held, not yet ended
@@ -95,7 +97,7 @@ class SyncRun:
     _renewed: float = field(default_factory=time.monotonic)
 
     def out_of_time(self) -> bool:
-        return time.monotonic() >= self.deadline
+        return self.stopping.requested or time.monotonic() >= self.deadline
 
     async def lease(self, pacing: Pacing, *, limit: int = LEASE_BATCH) -> list[int]:
         """Take the leases of up to `limit` customers that are due; returns their keys."""
@@ -300,6 +302,7 @@ async def run_sync(
     deliver: Deliver,
     pacing: Pacing,
     budget: float = RUN_BUDGET_SECONDS,
+    stopping: Stopping | None = None,
 ) -> RunResult:
     """Lease due customers and `deliver` for them, batch after batch, until none is due or
     the time budget is used. `deliver` claims their intents (as late as it can: right before
@@ -312,6 +315,7 @@ async def run_sync(
         shop_label=shop_label,
         window=timedelta(seconds=settings.outbox_retry_window),
         deadline=time.monotonic() + budget,
+        stopping=stopping or Stopping(),
     )
     hold: RetryLater | None = None
     try:
@@ -348,6 +352,7 @@ def runner(
     shop_label: str,
     settings: Settings,
     budget: float = RUN_BUDGET_SECONDS,
+    stopping: Stopping | None = None,
 ) -> Runner:
     """`run_sync` for one job and shop, waiting for what to deliver and how to pace it."""
 
@@ -360,6 +365,7 @@ def runner(
             deliver=deliver,
             pacing=pacing,
             budget=budget,
+            stopping=stopping,
         )
 
     return run

@@ -19,6 +19,20 @@ from loyalty.shopify.admin_api import AdminApi
 from loyalty.shopify.tokens import TokenProvider
 
 
+class Stopping:
+    """Set once when the process begins to stop (a worker's SIGTERM, the web process's
+    shutdown). Sync runs then stop taking work at their next safe point, between customers,
+    and leave the rest pending: a stop never cuts a platform request in half, where the
+    platform may have accepted an event whose acceptance was not yet recorded (a second copy
+    after restart, on a platform that does not dedupe)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def request(self) -> None:
+        self.requested = True
+
+
 @dataclass(frozen=True)
 class JobDeps:
     settings: Settings
@@ -26,6 +40,7 @@ class JobDeps:
     admin: AdminApi | None = None  # None without SHOPIFY_API_KEY/SECRET (the local demo)
     pacer: Pacer = field(default_factory=MemoryPacer)
     sleep: Sleep = asyncio.sleep  # injectable: tests never really wait
+    stopping: Stopping = field(default_factory=Stopping)
 
     @property
     def box(self) -> SecretBox:

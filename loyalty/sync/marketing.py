@@ -72,7 +72,14 @@ async def sync(
     shop = await Shop.get_or_none(id=shop_id)
     label = shop.domain if shop is not None else str(shop_id)
 
-    run = runner(job=job, shop_id=shop_id, shop_label=label, settings=deps.settings, budget=budget)
+    run = runner(
+        job=job,
+        shop_id=shop_id,
+        shop_label=label,
+        settings=deps.settings,
+        budget=budget,
+        stopping=deps.stopping,
+    )
     if shop is None or shop.uninstalled_at is not None:
         return await run(skip_all(SkipReason.UNINSTALLED), IMMEDIATE)
     if integration is None or not integration.enabled or not integration.credentials_enc:

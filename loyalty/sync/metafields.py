@@ -147,7 +147,14 @@ async def sync(deps: JobDeps, shop_id: int, *, budget: float = RUN_BUDGET_SECOND
     job = JobName.SYNC_SHOPIFY_METAFIELDS
     shop = await Shop.get_or_none(id=shop_id)
     label = shop.domain if shop is not None else str(shop_id)
-    run = runner(job=job, shop_id=shop_id, shop_label=label, settings=deps.settings, budget=budget)
+    run = runner(
+        job=job,
+        shop_id=shop_id,
+        shop_label=label,
+        settings=deps.settings,
+        budget=budget,
+        stopping=deps.stopping,
+    )
     if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
         # Nothing to write to: the demo shop, a shop that never opened the app in Shopify
         # admin (no token exchange yet), or one that uninstalled. Skipping is right: the next

@@ -117,7 +117,13 @@ async def sync(deps: JobDeps, shop_id: int) -> RunResult:
     else:
         deliver = partial(_write, deps.admin, shop)
         pacing = pacing_for(job, deps.settings)
-    run = runner(job=job, shop_id=shop_id, shop_label=label, settings=deps.settings)
+    run = runner(
+        job=job,
+        shop_id=shop_id,
+        shop_label=label,
+        settings=deps.settings,
+        stopping=deps.stopping,
+    )
     return await run(deliver, pacing)
 
 

@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import WatchError
 
+from loyalty.settings import Settings
+from loyalty.sync.deps import JobDeps
 from tests.resilience.redis_server import RedisServer
 from workers.locks import redis_lock
 from workers.redis_outages import OutageTolerantWorker, backoff, redis_down
@@ -45,12 +49,8 @@ async def pool(server: RedisServer) -> AsyncIterator[ArqRedis]:
 def quick_worker(pool: ArqRedis, **options: Any) -> OutageTolerantWorker:
     """The `note` job on `pool`, polling and probing every few milliseconds."""
     defaults: dict[str, Any] = {"poll_delay": 0.005, "retry_first": 0.02, "retry_cap": 0.1}
-    return OutageTolerantWorker(
-        functions=[func(note, name="note")],
-        redis_pool=pool,
-        handle_signals=False,
-        **{**defaults, **options},
-    )
+    defaults["functions"] = [func(note, name="note")]
+    return OutageTolerantWorker(redis_pool=pool, handle_signals=False, **{**defaults, **options})
 
 
 @contextlib.asynccontextmanager
@@ -173,3 +173,37 @@ class TestManyRestarts:
             assert "last" in RAN
             await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
         assert worker.job_counter == 0
+
+
+async def until_stopping(ctx: dict[str, Any]) -> None:
+    """A long job, as a sync run is: works until the process asks it to stop, then ends."""
+    stopping = ctx["deps"].stopping
+    while not stopping.requested:  # noqa: ASYNC110 - checked between units of work, as a run does
+        await asyncio.sleep(0.01)
+    RAN.append("ended on its own")
+
+
+class TestGracefulStop:
+    async def test_sigterm_lets_a_running_sync_end_at_its_next_boundary(
+        self, pool: ArqRedis
+    ) -> None:
+        """On SIGTERM the worker tells its jobs the process is stopping (JobDeps.stopping) and
+        waits for them, instead of cancelling them mid-request (arq's default)."""
+        async with httpx.AsyncClient() as http:
+            deps = JobDeps(settings=Settings(), http=http)
+            worker = quick_worker(
+                pool,
+                functions=[func(until_stopping, name="until_stopping")],
+                ctx={"deps": deps},
+                job_completion_wait=5,
+            )
+            RAN.clear()
+            job = await pool.enqueue_job("until_stopping")
+            assert job is not None
+            async with running(worker) as task:
+                while not worker.tasks:  # noqa: ASYNC110 - arq's own dict, no event to wait on
+                    await asyncio.sleep(0.01)
+                worker.handle_sig_wait_for_completion(signal.SIGTERM)
+                await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+            assert deps.stopping.requested
+            assert RAN == ["ended on its own"]  # finished, not cancelled

@@ -18,7 +18,7 @@ import time_machine
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
 from loyalty.jobs.sweep import sweep
-from loyalty.models import IntentOutcome, OutboxIntent, Platform, Shop, SyncLease
+from loyalty.models import EventDelivery, IntentOutcome, OutboxIntent, Platform, Shop, SyncLease
 from loyalty.outbox import claims, leases
 from loyalty.outbox.claims import ClaimedIntent
 from loyalty.outbox.dispatch import LAPSED_LEASE_KEPT
@@ -234,6 +234,35 @@ class TestHandBack:
             assert await SyncLease.filter(shop_id=shop.id).count() == 0
             assert (await marketing.sync(deps, Platform.OMNISEND, shop.id)).completed == 2
         assert sent.call_count == 3
+
+    async def test_a_stopping_process_finishes_the_customer_in_hand_and_hands_back_the_rest(
+        self, settings: Settings, deps: JobDeps
+    ) -> None:
+        """The process is told to stop (a worker's SIGTERM) while the first customer's event is
+        in flight: that request completes and is recorded; the other customers are left due,
+        with no attempt counted, for the next process. Nothing is cut mid-request."""
+        shop = await connected_shop(settings)
+        await enable(settings, shop, Platform.OMNISEND)
+        rule = await create_rule(shop, points=10)
+        customers = [await create_customer(shop) for _ in range(3)]
+        for customer in customers:
+            await award(shop, rule, customer)
+
+        async def stop_while_in_flight(request: httpx.Request) -> httpx.Response:
+            deps.stopping.request()  # SIGTERM arrives while the platform holds the request
+            await asyncio.sleep(0.05)
+            return httpx.Response(202)
+
+        with respx.mock(assert_all_called=True) as mock:
+            mock.post(f"{OMNISEND}/contacts").mock(return_value=httpx.Response(200, json={}))
+            sent = mock.post(f"{OMNISEND}/events").mock(side_effect=stop_while_in_flight)
+            result = await marketing.sync(deps, Platform.OMNISEND, shop.id)
+        assert result.completed == 1 and sent.call_count == 1
+        assert await EventDelivery.filter(shop_id=shop.id, status="accepted").count() == 1
+        left = await OutboxIntent.filter(shop_id=shop.id, job=str(JOB), completed_at=None)
+        assert len(left) == 2
+        assert all(i.attempts == 0 and i.claimed_by is None for i in left)
+        assert await SyncLease.filter(shop_id=shop.id).count() == 0
 
 
 class RowLock:
