@@ -415,6 +415,23 @@ class Topology:
             self.worker.wait()
         self.worker = None
 
+    def wait_worker_polling(self, timeout: float = 60.0) -> bool:
+        """Until the worker has started and polls the queue (arq writes its health-check key
+        then, and deletes it when it stops): a SIGTERM before that only interrupts imports."""
+        import redis
+
+        client = redis.Redis(port=self.redis_port, socket_timeout=1)
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(redis.RedisError):
+                    if client.exists("arq:queue:health-check"):
+                        return True
+                time.sleep(0.2)
+            return False
+        finally:
+            client.close()
+
     def stop_worker(self) -> float:
         """SIGTERM, as a supervisor stops a worker (a deploy, systemd's restart): returns the
         seconds it took to drain and exit."""
@@ -606,8 +623,10 @@ async def worker_kills(run: Run) -> None:
 async def worker_restarts(run: Run) -> None:
     """Ten graceful restarts (SIGTERM, as a deploy or `systemctl restart` does), 4 s apart from
     1 s into the burst: the worker stops taking jobs, its sync runs end between customers, it
-    exits, and the supervisor starts it again."""
+    exits, and the supervisor starts it again. Each stop comes 4 s after the worker began
+    polling, so it lands on a worker at work, not on one still starting."""
     for _ in range(10):
+        await asyncio.to_thread(run.topology.wait_worker_polling)
         await asyncio.sleep(4)
         took = await asyncio.to_thread(run.topology.stop_worker)
         log(f"worker stopped on SIGTERM in {took:.1f} s; starting it again")
@@ -926,31 +945,31 @@ def render(outcomes: list[Outcome]) -> str:
         rule,
     ]
     header = (
-        f"{'scenario':<14}{'double':>7}{'lost':>6}{'5xx':>6}{'given up':>10}{'pending':>9}"
+        f"{'scenario':<16}{'double':>7}{'lost':>6}{'5xx':>6}{'given up':>10}{'pending':>9}"
         f"{'worker exits':>14}{'recovery':>10}"
     )
     lines.append(header)
     for o in outcomes:
         recovery = "never" if o.recovery is None else f"{o.recovery:.1f} s"
         lines.append(
-            f"{o.name:<14}{o.double_awards:>7}{o.lost_awards:>6}{o.server_errors:>6}"
+            f"{o.name:<16}{o.double_awards:>7}{o.lost_awards:>6}{o.server_errors:>6}"
             f"{o.given_up:>10}{o.pending:>9}{o.worker_exits:>14}{recovery:>10}"
         )
     lines.append("")
     lines.append(
-        f"{'scenario':<14}{'platform':<11}{'events sent':>12}{'accepted':>10}{'duplicates':>11}"
+        f"{'scenario':<16}{'platform':<11}{'events sent':>12}{'accepted':>10}{'duplicates':>11}"
         f"{'lost':>6}{'stale values':>14}{'profile writes':>16}"
     )
     for o in outcomes:
         for platform in PLATFORMS:
             if platform == "shopify":
                 lines.append(
-                    f"{o.name:<14}{platform:<11}{'-':>12}{'-':>10}{'-':>11}{'-':>6}"
+                    f"{o.name:<16}{platform:<11}{'-':>12}{'-':>10}{'-':>11}{'-':>6}"
                     f"{o.stale.get(platform, 0):>14}{o.profile_writes.get(platform, 0):>16}"
                 )
                 continue
             lines.append(
-                f"{o.name:<14}{platform:<11}{o.events_sent.get(platform, 0):>12}"
+                f"{o.name:<16}{platform:<11}{o.events_sent.get(platform, 0):>12}"
                 f"{o.events_accepted.get(platform, 0):>10}{o.duplicates.get(platform, 0):>11}"
                 f"{o.events_lost.get(platform, 0):>6}{o.stale.get(platform, 0):>14}"
                 f"{o.profile_writes.get(platform, 0):>16}"

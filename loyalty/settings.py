@@ -83,7 +83,8 @@ class Settings(BaseSettings, metaclass=_DefaultsOnTheClass):
     # How long the dispatcher gathers intents before pushing them to the queue (coalescing).
     outbox_dispatch_delay: float = 0.2
     log_level: str = "info"
-    # Seconds the web process waits at shutdown for in-process jobs before cancelling them.
+    # Seconds the web process (in-process jobs) and a worker wait at shutdown for running jobs
+    # before cancelling them; sync runs end between customers as soon as shutdown begins.
     shutdown_grace: float = 10.0
     # Public API rate limits, per API key, as token buckets (tokens/s and bucket size). Awards
     # (POST …/award and POST /api/v1/actions) draw on their own, larger bucket.
