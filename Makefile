@@ -31,16 +31,19 @@ node_modules/.installed-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## run: create the virtualenv, install, migrate, seed the demo shop and serve it
-run: install migrate
+## run: create the virtualenv, install, migrate, seed the demo shop, print where everything is,
+## and serve the local demo (the API, the admin preview, a demo storefront and a local Shopify,
+## whose Admin schema comes from the npm package @shopify/dev-mcp, hence node_modules)
+run: install migrate node_modules/.installed-stamp
 	$(BIN)/loyalty demo --base-url http://$(HOST):$(PORT)
-	$(BIN)/loyalty serve --host $(HOST) --port $(PORT)
+	$(BIN)/loyalty serve --demo --host $(HOST) --port $(PORT)
 
 migrate: install
 	$(BIN)/loyalty migrate
 
+## demo: seed the demo shop again (SHOP=NAME.myshopify.com seeds another demo shop)
 demo: install
-	$(BIN)/loyalty demo --base-url http://$(HOST):$(PORT)
+	$(BIN)/loyalty demo --base-url http://$(HOST):$(PORT) $(if $(SHOP),--shop $(SHOP))
 
 worker: install
 	$(BIN)/loyalty worker
