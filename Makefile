@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The URLs `loyalty demo` prints: the demo answers loopback only, so 0.0.0.0 prints 127.0.0.1.
+DEMO_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 
 .PHONY: install install-test run serve migrate demo worker test screenshots theme-check shopify-check widget lint format check bench bench-sync clean
 
@@ -35,7 +37,7 @@ node_modules/.installed-stamp: package.json package-lock.json
 ## and serve the local demo (the API, the admin preview, a demo storefront and a local Shopify,
 ## whose Admin schema comes from the npm package @shopify/dev-mcp, hence node_modules)
 run: install migrate node_modules/.installed-stamp
-	$(BIN)/loyalty demo --base-url http://$(HOST):$(PORT)
+	$(BIN)/loyalty demo --base-url http://$(DEMO_HOST):$(PORT)
 	$(BIN)/loyalty serve --demo --host $(HOST) --port $(PORT)
 
 migrate: install
@@ -43,7 +45,7 @@ migrate: install
 
 ## demo: seed the demo shop again (SHOP=NAME.myshopify.com seeds another demo shop)
 demo: install
-	$(BIN)/loyalty demo --base-url http://$(HOST):$(PORT) $(if $(SHOP),--shop $(SHOP))
+	$(BIN)/loyalty demo --base-url http://$(DEMO_HOST):$(PORT) $(if $(SHOP),--shop $(SHOP))
 
 worker: install
 	$(BIN)/loyalty worker

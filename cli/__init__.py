@@ -196,7 +196,9 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     domain = shop_domain((args.shop or DEMO_SHOP).lower().removesuffix(".myshopify.com"))
     if domain is None:
-        print(f"loyalty demo: {args.shop!r} is not a shop name (NAME.myshopify.com)", file=sys.stderr)
+        print(
+            f"loyalty demo: {args.shop!r} is not a shop name (NAME.myshopify.com)", file=sys.stderr
+        )
         return 2
     try:
         demo = _with_db(
@@ -221,7 +223,7 @@ def _demo_text(demo: Any, base: str) -> str:
     award = f"{base}/api/v1/earning-rules/{demo.rules[0].public_id}/award"
     customer = demo.showcase_customer
     shop = "" if demo.shop.domain == DEMO_SHOP else f"?shop={demo.shop.domain}"
-    return f"""Demo shop {demo.shop.domain} is ready. With `loyalty serve --demo` (`make run`), open:
+    return f"""Demo shop {demo.shop.domain} is ready. Served by `loyalty serve --demo` (`make run`):
 
   API docs              {base}/api/v1/docs
   Admin preview         {base}/demo/admin{shop}

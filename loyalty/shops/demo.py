@@ -234,9 +234,9 @@ async def _connect(shop: Shop, box: SecretBox) -> None:
     async with in_transaction():
         await connect_demo_shop(shop, box)
         await write_shop_sync_intent(shop_id=shop.id, reason=reason)
-        for customer_id in await Customer.filter(shop=shop).values_list("id", flat=True):
+        for customer in await Customer.filter(shop=shop).only("id"):
             await write_customer_sync_intents(
-                shop_id=shop.id, customer_id=int(customer_id), reason=reason
+                shop_id=shop.id, customer_id=customer.id, reason=reason
             )
 
 

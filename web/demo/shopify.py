@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from typing import Any
 
+from graphql import assert_valid_schema
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -32,8 +34,10 @@ from loyalty.settings import Settings
 from loyalty.shops.demo import DEMO_SHOP
 from loyalty.shops.demo_mode import DEMO_ADMIN_PATH, demo_shop, is_demo_token
 from standins.shopify_admin import ShopifyAdmin, customer_node
-from standins.shopify_schema import ContractMissingError, admin_schema
+from standins.shopify_schema import ContractMissingError, admin_schema, pinned_version
 from web.admin.templating import render, static_url
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 KEEP_CALLS = 50  # the requests the page lists, per shop; older ones are dropped (memory)
@@ -51,6 +55,13 @@ class LocalShopify:
     def __init__(self, settings: Settings) -> None:
         self._box = SecretBox(settings.secret_key)
         self._models: dict[int, ShopifyAdmin] = {}
+        # Building and checking the schema takes seconds of CPU: done before the server
+        # serves, so it never stalls the event loop under the first award's sync.
+        log.info("the local Shopify: loading Shopify's Admin schema (a few seconds)")
+        try:
+            _build_schema_of(pinned_version())  # the version the app's client sends
+        except ContractMissingError as missing:  # each request answers 404 until it exists
+            log.warning("the local Shopify cannot answer: %s", missing)
 
     async def model(self, shop: Shop) -> ShopifyAdmin:
         """The shop's model, with any customer of the shop it does not know yet added."""
@@ -79,8 +90,8 @@ class LocalShopify:
         token = request.headers.get("x-shopify-access-token")
         if not is_demo_token(shop, token, self._box):
             return JSONResponse(INVALID_TOKEN, status_code=401)
-        try:  # built once per process (about two seconds), off the event loop
-            await asyncio.to_thread(admin_schema, version)
+        try:  # built and checked once per process (seconds), off the event loop
+            await asyncio.to_thread(_build_schema_of, version)
         except ContractMissingError:  # a version the pinned package does not carry
             return JSONResponse(NOT_FOUND, status_code=404)
         raw = await _body(request)
@@ -145,6 +156,12 @@ def held(shop: Shop, admin: ShopifyAdmin) -> dict[str, Any]:
             for call in reversed(admin.calls[-10:])
         ],
     }
+
+
+def _build_schema_of(version: str) -> None:
+    """Build the schema and check it once (graphql-core keeps both; the first validation of a
+    document would otherwise take seconds on the event loop)."""
+    assert_valid_schema(admin_schema(version).schema)
 
 
 async def _body(request: Request) -> bytes | None:

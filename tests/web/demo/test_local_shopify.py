@@ -97,7 +97,9 @@ class TestAdminApi:
         payload = answer.json()
         assert "data" not in payload
         assert [e["extensions"]["code"] for e in payload["errors"]] == ["undefinedField"]
-        assert payload["errors"][0]["message"] == "Field 'ownerId' doesn't exist on type 'Metafield'"
+        assert (
+            payload["errors"][0]["message"] == "Field 'ownerId' doesn't exist on type 'Metafield'"
+        )
         assert customer_metafields(state, ANN) == {}
         assert state["requests"] == [{"operation": "Points", "status": 200, "refused": True}]
 
