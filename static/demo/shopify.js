@@ -38,7 +38,7 @@
     );
     const head = el("tr", {}, [
       el("th", { scope: "col" }, ["Metafield"]),
-      el("th", { scope: "col" }, ["Type"]),
+      el("th", { scope: "col", class: "type-head" }, ["Type"]),
       el("th", { scope: "col" }, ["Value"]),
     ]);
     return el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]);

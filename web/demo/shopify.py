@@ -70,8 +70,9 @@ class LocalShopify:
             # The id the app keeps once it asked (`shop { id }`), so a restart agrees with it.
             admin = ShopifyAdmin(shop_id=shop.shopify_shop_id or shop.id, expect_errors=True)
             self._models[shop.id] = admin
-        known = {customer["id"] for customer in admin.customers}
-        for customer in await Customer.filter(shop_id=shop.id).order_by("id"):
+        customers = await Customer.filter(shop_id=shop.id).order_by("id")
+        known = {customer["id"] for customer in admin.customers}  # after the await: no race
+        for customer in customers:
             node = customer_node(
                 customer.shopify_customer_id,
                 email=customer.email,
@@ -80,6 +81,7 @@ class LocalShopify:
             )
             if node["id"] not in known:
                 admin.customers.append(node)
+                known.add(node["id"])
         return admin
 
     async def graphql(self, request: Request) -> Response:

@@ -208,6 +208,17 @@ class TestPage:
         assert len(assets) == 2 and all(a.status_code == 200 for a in assets)
         assert other.status_code == 404
 
+    async def test_concurrent_requests_see_each_customer_once(
+        self, demo: Settings, seeded: DemoShop
+    ) -> None:
+        """The page polls while the app writes: the model is seeded once per customer."""
+        async with running(demo) as http:
+            await asyncio.gather(*(http.get("/demo/shopify/state.json") for _ in range(5)))
+            state = (await http.get("/demo/shopify/state.json")).json()
+
+        ids = [customer["id"] for customer in state["customers"]]
+        assert sorted(ids) == sorted(set(ids)) and len(ids) == len(seeded.customers)
+
 
 @asynccontextmanager
 async def serving(settings_for: Any) -> AsyncIterator[tuple[Settings, str]]:
