@@ -26,8 +26,8 @@ def loyalty(
     environ: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "LOYALTY_DATA_DIR": str(data_dir)}
-    env.update(environ or {})
     env.pop("REDIS_URL", None)
+    env.update(environ or {})
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         cwd=ROOT,
@@ -192,6 +192,21 @@ class TestServe:
         result = loyalty(
             url, "serve", "--demo", "--port", "0", data_dir=tmp_path, timeout=60, environ=real
         )
+
+        assert result.returncode == 2
+        assert "never runs with real Shopify credentials" in result.stderr
+
+    def test_the_worker_refuses_the_demo_beside_real_credentials(self, tmp_path: Path) -> None:
+        """A `loyalty worker` of the demo (LOYALTY_DEMO=1) applies the same refusal."""
+        environ = {
+            "REDIS_URL": "redis://127.0.0.1:1/0",  # never reached: refused before connecting
+            "LOYALTY_DEMO": "1",
+            "SHOPIFY_ADMIN_BASE_URL": "http://127.0.0.1:8000/demo/shopify",
+            "SHOPIFY_API_KEY": "real-client-id",
+            "SHOPIFY_API_SECRET": "real-client-secret",
+        }
+        url = f"sqlite://{tmp_path}/loyalty.sqlite3"
+        result = loyalty(url, "worker", data_dir=tmp_path, timeout=60, environ=environ)
 
         assert result.returncode == 2
         assert "never runs with real Shopify credentials" in result.stderr
