@@ -55,11 +55,13 @@ class LocalShopify:
     def __init__(self, settings: Settings) -> None:
         self._box = SecretBox(settings.secret_key)
         self._models: dict[int, ShopifyAdmin] = {}
+        self._versions: set[str] = set()  # the schemas built and checked
         # Building and checking the schema takes seconds of CPU: done before the server
         # serves, so it never stalls the event loop under the first award's sync.
         log.info("the local Shopify: loading Shopify's Admin schema (a few seconds)")
         try:
             _build_schema_of(pinned_version())  # the version the app's client sends
+            self._versions.add(pinned_version())
         except ContractMissingError as missing:  # each request answers 404 until it exists
             log.warning("the local Shopify cannot answer: %s", missing)
 
@@ -92,10 +94,12 @@ class LocalShopify:
         token = request.headers.get("x-shopify-access-token")
         if not is_demo_token(shop, token, self._box):
             return JSONResponse(INVALID_TOKEN, status_code=401)
-        try:  # built and checked once per process (seconds), off the event loop
-            await asyncio.to_thread(_build_schema_of, version)
-        except ContractMissingError:  # a version the pinned package does not carry
-            return JSONResponse(NOT_FOUND, status_code=404)
+        if version not in self._versions:
+            try:  # another version: built and checked once (seconds), off the event loop
+                await asyncio.to_thread(_build_schema_of, version)
+            except ContractMissingError:  # a version the npm package does not carry
+                return JSONResponse(NOT_FOUND, status_code=404)
+            self._versions.add(version)
         raw = await _body(request)
         if raw is None:
             return JSONResponse({"errors": "Request Entity Too Large"}, status_code=413)
