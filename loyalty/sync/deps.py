@@ -38,7 +38,7 @@ class Stopping:
 class JobDeps:
     settings: Settings
     http: httpx.AsyncClient
-    admin: AdminApi | None = None  # None without SHOPIFY_API_KEY/SECRET (the local demo)
+    admin: AdminApi | None = None  # None without SHOPIFY_API_KEY/SECRET (the demo has its own)
     pacer: Pacer = field(default_factory=MemoryPacer)
     sleep: Sleep = asyncio.sleep  # injectable: tests never really wait
     stopping: Stopping = field(default_factory=Stopping)
