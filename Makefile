@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The URLs `loyalty demo` prints: the demo answers loopback only, so 0.0.0.0 prints 127.0.0.1.
+DEMO_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 
 .PHONY: install install-test run serve migrate demo worker test screenshots theme-check shopify-check widget lint format check bench bench-sync clean
 
@@ -31,16 +33,19 @@ node_modules/.installed-stamp: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## run: create the virtualenv, install, migrate, seed the demo shop and serve it
-run: install migrate
-	$(BIN)/loyalty demo --base-url http://$(HOST):$(PORT)
-	$(BIN)/loyalty serve --host $(HOST) --port $(PORT)
+## run: create the virtualenv, install, migrate, seed the demo shop, print where everything is,
+## and serve the local demo (the API, the admin preview, a demo storefront and a local Shopify,
+## whose Admin schema comes from the npm package @shopify/dev-mcp, hence node_modules)
+run: install migrate node_modules/.installed-stamp
+	$(BIN)/loyalty demo --base-url http://$(DEMO_HOST):$(PORT)
+	$(BIN)/loyalty serve --demo --host $(HOST) --port $(PORT)
 
 migrate: install
 	$(BIN)/loyalty migrate
 
+## demo: seed the demo shop again (SHOP=NAME.myshopify.com seeds another demo shop)
 demo: install
-	$(BIN)/loyalty demo --base-url http://$(HOST):$(PORT)
+	$(BIN)/loyalty demo --base-url http://$(DEMO_HOST):$(PORT) $(if $(SHOP),--shop $(SHOP))
 
 worker: install
 	$(BIN)/loyalty worker

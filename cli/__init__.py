@@ -1,12 +1,13 @@
 """`loyalty`: the command line, and the one place that wires loyalty, web and workers together.
 
 loyalty migrate                         apply database migrations
-loyalty serve [--host H] [--port P] [--workers N]
+loyalty serve [--host H] [--port P] [--workers N] [--demo]
                                         serve the app (jobs in-process unless REDIS_URL is set;
-                                        N > 1 needs PostgreSQL)
+                                        N > 1 needs PostgreSQL; --demo: the local demo)
 loyalty worker                          run the arq worker (needs REDIS_URL)
 loyalty api-key create --shop DOMAIN [--read-only] [--name NAME]
-loyalty demo [--json]                   seed the demo shop and print a key and curl lines
+loyalty demo [--shop DOMAIN] [--json]   seed a demo shop, connect it to the local Shopify, and
+                                        print where the demo is, a key and curl lines
 """
 
 from __future__ import annotations
@@ -69,7 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="created with loyalty api-key create")
     create.set_defaults(handler=_api_key_create)
 
-    demo = commands.add_parser("demo", help="seed the demo shop; print a key and curl lines")
+    demo = commands.add_parser("demo", help="seed a demo shop; print the URLs, a key, curl lines")
+    demo.add_argument(
+        "--shop",
+        default=None,
+        help="another demo shop to seed (NAME or NAME.myshopify.com; default demo.myshopify.com)",
+    )
     demo.add_argument("--json", action="store_true", help="print the seed as JSON for scripts")
     demo.add_argument("--base-url", default="http://127.0.0.1:8000")
     demo.set_defaults(handler=_demo)
@@ -145,6 +151,14 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.demo:  # LOYALTY_DEMO=1 with SHOPIFY_ADMIN_BASE_URL: jobs reach the local Shopify
+        from loyalty.shops.demo_mode import DemoRefused, demo_settings
+
+        try:
+            settings = demo_settings(settings)
+        except DemoRefused as refused:
+            print(f"loyalty worker: {refused}", file=sys.stderr)
+            return 2
     # Waits out Redis outages (at start-up too) instead of exiting; SIGTERM stops it.
     OutageTolerantWorker(**worker_options(settings)).run()
     return 0
@@ -175,40 +189,69 @@ def _api_key_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from loyalty.shops.demo import seed_demo
+    from loyalty.crypto import SecretBox
+    from loyalty.shops.demo import DEMO_SHOP, seed_demo
+    from loyalty.shops.demo_mode import DemoRefused
+    from loyalty.shops.domains import shop_domain
 
-    demo = _with_db(settings, seed_demo)
+    domain = shop_domain((args.shop or DEMO_SHOP).lower().removesuffix(".myshopify.com"))
+    if domain is None:
+        print(
+            f"loyalty demo: {args.shop!r} is not a shop name (NAME.myshopify.com)", file=sys.stderr
+        )
+        return 2
+    try:
+        demo = _with_db(
+            settings, lambda: seed_demo(domain=domain, box=SecretBox(settings.secret_key))
+        )
+    except DemoRefused as refused:
+        print(f"loyalty demo: {refused}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(_demo_json(demo), indent=2))
         return 0
-    base = args.base_url.rstrip("/")
+    print(_demo_text(demo, args.base_url.rstrip("/")))
+    return 0
+
+
+def _demo_text(demo: Any, base: str) -> str:
+    """What `loyalty demo` prints: where the demo is, the key, and curl lines that work."""
+    from loyalty.shops.demo import DEMO_SHOP
+
+    rules = {rule.action: rule.public_id for rule in demo.rules}
+    key = demo.api_key.secret
     award = f"{base}/api/v1/earning-rules/{demo.rules[0].public_id}/award"
     customer = demo.showcase_customer
-    print(f"""Demo shop {demo.shop.domain} is ready.
+    shop = "" if demo.shop.domain == DEMO_SHOP else f"?shop={demo.shop.domain}"
+    return f"""Demo shop {demo.shop.domain} is ready. Served by `loyalty serve --demo` (`make run`):
 
-API key (shown once): {demo.api_key.secret}
+  API docs              {base}/api/v1/docs
+  Admin preview         {base}/demo/admin{shop}
+  Demo storefront       {base}/demo/storefront{shop}
+  Local Shopify         {base}/demo/shopify{shop}   (the metafields the app wrote, live)
+
+API key (shown once): {key}
 
 Award the Instagram rule to {customer.email} (201 the first time, 409 when repeated):
 
   curl -i -X POST {award} \\
-    -H 'Authorization: {demo.api_key.secret}' \\
+    -H 'Authorization: {key}' \\
     -H 'Content-Type: application/json' \\
     -d '{{"customer_identifier": "{customer.shopify_customer_id}"}}'
 
 A rule with a 14-day approval time (answers "pending"):
 
-  curl -i -X POST {base}/api/v1/earning-rules/rule_demo_review/award \\
-    -H 'Authorization: {demo.api_key.secret}' \\
+  curl -i -X POST {base}/api/v1/earning-rules/{rules["write_review"]}/award \\
+    -H 'Authorization: {key}' \\
     -d '{{"customer_identifier": "{customer.email}"}}'
 
 An excluded customer (403) and a purchase rule (422):
 
-  curl -i -X POST {award} -H 'Authorization: {demo.api_key.secret}' \\
+  curl -i -X POST {award} -H 'Authorization: {key}' \\
     -d '{{"customer_identifier": "eve.excluded@example.com"}}'
-  curl -i -X POST {base}/api/v1/earning-rules/rule_demo_purchase/award \\
-    -H 'Authorization: {demo.api_key.secret}' -d '{{"customer_identifier": "7000000001"}}'
-""")
-    return 0
+  curl -i -X POST {base}/api/v1/earning-rules/{rules["place_order"]}/award \\
+    -H 'Authorization: {key}' -d '{{"customer_identifier": "7000000001"}}'
+"""
 
 
 def _demo_json(demo: Any) -> dict[str, Any]:

@@ -7,7 +7,9 @@ lives an hour, and each refresh returns a new refresh token (rotation). Guarante
   in this process plus, on PostgreSQL, a row lock across processes), so two workers never both
   spend the same refresh token;
 - an expired or revoked refresh token flags the shop for re-auth (`reauth_required_at`) and
-  raises `ShopReauthRequiredError`; the merchant's next admin load runs token exchange again.
+  raises `ShopReauthRequiredError`; the merchant's next admin load runs token exchange again;
+- a demo shop's token (minted by `loyalty demo` for the local Shopify) is used only by the demo
+  process, and the demo process uses no other shop's: to the rest, that shop is not connected.
 https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/offline-access-tokens
 """
 
@@ -155,10 +157,13 @@ class ShopAccess:
 class TokenProvider:
     """Fresh access tokens for background work; one per process (it holds the locks)."""
 
-    def __init__(self, *, shopify: ShopifyApp, http: httpx.AsyncClient, box: SecretBox) -> None:
+    def __init__(
+        self, *, shopify: ShopifyApp, http: httpx.AsyncClient, box: SecretBox, demo: bool = False
+    ) -> None:
         self._shopify = shopify
         self._http = http
         self._box = box
+        self._demo = demo  # this process is the local demo (loyalty.shops.demo_mode)
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def access(self, shop_id: int, *, force_refresh: bool = False) -> ShopAccess:
@@ -166,6 +171,10 @@ class TokenProvider:
         shop = await Shop.get_or_none(id=shop_id)
         if shop is None:
             raise ShopNotConnectedError(f"shop {shop_id} does not exist")
+        if shop.is_demo != self._demo:
+            # Never a demo token to Shopify, nor a real shop's token to the local Shopify.
+            why = "a demo shop (local demo only)" if shop.is_demo else "not a demo shop"
+            raise ShopNotConnectedError(f"{shop.domain} is {why}")
         if not force_refresh:
             current = self._current(shop, utcnow())
             if current is not None:

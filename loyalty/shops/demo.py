@@ -1,15 +1,26 @@
-"""The demo shop: an idempotent seed that shows every path of the award API.
+"""The demo shops: an idempotent seed that shows every path of the award API.
 
 Running it again changes nothing that exists; it only adds a fresh customer when every demo
 customer already holds the showcase award, so the printed curl always earns a first 201.
+
+`demo.myshopify.com` keeps the documented public ids (`rule_demo_instagram`, …); any other demo
+shop (`loyalty demo --shop`) gets the same ids with a suffix derived from its domain, because
+public ids are unique across shops. A shop that exists and is not a demo shop is never seeded.
+Given a SecretBox the seed also connects the shop to the local Shopify (a fresh demo token,
+loyalty.shops.demo_mode) and owes a sync of the programme and of every customer, in the same
+transaction, so what the local Shopify holds (it forgets on restart) is written again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
+from loyalty.crypto import SecretBox
 from loyalty.models import (
     ApiKeyScope,
     Customer,
@@ -19,7 +30,9 @@ from loyalty.models import (
     Shop,
     VipTier,
 )
+from loyalty.outbox.intents import write_customer_sync_intents, write_shop_sync_intent
 from loyalty.shops.api_keys import IssuedApiKey, issue_api_key
+from loyalty.shops.demo_mode import DemoRefused, connect_demo_shop
 
 DEMO_SHOP = "demo.myshopify.com"
 SHOWCASE_RULE = "rule_demo_instagram"
@@ -151,21 +164,38 @@ class DemoShop:
     showcase_customer: Customer  # has not yet earned the showcase rule
 
 
-async def seed_demo() -> DemoShop:
+def public_id(base: str, domain: str) -> str:
+    """The demo public id `base` for the shop: as documented for the demo shop, suffixed with
+    a digest of the domain for any other (public ids are unique across shops)."""
+    if domain == DEMO_SHOP:
+        return base
+    return f"{base}_{hashlib.sha256(domain.encode()).hexdigest()[:8]}"
+
+
+async def seed_demo(*, domain: str = DEMO_SHOP, box: SecretBox | None = None) -> DemoShop:
+    """Seed (or top up) the demo shop `domain`; with `box`, connect it to the local Shopify.
+    Raises DemoRefused for a shop that exists and is not a demo shop."""
     shop, _ = await Shop.get_or_create(
-        domain=DEMO_SHOP,
+        domain=domain,
         defaults={"name": "Demo Store", "points_expiry_days": 365, "is_demo": True},
     )
+    if not shop.is_demo and _seeded_before_demo_flag(shop):
+        shop.is_demo = True
+        await shop.save(update_fields=["is_demo", "updated_at"])
+    if not shop.is_demo:
+        raise DemoRefused(f"{domain} is a real shop, not a demo shop: it is never seeded")
     tiers: dict[str, VipTier] = {}
     for spec in TIERS:
         tier, _ = await VipTier.get_or_create(
-            public_id=spec["public_id"], defaults={**spec, "shop": shop}
+            public_id=public_id(spec["public_id"], domain),
+            defaults={**spec, "public_id": public_id(spec["public_id"], domain), "shop": shop},
         )
-        tiers[tier.public_id] = tier
+        tiers[spec["public_id"]] = tier
     rules = []
     for spec in RULES:
         rule, _ = await EarningRule.get_or_create(
-            public_id=spec["public_id"], defaults={**spec, "shop": shop}
+            public_id=public_id(spec["public_id"], domain),
+            defaults={**spec, "public_id": public_id(spec["public_id"], domain), "shop": shop},
         )
         rules.append(rule)
     customers = []
@@ -179,8 +209,8 @@ async def seed_demo() -> DemoShop:
         )
         customers.append(customer)
     showcase = await _customer_without_showcase_award(shop, customers, tiers["tier_demo_bronze"])
-    if showcase not in customers:
-        customers.append(showcase)
+    if box is not None:
+        await _connect(shop, box)
     key = await issue_api_key(shop=shop, name="demo (loyalty demo)", scope=ApiKeyScope.FULL)
     return DemoShop(
         shop=shop,
@@ -192,11 +222,30 @@ async def seed_demo() -> DemoShop:
     )
 
 
+def _seeded_before_demo_flag(shop: Shop) -> bool:
+    """The demo shop an earlier `loyalty demo` seeded, before shops were marked (0013): never
+    installed and never given a token, which a real shop always was."""
+    return shop.domain == DEMO_SHOP and shop.installed_at is None and not shop.access_token_enc
+
+
+async def _connect(shop: Shop, box: SecretBox) -> None:
+    """A fresh token, and every customer and the programme owed to the local Shopify."""
+    reason = {"reason": "demo_connected"}
+    async with in_transaction():
+        await connect_demo_shop(shop, box)
+        await write_shop_sync_intent(shop_id=shop.id, reason=reason)
+        for customer in await Customer.filter(shop=shop).only("id"):
+            await write_customer_sync_intents(
+                shop_id=shop.id, customer_id=customer.id, reason=reason
+            )
+
+
 async def _customer_without_showcase_award(
     shop: Shop, customers: list[Customer], entry_tier: VipTier
 ) -> Customer:
+    showcase_rule = public_id(SHOWCASE_RULE, shop.domain)
     awarded = set(
-        await EarningHistoryEntry.filter(shop=shop, rule__public_id=SHOWCASE_RULE).values_list(
+        await EarningHistoryEntry.filter(shop=shop, rule__public_id=showcase_rule).values_list(
             "customer_id", flat=True
         )
     )

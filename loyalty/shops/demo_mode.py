@@ -4,14 +4,22 @@ Shopify (web.demo) instead of Shopify.
 Guarantees: the demo never runs with real Shopify credentials (`demo_settings` refuses when
 SHOPIFY_API_KEY or SHOPIFY_API_SECRET is configured), its secret is generated on this machine
 into data_dir and never leaves it, and it acts only for shops `loyalty demo` marked `is_demo`.
+
+A demo shop is connected to the local Shopify by an offline access token the demo mints
+(`connect_demo_shop`), stored encrypted like a real one and without expiry, so the app's Admin
+API client sends its writes there exactly as it would to Shopify. The token provider uses a
+demo shop's token only in the demo process (`is_demo_app`), so it never leaves for Shopify.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from pathlib import Path
 
+from loyalty.clock import utcnow
+from loyalty.crypto import SecretBox, SecretDecryptionError
 from loyalty.models import Shop
 from loyalty.settings import Settings
 
@@ -65,3 +73,42 @@ def is_demo_app(settings: Settings) -> bool:
 async def demo_shop(domain: str) -> Shop | None:
     """The demo shop with this domain, or None for any other shop (real or unknown)."""
     return await Shop.get_or_none(domain=domain, is_demo=True)
+
+
+async def connect_demo_shop(shop: Shop, box: SecretBox) -> str:
+    """Mint a fresh offline token for the demo shop and store it as a real one is stored
+    (encrypted; no expiry and no refresh token: it lasts the demo). Returns the token."""
+    if not shop.is_demo:
+        raise DemoRefused(f"{shop.domain} is not a demo shop: only `loyalty demo` shops connect")
+    token = "shpat_demo_" + secrets.token_hex(16)  # the shape of a Shopify offline token
+    shop.access_token_enc = box.encrypt(token)
+    shop.access_token_expires_at = None
+    shop.refresh_token_enc = None  # type: ignore[assignment]  # a nullable column
+    shop.refresh_token_expires_at = None
+    shop.reauth_required_at = None
+    shop.uninstalled_at = None
+    shop.installed_at = shop.installed_at or utcnow()
+    await shop.save(
+        update_fields=[
+            "access_token_enc",
+            "access_token_expires_at",
+            "refresh_token_enc",
+            "refresh_token_expires_at",
+            "reauth_required_at",
+            "uninstalled_at",
+            "installed_at",
+            "updated_at",
+        ]
+    )
+    return token
+
+
+def is_demo_token(shop: Shop, token: str | None, box: SecretBox) -> bool:
+    """True when `token` is the one the demo minted for this demo shop (constant time)."""
+    if not (shop.is_demo and token and shop.access_token_enc):
+        return False
+    try:
+        minted = box.decrypt(shop.access_token_enc)
+    except SecretDecryptionError:  # minted under another SECRET_KEY: run `loyalty demo` again
+        return False
+    return hmac.compare_digest(minted.encode(), token.encode())

@@ -17,6 +17,7 @@ from loyalty.partners.transport import Sleep
 from loyalty.settings import Settings
 from loyalty.shopify.admin_api import AdminApi
 from loyalty.shopify.tokens import TokenProvider
+from loyalty.shops.demo_mode import is_demo_app
 
 
 class Stopping:
@@ -37,7 +38,7 @@ class Stopping:
 class JobDeps:
     settings: Settings
     http: httpx.AsyncClient
-    admin: AdminApi | None = None  # None without SHOPIFY_API_KEY/SECRET (the local demo)
+    admin: AdminApi | None = None  # None without SHOPIFY_API_KEY/SECRET (the demo has its own)
     pacer: Pacer = field(default_factory=MemoryPacer)
     sleep: Sleep = asyncio.sleep  # injectable: tests never really wait
     stopping: Stopping = field(default_factory=Stopping)
@@ -64,7 +65,8 @@ def build_job_deps(
     shopify = shopify_app(settings)
     admin = None
     if shopify is not None:
-        tokens = TokenProvider(shopify=shopify, http=http, box=SecretBox(settings.secret_key))
+        box = SecretBox(settings.secret_key)
+        tokens = TokenProvider(shopify=shopify, http=http, box=box, demo=is_demo_app(settings))
         admin = AdminApi(shopify=shopify, http=http, tokens=tokens)
     return JobDeps(settings=settings, http=http, admin=admin, pacer=pacer or MemoryPacer())
 

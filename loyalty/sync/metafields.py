@@ -156,8 +156,8 @@ async def sync(deps: JobDeps, shop_id: int, *, budget: float = RUN_BUDGET_SECOND
         stopping=deps.stopping,
     )
     if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
-        # Nothing to write to: the demo shop, a shop that never opened the app in Shopify
-        # admin (no token exchange yet), or one that uninstalled. Skipping is right: the next
+        # Nothing to write to: a shop that never opened the app in Shopify admin (no token
+        # exchange yet), or one that uninstalled. Skipping is right: the next
         # change after it connects syncs the customer's current state.
         log.info(
             "metafield sync for shop %s skipped: no Shopify offline token; open the app in "

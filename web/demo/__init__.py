@@ -23,7 +23,10 @@ from web.demo.guard import DemoOnlyMiddleware
 def routes(settings: Settings) -> list[BaseRoute]:
     if not settings.demo:
         return []
+    from web.demo import shopify  # graphql-core and the Admin schema: only in the demo
+
     demo_routes: list[BaseRoute] = []  # each part appends its routes here (see the docstring)
+    demo_routes += shopify.routes(settings)
     return [
         Mount(
             "/demo",
