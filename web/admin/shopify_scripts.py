@@ -3,9 +3,10 @@ frame them.
 
 In production: from Shopify's CDN, as Shopify requires (it keeps them current), and framed only
 by the shop and admin.shopify.com (the CSP `frame-ancestors` shopify_app writes). In the local
-demo (loyalty.shops.demo_mode.is_demo_app), which runs offline: the stand-ins in static/demo/,
-and this origin may frame them too ('self': web.demo.admin_preview's frame page). The decision is
-made once per process from its settings; nothing else about a document changes.
+demo (loyalty.shops.demo_mode.is_demo_app), which runs offline: the stand-ins in static/demo/
+(which only the demo serves, behind its guard), and this origin may frame them too ('self':
+web.demo.admin_preview's frame page). The decision is made once per process from its settings;
+nothing else about a document changes.
 """
 
 from __future__ import annotations

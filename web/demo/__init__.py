@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 
 from loyalty.settings import Settings
+from web.admin.templating import DEMO_STATIC, STATIC_DIR
 from web.demo import admin_preview
 from web.demo.guard import DemoOnlyMiddleware
 
@@ -26,6 +28,8 @@ def routes(settings: Settings) -> list[BaseRoute]:
         return []
     demo_routes: list[BaseRoute] = []  # each part appends its routes here (see the docstring)
     demo_routes += admin_preview.routes
+    # static/demo/: the App Bridge and Polaris stand-ins, the frame page's style (static_url).
+    demo_routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR / DEMO_STATIC)))
     return [
         Mount(
             "/demo",

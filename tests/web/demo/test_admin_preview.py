@@ -135,7 +135,7 @@ class TestFramedDocuments:
         home = await demo.get(framed_url(await demo.get("/demo/admin")))
         assert "cdn.shopify.com" not in home.text and "cdn.shopify.com" not in home.headers["link"]
         for name in ("app-bridge.js", "polaris.js"):
-            src = re.search(rf'<script src="(/static/demo/{name}\?v=\w+)"', home.text)
+            src = re.search(rf'<script src="(/demo/static/{name}\?v=\w+)"', home.text)
             assert src is not None, name
             script = await demo.get(src.group(1))
             assert script.status_code == 200 and "stand-in" in script.text
@@ -151,7 +151,7 @@ class TestFramedDocuments:
         assert bounced.status_code == 302
         bounce = await demo.get(bounced.headers["location"])
         assert bounce.status_code == 200
-        assert "/static/demo/app-bridge.js" in bounce.text
+        assert "/demo/static/app-bridge.js" in bounce.text
         assert "cdn.shopify.com" not in bounce.text + bounce.headers.get("link", "")
         assert "'self'" in bounce.headers["content-security-policy"]
 
@@ -166,7 +166,7 @@ class TestFramedDocuments:
         assert home.status_code == 200
         assert f'<script src="{APP_BRIDGE}">' in home.text
         assert f'<script src="{POLARIS}">' in home.text
-        assert "/static/demo/" not in home.text
+        assert "/demo/static/" not in home.text
         assert "'self'" not in home.headers["content-security-policy"]
         bounce = await production.get(
             "/auth/patch-id-token?shop=prod-shop.myshopify.com&shopify-reload=%2Fapp"
@@ -174,6 +174,15 @@ class TestFramedDocuments:
         assert (
             APP_BRIDGE in bounce.text and "'self'" not in bounce.headers["content-security-policy"]
         )
+
+    @pytest.mark.parametrize(
+        "path", ["/static/demo/app-bridge.js", "/static/DEMO/polaris.js", "/demo/static/polaris.js"]
+    )
+    async def test_production_serves_no_stand_in(
+        self, production: httpx.AsyncClient, path: str
+    ) -> None:
+        assert (await production.get(path)).status_code == 404
+        assert (await production.get("/static/admin.js")).status_code == 200
 
 
 class TestIdTokenEndpoint:
@@ -265,3 +274,10 @@ class TestRefusals:
         off = base_settings(db, tmp_path, shopify_api_key=DEMO_API_KEY, shopify_api_secret=secret)
         async with serving(off) as http:
             self.assert_refused(await http.get(path, params={"shop": DEMO_SHOP}))
+
+
+async def test_the_stand_ins_are_refused_to_a_client_elsewhere(settings: Settings) -> None:
+    async with serving(settings, client=("203.0.113.7", 40000)) as http:
+        assert (await http.get("/demo/static/app-bridge.js")).status_code == 404
+    async with serving(settings) as http:
+        assert (await http.get("/demo/static/app-bridge.js")).status_code == 200
