@@ -5,6 +5,8 @@ on one machine, with no Shopify account.
   Admin schema and keeps what it was sent, and a page showing what it holds (web.demo.shopify);
 - `/demo/admin`: the real admin pages in a frame that plays Shopify admin's part (App Bridge,
   session tokens for the demo shop) (web.demo.admin_preview);
+- `/demo/static`: static/demo/, the stand-ins for Shopify's App Bridge and Polaris scripts (the
+  demo runs offline; production's /static leaves them out);
 - `/demo/storefront`: the theme extension's real Liquid for a demo customer or a visitor, with
   the widget reaching the app proxy through a local signing proxy (web.demo.storefront).
 
