@@ -1,13 +1,11 @@
 """App Bridge ID tokens for tests, signed like Shopify signs them (HS256 with the client secret
-the test app holds; see tests/conftest.py `settings`)."""
+the test app holds; see tests/conftest.py `settings`) by the one signer, web.demo.session_tokens."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
-import jwt
+from web.demo.session_tokens import session_token
 
 CLIENT_ID = "test-client-id"
 CLIENT_SECRET = "test-client-secret"
@@ -24,20 +22,15 @@ def id_token(
     **claims: Any,
 ) -> str:
     """A token for `<shop>.myshopify.com`; override any claim through keyword arguments."""
-    now = int(issued_at if issued_at is not None else time.time())
-    payload: dict[str, Any] = {
-        "iss": f"https://{shop}.myshopify.com/admin",
-        "dest": f"https://{shop}.myshopify.com",
-        "aud": aud,
-        "sub": sub,
-        "exp": now + lifetime,
-        "nbf": now,
-        "iat": now,
-        "jti": str(uuid.uuid4()),
-        "sid": uuid.uuid4().hex,
-    }
-    payload.update(claims)
-    return jwt.encode(payload, secret, algorithm="HS256")
+    return session_token(
+        f"{shop}.myshopify.com",
+        secret=secret,
+        api_key=aud,
+        staff_user_id=sub,
+        lifetime=lifetime,
+        issued_at=issued_at,
+        **claims,
+    )
 
 
 def bearer(shop: str = "demo", **kwargs: Any) -> dict[str, str]:

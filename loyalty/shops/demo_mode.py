@@ -22,6 +22,7 @@ from loyalty.clock import utcnow
 from loyalty.crypto import SecretBox, SecretDecryptionError
 from loyalty.models import Shop
 from loyalty.settings import Settings
+from loyalty.shops.domains import shop_domain
 
 DEMO_API_KEY = "loyalty-local-demo"  # the demo app's client id: never a real app's
 DEMO_ADMIN_PATH = "/demo/shopify"  # where web.demo serves the local Shopify Admin API
@@ -71,7 +72,10 @@ def is_demo_app(settings: Settings) -> bool:
 
 
 async def demo_shop(domain: str) -> Shop | None:
-    """The demo shop with this domain, or None for any other shop (real or unknown)."""
+    """The demo shop with this domain, or None for any other shop (real or unknown) and for
+    anything that is not a myshopify.com domain (a query parameter, as typed)."""
+    if shop_domain(domain.removesuffix(".myshopify.com")) != domain:
+        return None
     return await Shop.get_or_none(domain=domain, is_demo=True)
 
 

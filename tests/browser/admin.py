@@ -1,12 +1,12 @@
 """Helpers for the embedded admin's browser tests: an installed shop, Shopify's two CDN scripts
-served from local stand-ins (tests/browser/stubs/), and pages opened as Shopify opens them
-(`/app/…?shop=…&host=…&id_token=…`), so the real document verification runs."""
+served from the local stand-ins the demo uses too (static/demo/), and pages opened as Shopify
+opens them (`/app/…?shop=…&host=…&id_token=…`), so the real document verification runs."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.async_api import Page, Route
 
@@ -16,8 +16,13 @@ from loyalty.models import Shop
 from tests.browser.conftest import LiveApp, screenshot_path
 from tests.factories import create_shop
 from tests.tokens import id_token
+from web.admin.shopify_scripts import APP_BRIDGE, POLARIS
+from web.admin.templating import STATIC_DIR
 
-STUBS = Path(__file__).resolve().parent / "stubs"
+STAND_INS = {
+    APP_BRIDGE: STATIC_DIR / "demo" / "app-bridge.js",
+    POLARIS: STATIC_DIR / "demo" / "polaris.js",
+}
 SHOP = "admin-shop"
 DOMAIN = f"{SHOP}.myshopify.com"
 HOST = "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYWRtaW4tc2hvcA"  # base64 of admin.shopify.com/store/…
@@ -40,23 +45,22 @@ async def installed_shop(**fields: Any) -> Shop:
 
 
 async def serve_shopify_cdn(page: Page, *, shop: str = SHOP) -> None:
-    """App Bridge and Polaris from tests/browser/stubs; the App Bridge stand-in adds a valid ID
-    token for `shop` to every fetch to our origin, as the real one does."""
-    bridge = (
-        (STUBS / "app-bridge.js").read_text().replace("__ID_TOKEN__", id_token(shop, lifetime=3600))
-    )
-    polaris = (STUBS / "polaris.js").read_text()
+    """App Bridge and Polaris from static/demo/; the App Bridge stand-in's ID tokens (it asks
+    the local demo's endpoint, absent here) are answered with valid ones for `shop`, so it adds
+    one to every fetch to our origin, as the real one does."""
 
-    async def fulfil(route: Route) -> None:
-        url = route.request.url
-        if url.endswith("/app-bridge.js"):
-            await route.fulfill(body=bridge, content_type="application/javascript")
-        elif url.endswith("/polaris-1.js"):
-            await route.fulfill(body=polaris, content_type="application/javascript")
-        else:
+    async def cdn(route: Route) -> None:
+        stand_in = STAND_INS.get(route.request.url)
+        if stand_in is None:
             await route.fulfill(status=404, body="")
+        else:
+            await route.fulfill(body=stand_in.read_text(), content_type="application/javascript")
 
-    await page.route("https://cdn.shopify.com/**", fulfil)
+    async def tokens(route: Route) -> None:
+        await route.fulfill(json={"id_token": id_token(shop, lifetime=3600)})
+
+    await page.route("https://cdn.shopify.com/**", cdn)
+    await page.route(lambda url: urlsplit(url).path == "/demo/admin/id-token", tokens)
 
 
 def admin_url(live_app: LiveApp, path: str, *, shop: str = SHOP, token: bool = True) -> str:

@@ -12,15 +12,29 @@ Shopify signed for the shop it acts on.
 
 from __future__ import annotations
 
+import os
+from pathlib import PurePath
+
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from web.admin import documents, pages
-from web.admin.templating import STATIC_DIR
+from web.admin.templating import DEMO_STATIC, STATIC_DIR
+
+
+class AdminStaticFiles(StaticFiles):
+    """static/, less static/demo/: only the local demo serves its stand-ins (web.demo)."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        parts = PurePath(path).parts
+        if parts and parts[0].lower() == DEMO_STATIC:
+            return "", None
+        return super().lookup_path(path)
+
 
 routes: list[BaseRoute] = [
     *documents.routes,
     *pages.routes,
     # The admin pages' own scripts (App Bridge and Polaris come from Shopify's CDN).
-    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    Mount("/static", app=AdminStaticFiles(directory=STATIC_DIR), name="static"),
 ]

@@ -28,6 +28,7 @@ from loyalty.crypto import SecretBox
 from loyalty.models import Shop
 from loyalty.shopify.install import ensure_installed
 from loyalty.shopify.tokens import TokenExchangeError, has_usable_token
+from web.admin.shopify_scripts import ShopifyScripts, shopify_scripts
 from web.admin.templating import render, static_url
 from web.auth import throttle
 from web.auth.id_token import token_shop, verify
@@ -72,7 +73,8 @@ async def patch_id_token(request: Request) -> Response:
         return error_response(
             400, "invalid_shop", "Bad Request", "shop must be a myshopify.com domain"
         )
-    return _as_response(shopify.app_home_patch_id_token(await _request_input(request)).response)
+    bounce = shopify.app_home_patch_id_token(await _request_input(request)).response
+    return _as_response(shopify_scripts(services(request).settings).bounce(bounce))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ async def open_document(request: Request) -> AdminDocument | Response:
         shop=installed.shop,
         staff_user_id=str(result.user_id) if result.user_id is not None else None,
         # CSP frame-ancestors (required for every App Home document) and the preload hints.
-        headers=_document_headers(result.response.headers),
+        headers=_document_headers(result.response.headers, shopify_scripts(app_services.settings)),
         query={k: v for k, v in request.query_params.items() if k in _KEPT_QUERY},
     )
 
@@ -141,13 +143,10 @@ def render_document(
     return response
 
 
-def _document_headers(headers: dict[str, str]) -> dict[str, str]:
-    kept = {k: v for k, v in headers.items() if k.lower() == "content-security-policy"}
+def _document_headers(headers: dict[str, str], scripts: ShopifyScripts) -> dict[str, str]:
+    kept = {k: scripts.csp(v) for k, v in headers.items() if k.lower() == "content-security-policy"}
     # shopify_app preloads the unversioned polaris.js; we load the stable 1.x channel.
-    kept["Link"] = (
-        '<https://cdn.shopify.com/shopifycloud/app-bridge.js>; rel="preload"; as="script", '
-        '<https://cdn.shopify.com/shopifycloud/polaris-1.js>; rel="preload"; as="script"'
-    )
+    kept["Link"] = scripts.preload
     return kept
 
 
@@ -157,8 +156,10 @@ def _document_context(request: Request, document: AdminDocument) -> dict[str, An
         query = {**document.query, **{k: str(v) for k, v in params.items() if v is not None}}
         return path + ("?" + urlencode(query) if query else "")
 
+    settings = services(request).settings
     return {
-        "api_key": services(request).settings.shopify_api_key,
+        "api_key": settings.shopify_api_key,
+        "shopify_scripts": shopify_scripts(settings),
         "shop": document.shop,
         "connected": has_usable_token(document.shop),
         "current_path": request.url.path,

@@ -14,6 +14,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 ROOT = Path(__file__).resolve().parents[2]  # the repository: templates/ and static/ live there
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
+# static/demo/ (the local demo's stand-ins for Shopify's scripts) is served only by the demo,
+# behind its guard, at /demo/static/ (web.demo); the admin's /static mount leaves it out.
+DEMO_STATIC = "demo"
 
 
 def _number(value: Any) -> str:
@@ -39,7 +42,9 @@ def render(name: str, **context: Any) -> str:
 
 @cache
 def static_url(path: str) -> str:
-    """`/static/<path>?v=<content hash>`: browsers may cache it for good, and a change to
-    the file is a new URL."""
+    """`/static/<path>?v=<content hash>` (static/demo/… at `/demo/static/…`): browsers may
+    cache it for good, and a change to the file is a new URL."""
     digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
-    return f"/static/{path}?v={digest}"
+    demo_file = path.removeprefix(f"{DEMO_STATIC}/")
+    url = f"/demo/static/{demo_file}" if demo_file != path else f"/static/{path}"
+    return f"{url}?v={digest}"

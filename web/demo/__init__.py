@@ -5,6 +5,8 @@ on one machine, with no Shopify account.
   Admin schema and keeps what it was sent, and a page showing what it holds (web.demo.shopify);
 - `/demo/admin`: the real admin pages in a frame that plays Shopify admin's part (App Bridge,
   session tokens for the demo shop) (web.demo.admin_preview);
+- `/demo/static`: static/demo/, the stand-ins for Shopify's App Bridge and Polaris scripts (the
+  demo runs offline; production's /static leaves them out);
 - `/demo/storefront`: the theme extension's real Liquid for a demo customer or a visitor, with
   the widget reaching the app proxy through a local signing proxy (web.demo.storefront).
 
@@ -15,8 +17,11 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
 
 from loyalty.settings import Settings
+from web.admin.templating import DEMO_STATIC, STATIC_DIR
+from web.demo import admin_preview
 from web.demo.guard import DemoOnlyMiddleware
 
 
@@ -27,6 +32,9 @@ def routes(settings: Settings) -> list[BaseRoute]:
 
     demo_routes: list[BaseRoute] = []  # each part appends its routes here (see the docstring)
     demo_routes += shopify.routes(settings)
+    demo_routes += admin_preview.routes
+    # static/demo/: the App Bridge and Polaris stand-ins, the frame page's style (static_url).
+    demo_routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR / DEMO_STATIC)))
     return [
         Mount(
             "/demo",

@@ -1,7 +1,7 @@
-// A local stand-in for https://cdn.shopify.com/shopifycloud/polaris-1.js (Shopify's CDN is
-// unreachable in tests). It defines the `s-*` elements the admin's pages use, minimally and in
-// the light DOM, so the real pages render, read as Polaris would (labels, roles, errors) and can
-// be clicked and typed into:
+// A local stand-in for https://cdn.shopify.com/shopifycloud/polaris-1.js, for where Shopify's
+// CDN cannot be reached: the local demo's admin preview and the browser tests. It defines the
+// `s-*` elements the admin's pages use, minimally and in the light DOM, so the real pages
+// render, read as Polaris would (labels, roles, errors) and can be clicked and typed into:
 //
 // - form fields are form-associated (ElementInternals), expose `value` / `checked` / `error`,
 //   render a native control with its <label>, details and error text, and let the control's

@@ -1,7 +1,11 @@
-// A local stand-in for https://cdn.shopify.com/shopifycloud/app-bridge.js (Shopify's CDN is
-// unreachable in tests). It does what the real script does for the admin's pages, no more:
+// A local stand-in for https://cdn.shopify.com/shopifycloud/app-bridge.js, for where Shopify's
+// CDN cannot be reached: the local demo's admin preview (web/demo/admin_preview.py) and the
+// browser tests. It does what the real script does for the admin's pages, no more:
 //
 // - `window.shopify`: idToken(), toast.show(), saveBar and modal minimal APIs;
+// - idToken() asks the demo for a fresh session token (GET /demo/admin/id-token?shop=…, which
+//   only the local demo answers; the browser tests answer it themselves) and keeps it until
+//   shortly before it expires, as App Bridge gets one from Shopify admin;
 // - wraps `fetch` so requests to our own origin carry `Authorization: Bearer <ID token>`;
 // - on /auth/patch-id-token, reloads the `shopify-reload` URL with `id_token` appended (the
 //   bounce that makes plain page navigation work);
@@ -9,36 +13,64 @@
 //   its links navigate as the admin does, with shop, host and a fresh id_token;
 // - <form data-save-bar>: the contextual save bar once a field changes (Save submits the
 //   form, Discard resets it).
-//
-// The test harness replaces __ID_TOKEN__ with a token it minted for the shop under test.
 (function () {
   "use strict";
-  const TOKEN = "__ID_TOKEN__";
+  const ID_TOKEN_URL = "/demo/admin/id-token";
   const toasts = [];
   window.__appBridge = { toasts: toasts };
 
   const page = new URL(window.location.href);
   const shop = page.searchParams.get("shop") || "";
   const host = page.searchParams.get("host") || "";
+  const realFetch = window.fetch.bind(window);
+
+  // The token and when to stop using it (ms): 10 s before its `exp`, as a margin for clocks.
+  let cached = { token: "", until: 0 };
+  function idToken() {
+    if (cached.token && Date.now() < cached.until) return Promise.resolve(cached.token);
+    const url = ID_TOKEN_URL + "?" + new URLSearchParams({ shop: shop }).toString();
+    return realFetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("App Bridge stand-in: no ID token (" + response.status + ")");
+        return response.json();
+      })
+      .then(function (body) {
+        const claims = JSON.parse(atob(body.id_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+        cached = { token: body.id_token, until: claims.exp * 1000 - 10000 };
+        return body.id_token;
+      });
+  }
+
+  // `path` (same origin) as Shopify admin loads an app page: shop, host and a fresh id_token.
+  function withToken(path) {
+    return idToken().then(function (token) {
+      const target = new URL(path, window.location.origin);
+      if (shop) target.searchParams.set("shop", shop);
+      if (host) target.searchParams.set("host", host);
+      target.searchParams.set("embedded", "1");
+      target.searchParams.set("id_token", token);
+      return target.pathname + target.search;
+    });
+  }
 
   if (page.pathname === "/auth/patch-id-token") {
     const target = new URL(page.searchParams.get("shopify-reload") || "/app", page.origin);
     if (target.origin === page.origin) {
-      target.searchParams.set("id_token", TOKEN);
-      window.location.replace(target.toString());
+      withToken(target.pathname + target.search).then(function (url) { window.location.replace(url); });
     }
     return;
   }
 
-  const realFetch = window.fetch.bind(window);
   window.fetch = function (input, init) {
     const url = new URL(typeof input === "string" ? input : input.url, window.location.href);
     if (url.origin !== window.location.origin) return realFetch(input, init);
-    const options = Object.assign({}, init || {});
-    const headers = new Headers(options.headers || (typeof input === "string" ? undefined : input.headers));
-    headers.set("Authorization", "Bearer " + TOKEN);
-    options.headers = headers;
-    return realFetch(input, options);
+    return idToken().then(function (token) {
+      const options = Object.assign({}, init || {});
+      const headers = new Headers(options.headers || (typeof input === "string" ? undefined : input.headers));
+      headers.set("Authorization", "Bearer " + token);
+      options.headers = headers;
+      return realFetch(input, options);
+    });
   };
 
   function toastHost() {
@@ -56,7 +88,7 @@
 
   window.shopify = {
     config: { apiKey: (document.querySelector('meta[name="shopify-api-key"]') || {}).content, shop: shop, host: host },
-    idToken: function () { return Promise.resolve(TOKEN); },
+    idToken: idToken,
     toast: {
       show: function (message, options) {
         const isError = Boolean(options && options.isError);
@@ -140,8 +172,12 @@
           if (shop) target.searchParams.set("shop", shop);
           if (host) target.searchParams.set("host", host);
           target.searchParams.set("embedded", "1");
-          target.searchParams.set("id_token", TOKEN);
-          a.href = target.pathname + target.search;
+          a.href = target.pathname + target.search; // without a token, a new tab bounces for one
+          a.addEventListener("click", (event) => {
+            if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+            event.preventDefault();
+            withToken(a.getAttribute("href")).then((url) => window.location.assign(url));
+          });
           a.textContent = link.textContent.trim();
           const current = window.location.pathname;
           const active = href === "/app" ? current === "/app" : current === href || current.startsWith(href + "/");
