@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
 from loyalty.settings import Settings
+from web.demo import storefront
 from web.demo.guard import DemoOnlyMiddleware
 
 
@@ -24,6 +25,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
     if not settings.demo:
         return []
     demo_routes: list[BaseRoute] = []  # each part appends its routes here (see the docstring)
+    demo_routes += storefront.routes
     return [
         Mount(
             "/demo",
