@@ -22,13 +22,15 @@ from typing import Any
 import httpx
 import uvicorn
 from markupsafe import Markup
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.async_api import Route as BrowserRoute
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from loyalty.models import Shop
+from loyalty.models import EarningRule, Shop
 from web.admin.templating import render
 from web.demo.app_proxy_signer import PROXY_PREFIX, forward
 from web.demo.liquid import ASSETS, LiquidStandIn, liquid_globals, render_theme
@@ -99,11 +101,8 @@ class Storefront:
         async with httpx.AsyncClient() as client:
             answer = await forward(
                 client,
-                method=request.method,
+                request,
                 url=f"{self.app_url}/proxy/{tail}",
-                browser_params=request.query_params.multi_items(),
-                browser_headers=request.headers.items(),
-                body=await request.body(),
                 shop=self.shop.domain,
                 customer_id=self.customer_id,
                 secret=self.secret,
@@ -151,3 +150,68 @@ async def serve_storefront(*, shop: Shop, app_url: str, secret: str) -> AsyncIte
             front.proxy_gate.set()
         server.should_exit = True
         await task
+
+
+# ---------------------------------------------------------------------------------------------
+# The shopper's side: a browser that never leaves the machine, and the widget as a shopper sees
+# it (shared by the widget's tests and the demo storefront's).
+
+
+async def offline_only(route: BrowserRoute) -> None:
+    """Nothing leaves the machine: a call-to-action page is answered by a stand-in."""
+    if route.request.url.startswith("http://127.0.0.1"):
+        await route.continue_()
+    else:
+        await route.fulfill(status=200, content_type="text/html", body="<h1>Social page</h1>")
+
+
+@asynccontextmanager
+async def shopper_context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A shopper's browser: US English, UTC, desktop width, offline."""
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC"
+    )
+    context.set_default_timeout(10_000)
+    await context.route("**/*", offline_only)
+    try:
+        yield context
+    finally:
+        await context.close()
+
+
+@asynccontextmanager
+async def watched_page(context: BrowserContext) -> AsyncIterator[Page]:
+    """A page of the shopper's browser; a script error on it fails the test."""
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    assert errors == []
+
+
+def launcher(page: Page) -> Locator:
+    return page.locator("[data-lw-launcher]")
+
+
+def panel(page: Page) -> Locator:
+    return page.get_by_role("dialog", name="Rewards")
+
+
+def rule_item(scope: Page | Locator, rule: EarningRule) -> Locator:
+    return scope.locator(f'[data-lw-rule="{rule.public_id}"]')
+
+
+async def open_panel(page: Page) -> Locator:
+    await launcher(page).click()
+    dialog = panel(page)
+    await expect(dialog).to_be_visible()
+    return dialog
+
+
+async def wait_until_loaded(page: Page) -> None:
+    """The script has had the proxy's answer (claim buttons are enabled only then)."""
+    await expect(page.locator("[data-lw-root][aria-busy]")).to_have_count(0)
+    await expect(page.locator("[data-lw-rules] [data-lw-placeholder]")).to_have_count(0)
+    await expect(
+        page.locator("[data-lw-history] .lw-history__note", has_text="Loading")
+    ).to_have_count(0)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable
 
 import httpx
+from starlette.requests import Request
 from starlette.responses import Response
 
 PROXY_PREFIX = "/apps/loyalty"  # the extension's default proxy_path (shopify.app.toml)
@@ -62,26 +63,24 @@ def signed_params(
 
 async def forward(
     client: httpx.AsyncClient,
+    request: Request,
     *,
-    method: str,
     url: str,
-    browser_params: Iterable[tuple[str, str]],
-    browser_headers: Iterable[tuple[str, str]],
-    body: bytes,
     shop: str,
     customer_id: int | None,
     secret: str,
 ) -> Response:
-    """Send the storefront request to the app's proxy `url` as Shopify would, and return the
-    answer as Shopify returns it to the browser."""
-    answer = await client.request(
-        method,
-        url,
-        params=tuple(
-            signed_params(browser_params, shop=shop, customer_id=customer_id, secret=secret)
-        ),  # repeated keys kept, in order
-        content=body,
-        headers={k: v for k, v in browser_headers if k.lower() in FORWARDED_REQUEST_HEADERS},
+    """Send the storefront's `request` to the app's proxy `url` as Shopify would, for `shop` and
+    `customer_id`, and return the answer as Shopify returns it to the browser."""
+    params = signed_params(
+        request.query_params.multi_items(), shop=shop, customer_id=customer_id, secret=secret
     )
-    headers = {k: v for k, v in answer.headers.items() if k.lower() in RETURNED_HEADERS}
+    answer = await client.request(
+        request.method,
+        url,
+        params=tuple(params),  # repeated keys kept, in order
+        content=await request.body(),
+        headers={k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS},
+    )
+    headers = {k: v for k, v in answer.headers.items() if k in RETURNED_HEADERS}
     return Response(answer.content, status_code=answer.status_code, headers=headers)

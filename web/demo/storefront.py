@@ -148,11 +148,8 @@ async def app_proxy(request: Request) -> Response:
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         return await forward(
             client,
-            method=request.method,
+            request,
             url=f"/proxy/{quote(tail)}",
-            browser_params=request.query_params.multi_items(),
-            browser_headers=request.headers.items(),
-            body=await request.body(),
             shop=shop.domain,
             customer_id=customer.shopify_customer_id if customer else None,
             secret=services(request).settings.shopify_api_secret,

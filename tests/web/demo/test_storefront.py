@@ -8,43 +8,31 @@ import html
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from shopify_app import ShopifyApp
 
 from loyalty.models import Customer, EarningHistoryEntry, Shop
 from loyalty.settings import Settings
 from loyalty.shops.demo import DEMO_SHOP, DemoShop, seed_demo
-from loyalty.shops.demo_mode import demo_settings
 from tests.conftest import RunningApp
 from tests.factories import create_customer, create_shop
+from tests.local_demo import ANN, SAM, local_demo_settings
 from web.app import create_app
+from web.demo.app_proxy_signer import signed_params
 from web.demo.liquid import ASSETS
 
-ANN = 7000000001  # a seeded demo customer: 120 points, Bronze
-SAM = 7000000002
 INSTAGRAM = "rule_demo_instagram"  # social, 100 points, approved at once
 LOCAL = "http://127.0.0.1:8000"
+SIGNING_SECRET = "demo-secret"
 
 
 @pytest.fixture
-def settings(db: str, tmp_path: Path) -> Settings:
-    """The settings `loyalty serve --demo` runs with: the demo app's own credentials."""
-    return demo_settings(
-        Settings(
-            database_url=db,
-            redis_url=None,
-            secret_key="test-secret-key-0123456789abcdef",
-            data_dir=tmp_path,
-            shopify_admin_base_url="http://127.0.0.1:9/demo/shopify",
-            outbox_dispatch_delay=0,
-            outbox_sweep_interval=3600,
-            metafield_sync_delay=3600,  # no metafield push during a test: not this module's
-            metafield_sync_max_wait=3600,
-            shutdown_grace=2.0,
-        )
-    )
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    return local_demo_settings(settings, tmp_path)
 
 
 @pytest.fixture
@@ -74,6 +62,34 @@ def proxy_url(who: int | str, tail: str, shop: str = DEMO_SHOP) -> str:
 
 def error_code(response: httpx.Response) -> str:
     return response.json()["errors"][0]["code"]  # type: ignore[no-any-return]
+
+
+class TestSigner:
+    """web.demo.app_proxy_signer signs as Shopify does: shopify_app (what /proxy verifies with)
+    accepts it, repeated keys included, and refuses it once anything signed changes."""
+
+    def verified(self, params: list[tuple[str, str]], secret: str = SIGNING_SECRET) -> Any:
+        app = ShopifyApp(client_id="demo", client_secret=secret)
+        url = f"https://127.0.0.1/proxy/customer?{urlencode(params)}"
+        return app.verify_app_proxy_req({"method": "GET", "headers": {}, "url": url, "body": ""})
+
+    def test_the_signature_verifies_with_repeated_keys(self) -> None:
+        browser = [("tag", "a"), ("tag", "b"), ("logged_in_customer_id", str(SAM))]
+        params = signed_params(browser, shop=DEMO_SHOP, customer_id=ANN, secret=SIGNING_SECRET)
+        result = self.verified(params)
+        assert result.ok
+        assert (result.shop, result.logged_in_customer_id) == ("demo", str(ANN))  # the subdomain
+        assert [p for p in params if p[0] == "tag"] == [("tag", "a"), ("tag", "b")]
+
+    def test_a_changed_parameter_or_secret_does_not_verify(self) -> None:
+        params = signed_params([], shop=DEMO_SHOP, customer_id=None, secret=SIGNING_SECRET)
+        assert self.verified(params).ok
+        assert not self.verified(params, secret="other-secret").ok
+        forged = [
+            ("logged_in_customer_id", str(ANN)) if k == "logged_in_customer_id" else (k, v)
+            for k, v in params
+        ]
+        assert not self.verified(forged).ok
 
 
 class TestPage:
