@@ -98,9 +98,9 @@ class Storefront:
         if self.proxy_down:
             self.forwarded.append(Forwarded(request.method, tail, 502))
             return HTMLResponse(SHOPIFY_PROXY_ERROR, status_code=502)
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncHTTPTransport() as transport:
             answer = await forward(
-                client,
+                transport,
                 request,
                 url=f"{self.app_url}/proxy/{tail}",
                 shop=self.shop.domain,

@@ -145,11 +145,11 @@ async def app_proxy(request: Request) -> Response:
     transport = httpx.ASGITransport(
         app=_with_state(request.scope["app"], state), raise_app_exceptions=False
     )
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+    async with transport:
         return await forward(
-            client,
+            transport,
             request,
-            url=f"/proxy/{quote(tail)}",
+            url=f"http://127.0.0.1/proxy/{quote(tail)}",
             shop=shop.domain,
             customer_id=customer.shopify_customer_id if customer else None,
             secret=services(request).settings.shopify_api_secret,

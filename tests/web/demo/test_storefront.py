@@ -5,6 +5,7 @@ signature check) in-process. Every refusal here fails if its check is removed.""
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,16 @@ class TestProxy:
         assert [(e.shop.domain, e.customer.shopify_customer_id) for e in awarded] == [
             (DEMO_SHOP, ANN)
         ]
+
+    async def test_the_signed_request_is_never_logged(
+        self, local: httpx.AsyncClient, demo: DemoShop, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The signature is a credential for 90 seconds: no log line carries it."""
+        caplog.set_level(logging.DEBUG)
+        response = await local.get(proxy_url(ANN, "customer"))
+        assert response.status_code == 200
+        assert caplog.records, "nothing was logged: the check below would prove nothing"
+        assert not [r for r in caplog.records if "signature=" in r.getMessage()]
 
 
 class TestRefusals:
