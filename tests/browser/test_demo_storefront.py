@@ -13,7 +13,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from loyalty.models import Customer, EarningRule
 from loyalty.settings import Settings
 from loyalty.shops.demo import SHOWCASE_RULE, DemoShop, seed_demo
-from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.conftest import LiveApp
 from tests.browser.storefront import (
     launcher,
     open_panel,
@@ -72,7 +72,6 @@ class TestDemoStorefront:
         )
         await expect(balance).to_have_text("220")
         await expect(launcher(tab)).to_contain_text("220")
-        await tab.screenshot(path=screenshot_path("demo-storefront"))
         dialog = await open_panel(tab)
         await expect(dialog.locator("[data-lw-history]")).to_contain_text("+100")
         ann = await Customer.get(shop=demo.shop, shopify_customer_id=ANN)

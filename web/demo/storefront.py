@@ -92,6 +92,7 @@ async def storefront_page(request: Request) -> Response:
     customer = await _signed_in(shop, request.query_params.get("as", VISITOR), parameter="as")
     who = str(customer.shopify_customer_id) if customer else VISITOR
     base = _base(request)
+    here = f"{base}?{httpx.QueryParams(shop=shop.domain, **{'as': who})}"
     chooser = f"{base}?{httpx.QueryParams(shop=shop.domain)}#choose-customer"
     liquid = LiquidStandIn("en", assets_url=f"{base}/assets")
     context = await liquid_globals(
@@ -99,7 +100,7 @@ async def storefront_page(request: Request) -> Response:
         customer_id=customer.shopify_customer_id if customer else None,
         # Signing in or creating an account is choosing a customer, here.
         routes={
-            "root_url": chooser,
+            "root_url": here,
             "account_url": chooser,
             "account_login_url": chooser,
             "account_register_url": chooser,
