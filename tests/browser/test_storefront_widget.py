@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from loyalty.ids import new_time_ordered_id
 from loyalty.models import (
@@ -25,7 +25,18 @@ from loyalty.models import (
     VipTier,
 )
 from tests.browser.conftest import LiveApp, screenshot_path
-from tests.browser.storefront import Storefront, serve_storefront
+from tests.browser.storefront import (
+    Storefront,
+    launcher,
+    offline_only,
+    open_panel,
+    panel,
+    rule_item,
+    serve_storefront,
+    shopper_context,
+    wait_until_loaded,
+    watched_page,
+)
 from tests.factories import create_customer, create_rule, create_shop, create_tier
 from web.proxy.widget import CUSTOMER_AWARD_LIMIT
 from web.ratelimit import MemoryRateLimiter
@@ -93,62 +104,16 @@ async def front(programme: Programme, live_app: LiveApp) -> AsyncIterator[Storef
         yield storefront
 
 
-async def offline_only(route: Route) -> None:
-    """Nothing leaves the machine: a call-to-action page is answered by a stand-in."""
-    if route.request.url.startswith("http://127.0.0.1"):
-        await route.continue_()
-    else:
-        await route.fulfill(status=200, content_type="text/html", body="<h1>Social page</h1>")
-
-
 @pytest.fixture
 async def shopper(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A shopper's browser: US English, UTC, desktop width."""
-    context = await browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC"
-    )
-    context.set_default_timeout(10_000)
-    await context.route("**/*", offline_only)
-    yield context
-    await context.close()
+    async with shopper_context(browser) as context:
+        yield context
 
 
 @pytest.fixture
 async def tab(shopper: BrowserContext) -> AsyncIterator[Page]:
-    """A page of the shopper's browser; a script error on it fails the test."""
-    page = await shopper.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    assert errors == []
-
-
-def launcher(page: Page) -> Locator:
-    return page.locator("[data-lw-launcher]")
-
-
-def panel(page: Page) -> Locator:
-    return page.get_by_role("dialog", name="Rewards")
-
-
-def rule_item(scope: Page | Locator, rule: EarningRule) -> Locator:
-    return scope.locator(f'[data-lw-rule="{rule.public_id}"]')
-
-
-async def open_panel(page: Page) -> Locator:
-    await launcher(page).click()
-    dialog = panel(page)
-    await expect(dialog).to_be_visible()
-    return dialog
-
-
-async def wait_until_loaded(page: Page) -> None:
-    """The script has had the proxy's answer (claim buttons are enabled only then)."""
-    await expect(page.locator("[data-lw-root][aria-busy]")).to_have_count(0)
-    await expect(page.locator("[data-lw-rules] [data-lw-placeholder]")).to_have_count(0)
-    await expect(
-        page.locator("[data-lw-history] .lw-history__note", has_text="Loading")
-    ).to_have_count(0)
+    async with watched_page(shopper) as page:
+        yield page
 
 
 class TestSignedIn:

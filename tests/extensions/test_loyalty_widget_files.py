@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.storefront import EXTENSION, block_schema
+from web.demo.liquid import EXTENSION, block_schema
 
 ALLOWED = {  # CLI specifications/theme.ts
     "blocks": {".liquid"},

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from loyalty.settings import Settings
 from web.admin.templating import DEMO_STATIC, STATIC_DIR
-from web.demo import admin_preview
+from web.demo import admin_preview, storefront
 from web.demo.guard import DemoOnlyMiddleware
 
 
@@ -35,6 +35,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
     demo_routes += admin_preview.routes
     # static/demo/: the App Bridge and Polaris stand-ins, the frame page's style (static_url).
     demo_routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR / DEMO_STATIC)))
+    demo_routes += storefront.routes
     return [
         Mount(
             "/demo",

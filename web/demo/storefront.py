@@ -1,0 +1,178 @@
+"""The demo storefront (`/demo/storefront`): the theme app extension's real Liquid for a demo
+shop's customer or a visitor, with the widget talking to the app through a local app proxy.
+
+- `GET /demo/storefront?shop=<demo domain>&as=<customer's Shopify id | visitor>`: a storefront
+  page with the extension's app blocks (points balance, ways to earn) and its app embed, rendered
+  by web.demo.liquid with the metafields the app writes, and a chooser of the shop's customers.
+- `/demo/storefront/assets/…`: the extension's assets, as Shopify's CDN serves them.
+- `GET|POST /demo/storefront/<shop>/<customer id | visitor>/apps/loyalty/<tail>`: the local app
+  proxy. The page points the blocks' `proxy_path` here, so each page speaks for the customer it
+  was opened as (two tabs as two customers do not interfere, as a cookie would make them).
+
+Guarantees, beyond web.demo.guard (demo on, loopback client and Host):
+- only a demo shop (`demo_shop`) is shown or signed for; any other shop is a 404, the same
+  whether it exists or not;
+- only a customer of that shop is signed in: a Shopify id the shop has no customer with is a 404
+  and nothing is forwarded (the app's proxy would enrol an unknown id);
+- `logged_in_customer_id`, `shop` and the rest of Shopify's parameters are never taken from the
+  browser's query (web.demo.app_proxy_signer drops them);
+- the request reaches `/proxy/<tail>` only, through the app's own signature check.
+
+The proxy calls the app in-process (its ASGI callable through httpx's ASGITransport), not over a
+socket to itself: the process need not know the address it listens on (a `--host 0.0.0.0`, a
+port chosen by uvicorn, a reverse proxy in front), no second connection per call is held open
+while the first waits, and the forwarded request still runs the whole route table and the
+app-proxy signature check, exactly as one from Shopify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from loyalty.customers.identifiers import ascii_number
+from loyalty.models import Customer, Shop
+from loyalty.shops.demo import DEMO_SHOP
+from loyalty.shops.demo_mode import demo_shop
+from web.admin.templating import render
+from web.demo.app_proxy_signer import PROXY_PREFIX, forward
+from web.demo.liquid import ASSETS, LiquidStandIn, liquid_globals, render_theme
+from web.errors import RequestError
+from web.state import services
+
+PATH = "/storefront"
+VISITOR = "visitor"
+BLOCKS = ["points-balance", "ways-to-earn"]  # app blocks on the page; the embed is always there
+CHOOSER_LIMIT = 200  # customers listed in the chooser (a seeded demo shop has a handful)
+
+
+async def _shop(domain: str) -> Shop:
+    shop = await demo_shop(domain) if len(domain) <= 255 else None
+    if shop is None:
+        raise RequestError(404, "shop_not_found", "Not Found", "No demo shop has this domain")
+    return shop
+
+
+async def _signed_in(shop: Shop, who: str, *, parameter: str) -> Customer | None:
+    """The shop's customer `who` names (its Shopify id), or None for `visitor`."""
+    if who == VISITOR:
+        return None
+    shopify_id = ascii_number(who)
+    if not shopify_id:
+        raise RequestError(
+            400,
+            "invalid_parameter",
+            "Bad Request",
+            f"{parameter} is a customer's Shopify id or {VISITOR!r}",
+            parameter=parameter,
+        )
+    customer = await Customer.get_or_none(shop=shop, shopify_customer_id=shopify_id)
+    if customer is None:
+        raise RequestError(
+            404, "customer_not_found", "Not Found", "The demo shop has no customer with this id"
+        )
+    return customer
+
+
+def _base(request: Request) -> str:
+    """`/demo/storefront`, wherever the demo is mounted."""
+    return str(request.scope.get("root_path", "")) + PATH
+
+
+async def storefront_page(request: Request) -> Response:
+    shop = await _shop(request.query_params.get("shop", DEMO_SHOP))
+    customer = await _signed_in(shop, request.query_params.get("as", VISITOR), parameter="as")
+    who = str(customer.shopify_customer_id) if customer else VISITOR
+    base = _base(request)
+    here = f"{base}?{httpx.QueryParams(shop=shop.domain, **{'as': who})}"
+    chooser = f"{base}?{httpx.QueryParams(shop=shop.domain)}#choose-customer"
+    liquid = LiquidStandIn("en", assets_url=f"{base}/assets")
+    context = await liquid_globals(
+        shop=shop,
+        customer_id=customer.shopify_customer_id if customer else None,
+        # Signing in or creating an account is choosing a customer, here.
+        routes={
+            "root_url": here,
+            "account_url": chooser,
+            "account_login_url": chooser,
+            "account_register_url": chooser,
+        },
+    )
+    theme = render_theme(
+        liquid, context, BLOCKS, proxy_path=f"{base}/{quote(shop.domain)}/{who}{PROXY_PREFIX}"
+    )
+    customers = await Customer.filter(shop=shop).order_by("id").limit(CHOOSER_LIMIT)
+    page = render(
+        "demo/storefront.html",
+        locale="en",
+        title=shop.name or shop.domain,
+        assets_url=f"{base}/assets",
+        nav=[],
+        main=Markup(theme.main),  # noqa: S704 - the extension's Liquid, which escapes its input
+        embed=Markup(theme.embed),  # noqa: S704 - likewise
+        demo={
+            "shop": shop.domain,
+            "action": base,
+            "chosen": who,
+            "choices": [(VISITOR, "A visitor (not signed in)")]
+            + [(str(c.shopify_customer_id), _label(c)) for c in customers],
+        },
+    )
+    # Balances change with every claim: a page from the cache would show an old one.
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+def _label(customer: Customer) -> str:
+    name = f"{customer.first_name} {customer.last_name}".strip() or "Customer"
+    return f"{name} · {customer.email}" if customer.email else name
+
+
+async def app_proxy(request: Request) -> Response:
+    shop = await _shop(request.path_params["shop"])
+    customer = await _signed_in(shop, request.path_params["who"], parameter="customer")
+    tail = request.path_params["tail"]
+    if any(part in {".", ".."} for part in tail.split("/")):
+        # Only /proxy/… is ever reached: a dot segment could climb out of it.
+        raise RequestError(404, "not_found", "Not Found", "No such app proxy path")
+    state = dict(request.scope.get("state", {}))
+    transport = httpx.ASGITransport(
+        app=_with_state(request.scope["app"], state), raise_app_exceptions=False
+    )
+    async with transport:
+        return await forward(
+            transport,
+            request,
+            url=f"http://127.0.0.1/proxy/{quote(tail)}",
+            shop=shop.domain,
+            customer_id=customer.shopify_customer_id if customer else None,
+            secret=services(request).settings.shopify_api_secret,
+        )
+
+
+def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
+    """The app as the server runs it: each request sees (a copy of) the lifespan's state."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "state": dict(state)}, receive, send)
+
+    return call
+
+
+routes: list[BaseRoute] = [
+    Route(PATH, storefront_page, methods=["GET"], name="storefront"),
+    Mount(f"{PATH}/assets", app=StaticFiles(directory=ASSETS), name="storefront_assets"),
+    Route(
+        f"{PATH}/{{shop}}/{{who}}{PROXY_PREFIX}/{{tail:path}}",
+        app_proxy,
+        methods=["GET", "POST"],
+        name="storefront_proxy",
+    ),
+]
