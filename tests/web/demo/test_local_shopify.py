@@ -193,7 +193,7 @@ class TestPage:
             assets = [
                 await http.get(src.split('"')[0])
                 for src in page.text.split('src="')[1:] + page.text.split('href="')[1:]
-                if src.startswith("/static/")
+                if src.startswith("/demo/static/")  # demo assets are served by the demo only
             ]
             other = await http.get("/demo/shopify?shop=nope.myshopify.com")
 
