@@ -24,6 +24,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.models import Model
 
 from loyalty.db import APP_LABEL, close_db, connection, init_db, migrate
+from loyalty.outages import INTEGRATIONS
 from loyalty.settings import Settings
 from web.app import create_app
 from web.state import Services
@@ -168,6 +169,12 @@ async def client(app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
 def redis_url() -> Iterator[str]:
     require_service("Redis", REDIS_URL, 6379)
     yield REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def integrations_as_at_start() -> None:
+    """Each test starts as a fresh process: no integration remembered as failing."""
+    INTEGRATIONS.clear()
 
 
 @pytest.fixture(autouse=True)
