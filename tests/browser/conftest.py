@@ -77,10 +77,16 @@ def require_chromium() -> str:
 
 
 @pytest.fixture(autouse=True)
-def same_world_every_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def same_world_every_run(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """The clock at FROZEN_AT (ticking, so waits and timeouts still pass), seeded `secrets`
     (ids, API keys: `token_hex` and `token_urlsafe` draw from `token_bytes`), and factory
-    numbers from 1, whatever ran before this test."""
+    numbers from 1, whatever ran before this test. A test marked `real_clock` (one that talks
+    to a process of its own, whose clock is not frozen) keeps the real time."""
+    if request.node.get_closest_marker("real_clock"):
+        yield
+        return
     rng = random.Random(SEED)
     monkeypatch.setattr(
         secrets, "token_bytes", lambda n=None: rng.randbytes(32 if n is None else n)
@@ -90,12 +96,13 @@ def same_world_every_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-async def new_context(browser: Browser, **options: Any) -> BrowserContext:
+async def new_context(browser: Browser, *, frozen: bool = True, **options: Any) -> BrowserContext:
     """A browser context in UTC and US English (unless told otherwise) whose `Date` is pinned
-    to FROZEN_AT; timers still run."""
+    to FROZEN_AT (unless `frozen` is false); timers still run."""
     options = {"locale": "en-US", "timezone_id": "UTC", **options}
     context = await browser.new_context(**options)
-    await context.clock.set_fixed_time(FROZEN_AT)
+    if frozen:
+        await context.clock.set_fixed_time(FROZEN_AT)
     return context
 
 
@@ -135,8 +142,11 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    ctx = await new_context(browser, viewport={"width": 1280, "height": 900})
+async def context(
+    browser: Browser, request: pytest.FixtureRequest
+) -> AsyncIterator[BrowserContext]:
+    frozen = request.node.get_closest_marker("real_clock") is None
+    ctx = await new_context(browser, frozen=frozen, viewport={"width": 1280, "height": 900})
     yield ctx
     await ctx.close()
 
