@@ -8,7 +8,7 @@ PORT ?= 8000
 # The URLs `loyalty demo` prints: the demo answers loopback only, so 0.0.0.0 prints 127.0.0.1.
 DEMO_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 
-.PHONY: install install-test run serve migrate demo worker test screenshots theme-check shopify-check widget lint format check bench bench-sync clean
+.PHONY: install install-test run serve migrate demo worker test screenshots screenshots-check theme-check shopify-check widget lint format check bench bench-sync clean
 
 TEST_STAMP := $(VENV)/.installed-test-stamp
 
@@ -52,14 +52,21 @@ worker: install
 
 ## test: the theme linter and the Shopify CLI's checks (build, doctor) on the app, then the whole
 ## suite, on SQLite and (when reachable; required with CI=true) PostgreSQL and Redis, with the
-## browser tests in Debian's Chromium
+## browser tests in Debian's Chromium, then the README's images drawn twice and compared
 test: install-test theme-check shopify-check
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) screenshots-check
 
-## screenshots: refresh the README's images in docs/screenshots from the browser tests (a plain
-## test run writes them to a temporary folder instead)
+## screenshots: redraw the README's images in docs/screenshots from the browser tests marked
+## `screenshot` (frozen clock, seeded data; a plain test run writes them to a temporary folder)
 screenshots: install-test
-	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest tests/browser -q
+	$(BIN)/python scripts/screenshots.py
+
+## screenshots-check: draw the README's images twice, into two temporary folders, and fail
+## unless the two runs are byte for byte the same (about two minutes: a separate step, so that
+## a plain `pytest` stays one run)
+screenshots-check: install-test
+	$(BIN)/python scripts/screenshots.py --check
 
 ## theme-check: Shopify's theme linter on extensions/loyalty-widget, offline; fails on any error
 theme-check: node_modules/.installed-stamp

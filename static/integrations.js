@@ -2,8 +2,10 @@
 // (connect with a key, test, turn sync on or off, disconnect). A saved key is never sent back:
 // the card shows only the hint the API gives (its last characters). Each card, and the Shopify
 // one (GET /integrations/shopify/dead-letters), lists the updates the app gave up on, with
-// "Retry all" (POST …/dead-letters/retry). A platform card also says how many events may not
-// have reached the platform (the answer was lost), with "Send again" (POST …/unconfirmed/resend).
+// "Retry all" (POST …/dead-letters/retry); the Shopify card also says when updates are being
+// retried after a failure (Shopify has no status of its own: `retrying_count` stands for it). A
+// platform card also says how many events may not have reached the platform (the answer was
+// lost), with "Send again" (POST …/unconfirmed/resend).
 (function () {
   "use strict";
   const admin = window.LoyaltyAdmin;
@@ -165,9 +167,21 @@
       return;
     }
     const attributes = result.body.data.attributes;
-    status.replaceChildren(attributes.dead_letter_count
-      ? badge("Updates given up", "warning")
+    const retrying = Number(attributes.retrying_count || 0);
+    status.replaceChildren(retrying ? badge("Sync failing", "critical")
+      : attributes.dead_letter_count ? badge("Updates given up", "warning")
       : line("Every update was delivered or is still being retried."));
+    const failed = shopify.querySelector("[data-last-error]");
+    failed.hidden = retrying === 0;
+    if (retrying) {
+      const updates = retrying === 1 ? "1 update waits" : retrying + " updates wait";
+      const why = attributes.reauth_required
+        ? " until the app is opened again in Shopify admin, which reconnects the shop"
+        : " because Shopify did not take them. Nothing is lost: the app retries on its own";
+      failed.querySelector("[data-plain]").textContent = updates + why +
+        (attributes.retry_at ? " (next try " + when(attributes.retry_at) + ")." : ".");
+      failed.querySelector("[data-raw]").textContent = "What Shopify said: " + attributes.retrying_error;
+    }
     renderDead(shopify, attributes);
   }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import redis
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp
 from tortoise import Tortoise
@@ -24,6 +25,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.models import Model
 
 from loyalty.db import APP_LABEL, close_db, connection, init_db, migrate
+from loyalty.outages import INTEGRATIONS
 from loyalty.settings import Settings
 from web.app import create_app
 from web.state import Services
@@ -164,10 +166,48 @@ async def client(app: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+def redis_keys() -> set[bytes]:
+    """Every key in the suite's Redis database (TEST_REDIS_URL, a database of its own)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return set(client.scan_iter(count=1000))
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
+    """The suite's Redis database; whatever the test left there (queued arq jobs, their
+    results, rate-limit buckets, locks) is deleted afterwards, so the next test starts clean."""
     require_service("Redis", REDIS_URL, 6379)
+    before = redis_keys()
     yield REDIS_URL
+    left = redis_keys() - before
+    if left:
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            client.delete(*left)
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_left_as_found() -> Iterator[None]:
+    """`make test` leaves nothing behind in Redis: the run fails (an error at the last test's
+    teardown) if a key that was not there at the start outlives it."""
+    if not _reachable(REDIS_URL, 6379):
+        yield
+        return
+    before = redis_keys()
+    yield
+    left = sorted(key.decode(errors="replace") for key in redis_keys() - before)
+    assert left == [], f"the tests left {len(left)} key(s) in {REDIS_URL}: {left[:10]}"
+
+
+@pytest.fixture(autouse=True)
+def integrations_as_at_start() -> None:
+    """Each test starts as a fresh process: no integration remembered as failing."""
+    INTEGRATIONS.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from loyalty.crypto import SecretBox, SecretDecryptionError
 from loyalty.errors import NotFoundError, ValidationError
 from loyalty.jobs import PROFILE_SYNC_JOBS
 from loyalty.models import Integration, OutboxIntent, Platform, Shop
+from loyalty.outages import INTEGRATIONS
 from loyalty.outbox.claims import CLAIM_FOR
 from loyalty.partners.clients import build_client
 from loyalty.partners.transport import PartnerError, Sleep
@@ -218,12 +219,19 @@ async def release_held_intents(
 async def record_outcome(
     *,
     shop_id: int,
+    shop_label: str,
     platform: Platform,
     succeeded: bool,
     error: str | None,
     now: datetime | None = None,
 ) -> None:
-    """What the admin shows: the time of the last success, and of the last error with why."""
+    """What the admin shows: the time of the last success, and of the last error with why.
+    The log says when the platform starts failing (WARNING) and when it recovers (INFO), not
+    each failed run (loyalty.outages.INTEGRATIONS)."""
+    if error:
+        INTEGRATIONS.failing(shop_label, _NAMES[platform], error)
+    elif succeeded:
+        INTEGRATIONS.healthy(shop_label, _NAMES[platform])
     now = now or utcnow()
     changes: dict[str, object] = {}
     if succeeded:
@@ -271,7 +279,15 @@ async def test_connection(
         await client.check_connection()
     except PartnerError as exc:
         detail = f"{name} answered: {exc.detail}"
-        await record_outcome(shop_id=shop.id, platform=platform, succeeded=False, error=detail)
+        await record_outcome(
+            shop_id=shop.id,
+            shop_label=shop.domain,
+            platform=platform,
+            succeeded=False,
+            error=detail,
+        )
         return ConnectionTest(platform, False, detail)
-    await record_outcome(shop_id=shop.id, platform=platform, succeeded=True, error=None)
+    await record_outcome(
+        shop_id=shop.id, shop_label=shop.domain, platform=platform, succeeded=True, error=None
+    )
     return ConnectionTest(platform, True, f"Connected to {name}: the API key works.")

@@ -89,7 +89,9 @@ async def sync(
         api_key = deps.box.decrypt(integration.credentials_enc)
     except SecretDecryptionError:
         error = "The saved API key cannot be read (SECRET_KEY changed); enter it again."
-        await record_outcome(shop_id=shop_id, platform=platform, succeeded=False, error=error)
+        await record_outcome(
+            shop_id=shop_id, shop_label=label, platform=platform, succeeded=False, error=error
+        )
         now = utcnow()
         await claims.hold_pending(
             job=job, shop_id=shop_id, until=now + AUTH_HOLD, error=error, now=now
@@ -220,6 +222,7 @@ class _Target:
         if self.synced or self.error:
             await record_outcome(
                 shop_id=self.shop.id,
+                shop_label=self.shop.domain,
                 platform=self.platform,
                 succeeded=self.synced > 0,
                 error=self.error,

@@ -27,6 +27,7 @@ from typing import Any
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
 from loyalty.models import Shop, SkipReason
+from loyalty.outages import INTEGRATIONS, SHOPIFY
 from loyalty.outbox.claims import ClaimedIntent
 from loyalty.outbox.process import RetryLater
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
@@ -228,6 +229,7 @@ class _Writer:
                         await run.refused(groups[state.id], error=outcome[state.id])
                     else:
                         await run.delivered(groups[state.id])
+                INTEGRATIONS.healthy(self._shop.domain, SHOPIFY)  # Shopify answered the call
         if stop is not None:
             await _stop(run, failed, stop)
             return False
@@ -245,15 +247,14 @@ async def _stop(run: SyncRun, failed: list[ClaimedIntent], problem: BaseExceptio
     if isinstance(problem, ShopReauthRequiredError):
         # No call reached Shopify: the merchant must open the app again; look again later.
         detail = str(problem) or type(problem).__name__
-        log.warning(
-            "metafield sync for shop %s held for %s: %s", run.shop_label, REAUTH_HOLD, detail
-        )
+        INTEGRATIONS.failing(run.shop_label, SHOPIFY, detail)
         raise RetryLater(detail, after=REAUTH_HOLD)
     if not isinstance(problem, ShopifyUnavailableError):
         raise problem  # a bug: run_sync counts the attempt and lets the failure be seen
     detail = str(problem) or type(problem).__name__
     hold = await run.failed(failed, error=detail)
-    log.warning("metafield sync for shop %s held for %s: %s", run.shop_label, hold, detail)
+    # A WARNING once per outage (INTEGRATIONS); each hold is run_sync's INFO line.
+    INTEGRATIONS.failing(run.shop_label, SHOPIFY, detail)
     raise RetryLater(detail, after=hold)
 
 

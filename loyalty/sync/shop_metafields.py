@@ -18,6 +18,7 @@ from loyalty.clock import isoformat_z, utcnow
 from loyalty.customers.identifiers import parse_gid
 from loyalty.jobs import JobName
 from loyalty.models import EarningRule, Shop, SkipReason, VipTier
+from loyalty.outages import INTEGRATIONS, SHOPIFY
 from loyalty.outbox.process import RetryLater
 from loyalty.points import as_multiplier
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
@@ -141,6 +142,7 @@ async def _write(admin: AdminApi, shop: Shop, run: SyncRun, keys: list[int]) -> 
         await run.skipped(intents, SkipReason.NOT_CONNECTED)
         return
     except ShopReauthRequiredError as exc:
+        INTEGRATIONS.failing(shop.domain, SHOPIFY, str(exc) or type(exc).__name__)
         raise RetryLater(str(exc), after=REAUTH_HOLD) from None
     except ShopifyApiError as exc:
         log.error("programme metafield for shop %s refused: %s", shop.domain, exc.detail)
@@ -148,7 +150,9 @@ async def _write(admin: AdminApi, shop: Shop, run: SyncRun, keys: list[int]) -> 
         return
     except ShopifyUnavailableError as exc:
         hold = await run.failed(intents, error=exc.detail)
+        INTEGRATIONS.failing(shop.domain, SHOPIFY, exc.detail)
         raise RetryLater(exc.detail, after=hold) from None
+    INTEGRATIONS.healthy(shop.domain, SHOPIFY)  # Shopify answered, whatever it made of it
     if problems := user_errors(data):
         detail = "; ".join(problems)
         log.error("programme metafield for shop %s refused: %s", shop.domain, detail)

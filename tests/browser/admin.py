@@ -108,5 +108,6 @@ class AdminPage:
         await self.page.screenshot(
             path=screenshot_path(name),
             full_page=True,
+            animations="disabled",
             style="#ab-toasts { visibility: hidden !important; }",
         )

@@ -4,24 +4,37 @@ here, so pages get local stand-ins for its scripts (see each suite's `cdn` routi
 
 On CI (CI=true) a missing Chromium fails the run; elsewhere these tests are skipped with the
 reason. `.ci/run` installs Chromium (Debian's `chromium` package) when it is missing.
+
+Every browser test sees the same world, so the README's images (`make screenshots`) come out
+byte for byte the same on every run (`make screenshots-check` proves it): the clock starts at
+FROZEN_AT for each test (every `datetime.now` and `time.time` in this process, and Chromium's
+`Date`), "random" bytes come from a seeded generator, factory numbers restart at 1, and Chromium
+draws text with fixed hinting, antialiasing and colour profile, in UTC and US English.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import random
+import secrets
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+import time_machine
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from starlette.applications import Starlette
 
 from loyalty.settings import Settings
+from tests import factories
 from tests.conftest import ON_CI
 from web.app import create_app
 
@@ -35,7 +48,18 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
     "--disable-quic",
+    # The same pixels on every run: no hinting or subpixel text, one colour profile, one scale.
+    "--font-render-hinting=none",
+    "--disable-font-subpixel-positioning",
+    "--disable-lcd-text",
+    "--force-color-profile=srgb",
+    "--force-device-scale-factor=1",
+    "--hide-scrollbars",
 ]
+# A Monday morning: long enough after midnight that the seconds a test takes never change the
+# minute or the day any page shows.
+FROZEN_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SEED = 20260302
 # The README's images are refreshed only on purpose (`make screenshots` sets SCREENSHOTS_DIR to
 # docs/screenshots); an ordinary run writes them to a temporary folder and leaves the tree clean.
 SCREENSHOTS = Path(
@@ -50,6 +74,36 @@ def require_chromium() -> str:
     if ON_CI:
         pytest.fail("Chromium is required when CI=true (apt-get install chromium)")
     pytest.skip("Chromium is not installed (required on CI; .ci/run installs it)")
+
+
+@pytest.fixture(autouse=True)
+def same_world_every_run(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The clock at FROZEN_AT (ticking, so waits and timeouts still pass), seeded `secrets`
+    (ids, API keys: `token_hex` and `token_urlsafe` draw from `token_bytes`), and factory
+    numbers from 1, whatever ran before this test. A test marked `real_clock` (one that talks
+    to a process of its own, whose clock is not frozen) keeps the real time."""
+    if request.node.get_closest_marker("real_clock"):
+        yield
+        return
+    rng = random.Random(SEED)
+    monkeypatch.setattr(
+        secrets, "token_bytes", lambda n=None: rng.randbytes(32 if n is None else n)
+    )
+    monkeypatch.setattr(factories, "_sequence", itertools.count(1))
+    with time_machine.travel(FROZEN_AT, tick=True):
+        yield
+
+
+async def new_context(browser: Browser, *, frozen: bool = True, **options: Any) -> BrowserContext:
+    """A browser context in UTC and US English (unless told otherwise) whose `Date` is pinned
+    to FROZEN_AT (unless `frozen` is false); timers still run."""
+    options = {"locale": "en-US", "timezone_id": "UTC", **options}
+    context = await browser.new_context(**options)
+    if frozen:
+        await context.clock.set_fixed_time(FROZEN_AT)
+    return context
 
 
 @dataclass
@@ -88,8 +142,11 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
+async def context(
+    browser: Browser, request: pytest.FixtureRequest
+) -> AsyncIterator[BrowserContext]:
+    frozen = request.node.get_closest_marker("real_clock") is None
+    ctx = await new_context(browser, frozen=frozen, viewport={"width": 1280, "height": 900})
     yield ctx
     await ctx.close()
 

@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from loyalty.models import EarningRule, Shop
+from tests.browser.conftest import new_context
 from web.admin.templating import render
 from web.demo.app_proxy_signer import PROXY_PREFIX, forward
 from web.demo.liquid import ASSETS, LiquidStandIn, liquid_globals, render_theme
@@ -168,9 +169,7 @@ async def offline_only(route: BrowserRoute) -> None:
 @asynccontextmanager
 async def shopper_context(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A shopper's browser: US English, UTC, desktop width, offline."""
-    context = await browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC"
-    )
+    context = await new_context(browser, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     await context.route("**/*", offline_only)
     try:

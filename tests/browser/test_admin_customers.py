@@ -27,6 +27,7 @@ PEOPLE = [
 
 
 class TestCustomers:
+    @pytest.mark.screenshot
     async def test_search_adjust_exclude_include(self, page: Page, live_app: LiveApp) -> None:
         """The whole customer-service path, checked against the database at each step."""
         shop = await installed_shop(points_expiry_days=365)

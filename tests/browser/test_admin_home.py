@@ -48,6 +48,7 @@ async def seed_programme(shop: Shop) -> None:
 
 
 class TestHome:
+    @pytest.mark.screenshot
     async def test_the_dashboard_shows_a_month_of_points(
         self, page: Page, live_app: LiveApp
     ) -> None:

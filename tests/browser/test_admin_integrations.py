@@ -4,6 +4,8 @@ failure reads in plain words, and events whose answer was lost can be sent again
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import respx
 from playwright.async_api import Page, expect
@@ -85,6 +87,7 @@ class TestIntegrations:
         assert row.last_error is not None and row.last_success_at is not None
         assert admin.errors == []
 
+    @pytest.mark.screenshot
     async def test_a_failing_sync_reads_in_plain_words(self, page: Page, live_app: LiveApp) -> None:
         """A stored 401 from the platform says the key was refused and what to do."""
         shop = await installed_shop()
@@ -93,6 +96,7 @@ class TestIntegrations:
         )
         await record_outcome(
             shop_id=shop.id,
+            shop_label=shop.domain,
             platform=Platform.OMNISEND,
             succeeded=False,
             error="HTTP 401 from Omnisend: Unauthorized",
@@ -146,6 +150,38 @@ class TestIntegrations:
         await intent.refresh_from_db()
         # Pending again with a new window (the in-process worker may already be trying it).
         assert intent.dead_at is None and intent.retry_from is not None
+        assert admin.errors == []
+
+    async def test_shopify_failing_shows_on_its_card_until_the_work_goes_through(
+        self, page: Page, live_app: LiveApp
+    ) -> None:
+        """A metafield sync held after Shopify answered 503: the Shopify card says it is
+        failing, in plain words and with what Shopify said; once delivered, it no longer does."""
+        shop = await installed_shop()
+        customer = await create_customer(shop)
+        intent = await OutboxIntent.create(
+            shop=shop,
+            customer=customer,
+            job=JobName.SYNC_SHOPIFY_METAFIELDS,
+            attempts=3,
+            claimed_until=utcnow() + timedelta(minutes=5),
+            last_error="Shopify answered 503",
+        )
+        admin = AdminPage(page, live_app)
+        await admin.open("/app/integrations")
+        card = page.locator('[data-dead-letter-source="shopify"]')
+        await expect(card.locator("[data-status]")).to_contain_text("Sync failing")
+        failing = card.locator("[data-last-error]")
+        await expect(failing).to_contain_text("1 update waits because Shopify did not take them")
+        await expect(failing).to_contain_text("What Shopify said: Shopify answered 503")
+
+        await OutboxIntent.filter(id=intent.id).update(
+            completed_at=utcnow(), outcome=IntentOutcome.DELIVERED
+        )
+        await page.reload()
+        await admin.ready()
+        await expect(card.locator("[data-status]")).to_contain_text("Every update was delivered")
+        await expect(failing).to_be_hidden()
         assert admin.errors == []
 
     async def test_events_whose_answer_was_lost_can_be_sent_again(

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 
 class TestApiKeys:
+    @pytest.mark.screenshot
     async def test_create_copy_and_revoke_a_key(
         self, page: Page, context: BrowserContext, live_app: LiveApp
     ) -> None:

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 
 class TestWaysToEarn:
+    @pytest.mark.screenshot
     async def test_create_a_custom_action_and_switch_it_off(
         self, page: Page, live_app: LiveApp
     ) -> None:
@@ -68,6 +69,7 @@ class TestWaysToEarn:
         assert rule.is_active is False
         assert admin.errors == []
 
+    @pytest.mark.screenshot
     async def test_edit_a_social_rule(self, page: Page, live_app: LiveApp) -> None:
         """The form is the rule's; a save changes it and returns to the list."""
         shop = await installed_shop()

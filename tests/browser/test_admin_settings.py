@@ -53,6 +53,7 @@ class TestSettings:
         await expect(page.get_by_label("Points expire after (days)")).to_have_value("365")
         assert admin.errors == []
 
+    @pytest.mark.screenshot
     async def test_download_a_data_request_and_resync_everyone(
         self, page: Page, live_app: LiveApp, tmp_path: Path
     ) -> None:

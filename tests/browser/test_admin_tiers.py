@@ -17,6 +17,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 
 class TestVipTiers:
+    @pytest.mark.screenshot
     async def test_edit_a_tier_with_the_preview(self, page: Page, live_app: LiveApp) -> None:
         """Lowering Gold's threshold previews, then moves, the customers it now reaches."""
         shop = await installed_shop()

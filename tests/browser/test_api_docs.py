@@ -3,6 +3,7 @@ the OpenAPI document from the page alone, fetching nothing from anywhere else.""
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Page, Request
 
 from tests.browser.conftest import LiveApp, screenshot_path
@@ -10,6 +11,7 @@ from web.public_api.routes import document
 
 
 class TestApiDocsPage:
+    @pytest.mark.screenshot
     async def test_renders_every_operation_without_fetching_anything(
         self, page: Page, live_app: LiveApp
     ) -> None:
@@ -40,6 +42,8 @@ class TestApiDocsPage:
         assert await page.locator("nav a").count() == len(operations)
         assert doc["info"]["title"] in await page.locator("#title").inner_text()
         assert await page.locator("section.intro p").count() > 0
-        await page.screenshot(path=screenshot_path("api-docs"), full_page=False)
+        await page.screenshot(
+            path=screenshot_path("api-docs"), full_page=False, animations="disabled"
+        )
         assert errors == []
         assert requested == [f"{live_app.url}/api/v1/docs"]

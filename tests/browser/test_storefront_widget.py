@@ -24,7 +24,7 @@ from loyalty.models import (
     Shop,
     VipTier,
 )
-from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.conftest import LiveApp, new_context, screenshot_path
 from tests.browser.storefront import (
     Storefront,
     launcher,
@@ -563,7 +563,7 @@ class TestAccessibility:
         self, front: Storefront, browser: Browser, motion: str
     ) -> None:
         """prefers-reduced-motion: reduce turns the panel's slide-in and transitions off."""
-        context = await browser.new_context(reduced_motion=motion)  # type: ignore[arg-type]
+        context = await new_context(browser, reduced_motion=motion)  # type: ignore[arg-type]
         try:
             await context.route("**/*", offline_only)
             page = await context.new_page()
@@ -587,7 +587,7 @@ class TestAccessibility:
         """At 320 px the open panel fits the screen: nothing wider than it, every control
         inside it, no sideways scrolling."""
         front.customer_id = CUSTOMER_ID if signed_in else None
-        context = await browser.new_context(viewport={"width": 320, "height": 640})
+        context = await new_context(browser, viewport={"width": 320, "height": 640})
         try:
             await context.route("**/*", offline_only)
             page = await context.new_page()
@@ -616,6 +616,7 @@ class TestAccessibility:
             await context.close()
 
 
+@pytest.mark.screenshot
 class TestScreenshots:
     @pytest.mark.parametrize(
         ("name", "width", "height"),
@@ -631,8 +632,8 @@ class TestScreenshots:
         height: int,
     ) -> None:
         """The signed-in panel after claiming the review (pending) rule, for the README."""
-        context = await browser.new_context(
-            viewport={"width": width, "height": height}, locale="en-US", timezone_id="UTC"
+        context = await new_context(
+            browser, viewport={"width": width, "height": height}, locale="en-US", timezone_id="UTC"
         )
         try:
             await context.route("**/*", offline_only)
@@ -654,7 +655,7 @@ class TestScreenshots:
     ) -> None:
         """A visitor's panel at 375 px: the programme and the sign-in prompts, for the README."""
         front.customer_id = None
-        context = await browser.new_context(viewport={"width": 375, "height": 740})
+        context = await new_context(browser, viewport={"width": 375, "height": 740})
         try:
             await context.route("**/*", offline_only)
             page = await context.new_page()
@@ -676,8 +677,8 @@ class TestScreenshots:
         self, front: Storefront, browser: Browser, programme: Programme, name: str, path: str
     ) -> None:
         """Each app block in a theme section, signed in, for the README."""
-        context = await browser.new_context(
-            viewport={"width": 1100, "height": 900}, locale="en-US", timezone_id="UTC"
+        context = await new_context(
+            browser, viewport={"width": 1100, "height": 900}, locale="en-US", timezone_id="UTC"
         )
         try:
             await context.route("**/*", offline_only)

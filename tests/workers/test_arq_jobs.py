@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 import respx
 from arq.connections import ArqRedis
 from arq.worker import Worker
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Redis
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
@@ -37,22 +36,6 @@ from workers.jobs import arq_job
 from workers.settings import worker_options
 
 KLAVIYO = "https://a.klaviyo.com"
-
-
-def own_db(redis_url: str, db: int = 15) -> str:
-    """The same server, a database of this module's own: the restart test empties it."""
-    return redis_url.rsplit("/", 1)[0] + f"/{db}"
-
-
-@pytest.fixture
-async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = ArqRedis(
-        connection_pool=ConnectionPool.from_url(own_db(redis_url)),
-        default_queue_name=f"test:arq:{uuid.uuid4().hex}",
-    )
-    yield pool
-    await pool.flushdb()
-    await pool.aclose(close_connection_pool=True)
 
 
 async def run_burst(settings: Settings, pool: ArqRedis) -> Worker:
@@ -166,7 +149,7 @@ class TestRedisLost:
     async def test_work_queued_when_redis_is_emptied_is_found_again(
         self, settings: Settings, arq_redis: ArqRedis
     ) -> None:
-        """Jobs queued, then Redis restarts empty (FLUSHDB): the sweep re-queues every kind
+        """Jobs queued, then Redis restarts empty: the sweep re-queues every kind
         from the database and a worker completes them."""
         settings = fast(settings)
         shop = await connected_shop(settings)
@@ -177,7 +160,10 @@ class TestRedisLost:
         assert await sweep(ArqJobQueue(arq_redis), grace=sweep_grace) == 2
         assert len(await arq_redis.queued_jobs(queue_name=arq_redis.default_queue_name)) == 2
 
-        await arq_redis.flushdb()  # Redis restarted without its data
+        # Redis restarted without its data: the queue and every job arq stored are gone (only
+        # those: the suite's Redis database is flushed by nobody).
+        lost = [k async for k in arq_redis.scan_iter(match="arq:*")]
+        await arq_redis.delete(arq_redis.default_queue_name, *lost)
         assert await arq_redis.queued_jobs(queue_name=arq_redis.default_queue_name) == []
 
         requeued = await sweep(ArqJobQueue(arq_redis), grace=sweep_grace)
@@ -198,7 +184,7 @@ class TestRedisLost:
 class TestPeriodicLock:
     @pytest.fixture
     async def redis(self, redis_url: str) -> AsyncIterator[Redis]:
-        client = Redis.from_url(own_db(redis_url))
+        client = Redis.from_url(redis_url)
         yield client
         await client.aclose()
 

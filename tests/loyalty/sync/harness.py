@@ -4,8 +4,11 @@ made through the award service (so intents are the ones production writes), and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+import httpx
+import time_machine
 
 from loyalty.clock import utcnow
 from loyalty.crypto import SecretBox
@@ -26,7 +29,7 @@ from loyalty.settings import SHOPIFY_API_VERSION, Settings
 from loyalty.shops.api_keys import ShopContext
 from loyalty.sync.deps import JobDeps
 from tests.factories import create_rule, create_shop
-from tests.loyalty.partners.fakes import KEYS
+from tests.loyalty.partners.fakes import KEYS, FakeClock
 
 
 def graphql_url(shop: Shop) -> str:
@@ -106,3 +109,34 @@ class RecordingQueue:
 
 async def pending(job: JobName, shop: Shop) -> list[OutboxIntent]:
     return await OutboxIntent.filter(shop_id=shop.id, job=str(job), completed_at__isnull=True)
+
+
+THROTTLED = httpx.Response(
+    429,
+    headers={"Retry-After": "60"},
+    json={"errors": [{"status": 429, "code": "throttled", "detail": "Request was throttled."}]},
+)
+
+
+async def ride(
+    job: JobName,
+    deps: JobDeps,
+    shop: Shop,
+    clock: FakeClock,
+    traveller: time_machine.Coordinates,
+    *,
+    until: datetime,
+) -> int:
+    """Run the job whenever its held work falls due, moving both clocks (the database's
+    timestamps and the pacer's) to that moment, until `until`. Returns the number of runs."""
+    runs = 0
+    while utcnow() < until:
+        await run_job(job, deps, shop)
+        runs += 1
+        held = await pending(job, shop)
+        due = min((i.claimed_until for i in held if i.claimed_until), default=None)
+        step = max(timedelta(seconds=1), (due - utcnow()) if due else timedelta(minutes=10))
+        step = min(step, until - utcnow())
+        traveller.shift(step)
+        clock.now += step.total_seconds()
+    return runs

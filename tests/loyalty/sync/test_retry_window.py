@@ -15,43 +15,22 @@ import time_machine
 
 from loyalty.clock import utcnow
 from loyalty.jobs import JobName
-from loyalty.models import OutboxIntent, Platform, Shop
+from loyalty.models import OutboxIntent, Platform
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from tests.factories import create_customer, create_rule
 from tests.loyalty.partners.fakes import FakeClock
-from tests.loyalty.sync.harness import award, connected_shop, enable, pending, run_job
-
-KLAVIYO = "https://a.klaviyo.com"
-THROTTLED = httpx.Response(
-    429,
-    headers={"Retry-After": "60"},
-    json={"errors": [{"status": 429, "code": "throttled", "detail": "Request was throttled."}]},
+from tests.loyalty.sync.harness import (
+    THROTTLED,
+    award,
+    connected_shop,
+    enable,
+    pending,
+    ride,
+    run_job,
 )
 
-
-async def ride(
-    job: JobName,
-    deps: JobDeps,
-    shop: Shop,
-    clock: FakeClock,
-    traveller: time_machine.Coordinates,
-    *,
-    until: datetime,
-) -> int:
-    """Run the job whenever its held work falls due, moving both clocks (the database's
-    timestamps and the pacer's) to that moment, until `until`. Returns the number of runs."""
-    runs = 0
-    while utcnow() < until:
-        await run_job(job, deps, shop)
-        runs += 1
-        held = await pending(job, shop)
-        due = min((i.claimed_until for i in held if i.claimed_until), default=None)
-        step = max(timedelta(seconds=1), (due - utcnow()) if due else timedelta(minutes=10))
-        step = min(step, until - utcnow())
-        traveller.shift(step)
-        clock.now += step.total_seconds()
-    return runs
+KLAVIYO = "https://a.klaviyo.com"
 
 
 class TestATwelveHourThrottle:

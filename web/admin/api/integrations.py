@@ -3,9 +3,10 @@ Postscript), under the admin API's ID-token auth. The saved API key is never sen
 its hint; a failed connection test is a 200 with `ok: false` and the reason in plain words.
 
 Each status carries the platform's dead letters (count and newest); `…/dead-letters` reads and
-retries them, for `shopify` (the metafield syncs) as well. It carries its unconfirmed events too
-(sent, answer lost, never re-sent on their own); `…/unconfirmed/resend` sends them again when
-the merchant asks. Everything is the token's shop's."""
+retries them, for `shopify` (the metafield syncs) as well, and says what is being retried after a
+failure (how Shopify shows as failing). It carries its unconfirmed events too (sent, answer
+lost, never re-sent on their own); `…/unconfirmed/resend` sends them again when the merchant
+asks. Everything is the token's shop's."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from loyalty.models import Platform, Shop
 from loyalty.outbox import dead_letters, deliveries
 from loyalty.outbox.dead_letters import DeadLetterCustomer, DeadLetterSummary
 from loyalty.outbox.deliveries import UnconfirmedSummary
+from loyalty.outbox.retrying import retrying
 from loyalty.partners import integrations
 from loyalty.partners.integrations import IntegrationStatus
 from web.admin.api.bodies import SaveIntegration
@@ -177,10 +179,22 @@ async def _set_enabled(request: Request, *, enabled: bool) -> Response:
 
 
 async def list_dead_letters(request: Request) -> Response:
-    """A source's dead letters (`shopify` too, which has no integration status of its own)."""
+    """A source's dead letters, and the work it is retrying after a failure (`retrying_count`,
+    the newest `retrying_error`, `retry_at`, `reauth_required`): for `shopify`, which has no
+    integration status of its own, that is how the admin shows it failing."""
     source = request.path_params["platform"]
-    dead = await dead_letters.summary(shop_id=_shop(request).id, source=source)
-    return document_response(resource("dead_letters", source, _dead_attributes(dead)))
+    shop_id = _shop(request).id
+    dead = await dead_letters.summary(shop_id=shop_id, source=source)
+    now = await retrying(shop_id=shop_id, jobs=dead_letters.parse_source(source))
+    attributes = {
+        **_dead_attributes(dead),
+        "retrying_count": now.count,
+        "retrying_error": now.error,
+        "retry_at": isoformat_z(now.retry_at),
+        # Shopify refused the shop's token for good: only opening the app again reconnects it.
+        "reauth_required": _shop(request).reauth_required_at is not None,
+    }
+    return document_response(resource("dead_letters", source, attributes))
 
 
 async def retry_dead_letters(request: Request) -> Response:
