@@ -104,7 +104,11 @@ class ShopifyRedirect(httpx.AsyncBaseTransport):
 def new_http_client(settings: Settings) -> httpx.AsyncClient:
     """The process's shared HTTP client: Shopify and the partners, with bounded timeouts."""
     timeout = httpx.Timeout(10.0, connect=5.0)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    # An idle pooled connection is dropped by us after 2 s, before any server's own keep-alive
+    # timeout (uvicorn 5 s, nginx 75 s, load balancers 60 s) can close it under a request we
+    # are sending: that race answers nothing, so an event sent on it would be recorded
+    # unconfirmed and never re-sent (bench/faults saw it once in 1,500 Postscript events).
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
     if settings.shopify_admin_base_url:
         transport = ShopifyRedirect(
             settings.shopify_admin_base_url, httpx.AsyncHTTPTransport(limits=limits)
