@@ -142,9 +142,9 @@ async def test_a_new_user_creates_a_rule_claims_it_and_sees_it_everywhere(
 
     # The framed admin's customer page lists the entry.
     await admin.bring_to_front()
-    await app.get_by_role("navigation", name="Loyalty").get_by_role(
-        "link", name="Customers"
-    ).click()
+    await (
+        app.get_by_role("navigation", name="Loyalty").get_by_role("link", name="Customers").click()
+    )
     await app.get_by_role("link", name="Ann Bronze").click()
     await expect(app.get_by_role("heading", name="Ann Bronze")).to_be_visible()
     entry = app.locator("[data-entry]", has_text="Follow on Pinterest")
