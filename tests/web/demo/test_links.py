@@ -23,8 +23,8 @@ PAGES = {
 
 
 def demo_links(page: str) -> dict[str, str]:
-    """label → href of the page's "Local demo" navigation."""
-    nav = re.search(r'<nav class="[^"]*" aria-label="Local demo">(.*?)</nav>', page, re.S)
+    """label → href of the page's "Demo pages" navigation."""
+    nav = re.search(r'<nav class="[^"]*" aria-label="Demo pages">(.*?)</nav>', page, re.S)
     assert nav is not None, page
     found = re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav.group(1))
     return {label: html.unescape(href) for href, label in found}
