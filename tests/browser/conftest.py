@@ -114,10 +114,19 @@ class LiveApp:
 
 
 @pytest.fixture
-async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
+def live_port() -> int:
+    """The port the live app listens on: any free one (0), unless a test must know it before
+    the app starts (the local demo's settings name its own address)."""
+    return 0
+
+
+@pytest.fixture
+async def live_app(settings: Settings, live_port: int) -> AsyncIterator[LiveApp]:
     """The app on a real port, in this event loop and on the test's database."""
     app = create_app(settings, manage_db=False, job_defer=0)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=live_port, log_level="warning", lifespan="on"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -30,12 +30,13 @@ def routes(settings: Settings) -> list[BaseRoute]:
         return []
     from web.demo import shopify  # graphql-core and the Admin schema: only in the demo
 
+    local = shopify.LocalShopify(settings)
     demo_routes: list[BaseRoute] = []  # each part appends its routes here (see the docstring)
-    demo_routes += shopify.routes(settings)
+    demo_routes += shopify.routes(local)
     demo_routes += admin_preview.routes
     # static/demo/: the App Bridge and Polaris stand-ins, the frame page's style (static_url).
     demo_routes.append(Mount("/static", StaticFiles(directory=STATIC_DIR / DEMO_STATIC)))
-    demo_routes += storefront.routes
+    demo_routes += storefront.routes(local.model)  # its Liquid reads what "Shopify" holds
     return [
         Mount(
             "/demo",

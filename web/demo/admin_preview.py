@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from loyalty.shops.demo import DEMO_SHOP
 from loyalty.shops.demo_mode import demo_shop
 from web.admin.templating import render, static_url
+from web.demo.links import ADMIN, other_pages
 from web.demo.session_tokens import demo_session_token
 from web.errors import error_response
 from web.state import services
@@ -55,6 +56,7 @@ async def admin_frame(request: Request) -> Response:
     html = render(
         "demo/admin.html",
         shop=domain,
+        links=other_pages(ADMIN, domain),
         app_url="/app?" + urlencode(query),
         static=static_url,
     )

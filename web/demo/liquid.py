@@ -6,9 +6,12 @@ home for it, used by the demo storefront (web.demo.storefront) and the storefron
   lookup, `count` plurals, `{{ var }}` interpolation, `_html` keys unescaped), `asset_url`,
   `json`, Ruby's half-away-from-zero `round`, and the `{% schema %}` tag (parsed separately, as
   Shopify does, for the settings' defaults).
-- `liquid_globals` builds the objects Shopify provides (`customer`, `shop`, `routes`, `request`)
-  with the app-owned metafields built from the database by the app's own metafield writers
-  (loyalty.sync), so the blocks render the documents Shopify really receives.
+- `liquid_globals` builds the objects Shopify provides (`customer`, `shop`, `routes`, `request`).
+  Their app-owned metafields are what "Shopify" holds when there is one (`held`: the demo's
+  local Shopify, web.demo.shopify, which the app's sync really wrote), so the page shows exactly
+  what a real storefront would; for an owner it holds nothing of yet (the sync has not run), and
+  for the browser tests' storefront, which has no local Shopify, they are built from the
+  database by the app's own metafield writers (loyalty.sync): the documents Shopify receives.
 - `render_theme` places the blocks where a theme would: app blocks in the main section, the app
   embed (the launcher) before `</body>`.
 
@@ -24,7 +27,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liquid import Environment, FileSystemLoader
 from liquid.builtin.tags.comment_tag import CommentNode, CommentTag
@@ -32,9 +35,14 @@ from liquid.exceptions import LiquidSyntaxError
 from liquid.token import TOKEN_EOF, TOKEN_TAG
 
 from loyalty.clock import utcnow
+from loyalty.customers.identifiers import GID_PREFIX
 from loyalty.models import Customer, Shop
 from loyalty.sync import metafields, shop_metafields
+from loyalty.sync.metafields import NAMESPACE
 from loyalty.sync.state import load_states
+
+if TYPE_CHECKING:
+    from standins.shopify_shop import ShopModel
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: extensions/ lives there
 EXTENSION = ROOT / "extensions" / "loyalty-widget"
@@ -206,6 +214,15 @@ async def customer_metafields(shop: Shop, customer: Customer) -> dict[str, Any]:
     return {m["key"]: {"value": metafield_value(m["type"], m["value"])} for m in sets}
 
 
+def held_app_fields(held: ShopModel, owner: str) -> dict[str, Any]:
+    """`<owner>.metafields['$app']` from what a Shopify holds (the local Shopify's model)."""
+    return {
+        key: {"value": metafield_value(stored["type"], stored["value"])}
+        for (gid, namespace, key), stored in held.metafields.items()
+        if gid == owner and namespace == NAMESPACE
+    }
+
+
 async def liquid_globals(
     *,
     shop: Shop,
@@ -214,16 +231,22 @@ async def liquid_globals(
     with_programme: bool = True,
     customer_overrides: dict[str, Any] | None = None,
     routes: dict[str, str] | None = None,
+    held: ShopModel | None = None,
 ) -> dict[str, Any]:
     """The storefront's objects for the signed-in customer with this Shopify id (None: a
-    visitor). `customer_overrides` replaces metafields by key (None removes one)."""
+    visitor), with the metafields `held` holds for each owner (see the module docstring).
+    `customer_overrides` replaces metafields by key (None removes one)."""
     shop_fields: dict[str, Any] = {}
     if with_programme:
-        shop_fields["programme"] = {"value": await programme_metafield(shop)}
+        shop_fields = held_app_fields(held, held.shop_gid) if held else {}
+        if not shop_fields:
+            shop_fields["programme"] = {"value": await programme_metafield(shop)}
     customer_obj = None
     if customer_id is not None:
         customer = await Customer.get_or_none(shop=shop, shopify_customer_id=customer_id)
-        app_fields = await customer_metafields(shop, customer) if customer else {}
+        app_fields = held_app_fields(held, f"{GID_PREFIX}{customer_id}") if held else {}
+        if not app_fields and customer:
+            app_fields = await customer_metafields(shop, customer)
         for key, value in (customer_overrides or {}).items():
             if value is None:
                 app_fields.pop(key, None)

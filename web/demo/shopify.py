@@ -9,6 +9,8 @@
   read.
 - `GET /demo/shopify`: a page showing what it holds for a demo shop (the shop's metafield, each
   customer's metafields, the last requests), polling `GET /demo/shopify/state.json` each second.
+- `LocalShopify.model`: what it holds, for the demo storefront's Liquid (web.demo.storefront
+  reads the customer and shop metafields from it, as a real storefront reads Shopify's).
 
 What it holds lives in this process's memory, one model per demo shop, seeded with the shop's
 customers: it is a demo, and a restart forgets it (`loyalty demo`, which `make run` runs first,
@@ -36,6 +38,7 @@ from loyalty.shops.demo_mode import DEMO_ADMIN_PATH, demo_shop, is_demo_token
 from standins.shopify_admin import ShopifyAdmin, customer_node
 from standins.shopify_schema import ContractMissingError, admin_schema, pinned_version
 from web.admin.templating import render, static_url
+from web.demo.links import SHOPIFY, other_pages
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,7 @@ class LocalShopify:
                 "demo/shopify.html",
                 shop=shop,
                 shops=shops,
+                links=other_pages(SHOPIFY, shop.domain),
                 state=held(shop, await self.model(shop)),
                 state_url=f"{DEMO_ADMIN_PATH}/state.json",
                 static=static_url,
@@ -189,8 +193,7 @@ def _json_or_none(raw: bytes) -> Any:
         return None
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
-    local = LocalShopify(settings)
+def routes(local: LocalShopify) -> list[BaseRoute]:
     return [
         Route("/shopify", local.page, methods=["GET"], name="demo_shopify"),
         Route("/shopify/state.json", local.state, methods=["GET"], name="demo_shopify_state"),

@@ -3,7 +3,9 @@ shop's customer or a visitor, with the widget talking to the app through a local
 
 - `GET /demo/storefront?shop=<demo domain>&as=<customer's Shopify id | visitor>`: a storefront
   page with the extension's app blocks (points balance, ways to earn) and its app embed, rendered
-  by web.demo.liquid with the metafields the app writes, and a chooser of the shop's customers.
+  by web.demo.liquid with the metafields the local Shopify holds (web.demo.shopify: what the
+  app's sync wrote there), and a chooser of the shop's customers; its demo bar links to the
+  admin preview and the local Shopify page for the same shop.
 - `/demo/storefront/assets/…`: the extension's assets, as Shopify's CDN serves them.
 - `GET|POST /demo/storefront/<shop>/<customer id | visitor>/apps/loyalty/<tail>`: the local app
   proxy. The page points the blocks' `proxy_path` here, so each page speaks for the customer it
@@ -27,7 +29,8 @@ app-proxy signature check, exactly as one from Shopify.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -44,9 +47,16 @@ from loyalty.shops.demo import DEMO_SHOP
 from loyalty.shops.demo_mode import demo_shop
 from web.admin.templating import render
 from web.demo.app_proxy_signer import PROXY_PREFIX, forward
+from web.demo.links import STOREFRONT, other_pages
 from web.demo.liquid import ASSETS, LiquidStandIn, liquid_globals, render_theme
 from web.errors import RequestError
 from web.state import services
+
+if TYPE_CHECKING:
+    from standins.shopify_shop import ShopModel
+
+# What "Shopify" holds for a shop: the local Shopify's model (web.demo.shopify.LocalShopify).
+HeldBy = Callable[[Shop], Awaitable["ShopModel"]]
 
 PATH = "/storefront"
 VISITOR = "visitor"
@@ -87,7 +97,7 @@ def _base(request: Request) -> str:
     return str(request.scope.get("root_path", "")) + PATH
 
 
-async def storefront_page(request: Request) -> Response:
+async def storefront_page(request: Request, held_by: HeldBy | None = None) -> Response:
     shop = await _shop(request.query_params.get("shop", DEMO_SHOP))
     customer = await _signed_in(shop, request.query_params.get("as", VISITOR), parameter="as")
     who = str(customer.shopify_customer_id) if customer else VISITOR
@@ -105,6 +115,7 @@ async def storefront_page(request: Request) -> Response:
             "account_login_url": chooser,
             "account_register_url": chooser,
         },
+        held=await held_by(shop) if held_by else None,
     )
     theme = render_theme(
         liquid, context, BLOCKS, proxy_path=f"{base}/{quote(shop.domain)}/{who}{PROXY_PREFIX}"
@@ -122,6 +133,7 @@ async def storefront_page(request: Request) -> Response:
             "shop": shop.domain,
             "action": base,
             "chosen": who,
+            "links": other_pages(STOREFRONT, shop.domain),
             "choices": [(VISITOR, "A visitor (not signed in)")]
             + [(str(c.shopify_customer_id), _label(c)) for c in customers],
         },
@@ -166,13 +178,19 @@ def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
     return call
 
 
-routes: list[BaseRoute] = [
-    Route(PATH, storefront_page, methods=["GET"], name="storefront"),
-    Mount(f"{PATH}/assets", app=StaticFiles(directory=ASSETS), name="storefront_assets"),
-    Route(
-        f"{PATH}/{{shop}}/{{who}}{PROXY_PREFIX}/{{tail:path}}",
-        app_proxy,
-        methods=["GET", "POST"],
-        name="storefront_proxy",
-    ),
-]
+def routes(held_by: HeldBy | None) -> list[BaseRoute]:
+    """The storefront's routes; its Liquid reads the metafields `held_by` holds (if given)."""
+
+    async def page(request: Request) -> Response:
+        return await storefront_page(request, held_by)
+
+    return [
+        Route(PATH, page, methods=["GET"], name="storefront"),
+        Mount(f"{PATH}/assets", app=StaticFiles(directory=ASSETS), name="storefront_assets"),
+        Route(
+            f"{PATH}/{{shop}}/{{who}}{PROXY_PREFIX}/{{tail:path}}",
+            app_proxy,
+            methods=["GET", "POST"],
+            name="storefront_proxy",
+        ),
+    ]

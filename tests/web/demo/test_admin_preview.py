@@ -16,11 +16,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 import pytest
+import respx
 from asgi_lifespan import LifespanManager
 
+from loyalty.crypto import SecretBox
 from loyalty.models import RuleCategory, Shop
 from loyalty.settings import Settings
-from loyalty.shops.demo import DEMO_SHOP
+from loyalty.shops.demo import DEMO_SHOP, seed_demo
 from loyalty.shops.demo_mode import DEMO_API_KEY, DemoRefused, demo_secret
 from tests.browser.admin import installed_shop
 from tests.demo_app import BANNER, base_settings, demo_app_settings
@@ -116,6 +118,22 @@ class TestFramePage:
         home = await demo.get(framed_url(page))
         assert home.status_code == 200, home.text
         assert "Loyalty programme" in home.text and DEMO_SHOP in home.text
+
+    async def test_a_shop_loyalty_demo_seeded_opens_without_token_exchange(
+        self, demo: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        """`loyalty demo` plays Shopify-managed installation: the shop already holds the offline
+        token the local Shopify accepts, so the first load has nothing to exchange (an
+        exchange would go to the local Shopify, which has no token endpoint, and fail)."""
+        seeded = await seed_demo(box=SecretBox(settings.secret_key))
+        with respx.mock(assert_all_called=False) as outside:
+            exchange = outside.post(url__regex=r"/admin/oauth/access_token$")
+            home = await demo.get(framed_url(await demo.get("/demo/admin")))
+        assert home.status_code == 200, home.text
+        assert "Loyalty programme" in home.text
+        assert not exchange.called and not outside.calls
+        shop = await Shop.get(id=seeded.shop.id)
+        assert shop.access_token_enc == seeded.shop.access_token_enc  # the demo's, kept
 
     async def test_another_demo_shop_is_chosen_by_its_domain(
         self, demo: httpx.AsyncClient, demo_shop: Shop, settings: Settings

@@ -193,7 +193,7 @@ class TestPage:
             assets = [
                 await http.get(src.split('"')[0])
                 for src in page.text.split('src="')[1:] + page.text.split('href="')[1:]
-                if src.startswith("/demo/static/")  # demo assets are served by the demo only
+                if src.startswith("/demo/static/")  # static/demo/, served by the demo
             ]
             other = await http.get("/demo/shopify?shop=nope.myshopify.com")
 
@@ -278,3 +278,24 @@ class TestEndToEnd:
         ways = {way["id"] for way in programme["points_program"]["ways_to_earn"]}
         assert SHOWCASE_RULE in ways
         assert not any(request["refused"] for request in state["requests"])
+
+
+class TestTheStorefrontReadsIt:
+    async def test_the_demo_storefront_renders_what_the_local_shopify_holds(
+        self, demo: Settings, seeded: DemoShop
+    ) -> None:
+        """The storefront's Liquid reads a customer's metafields from the local Shopify once it
+        holds them (here a value the database does not have, to tell them apart); a customer it
+        holds nothing for yet is rendered from the database, as the sync would write it."""
+        async with running(demo) as http:
+            headers = as_the_app_sends(seeded.shop, minted_token(seeded.shop, demo))
+            written = await http.post(GRAPHQL, json=points_write("42"), headers=headers)
+            ann = await http.get("/demo/storefront", params={"as": 7000000001})
+            sam = await http.get("/demo/storefront", params={"as": 7000000002})
+
+        assert written.status_code == 200, written.text
+        assert (
+            await Customer.get(shop=seeded.shop, shopify_customer_id=7000000001)
+        ).points_balance == 120
+        assert 'data-lw-field="points_balance">42<' in ann.text
+        assert 'data-lw-field="points_balance">800<' in sam.text
