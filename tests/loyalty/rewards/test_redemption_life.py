@@ -18,15 +18,19 @@ from loyalty.jobs import JobName
 from loyalty.models import (
     Customer,
     EarningHistoryEntry,
+    OutboxIntent,
     Redemption,
     RedemptionStatus,
     RewardKind,
     Shop,
 )
+from loyalty.outbox.claims import ClaimedIntent
 from loyalty.rewards.cancel import cancel_redemption
 from loyalty.rewards.expiry import expire_due
 from loyalty.rewards.history import list_redemptions
 from loyalty.rewards.redeem import redeem
+from loyalty.sync.events import EventKind, events_for_intents
+from loyalty.sync.platforms import KLAVIYO_METRICS
 from loyalty.webhooks.inbox import Delivery, store_delivery
 from loyalty.webhooks.process import process_webhooks
 from tests.loyalty.rewards.helpers import (
@@ -250,3 +254,24 @@ class TestUsedAtCheckout:
 
         await deliver(shop, "refunds/create", refund_payload(77002, 5004, "40.00"))
         assert (await Redemption.get(id=redemption.id)).status is RedemptionStatus.ACTIVE
+
+
+async def test_the_redemption_is_a_points_redeemed_event_for_the_platforms(db: str) -> None:
+    """The intent a redemption owes the platforms reads back as one "points redeemed" event
+    with the reward and the code, under a key stable across retries."""
+    shop = await connected_shop()
+    customer = await customer_with_lots(shop, (1000, None))
+    redemption = await redeemed(shop, customer)
+    intent = await OutboxIntent.get(
+        customer_id=customer.id, job=str(JobName.SYNC_SHOPIFY_METAFIELDS)
+    )
+    claimed = ClaimedIntent(intent.id, customer.id, dict(intent.payload), 0)
+
+    events = (await events_for_intents(shop_id=shop.id, intents=[claimed]))[intent.id]
+    again = (await events_for_intents(shop_id=shop.id, intents=[claimed]))[intent.id]
+
+    assert [e.kind for e in events] == [EventKind.POINTS_REDEEMED] and events == again
+    assert events[0].key == f"loyalty:points_redeemed:{redemption.public_id}"
+    assert events[0].properties["code"] == redemption.code
+    assert events[0].properties["reward"] == "$5 off" and events[0].properties["points"] == 500
+    assert KLAVIYO_METRICS[EventKind.POINTS_REDEEMED] == "Loyalty Points Redeemed"
