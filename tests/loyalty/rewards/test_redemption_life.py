@@ -106,6 +106,20 @@ class TestCancel:
         assert (fresh.points_balance, fresh.redeemed_points) == (400, 0)
         assert await lots_left(customer) == [0, 400]
 
+    async def test_a_balance_no_lot_holds_comes_back_too(self, db: str) -> None:
+        """Imported balances have no lots: what they gave is kept as lot 0 and returned."""
+        shop = await connected_shop()
+        customer = await customer_with_lots(shop, (200, None))
+        await Customer.filter(id=customer.id).update(points_balance=1000)
+        redemption = await redeemed(shop, customer)
+        assert redemption.spent_lots == [[redemption.spent_lots[0][0], 200], [0, 300]]
+
+        await cancel_redemption(shop_id=shop.id, redemption_id=redemption.public_id)
+
+        fresh = await Customer.get(id=customer.id)
+        assert (fresh.points_balance, fresh.redeemed_points) == (1000, 0)
+        assert await lots_left(customer) == [200]
+
     async def test_store_credit_waits_for_the_debit_before_the_points_return(self, db: str) -> None:
         shop = await connected_shop()
         customer = await customer_with_lots(shop, (1000, None))
