@@ -3,9 +3,10 @@ seed), and creating, updating, (de)activating, deleting and finding rewards.
 
 Guarantees:
 - A reward that passes `validate` can always be turned into a discount Shopify accepts
-  (loyalty.rewards.codes): amounts and percents in range, a free product names a variant, a
-  variable reward has a range and a value per point, applies-to names collections or products
-  (not both: Shopify's `DiscountItemsInput` takes one).
+  (loyalty.rewards.codes): amounts and percents in range, a free product names a variant and
+  the collections or products that qualify for it (a buy-X-get-Y discount has no "all
+  items"), a variable reward has a range and a value per point, applies-to names collections
+  or products (not both: Shopify's `DiscountItemsInput` takes one).
 - Every error is a ValidationError with the offending field's JSON pointer, nothing written.
 - Every lookup is scoped to the shop; an inactive reward is "not found" to customers
   (`get_reward(..., active_only=True)`).
@@ -33,7 +34,11 @@ REWARD = "reward"
 MAX_POINTS = 10_000_000
 MAX_VALIDITY_DAYS = 3650
 VARIABLE_KINDS = frozenset({RewardKind.FIXED_AMOUNT, RewardKind.STORE_CREDIT})
-PER_PRODUCT_KINDS = frozenset({RewardKind.FIXED_AMOUNT, RewardKind.PERCENTAGE})
+# Kinds whose discount applies to chosen collections or products (a free product: the items
+# the customer buys to qualify, which Shopify's buy-X-get-Y discount requires).
+PER_PRODUCT_KINDS = frozenset(
+    {RewardKind.FIXED_AMOUNT, RewardKind.PERCENTAGE, RewardKind.FREE_PRODUCT}
+)
 _GID = {
     "variant": re.compile(r"^gid://shopify/ProductVariant/[0-9]+$"),
     "product": re.compile(r"^gid://shopify/Product/[0-9]+$"),
@@ -112,6 +117,11 @@ def _check_value(data: RewardFields) -> None:
     elif data.kind is RewardKind.FREE_PRODUCT:
         if not data.free_variant_gid or not _GID["variant"].match(data.free_variant_gid):
             raise _fail("free_variant_gid must be a ProductVariant gid", "free_variant_gid")
+        if not (data.collection_gids or data.product_gids):
+            raise _fail(
+                "a free product needs the collections or products that qualify for it",
+                "collection_gids",
+            )
 
 
 def _check_applies_to(data: RewardFields) -> None:
@@ -136,8 +146,8 @@ def validate(data: RewardFields) -> None:
     if data.is_variable:
         _check_variable(data)
     _check_value(data)
-    if data.minimum_subtotal is not None and data.minimum_subtotal < 0:
-        raise _fail("minimum_subtotal cannot be negative", "minimum_subtotal")
+    if data.minimum_subtotal is not None and data.minimum_subtotal <= 0:
+        raise _fail("minimum_subtotal must be greater than 0 (or none)", "minimum_subtotal")
     _check_applies_to(data)
     _check_count(data.code_validity_days, "code_validity_days", low=1, high=MAX_VALIDITY_DAYS)
     _check_count(data.per_customer_limit, "per_customer_limit", low=1, high=MAX_POINTS)

@@ -45,14 +45,9 @@ from loyalty.outbox.claims import ClaimedIntent
 from loyalty.outbox.process import RetryLater
 from loyalty.rewards.refunds import return_redemption_points
 from loyalty.rewards.spec import customer_gid, discount_spec
+from loyalty.shopify import discounts
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
-from loyalty.shopify.discounts import (
-    DiscountRefused,
-    create_discount_code,
-    credit_store_credit,
-    deactivate_discount_code,
-    debit_store_credit,
-)
+from loyalty.shopify.discounts import DiscountRefused
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopNotConnectedError,
@@ -141,7 +136,7 @@ class _Worker:
             await _mark(redemption, CodeStatus.FAILED)  # cancelled before its code was made
             return
         if redemption.kind == RewardKind.STORE_CREDIT:
-            credit = await credit_store_credit(
+            credit = await discounts.credit_store_credit(
                 self.admin,
                 self.shop.id,
                 customer_gid=customer_gid(redemption.customer),
@@ -154,7 +149,12 @@ class _Worker:
                 return
             await _mark(redemption, CodeStatus.CREATED, credit_gid=credit.transaction_gid)
             return
-        created = await create_discount_code(self.admin, self.shop.id, discount_spec(redemption))
+        try:
+            spec = discount_spec(redemption)
+        except ValueError as exc:  # a reward Shopify could never accept (edited since?)
+            await self._give_up(redemption, str(exc))
+            return
+        created = await discounts.create_discount_code(self.admin, self.shop.id, spec)
         if isinstance(created, DiscountRefused):
             await self._give_up(redemption, created.message, created.codes)
             return
@@ -162,7 +162,7 @@ class _Worker:
 
     async def _deactivate(self, redemption: Redemption) -> None:
         if redemption.shopify_discount_gid:
-            await deactivate_discount_code(
+            await discounts.deactivate_discount_code(
                 self.admin, self.shop.id, redemption.shopify_discount_gid
             )
         else:
@@ -172,7 +172,7 @@ class _Worker:
         if redemption.status != RedemptionStatus.CANCELLED:
             return  # the cancellation was undone (a refused debit, already handled)
         if redemption.shopify_status == CodeStatus.CREATED:
-            debit = await debit_store_credit(
+            debit = await discounts.debit_store_credit(
                 self.admin,
                 self.shop.id,
                 customer_gid=customer_gid(redemption.customer),

@@ -44,12 +44,16 @@ VARIABLE = replace(
         ({"kind": RewardKind.PERCENTAGE, "value": Decimal(101)}, "/value"),
         ({"kind": RewardKind.FREE_PRODUCT}, "/free_variant_gid"),
         (
+            {"kind": RewardKind.FREE_PRODUCT, "free_variant_gid": "gid://shopify/ProductVariant/1"},
+            "/collection_gids",
+        ),
+        (
             {"kind": RewardKind.FREE_PRODUCT, "free_variant_gid": "gid://shopify/Product/1"},
             "/free_variant_gid",
         ),
         ({"kind": RewardKind.PERCENTAGE, "is_variable": True}, "/is_variable"),
         ({"is_variable": True}, "/min_points"),
-        ({"minimum_subtotal": Decimal(-1)}, "/minimum_subtotal"),
+        ({"minimum_subtotal": Decimal(0)}, "/minimum_subtotal"),
         (
             {
                 "collection_gids": ("gid://shopify/Collection/1",),

@@ -1,0 +1,202 @@
+"""The `sync_reward_codes` job: each redemption's code made in Shopify exactly once, through the
+real AdminApi and loyalty.shopify.discounts against the schema-validating stand-in (mocked
+only at HTTP): every kind, a second run and a run that died before recording, a refusal that
+cancels and refunds, an outage retried, a cancellation deactivating; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from loyalty.jobs import JobName
+from loyalty.models import (
+    CodeStatus,
+    Customer,
+    OutboxIntent,
+    Redemption,
+    RedemptionStatus,
+    RewardKind,
+    Shop,
+)
+from loyalty.outbox.claims import reopened
+from loyalty.rewards.cancel import cancel_redemption
+from loyalty.rewards.redeem import redeem
+from loyalty.settings import Settings
+from loyalty.sync.deps import JobDeps
+from standins.shopify_admin import ShopifyAdmin, customer_node
+from tests.loyalty.partners.fakes import FakeClock
+from tests.loyalty.rewards.helpers import connected_shop, customer_with_lots, kinds, reward
+from tests.loyalty.sync.conftest import deps_for
+from tests.loyalty.sync.harness import graphql_url, pending, run_job
+
+JOB = JobName.SYNC_REWARD_CODES
+VARIANT = "gid://shopify/ProductVariant/9001"
+COLLECTION = "gid://shopify/Collection/77"
+
+
+@pytest.fixture
+async def deps(settings: Settings) -> AsyncIterator[JobDeps]:
+    async with httpx.AsyncClient() as http:
+        yield deps_for(settings, http, FakeClock())
+
+
+async def shop_and_customer(**shop_fields: Any) -> tuple[Shop, Customer, ShopifyAdmin]:
+    shop = await connected_shop(**shop_fields)
+    customer = await customer_with_lots(shop, (5000, None))
+    shopify = ShopifyAdmin(customers=[customer_node(customer.shopify_customer_id)])
+    return shop, customer, shopify
+
+
+async def redeemed(shop: Shop, customer: Customer, **reward_fields: Any) -> Redemption:
+    offer = await reward(shop, **reward_fields)
+    done = await redeem(shop_id=shop.id, identifier=customer.email or "", reward_id=offer.public_id)
+    return await Redemption.get(public_id=done.redemption.id)
+
+
+async def run(deps: JobDeps, shop: Shop, shopify: ShopifyAdmin) -> int:
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(graphql_url(shop)).mock(side_effect=shopify)
+        return await run_job(JOB, deps, shop)
+
+
+KINDS = {
+    "fixed_amount": {},
+    "percentage": {"kind": RewardKind.PERCENTAGE, "value": Decimal("12.5")},
+    "free_shipping": {"kind": RewardKind.FREE_SHIPPING},
+    "free_product": {
+        "kind": RewardKind.FREE_PRODUCT,
+        "free_variant_gid": VARIANT,
+        "collection_gids": (COLLECTION,),
+    },
+}
+
+
+class TestCreate:
+    @pytest.mark.parametrize("kind", list(KINDS))
+    async def test_each_kind_is_made_once_for_its_customer(self, deps: JobDeps, kind: str) -> None:
+        shop, customer, shopify = await shop_and_customer()
+        redemption = await redeemed(shop, customer, **KINDS[kind])
+        assert redemption.code is not None
+
+        assert await run(deps, shop, shopify) == 1
+        assert await run(deps, shop, shopify) == 0  # nothing left: no second create
+
+        made = await Redemption.get(id=redemption.id)
+        assert made.shopify_status is CodeStatus.CREATED
+        created = shopify.discount_codes[redemption.code]
+        assert made.shopify_discount_gid == created.id
+        assert created.customers == [f"gid://shopify/Customer/{customer.shopify_customer_id}"]
+        assert made.expires_at is not None
+        assert created.input["endsAt"] == made.expires_at.isoformat()
+        assert len(shopify.discount_codes) == 1 and shopify.rejected == []
+        assert await pending(JOB, shop) == []
+
+    async def test_a_run_that_died_before_recording_makes_no_second_code(
+        self, deps: JobDeps
+    ) -> None:
+        """The code was made but the run died before it wrote so: the intent comes back, and
+        the next run finds the code in Shopify instead of making another."""
+        shop, customer, shopify = await shop_and_customer()
+        redemption = await redeemed(shop, customer)
+        await run(deps, shop, shopify)
+        await Redemption.filter(id=redemption.id).update(
+            shopify_status=CodeStatus.PENDING, shopify_discount_gid=None
+        )
+        await OutboxIntent.filter(shop_id=shop.id, job=str(JOB)).update(
+            **reopened(redemption.redeemed_at)
+        )
+
+        assert await run(deps, shop, shopify) == 1
+
+        made = await Redemption.get(id=redemption.id)
+        assert made.shopify_status is CodeStatus.CREATED
+        assert len(shopify.discount_codes) == 1
+        assert made.shopify_discount_gid == shopify.discount_codes[made.code or ""].id
+
+
+class TestRefusedAndFailed:
+    async def test_a_refused_code_cancels_the_redemption_and_returns_the_points(
+        self, deps: JobDeps
+    ) -> None:
+        """The customer was deleted in Shopify (a userError): permanent, so the redemption is
+        cancelled, the points come back once, and an activity row says why."""
+        shop, customer, shopify = await shop_and_customer()
+        shopify.gone.add(f"gid://shopify/Customer/{customer.shopify_customer_id}")
+        redemption = await redeemed(shop, customer)
+
+        assert await run(deps, shop, shopify) == 1
+        assert await run(deps, shop, shopify) == 0
+
+        refused = await Redemption.get(id=redemption.id)
+        assert refused.status is RedemptionStatus.CANCELLED
+        assert refused.shopify_status is CodeStatus.FAILED
+        assert refused.cancel_reason and refused.cancel_reason.startswith("Shopify refused")
+        fresh = await Customer.get(id=customer.id)
+        assert (fresh.points_balance, fresh.redeemed_points) == (5000, 0)
+        assert (await kinds(customer))[-2:] == ["reward_code_refused", "reward_points_returned"]
+        assert shopify.discount_codes == {}
+
+    async def test_an_outage_is_retried_and_the_code_made_later(self, deps: JobDeps) -> None:
+        shop, customer, shopify = await shop_and_customer()
+        redemption = await redeemed(shop, customer)
+        shopify.expect_errors = True
+        shopify.answer_next(*[httpx.Response(503) for _ in range(6)])
+
+        assert await run(deps, shop, shopify) == 0
+
+        held = await pending(JOB, shop)
+        assert [i.attempts for i in held] == [1] and held[0].claimed_until is not None
+        assert (await Redemption.get(id=redemption.id)).shopify_status is CodeStatus.PENDING
+        await OutboxIntent.filter(id=held[0].id).update(claimed_until=None)
+        assert await run(deps, shop, shopify) == 1
+        assert (await Redemption.get(id=redemption.id)).shopify_status is CodeStatus.CREATED
+        assert len(shopify.discount_codes) == 1
+
+    async def test_still_failing_when_the_window_closes_returns_the_points(
+        self, deps: JobDeps
+    ) -> None:
+        shop, customer, shopify = await shop_and_customer()
+        redemption = await redeemed(shop, customer)
+        window = timedelta(seconds=deps.settings.outbox_retry_window + 1)
+        await OutboxIntent.filter(shop_id=shop.id, job=str(JOB)).update(
+            created_at=redemption.redeemed_at - window
+        )
+        shopify.expect_errors = True
+        shopify.answer_next(*[httpx.Response(503) for _ in range(6)])
+
+        await run(deps, shop, shopify)
+
+        given_up = await Redemption.get(id=redemption.id)
+        assert given_up.status is RedemptionStatus.CANCELLED
+        assert given_up.shopify_status is CodeStatus.FAILED
+        assert (await Customer.get(id=customer.id)).points_balance == 5000
+
+
+class TestCancelled:
+    async def test_a_cancelled_code_is_deactivated_in_shopify(self, deps: JobDeps) -> None:
+        shop, customer, shopify = await shop_and_customer()
+        redemption = await redeemed(shop, customer)
+        await run(deps, shop, shopify)
+
+        await cancel_redemption(shop_id=shop.id, redemption_id=redemption.public_id)
+        assert await run(deps, shop, shopify) == 1
+
+        assert shopify.discount_codes[redemption.code or ""].status == "EXPIRED"
+        assert await pending(JOB, shop) == []
+
+    async def test_cancelled_before_its_code_was_made_it_never_is(self, deps: JobDeps) -> None:
+        shop, customer, shopify = await shop_and_customer()
+        redemption = await redeemed(shop, customer)
+
+        await cancel_redemption(shop_id=shop.id, redemption_id=redemption.public_id)
+        assert await run(deps, shop, shopify) == 2  # the create and the deactivate
+
+        assert shopify.discount_codes == {} and shopify.calls == []
+        assert (await Redemption.get(id=redemption.id)).shopify_status is CodeStatus.FAILED
+        assert (await Customer.get(id=customer.id)).points_balance == 5000
