@@ -9,8 +9,12 @@ Guarantees:
 - Transient failures (network, 5xx, 429, `THROTTLED` beyond AdminApi's retries) raise
   AdminApi's exceptions (`ShopifyUnavailableError`, `ShopReauthRequiredError`) for the job to
   retry; Shopify's `userErrors` are permanent and come back as `DiscountRefused`.
-- Store credit (`credit_store_credit`, `debit_store_credit`): below, with what the Admin
-  schema allows for running twice.
+- Store credit (`credit_store_credit`, `debit_store_credit`) is NOT idempotent in Shopify:
+  the 2026-10 Admin schema gives `storeCreditAccountCredit`/`Debit` no idempotency key, does
+  not list them among the mutations taking `@idempotent(key:)`, and a store credit
+  transaction carries no field of ours (no note, reference or metafield) to find it by. A
+  call that raised after Shopify committed (answer lost) and is retried moves the credit
+  twice; `key` is only logged. The caller records `transaction_gid` as soon as it returns.
 
 The GraphQL documents live in loyalty/shopify/operations.py; the variables are built here by
 `discount_request`, which the contract tests validate against the pinned Admin schema.
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
@@ -33,6 +38,8 @@ from loyalty.shopify.operations import (
     DISCOUNT_BY_CODE,
     DISCOUNT_DEACTIVATE,
     DISCOUNT_FREE_SHIPPING_CREATE,
+    STORE_CREDIT_CREDIT,
+    STORE_CREDIT_DEBIT,
     Operation,
 )
 
@@ -241,3 +248,51 @@ async def deactivate_discount_code(admin: AdminApi, shop_id: int, discount_gid: 
 
 def _is_missing(error: dict[str, Any]) -> bool:
     return error.get("field") == ["id"] and "does not exist" in str(error.get("message"))
+
+
+@dataclass(frozen=True)
+class StoreCreditDone:
+    transaction_gid: str
+    already_done: bool = False  # never True today: Shopify offers no way to find a past one
+
+
+def store_credit_request(
+    operation: Operation, customer_gid: str, amount: Decimal, currency: str
+) -> dict[str, Any]:
+    """Variables for STORE_CREDIT_CREDIT or STORE_CREDIT_DEBIT on the customer's account in
+    `currency` (Shopify opens it on the first credit)."""
+    name = "credit" if operation is STORE_CREDIT_CREDIT else "debit"
+    money = {"amount": str(amount), "currencyCode": currency}
+    return {"id": customer_gid, f"{name}Input": {f"{name}Amount": money}}
+
+
+async def _store_credit(
+    admin: AdminApi,
+    shop_id: int,
+    *,
+    customer_gid: str,
+    amount: Decimal,
+    currency: str,
+    key: str,
+    operation: Operation,
+) -> StoreCreditDone | DiscountRefused:
+    variables = store_credit_request(operation, customer_gid, amount, currency)
+    data = await admin.execute(shop_id, operation, variables)
+    payload = next(iter(data.values()), None) or {}
+    errors = payload.get("userErrors") or []
+    if errors:
+        log.info("shop %s: %s %s refused: %s", shop_id, operation.name, key, errors)
+        return _refused(errors)
+    transaction = payload.get("storeCreditAccountTransaction")
+    if not transaction:
+        raise ShopifyApiError(f"{operation.name}: neither a transaction nor userErrors")
+    log.info("shop %s: %s %s done: %s", shop_id, operation.name, key, transaction["id"])
+    return StoreCreditDone(str(transaction["id"]))
+
+
+# credit_store_credit(admin, shop_id, *, customer_gid, amount, currency, key): add `amount` of
+# store credit in `currency` (not idempotent: see the module's docstring).
+credit_store_credit = partial(_store_credit, operation=STORE_CREDIT_CREDIT)
+# debit_store_credit(…the same…): take it back; Shopify refuses (`INSUFFICIENT_FUNDS`) below a
+# zero balance, which comes back as DiscountRefused (the customer has spent it).
+debit_store_credit = partial(_store_credit, operation=STORE_CREDIT_DEBIT)
