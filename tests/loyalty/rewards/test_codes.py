@@ -200,3 +200,59 @@ class TestCancelled:
         assert shopify.discount_codes == {} and shopify.calls == []
         assert (await Redemption.get(id=redemption.id)).shopify_status is CodeStatus.FAILED
         assert (await Customer.get(id=customer.id)).points_balance == 5000
+
+
+class TestStoreCredit:
+    async def test_credited_once_then_cancelled_with_the_credit_taken_back(
+        self, deps: JobDeps
+    ) -> None:
+        shop, customer, shopify = await shop_and_customer(currency_code="CAD")
+        gid = f"gid://shopify/Customer/{customer.shopify_customer_id}"
+        redemption = await redeemed(shop, customer, kind=RewardKind.STORE_CREDIT, value=Decimal(10))
+
+        assert await run(deps, shop, shopify) == 1
+        assert await run(deps, shop, shopify) == 0
+        made = await Redemption.get(id=redemption.id)
+        assert made.shopify_status is CodeStatus.CREATED and made.store_credit_transaction_gid
+        assert shopify.store_credit_balance(gid, "CAD") == Decimal(10)
+
+        await cancel_redemption(shop_id=shop.id, redemption_id=redemption.public_id)
+        assert (await Customer.get(id=customer.id)).points_balance == 4500  # not before the debit
+        assert await run(deps, shop, shopify) == 1
+
+        assert shopify.store_credit_balance(gid, "CAD") == Decimal(0)
+        cancelled = await Redemption.get(id=redemption.id)
+        assert cancelled.status is RedemptionStatus.CANCELLED
+        assert cancelled.points_refunded_at is not None
+        assert (await Customer.get(id=customer.id)).points_balance == 5000
+        assert shopify.rejected == []
+
+    async def test_credit_already_spent_keeps_the_redemption_and_the_points_spent(
+        self, deps: JobDeps
+    ) -> None:
+        shop, customer, shopify = await shop_and_customer()
+        gid = f"gid://shopify/Customer/{customer.shopify_customer_id}"
+        redemption = await redeemed(shop, customer, kind=RewardKind.STORE_CREDIT, value=Decimal(10))
+        await run(deps, shop, shopify)
+        account = next(a for a in shopify.store_credit_accounts if a.owner == gid)
+        account.balance = Decimal(0)  # the customer spent it at checkout
+
+        await cancel_redemption(shop_id=shop.id, redemption_id=redemption.public_id)
+        await run(deps, shop, shopify)
+
+        kept = await Redemption.get(id=redemption.id)
+        assert kept.status is RedemptionStatus.ACTIVE and kept.cancel_reason is None
+        assert kept.points_refunded_at is None
+        assert (await Customer.get(id=customer.id)).points_balance == 4500
+        assert "redemption_cancel_refused" in await kinds(customer)
+
+    async def test_cancelled_before_it_was_credited_it_never_is(self, deps: JobDeps) -> None:
+        shop, customer, shopify = await shop_and_customer()
+        redemption = await redeemed(shop, customer, kind=RewardKind.STORE_CREDIT, value=Decimal(10))
+
+        await cancel_redemption(shop_id=shop.id, redemption_id=redemption.public_id)
+        assert await run(deps, shop, shopify) == 2
+
+        assert shopify.store_credit_accounts == [] and shopify.calls == []
+        assert (await Redemption.get(id=redemption.id)).shopify_status is CodeStatus.FAILED
+        assert (await Customer.get(id=customer.id)).points_balance == 5000
