@@ -5,6 +5,7 @@ cancels and refunds, an outage retried, a cancellation deactivating; on SQLite a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ import pytest
 import respx
 
 from loyalty.jobs import JobName
+from loyalty.jobs.registry import JOBS
 from loyalty.models import (
     CodeStatus,
     Customer,
@@ -33,7 +35,7 @@ from standins.shopify_admin import ShopifyAdmin, customer_node
 from tests.loyalty.partners.fakes import FakeClock
 from tests.loyalty.rewards.helpers import connected_shop, customer_with_lots, kinds, reward
 from tests.loyalty.sync.conftest import deps_for
-from tests.loyalty.sync.harness import graphql_url, pending, run_job
+from tests.loyalty.sync.harness import RecordingQueue, graphql_url, pending, run_job
 
 JOB = JobName.SYNC_REWARD_CODES
 VARIANT = "gid://shopify/ProductVariant/9001"
@@ -256,3 +258,39 @@ class TestStoreCredit:
         assert shopify.store_credit_accounts == [] and shopify.calls == []
         assert (await Redemption.get(id=redemption.id)).shopify_status is CodeStatus.FAILED
         assert (await Customer.get(id=customer.id)).points_balance == 5000
+
+
+async def test_fifty_at_once_with_points_for_one_make_one_code(deps: JobDeps) -> None:
+    shop = await connected_shop()
+    customer = await customer_with_lots(shop, (500, None))
+    shopify = ShopifyAdmin(customers=[customer_node(customer.shopify_customer_id)])
+    offer = await reward(shop)
+
+    results = await asyncio.gather(
+        *(
+            redeem(shop_id=shop.id, identifier=customer.email or "", reward_id=offer.public_id)
+            for _ in range(50)
+        ),
+        return_exceptions=True,
+    )
+    await run(deps, shop, shopify)
+    await run(deps, shop, shopify)
+
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert len(shopify.discount_codes) == 1
+    assert (await Customer.get(id=customer.id)).points_balance == 0
+
+
+async def test_the_periodic_expiry_job_queues_the_syncs_it_owes(deps: JobDeps) -> None:
+    shop, customer, _ = await shop_and_customer()
+    redemption = await redeemed(shop, customer)
+    await Redemption.filter(id=redemption.id).update(expires_at=redemption.redeemed_at)
+    queue = RecordingQueue()
+
+    assert await JOBS[JobName.EXPIRE_REWARD_CODES](deps, queue) == 1
+    assert await JOBS[JobName.EXPIRE_REWARD_CODES](deps, queue) == 0
+
+    assert (await Redemption.get(id=redemption.id)).status is RedemptionStatus.EXPIRED
+    assert [(j.job, j.kwargs) for j in queue.jobs] == [
+        (JobName.SYNC_SHOPIFY_METAFIELDS, {"shop_id": shop.id})
+    ]
