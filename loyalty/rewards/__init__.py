@@ -16,7 +16,8 @@ proxy and the admin call these and nothing below them):
   order gives the customer a new code when the shop says so;
 - `expiry`: active codes past `expires_at` expire (points back only if the shop says so);
 - `refunds`: giving a redemption's points back, exactly once (the one home of that rule);
-- `history`: a customer's redemptions, filtered and paged.
+- `history`: a customer's redemptions, filtered and paged;
+- `views`: a redemption as every surface shows it; `spec`: the discount Shopify is asked for.
 
 Balances, lots and activity rows are written by loyalty.ledger only.
 """
