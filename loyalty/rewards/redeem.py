@@ -125,16 +125,16 @@ async def redeem(
     """Spend the customer's (`identifier`: Shopify customer id or email) points on the reward
     (`reward_id`: its public id). See the module for the checks and their error codes."""
     now = now or utcnow()
+    if idempotency_key is not None:  # a replay needs nothing of Shopify
+        replay = await _replay(shop_id, idempotency_key, identifier, reward_id)
+        if replay is not None:
+            return replay
     shop = await Shop.get_or_none(id=shop_id)
     if shop is None or not has_usable_token(shop, now=now):
         raise ShopifyUnavailableError(
             "The shop's Shopify connection is not usable (uninstalled, or the app must be "
             "opened again): no points were spent"
         )
-    if idempotency_key is not None:
-        replay = await _replay(shop_id, idempotency_key, identifier, reward_id)
-        if replay is not None:
-            return replay
     reward = await get_reward(shop_id=shop_id, reward_id=reward_id, active_only=True)
     found = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False)
     cost, value = price(reward, points)

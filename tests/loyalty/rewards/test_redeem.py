@@ -25,9 +25,11 @@ from loyalty.errors import (
     TierNotAllowedError,
 )
 from loyalty.jobs import JobName
+from loyalty.lifecycle.expiry import expire_due
 from loyalty.models import (
     CodeStatus,
     Customer,
+    EarningHistoryEntry,
     Redemption,
     RedemptionStatus,
     RewardKind,
@@ -394,3 +396,20 @@ async def test_a_shop_that_never_connected_cannot_redeem(db: str) -> None:
     customer = await create_customer(shop)
     with pytest.raises(ShopifyUnavailableError):
         await redeem(shop_id=shop.id, identifier=customer.email or "", reward_id="reward_x")
+
+
+async def test_points_expiry_after_a_redemption_takes_only_what_is_left(db: str) -> None:
+    """Redeemed points were drawn from the oldest lots, so when those lots' date comes the
+    expiry takes nothing of them, and of a lot partly spent only its remainder."""
+    shop = await connected_shop()
+    five_off = await reward(shop)
+    customer = await customer_with_lots(shop, (300, 5), (400, 10), (300, 60))
+    await redeem(shop_id=shop.id, identifier=customer.email or "", reward_id=five_off.public_id)
+
+    await expire_due(shop_id=shop.id, now=utcnow() + timedelta(days=11))
+
+    fresh = await Customer.get(id=customer.id)
+    assert await lots_left(customer) == [0, 0, 300, 0]  # the last row: the expiry entry
+    expired = await EarningHistoryEntry.filter(customer_id=customer.id, action="points_expired")
+    assert [e.points for e in expired] == [-200]  # only the second lot's remainder
+    assert (fresh.points_balance, fresh.redeemed_points) == (300, 500)
