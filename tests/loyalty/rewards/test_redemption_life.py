@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from loyalty.clock import utcnow
+from loyalty.customers.compliance import redact_shop
 from loyalty.errors import RedemptionNotCancellableError, RedemptionNotFoundError
 from loyalty.jobs import JobName
 from loyalty.models import (
@@ -21,6 +22,7 @@ from loyalty.models import (
     OutboxIntent,
     Redemption,
     RedemptionStatus,
+    Reward,
     RewardKind,
     Shop,
 )
@@ -289,3 +291,14 @@ async def test_the_redemption_is_a_points_redeemed_event_for_the_platforms(db: s
     assert events[0].properties["code"] == redemption.code
     assert events[0].properties["reward"] == "$5 off" and events[0].properties["points"] == 500
     assert KLAVIYO_METRICS[EventKind.POINTS_REDEEMED] == "Loyalty Points Redeemed"
+
+
+async def test_shop_redact_deletes_rewards_and_redemptions(db: str) -> None:
+    shop = await connected_shop()
+    customer = await customer_with_lots(shop, (1000, None))
+    redemption = await redeemed(shop, customer)
+
+    assert await redact_shop(shop_id=shop.id)
+
+    assert not await Redemption.filter(id=redemption.id).exists()
+    assert not await Reward.filter(shop_id=shop.id).exists()
