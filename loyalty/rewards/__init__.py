@@ -5,6 +5,8 @@ proxy and the admin call these and nothing below them):
 
 - `catalogue`: a reward's fields validated (one rule for every surface), created, updated,
   activated, deleted (only when never redeemed), looked up and listed;
+- `eligibility`: the tier and per-customer-limit rules, and `offers_for`: each active reward
+  as one customer sees it (redeemable now, or how many points they still need);
 - `redeem`: `redeem(...)` spends a customer's points on a reward in one transaction (the
   debit, the redemption with its code, the code intent, the customer syncs), or refuses with a
   stable error code and writes nothing;

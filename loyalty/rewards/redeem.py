@@ -50,14 +50,13 @@ from loyalty.models import (
     ActorType,
     Customer,
     Redemption,
-    RedemptionStatus,
     Reward,
     RewardKind,
     Shop,
-    VipTier,
 )
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.rewards.catalogue import get_reward
+from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
 
@@ -169,23 +168,12 @@ async def _check(customer: Customer, reward: Reward) -> None:
     """The checks made under the customer's lock (what concurrent redemptions change)."""
     if customer.is_excluded:
         raise CustomerExcludedError("Customer is excluded from the loyalty program")
-    if reward.minimum_tier_id is not None:
-        wanted = [reward.minimum_tier_id, customer.vip_tier_id]
-        required = dict(
-            await VipTier.filter(id__in=[t for t in wanted if t is not None]).values_list(
-                "id", "points_required"
-            )
-        )
-        held = required.get(customer.vip_tier_id, -1) if customer.vip_tier_id else -1
-        if held < required.get(reward.minimum_tier_id, 0):
-            raise TierNotAllowedError("This reward is for a higher VIP tier")
+    required = await tier_points([reward.minimum_tier_id, customer.vip_tier_id])
+    if not tier_allows(reward, customer, required):
+        raise TierNotAllowedError("This reward is for a higher VIP tier")
     if reward.per_customer_limit is not None:
-        used = (
-            await Redemption.filter(customer_id=customer.id, reward_id=reward.id)
-            .exclude(status=RedemptionStatus.CANCELLED)
-            .count()
-        )
-        if used >= reward.per_customer_limit:
+        used = await used_counts(customer.id, [reward.id])
+        if limit_reached(reward, used.get(reward.id, 0)):
             raise RedemptionLimitReachedError(
                 f"This reward can be redeemed {reward.per_customer_limit} time(s) per customer"
             )

@@ -22,6 +22,7 @@ from loyalty.rewards.catalogue import (
     update_reward,
     validate,
 )
+from loyalty.rewards.eligibility import offers_for
 from loyalty.rewards.redeem import redeem
 from tests.factories import create_shop, create_tier
 from tests.loyalty.rewards.helpers import connected_shop, customer_with_lots, reward
@@ -132,3 +133,28 @@ class TestCatalogue:
         with pytest.raises(RewardInUseError):
             await delete_reward(shop_id=shop.id, reward_id=redeemed.public_id)
         assert await Reward.filter(id=redeemed.id).exists()
+
+
+async def test_offers_show_what_the_customer_can_redeem_and_how_far_the_rest_are(
+    db: str,
+) -> None:
+    shop = await connected_shop()
+    silver = await create_tier(shop, points_required=100)
+    gold = await create_tier(shop, points_required=5000)
+    cheap = await reward(shop, name="Cheap", points_cost=300, per_customer_limit=1)
+    dear = await reward(shop, name="Dear", points_cost=1000)
+    golden = await reward(shop, name="Golden", points_cost=200, minimum_tier_id=gold.public_id)
+    await reward(shop, name="Off", is_active=False)
+    customer = await customer_with_lots(shop, (700, None), vip_tier=silver)
+    await redeem(shop_id=shop.id, identifier=customer.email or "", reward_id=cheap.public_id)
+
+    offers = await offers_for(shop_id=shop.id, identifier=customer.email or "")
+
+    seen = {o.reward.id: (o.points_needed, o.tier_allowed, o.limit_reached) for o in offers}
+    assert seen == {
+        golden.id: (0, False, False),
+        cheap.id: (0, True, True),
+        dear.id: (600, True, False),
+    }
+    assert [o.reward.id for o in offers] == [golden.id, cheap.id, dear.id]
+    assert not any(o.redeemable for o in offers)
