@@ -152,7 +152,7 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
         },
     }
     minimum = (
-        {"subtotal": {"greaterThanOrEqualToSubtotal": str(spec.minimum_subtotal)}}
+        {"subtotal": {"greaterThanOrEqualToSubtotal": _decimal(spec.minimum_subtotal)}}
         if spec.minimum_subtotal is not None
         else None
     )
@@ -163,7 +163,7 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
         return DISCOUNT_FREE_SHIPPING_CREATE, {"freeShippingCodeDiscount": body}
     if spec.kind is DiscountKind.FREE_PRODUCT:
         assert spec.free_variant_gid is not None  # checked when the spec was built
-        buys = {"amount": str(spec.minimum_subtotal or LEAST_PURCHASE)}
+        buys = {"amount": _decimal(spec.minimum_subtotal or LEAST_PURCHASE)}
         body = common | {
             "customerBuys": {"value": buys, "items": _items(spec)},
             "customerGets": {
@@ -177,11 +177,16 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
         # Shopify takes a fraction (0.00-1.00); 12.5 % is 0.125, exact in a float's 17 digits.
         value: dict[str, Any] = {"percentage": float(spec.value / 100)}
     else:
-        value = {"discountAmount": {"amount": str(spec.value), "appliesOnEachItem": False}}
+        value = {"discountAmount": {"amount": _decimal(spec.value), "appliesOnEachItem": False}}
     body = common | {"customerGets": {"value": value, "items": _items(spec)}}
     if minimum:
         body["minimumRequirement"] = minimum
     return DISCOUNT_BASIC_CREATE, {"basicCodeDiscount": body}
+
+
+def _decimal(value: Decimal) -> str:
+    """Shopify's Decimal scalar as plain digits: `Decimal("1E+1")` is "10", never "1E+1"."""
+    return format(value, "f")
 
 
 def _items(spec: DiscountSpec) -> dict[str, Any]:
@@ -253,7 +258,10 @@ async def deactivate_discount_code(admin: AdminApi, shop_id: int, discount_gid: 
 
 
 def _is_missing(error: dict[str, Any]) -> bool:
-    return error.get("field") == ["id"] and "does not exist" in str(error.get("message"))
+    # Shopify's wording for an unknown id is not documented: any error on `id` means there is
+    # no such discount to deactivate (the stand-in answers "Discount does not exist" on `id`).
+    message = str(error.get("message")).lower()
+    return error.get("field") == ["id"] or "does not exist" in message or "not found" in message
 
 
 @dataclass(frozen=True)
@@ -268,7 +276,7 @@ def store_credit_request(
     """Variables for STORE_CREDIT_CREDIT or STORE_CREDIT_DEBIT on the customer's account in
     `currency` (Shopify opens it on the first credit)."""
     name = "credit" if operation is STORE_CREDIT_CREDIT else "debit"
-    money = {"amount": str(amount), "currencyCode": currency}
+    money = {"amount": _decimal(amount), "currencyCode": currency}
     return {"id": customer_gid, f"{name}Input": {f"{name}Amount": money}}
 
 

@@ -158,6 +158,12 @@ class TestCreate:
         await create(admin, shipping, spec(DiscountKind.FREE_SHIPPING))
         assert shipping.discount_codes["LOY-7Q2KD9"].typename == "DiscountCodeFreeShipping"
 
+    def test_amounts_are_sent_as_plain_digits(self) -> None:
+        """A Decimal in exponent form (what arithmetic can produce) is sent as digits."""
+        _, variables = discount_request(spec(value=Decimal("1E+1")))
+        amount = variables["basicCodeDiscount"]["customerGets"]["value"]["discountAmount"]
+        assert amount["amount"] == "10"
+
     async def test_combines_with_is_sent_as_asked(
         self, shop_id: int, admin: AdminApi, shopify: ShopifyAdmin
     ) -> None:
