@@ -16,9 +16,9 @@ Exactly once, safe to run twice: runs are loyalty.sync.batch runs (owned claims,
 time per customer, a customer's intents in the order written); `create` does nothing once
 `shopify_status` left `pending`, and a code already made is found in Shopify by the adapter
 (a store credit by the time of the first attempt, loyalty.rewards.store_credit), so a run that
-died after Shopify answered but before recording it makes no second discount or credit. Transient failures
-(network, 5xx, throttling) count an attempt and hold the shop's work for the outbox's backoff;
-re-authorisation holds it too.
+died after Shopify answered but before recording it makes no second discount or credit.
+Transient failures (network, 5xx, throttling) count an attempt and hold the shop's work for the
+outbox's backoff; re-authorisation holds it too.
 """
 
 from __future__ import annotations
