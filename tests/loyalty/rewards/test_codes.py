@@ -326,3 +326,18 @@ async def test_a_credit_whose_answer_was_lost_is_found_not_given_twice(deps: Job
         made.store_credit_transaction_gid
         != (await Redemption.get(id=first.id)).store_credit_transaction_gid
     )
+
+
+async def test_a_shop_uninstalled_before_the_code_was_made_returns_the_points(
+    deps: JobDeps,
+) -> None:
+    shop, customer, shopify = await shop_and_customer()
+    redemption = await redeemed(shop, customer)
+    await Shop.filter(id=shop.id).update(uninstalled_at=redemption.redeemed_at)
+
+    assert await run(deps, shop, shopify) == 1
+
+    gone = await Redemption.get(id=redemption.id)
+    assert (gone.status, gone.shopify_status) == (RedemptionStatus.CANCELLED, CodeStatus.FAILED)
+    assert (await Customer.get(id=customer.id)).points_balance == 5000
+    assert shopify.calls == [] and await pending(JOB, shop) == []
