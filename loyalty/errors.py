@@ -82,3 +82,44 @@ class ApiKeyNotFoundError(NotFoundError):
 class DataRequestNotFoundError(NotFoundError):
     code = "data_request_not_found"
     title = "Data request not found"
+
+
+class RewardNotFoundError(NotFoundError):
+    """No such reward in the shop, or it is inactive (a customer cannot tell the two apart)."""
+
+    code = "reward_not_found"
+    title = "Reward not found"
+
+
+class RedemptionNotFoundError(NotFoundError):
+    code = "redemption_not_found"
+    title = "Redemption not found"
+
+
+class TierNotAllowedError(DomainError):
+    """The reward is for a higher VIP tier than the customer's (403, like an exclusion)."""
+
+    code = "tier_not_allowed"
+    title = "Reward not available on the customer's VIP tier"
+
+
+class RedemptionLimitReachedError(ConflictError):
+    code = "redemption_limit_reached"
+    title = "Redemption limit reached"
+
+
+class InsufficientPointsError(ValidationError):
+    code = "insufficient_points"
+    title = "Insufficient points"
+
+
+class InvalidPointsError(ValidationError):
+    code = "invalid_points"
+    title = "Invalid points"
+
+
+class RedemptionNotCancellableError(ConflictError):
+    """Only an active, unused redemption can be cancelled."""
+
+    code = "redemption_not_cancellable"
+    title = "Redemption cannot be cancelled"

@@ -4,7 +4,8 @@
   atomic, `userErrors` with Shopify's `MetafieldsSetUserErrorCode`s for an unknown owner, a
   blank or unknown type, a type that disagrees with the app's definition in shopify.app.toml,
   a blank value or one its type refuses (integers, decimals, booleans, dates, json, one line);
-- `metafieldsDelete`: the identifiers deleted, `null` for ones that did not exist.
+- `metafieldsDelete`: the identifiers deleted, `null` for ones that did not exist;
+- discount codes and store credit: standins/shopify_rewards.py.
 https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldsSet
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from standins.shopify_errors import not_modelled
+from standins.shopify_rewards import RewardsModel, RewardsRoot
 from standins.shopify_schema import app_config
 
 GID = "gid://shopify/"
@@ -75,8 +77,9 @@ def app_metafield_definitions() -> dict[tuple[str, str, str], str]:
 
 
 @dataclass
-class ShopModel:
-    """What the stand-in knows of the shop: its id, customers and metafields."""
+class ShopModel(RewardsModel):
+    """What the stand-in knows of the shop: its id, customers and metafields (and, from
+    RewardsModel, its discount codes and store credit accounts)."""
 
     shop_id: int = 1
     customers: list[dict[str, Any]] = field(default_factory=list)
@@ -106,8 +109,10 @@ class ShopModel:
         return known or {"__typename": "Customer", "id": gid}
 
 
-class Root:
+class Root(RewardsRoot):
     """QueryRoot and Mutation: the fields the model answers."""
+
+    admin: ShopModel
 
     def __init__(self, admin: ShopModel) -> None:
         self.admin = admin

@@ -3,8 +3,8 @@
 
 - `names`: the names (`JobName`) and the groups the outbox routes by; imported by the core
   services that enqueue, so it imports none of them.
-- `sync`, `lifecycle`, `webhooks`: the job functions, thin over their services; `follow_ups`:
-  how a job queues the work it leaves owed.
+- `sync`, `lifecycle`, `webhooks`, `rewards`: the job functions, thin over their services;
+  `follow_ups`: how a job queues the work it leaves owed.
 - `registry`: `JOBS`, the one map from name to function, with which jobs take a shop and
   which run periodically. The arq worker (workers/jobs.py) and the embedded default
   (`in_process`) both build from it; neither wraps a job family of its own.

@@ -32,6 +32,11 @@ class JobName(StrEnum):
     APPROVE_POINTS = "approve_points"
     EXPIRE_POINTS = "expire_points"
     AWARD_OCCASIONS = "award_occasions"
+    # Rewards. Takes `shop_id`: create (or deactivate, or debit) the shop's redemptions' codes
+    # and store credit in Shopify, from their intents (loyalty.rewards.codes).
+    SYNC_REWARD_CODES = "sync_reward_codes"
+    # Periodic: active reward codes past their `expires_at` become expired, in every shop.
+    EXPIRE_REWARD_CODES = "expire_reward_codes"
     # Periodic: find shops owed lifecycle work and queue the jobs above, deferred to the
     # moment each becomes due (loyalty.lifecycle.schedule).
     SCHEDULE_APPROVALS = "schedule_approvals"

@@ -10,6 +10,8 @@ what happens; they call the ledger to write it.
   ceiling guard (`ceiling`) and the tier upgrade a credit implies;
 - `tiers`, `tier_reassignment`: a customer's tier recalculated, and a shop's customers
   re-placed after its tiers change;
+- `redemptions`: spending points on a reward (the conditional debit, `redeemed_points`, lots
+  oldest first) and giving them back to the lots they came from;
 - `activity`: the one activity-log writer;
 - `award_batch_pg`: the award API's PostgreSQL single-statement batch (a special path, see
   its docstring).

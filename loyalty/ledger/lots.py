@@ -23,8 +23,11 @@ WHERE id = $1 AND points_remaining > 0
 """
 
 
-async def spend_lots(customer_id: int, points: int) -> None:
-    """Take `points` from the customer's approved lots, oldest first."""
+async def spend_lots(customer_id: int, points: int) -> list[tuple[int, int]]:
+    """Take `points` from the customer's approved lots, oldest first; what each lot gave, as
+    (entry id, points), in the order taken (less than `points` in all when the lots hold less
+    than the balance, e.g. imported balances)."""
+    taken: list[tuple[int, int]] = []
     while points > 0:
         lots = (
             await EarningHistoryEntry.filter(
@@ -35,15 +38,17 @@ async def spend_lots(customer_id: int, points: int) -> None:
             .values_list("id", "points_remaining")
         )
         if not lots:
-            return  # the lots hold less than the balance (e.g. imported balances): done
+            return taken  # the lots hold less than the balance: done
         for lot_id, remaining in lots:
             take = min(points, int(remaining))
             await EarningHistoryEntry.filter(id=lot_id).update(
                 points_remaining=int(remaining) - take
             )
+            taken.append((int(lot_id), take))
             points -= take
             if points == 0:
-                return
+                return taken
+    return taken
 
 
 async def spend_lot(entry_id: int, points: int) -> None:

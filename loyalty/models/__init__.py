@@ -16,6 +16,7 @@ from loyalty.models.outbox import (
     SkipReason,
     SyncLease,
 )
+from loyalty.models.reward import CodeStatus, Redemption, RedemptionStatus, Reward, RewardKind
 from loyalty.models.shop import Shop
 from loyalty.models.vip_tier import VipTier
 from loyalty.models.webhook import DataRequest, WebhookEvent
@@ -35,6 +36,8 @@ __models__ = [
     WebhookEvent,
     DataRequest,
     IdempotencyRecord,
+    Reward,
+    Redemption,
 ]
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "ActorType",
     "ApiKey",
     "ApiKeyScope",
+    "CodeStatus",
     "Customer",
     "DataRequest",
     "DeliveryStatus",
@@ -55,6 +59,10 @@ __all__ = [
     "IntentOutcome",
     "OutboxIntent",
     "Platform",
+    "Redemption",
+    "RedemptionStatus",
+    "Reward",
+    "RewardKind",
     "RuleCategory",
     "Shop",
     "SkipReason",

@@ -36,6 +36,13 @@ class Shop(Model):
     points_expiry_days = fields.IntField(null=True)  # None: points never expire
     timezone = fields.CharField(max_length=64, default="UTC")
     exclusion_tag = fields.CharField(max_length=255, null=True)
+    # Rewards: a cancelled or fully refunded order gives its redeemed code back (a new code);
+    # an unused code that expires gives its points back. Both off unless the merchant chose.
+    # The shop's currency (ISO 4217): what store-credit rewards are given in. Install sets it
+    # from Shopify's `shop.currencyCode`; USD until then.
+    currency_code = fields.CharField(max_length=3, default="USD")
+    reactivate_codes_on_refund = fields.BooleanField(default=False)
+    refund_points_on_code_expiry = fields.BooleanField(default=False)
     # Seeded by `loyalty demo`: the only shops the local demo (web.demo) acts for.
     is_demo = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -55,6 +55,17 @@ async def write_shop_sync_intent(
     return str(JobName.SYNC_SHOP_METAFIELDS)
 
 
+async def write_customer_intent(
+    *, shop_id: int, customer_id: int, job: JobName, payload: dict[str, Any], now: datetime
+) -> str:
+    """Owe one piece of work of `job` about this customer (a reward's code to create or to
+    deactivate). Call inside the change's transaction; returns the job to notify."""
+    await OutboxIntent.create(
+        shop_id=shop_id, customer_id=customer_id, job=str(job), payload=payload, created_at=now
+    )
+    return str(job)
+
+
 _DUE_SQL = """
 SELECT DISTINCT job, shop_id FROM outbox_intent
 WHERE completed_at IS NULL AND created_at <= $1 AND (claimed_until IS NULL OR claimed_until < $2)

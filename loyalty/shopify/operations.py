@@ -102,6 +102,134 @@ query LoyaltyBackfill($first: Int!, $after: String) {
     docs=f"{ADMIN_DOCS}/queries/customers",
 )
 
+
+def _mutation(
+    name: str, field: str, arguments: dict[str, str], selection: str, purpose: str
+) -> Operation:
+    """One mutation field with its arguments as `$variables` of these types."""
+    declared = ", ".join(f"${argument}: {kind}!" for argument, kind in arguments.items())
+    passed = ", ".join(f"{argument}: ${argument}" for argument in arguments)
+    document = f"""
+mutation {name}({declared}) {{
+  {field}({passed}) {{
+    {selection}
+  }}
+}}
+"""
+    return Operation(name, document, purpose, f"{ADMIN_DOCS}/mutations/{field}")
+
+
+# Discount codes (issue 16): one code per redemption, restricted to its customer. Each create
+# selects only the node's id; Shopify's `userErrors` carry `TAKEN` when the code exists already.
+_DISCOUNT_ANSWER = "codeDiscountNode { id }\n    userErrors { field message code extraInfo }"
+
+
+def _discount_create(name: str, field: str, input_type: str, argument: str) -> Operation:
+    purpose = f"Create a redemption's discount code ({input_type}), for its customer only."
+    return _mutation(name, field, {argument: input_type}, _DISCOUNT_ANSWER, purpose)
+
+
+DISCOUNT_BASIC_CREATE = _discount_create(
+    "LoyaltyDiscountBasicCreate",
+    "discountCodeBasicCreate",
+    "DiscountCodeBasicInput",
+    "basicCodeDiscount",
+)
+DISCOUNT_FREE_SHIPPING_CREATE = _discount_create(
+    "LoyaltyDiscountFreeShippingCreate",
+    "discountCodeFreeShippingCreate",
+    "DiscountCodeFreeShippingInput",
+    "freeShippingCodeDiscount",
+)
+DISCOUNT_BXGY_CREATE = _discount_create(
+    "LoyaltyDiscountBxgyCreate",
+    "discountCodeBxgyCreate",
+    "DiscountCodeBxgyInput",
+    "bxgyCodeDiscount",
+)
+
+# The customers a found code is restricted to: how a re-run tells our code from someone else's.
+DISCOUNT_BY_CODE = Operation(
+    name="LoyaltyDiscountByCode",
+    document="""
+query LoyaltyDiscountByCode($code: String!) {
+  codeDiscountNodeByCode(code: $code) {
+    id
+    codeDiscount {
+      __typename
+      ... on DiscountCodeBasic { context { ... on DiscountCustomers { customers { id } } } }
+      ... on DiscountCodeBxgy { context { ... on DiscountCustomers { customers { id } } } }
+      ... on DiscountCodeFreeShipping {
+        context { ... on DiscountCustomers { customers { id } } }
+      }
+    }
+  }
+}
+""",
+    purpose="Find a code discount by its code (case-insensitive) before creating it, and after "
+    "a `TAKEN` refusal: a second run of the same redemption finds its code, never makes two.",
+    docs=f"{ADMIN_DOCS}/queries/codeDiscountNodeByCode",
+)
+
+DISCOUNT_DEACTIVATE = _mutation(
+    "LoyaltyDiscountDeactivate",
+    "discountCodeDeactivate",
+    {"id": "ID"},
+    _DISCOUNT_ANSWER,
+    "Stop a cancelled redemption's code from being used (its points are returned).",
+)
+
+# Store credit: the customer's gid as `id` (Shopify opens an account in that currency if none).
+# Neither mutation takes an idempotency key, and Shopify's `@idempotent` directive is "only
+# supported on mutations that explicitly document idempotency support" (2026-10): these do not.
+_STORE_CREDIT_ANSWER = "storeCreditAccountTransaction { id }\n    userErrors { field message code }"
+
+STORE_CREDIT_CREDIT = _mutation(
+    "LoyaltyStoreCreditCredit",
+    "storeCreditAccountCredit",
+    {"id": "ID", "creditInput": "StoreCreditAccountCreditInput"},
+    _STORE_CREDIT_ANSWER,
+    "Give a customer a store-credit reward, in the customer's currency.",
+)
+STORE_CREDIT_DEBIT = _mutation(
+    "LoyaltyStoreCreditDebit",
+    "storeCreditAccountDebit",
+    {"id": "ID", "debitInput": "StoreCreditAccountDebitInput"},
+    _STORE_CREDIT_ANSWER,
+    "Take back a cancelled store-credit reward (refused below a zero balance).",
+)
+
+# The credits (or debits) of a customer's store credit accounts, newest first: how a retried
+# credit finds the one an earlier attempt made (the transactions carry no key of ours). Five
+# accounts (one per currency) and 50 transactions each keep it near 520 points, under
+# Shopify's single-query maximum of 1,000.
+STORE_CREDIT_TRANSACTIONS = Operation(
+    name="LoyaltyStoreCreditTransactions",
+    document="""
+query LoyaltyStoreCreditTransactions($customer: ID!, $query: String!) {
+  customer(id: $customer) {
+    storeCreditAccounts(first: 5) {
+      nodes {
+        balance { currencyCode }
+        transactions(first: 50, reverse: true, query: $query) {
+          nodes {
+            __typename
+            createdAt
+            amount { amount currencyCode }
+            ... on StoreCreditAccountCreditTransaction { id }
+            ... on StoreCreditAccountDebitTransaction { id }
+          }
+        }
+      }
+    }
+  }
+}
+""",
+    purpose="Before repeating a store credit (or debit) whose earlier attempt may have reached "
+    "Shopify, find that attempt's transaction: same kind, amount and currency, since then.",
+    docs=f"{ADMIN_DOCS}/objects/StoreCreditAccount",
+)
+
 OPERATIONS: tuple[Operation, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, Operation)
 )

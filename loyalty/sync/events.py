@@ -8,6 +8,8 @@ the rows the change committed, so it is told the way the ledger tells it:
   (`order_id` too) covers every rule the order earned.
 - `{"event": "points_approved" | "points_expired", "entry_id": …}`: the lifecycle jobs.
 - `{"event": "points_expiring_soon", …}`: the notice's figures are in the payload.
+- `{"event": "points_redeemed", "redemption_id": …}` (loyalty.rewards.redeem): the
+  redemption's points, reward and code, read back from the redemption.
 - any change that moved the customer's tier wrote a `vip_tier_changed` activity row in the same
   transaction (same customer and timestamp, or naming the award's entry): a tier-changed event.
 - anything else (webhooks, reversals, exclusion, resyncs): no event, only the profile sync.
@@ -27,7 +29,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from loyalty.models import Activity, EarningHistoryEntry, OutboxIntent, VipTier
+from loyalty.models import Activity, EarningHistoryEntry, OutboxIntent, Redemption, VipTier
 from loyalty.outbox.claims import ClaimedIntent
 
 TIER_ACTIVITY = "vip_tier_changed"
@@ -35,6 +37,7 @@ TIER_ACTIVITY = "vip_tier_changed"
 APPROVED = "points_approved"
 EXPIRED = "points_expired"
 EXPIRING_SOON = "points_expiring_soon"
+REDEEMED = "points_redeemed"  # loyalty.rewards.redeem
 
 
 class EventKind(StrEnum):
@@ -44,6 +47,7 @@ class EventKind(StrEnum):
     VIP_TIER_CHANGED = "vip_tier_changed"
     POINTS_EXPIRED = "points_expired"
     POINTS_EXPIRING_SOON = "points_expiring_soon"
+    POINTS_REDEEMED = "points_redeemed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +75,16 @@ async def events_for_intents(
     )
     entries = await _entries(shop_id, customer_intents)
     tiers = await _tier_changes(customer_intents)
+    redeemed = await _redemptions(shop_id, customer_intents)
     seen: set[str] = set()
     result: dict[int, list[LoyaltyEvent]] = {}
     for intent in customer_intents:
         events = [*_entry_events(intent, entries), *tiers.events(intent, created.get(intent.id))]
         if intent.payload.get("event") == EXPIRING_SOON:
             events.append(_expiring_soon(intent))
+        found = redeemed.get(str(intent.payload.get("redemption_id")))
+        if intent.payload.get("event") == REDEEMED and found is not None:
+            events.append(_redeemed(found))
         fresh = [event for event in events if event.key not in seen]
         seen.update(event.key for event in fresh)
         result[intent.id] = fresh
@@ -250,6 +258,43 @@ async def _tier_changes(intents: Sequence[ClaimedIntent]) -> _TierChanges:
         )
     }
     return _TierChanges(dict(by_customer), tiers)
+
+
+# -- redemptions -----------------------------------------------------------------------------
+
+
+async def _redemptions(shop_id: int, intents: Sequence[ClaimedIntent]) -> dict[str, Redemption]:
+    public_ids = {
+        str(i.payload.get("redemption_id")) for i in intents if i.payload.get("event") == REDEEMED
+    }
+    if not public_ids:
+        return {}
+    found = await Redemption.filter(shop_id=shop_id, public_id__in=public_ids).select_related(
+        "reward"
+    )
+    return {redemption.public_id: redemption for redemption in found}
+
+
+def _redeemed(redemption: Redemption) -> LoyaltyEvent:
+    properties: dict[str, Any] = {
+        "points": redemption.points_spent,
+        "reward": redemption.reward.name,
+        "reward_id": redemption.reward.public_id,
+        "reward_type": str(redemption.kind),
+        "value": str(redemption.value),
+        "redemption_id": redemption.public_id,
+    }
+    if redemption.code:
+        properties["code"] = redemption.code
+    if redemption.expires_at:
+        properties["expires_at"] = _iso(redemption.expires_at)
+    return _event(
+        EventKind.POINTS_REDEEMED,
+        redemption.public_id,
+        redemption.customer_id,
+        redemption.redeemed_at,
+        properties,
+    )
 
 
 # -- notices ---------------------------------------------------------------------------------

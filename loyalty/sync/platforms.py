@@ -25,6 +25,7 @@ KLAVIYO_METRICS = {
     EventKind.VIP_TIER_CHANGED: "Loyalty VIP Tier Changed",
     EventKind.POINTS_EXPIRED: "Loyalty Points Expired",
     EventKind.POINTS_EXPIRING_SOON: "Loyalty Points Expiring Soon",
+    EventKind.POINTS_REDEEMED: "Loyalty Points Redeemed",
 }
 OMNISEND_EVENTS = {kind: name.lower() for kind, name in KLAVIYO_METRICS.items()}
 POSTSCRIPT_TYPES = {kind: name.replace(" ", "") for kind, name in KLAVIYO_METRICS.items()}

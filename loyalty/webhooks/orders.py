@@ -1,14 +1,17 @@
-"""orders/paid, orders/cancelled and refunds/create: points for purchases, and taking them back.
+"""orders/paid, orders/cancelled and refunds/create: points for purchases, and taking them back;
+reward codes used at checkout, and given back when the order is undone.
 
 Idempotent per order (`order:<id>:rule:<rule>`), per cancellation
 (`reversal:cancel:<order>:<entry>`) and per refund (`reversal:refund:<refund>:<entry>`); see
-`loyalty.earning.purchases` and `loyalty.earning.reversals`.
+`loyalty.earning.purchases` and `loyalty.earning.reversals`. Reward codes move by conditional
+updates on their status (loyalty.rewards.usage), so a repeat changes nothing.
 """
 
 from __future__ import annotations
 
 from loyalty.earning.purchases import PaidOrder, award_purchase
 from loyalty.earning.reversals import OrderReversal, reverse_order
+from loyalty.rewards.usage import mark_used, reactivate_for_order
 from loyalty.webhooks.event import WebhookContext
 from loyalty.webhooks.payloads import OrderCancelledPayload, OrderPaidPayload, RefundPayload
 
@@ -23,13 +26,23 @@ async def handle_order_paid(ctx: WebhookContext) -> list[str]:
         customer=order.customer.record() if order.customer else None,
         cancelled=order.cancelled_at is not None,
     )
-    return (await award_purchase(shop=ctx.shop, order=paid, now=ctx.now)).jobs
+    jobs = (await award_purchase(shop=ctx.shop, order=paid, now=ctx.now)).jobs
+    used = await mark_used(
+        shop_id=ctx.shop.id,
+        codes=[line.code for line in order.discount_codes],
+        order_id=order.id,
+        order_subtotal=paid.subtotal,
+        now=ctx.now,
+    )
+    return sorted({*jobs, *used})
 
 
 async def handle_order_cancelled(ctx: WebhookContext) -> list[str]:
     order = ctx.body_as(OrderCancelledPayload)
     reversal = OrderReversal(order_id=order.id, reason="cancel")
-    return (await reverse_order(shop=ctx.shop, reversal=reversal, now=ctx.now)).jobs
+    jobs = (await reverse_order(shop=ctx.shop, reversal=reversal, now=ctx.now)).jobs
+    codes = await reactivate_for_order(shop=ctx.shop, order_id=order.id, now=ctx.now)
+    return sorted({*jobs, *codes})
 
 
 async def handle_refund_created(ctx: WebhookContext) -> list[str]:
@@ -40,4 +53,11 @@ async def handle_refund_created(ctx: WebhookContext) -> list[str]:
         refund_id=refund.id,
         refunded_subtotal=refund.refunded_subtotal(),
     )
-    return (await reverse_order(shop=ctx.shop, reversal=reversal, now=ctx.now)).jobs
+    jobs = (await reverse_order(shop=ctx.shop, reversal=reversal, now=ctx.now)).jobs
+    codes = await reactivate_for_order(
+        shop=ctx.shop,
+        order_id=refund.order_id,
+        refunded_subtotal=refund.refunded_subtotal(),
+        now=ctx.now,
+    )
+    return sorted({*jobs, *codes})

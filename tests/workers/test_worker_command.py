@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from loyalty.jobs.registry import PERIODIC_JOBS
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -86,4 +88,4 @@ class TestWorkerSettingsForArq:
         )
         assert result.returncode == 0, result.stderr
         database, functions, crons = result.stdout.split()
-        assert database == "7" and int(functions) >= 10 and int(crons) == 4
+        assert database == "7" and int(functions) >= 10 and int(crons) == len(PERIODIC_JOBS)

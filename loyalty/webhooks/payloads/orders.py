@@ -19,6 +19,15 @@ from loyalty.webhooks.payloads.base import (
 from loyalty.webhooks.payloads.customers import CustomerPayload
 
 
+class DiscountCodePayload(Payload):
+    """One of an order's `discount_codes[]`: the code the buyer entered (Shopify's schema: code,
+    amount and type, all strings)."""
+
+    code: str
+    amount: str | None = None
+    type: str | None = None
+
+
 class OrderPayload(Payload):
     """The REST Order resource: an order (`line_items`, a `financial_status`, an Order gid of
     its id, a subtotal), not a refund."""
@@ -37,6 +46,7 @@ class OrderPayload(Payload):
     subtotal_price: Money | None = None
     subtotal_price_set: MoneySet | None = None
     cancelled_at: datetime | None = None
+    discount_codes: list[DiscountCodePayload] = []
 
     @model_validator(mode="after")
     def _one_order(self) -> OrderPayload:

@@ -1,0 +1,253 @@
+"""Redeeming a reward: a customer's points become a discount code (or store credit).
+
+`redeem` is one transaction, all or nothing:
+- checks, each with its stable error code and nothing written: the shop has a usable Shopify
+  connection (`shopify_unavailable`: not uninstalled, no re-authorisation needed), the reward
+  is the shop's and active (`reward_not_found`), the customer exists (`customer_not_found`)
+  and is not excluded (`customer_excluded`), their tier reaches the reward's minimum
+  (`tier_not_allowed`), the per-customer limit is not reached (`redemption_limit_reached`),
+  a variable reward's points are in range and buy a whole amount (`invalid_points`), and the
+  balance covers the cost (`insufficient_points`);
+- then the conditional atomic debit, oldest lots first (loyalty.ledger.redemptions), the
+  redemption row with the code we chose (unique per shop), a `reward_redeemed` activity row,
+  the code intent (`sync_reward_codes`, loyalty.rewards.codes creates it in Shopify) and the
+  customer-sync intents carrying the "points redeemed" event.
+
+Concurrency: the customer's row is locked first (PostgreSQL; SQLite has one writer), so two
+redemptions by one customer see each other's debit and count; the debit is conditional on the
+balance as well. Idempotency: a key is unique per shop on the redemption; a repeat with the
+same key, customer and reward returns the first redemption (`replayed`), with another customer
+or reward it is refused (`idempotency_key_reused`), and a concurrent repeat that loses the
+race on the unique index reads the winner's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from loyalty.clock import utcnow
+from loyalty.customers.members import find_member
+from loyalty.earning.award import Actor
+from loyalty.earning.idempotency import IdempotencyKeyReusedError
+from loyalty.errors import (
+    CustomerExcludedError,
+    InsufficientPointsError,
+    InvalidPointsError,
+    RedemptionLimitReachedError,
+    TierNotAllowedError,
+)
+from loyalty.jobs import JobName
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.redemptions import spend_points
+from loyalty.models import (
+    ActorType,
+    Customer,
+    Redemption,
+    Reward,
+    RewardKind,
+    Shop,
+)
+from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
+from loyalty.rewards.catalogue import get_reward
+from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
+from loyalty.rewards.views import RedemptionView, view
+from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
+
+REDEMPTION = "cr"
+REDEEMED_EVENT = "points_redeemed"
+CODE_PREFIX = "LOYAL-"
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
+_CODE_LENGTH = 10  # 50 bits
+CENT = Decimal("0.01")
+
+API = Actor(ActorType.API_KEY)  # the default actor
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    redemption: RedemptionView
+    replayed: bool  # an earlier redemption with the same idempotency key
+    balance_after: int | None  # None on a replay
+    jobs: list[str]  # notify the dispatcher after commit
+
+
+def new_code() -> str:
+    return CODE_PREFIX + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+
+
+def new_redemption_id() -> str:
+    return f"{REDEMPTION}_{secrets.token_hex(10)}"
+
+
+def points_step(value_per_point: Decimal) -> int:
+    """The fewest points that buy a whole cent amount: points must be a multiple of it."""
+    return (Fraction(value_per_point) / Fraction(CENT)).denominator
+
+
+def price(reward: Reward, points: int | None) -> tuple[int, Decimal]:
+    """(points to spend, value granted) for `points` asked (None: the reward's cost)."""
+    if not reward.is_variable:
+        if points is not None and points != reward.points_cost:
+            raise InvalidPointsError(
+                f"This reward costs {reward.points_cost} points", pointer="/points"
+            )
+        return reward.points_cost, Decimal(reward.value)
+    low, high, per_point = reward.min_points, reward.max_points, reward.value_per_point
+    assert low is not None and high is not None and per_point is not None  # catalogue.validate
+    if points is None or not low <= points <= high:
+        raise InvalidPointsError(
+            f"Choose between {low} and {high} points for this reward", pointer="/points"
+        )
+    step = points_step(Decimal(per_point))
+    if points % step:
+        raise InvalidPointsError(f"points must be a multiple of {step}", pointer="/points")
+    return points, (points * Decimal(per_point)).quantize(CENT)
+
+
+async def redeem(
+    *,
+    shop_id: int,
+    identifier: str,
+    reward_id: str,
+    points: int | None = None,
+    idempotency_key: str | None = None,
+    actor: Actor = API,
+    now: datetime | None = None,
+) -> Redeemed:
+    """Spend the customer's (`identifier`: Shopify customer id or email) points on the reward
+    (`reward_id`: its public id). See the module for the checks and their error codes."""
+    now = now or utcnow()
+    if idempotency_key is not None:  # a replay needs nothing of Shopify
+        replay = await _replay(shop_id, idempotency_key, identifier, reward_id)
+        if replay is not None:
+            return replay
+    shop = await Shop.get_or_none(id=shop_id)
+    if shop is None or not has_usable_token(shop, now=now):
+        raise ShopifyUnavailableError(
+            "The shop's Shopify connection is not usable (uninstalled, or the app must be "
+            "opened again): no points were spent"
+        )
+    reward = await get_reward(shop_id=shop_id, reward_id=reward_id, active_only=True)
+    found = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False)
+    cost, value = price(reward, points)
+    request = _Request(reward, cost, value, shop.currency_code, idempotency_key, actor, now)
+    try:
+        async with in_transaction():
+            customer = await Customer.filter(id=found.id).select_for_update().first()
+            assert customer is not None  # customers are never deleted, only redacted
+            await _check(customer, reward)
+            return await _redeem(request, customer)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        replay = await _replay(shop_id, idempotency_key, identifier, reward_id)
+        if replay is None:
+            raise
+        return replay
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    reward: Reward
+    points: int
+    value: Decimal
+    currency_code: str
+    idempotency_key: str | None
+    actor: Actor
+    now: datetime
+
+
+async def _check(customer: Customer, reward: Reward) -> None:
+    """The checks made under the customer's lock (what concurrent redemptions change)."""
+    if customer.is_excluded:
+        raise CustomerExcludedError("Customer is excluded from the loyalty program")
+    required = await tier_points([reward.minimum_tier_id, customer.vip_tier_id])
+    if not tier_allows(reward, customer, required):
+        raise TierNotAllowedError("This reward is for a higher VIP tier")
+    if reward.per_customer_limit is not None:
+        used = await used_counts(customer.id, [reward.id])
+        if limit_reached(reward, used.get(reward.id, 0)):
+            raise RedemptionLimitReachedError(
+                f"This reward can be redeemed {reward.per_customer_limit} time(s) per customer"
+            )
+
+
+async def _redeem(req: _Request, customer: Customer) -> Redeemed:
+    reward, now = req.reward, req.now
+    spent = await spend_points(customer_id=customer.id, points=req.points, now=now)
+    if spent is None:
+        error = InsufficientPointsError(
+            f"This reward costs {req.points} points; the customer has {customer.points_balance}"
+        )
+        error.meta = {"points_required": req.points, "points_balance": customer.points_balance}
+        raise error
+    code_kind = reward.kind is not RewardKind.STORE_CREDIT
+    validity = reward.code_validity_days if code_kind else None
+    redemption = await Redemption.create(
+        public_id=new_redemption_id(),
+        shop_id=reward.shop_id,
+        customer_id=customer.id,
+        reward_id=reward.id,
+        kind=reward.kind,
+        points_spent=req.points,
+        value=req.value,
+        currency_code=None if code_kind else req.currency_code,
+        code=new_code() if code_kind else None,
+        spent_lots=spent.lots,
+        redeemed_at=now,
+        expires_at=now + timedelta(days=validity) if validity else None,
+        idempotency_key=req.idempotency_key,
+    )
+    data = {
+        "redemption_id": redemption.public_id,
+        "reward_id": reward.public_id,
+        "points": req.points,
+        "code": redemption.code,
+    }
+    actor = (req.actor.type, req.actor.id)
+    await record(ActivityRow(reward.shop_id, customer.id, "reward_redeemed", now, data, *actor))
+    jobs = {
+        await write_customer_intent(
+            shop_id=reward.shop_id,
+            customer_id=customer.id,
+            job=JobName.SYNC_REWARD_CODES,
+            payload={"redemption_id": redemption.public_id, "action": "create"},
+            now=now,
+        )
+    }
+    jobs.update(
+        await write_customer_sync_intents(
+            shop_id=reward.shop_id,
+            customer_id=customer.id,
+            reason={"event": REDEEMED_EVENT, "redemption_id": redemption.public_id},
+            now=now,
+        )
+    )
+    redemption.reward = reward
+    redemption.customer = customer
+    return Redeemed(view(redemption), False, spent.balance_after, sorted(jobs))
+
+
+async def _replay(shop_id: int, key: str, identifier: str, reward_id: str) -> Redeemed | None:
+    """The redemption an idempotency key already made, if any (IdempotencyKeyReusedError when
+    it was made for another customer or reward)."""
+    earlier = (
+        await Redemption.filter(shop_id=shop_id, idempotency_key=key)
+        .select_related("reward", "customer")
+        .first()
+    )
+    if earlier is None:
+        return None
+    customer = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False)
+    if earlier.customer_id != customer.id or earlier.reward.public_id != reward_id:
+        raise IdempotencyKeyReusedError(
+            "This Idempotency-Key was used for another customer or reward"
+        )
+    return Redeemed(view(earlier), True, None, [])
