@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import httpx
 
-from loyalty.models import EarningStatus, RuleCategory
+from loyalty.models import EarningHistoryEntry, EarningStatus, RuleCategory
+from loyalty.shops.demo import DEMO_SHOP, seed_demo
 from tests.factories import create_customer, create_tier
 from tests.loyalty.earning.earn_by_webhook import (
     CONSENT_TOPIC,
@@ -23,7 +24,7 @@ from tests.loyalty.earning.earn_by_webhook import (
     send,
     webhook_shop,
 )
-from tests.shopify_webhooks import customer_payload
+from tests.shopify_webhooks import customer_payload, deliver, run_jobs
 from web.state import Services
 
 NEWSLETTER = RuleCategory.NEWSLETTER
@@ -202,3 +203,35 @@ class TestRefusals:
         }
         await send(client, services, "customers/update", body)
         assert await entries_of(BO) == []
+
+
+class TestDemo:
+    async def test_the_demo_seeds_both_rules_and_they_award(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """`loyalty demo` seeds an active sign-up and newsletter rule; a customer signing up
+        and subscribing on the demo shop earns both; the seeded customers earn neither."""
+        seeded = await seed_demo()
+        active = {r.category: r for r in seeded.rules if r.is_active}
+        assert {RuleCategory.SIGNUP, RuleCategory.NEWSLETTER} <= set(active)
+        created = later()
+        for topic, body in [
+            ("customers/create", customer_payload(BO, created_at=created, updated_at=created)),
+            (CONSENT_TOPIC, consent_payload(BO, "subscribed", updated_at=later())),
+        ]:
+            response = await deliver(client, topic, body, shop=DEMO_SHOP)
+            assert response.json() == {"status": "accepted"}
+        await run_jobs(services)
+        points = {e.dedupe_key: e.points for e in await entries_of(BO)}
+        assert points == {
+            "signup": active[RuleCategory.SIGNUP].points,
+            "newsletter": active[RuleCategory.NEWSLETTER].points,
+        }
+        seeded_ids = [c.shopify_customer_id for c in seeded.customers]
+        assert (
+            await EarningHistoryEntry.filter(
+                customer__shopify_customer_id__in=seeded_ids,
+                dedupe_key__in=["signup", "newsletter"],
+            ).count()
+            == 0
+        )
