@@ -115,6 +115,27 @@ RULES: list[dict[str, Any]] = [
         "approval_time_days": 0,
         "customer_facing_label": "Take our skin-type quiz",
     },
+    {  # a new account (customers/create) earns it once; the seeded customers, whose creation
+        # time is not known, never do
+        "public_id": "rule_demo_signup",
+        "name": "Create an account",
+        "action": "create_account",
+        "category": RuleCategory.SIGNUP,
+        "points": 200,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "Create an account",
+    },
+    {  # customers_email_marketing_consent/update becoming `subscribed` earns it once
+        "public_id": "rule_demo_newsletter",
+        "name": "Subscribe to our newsletter",
+        "action": "newsletter_signup",
+        "category": RuleCategory.NEWSLETTER,
+        "points": 50,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "Subscribe to our newsletter",
+    },
 ]
 
 CUSTOMERS: list[dict[str, Any]] = [

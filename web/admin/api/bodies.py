@@ -132,6 +132,8 @@ class CreateEarningRule(Body):
     repeatable: Bool = False
     limit_count: LimitCount | None = None
     limit_period_days: LimitPeriodDays | None = None
+    # Sign-up rules (category signup): award at the first paid order instead of at sign-up.
+    after_first_order: Bool = False
 
 
 class UpdateEarningRule(Body):
@@ -150,6 +152,7 @@ class UpdateEarningRule(Body):
     repeatable: Bool | None = None
     limit_count: LimitCount | None = None
     limit_period_days: LimitPeriodDays | None = None
+    after_first_order: Bool | None = None
 
 
 RULE_NULLABLE = frozenset({"call_to_action_url", "action_key", "limit_count", "limit_period_days"})
