@@ -24,7 +24,7 @@ class AlterChoicesState(ops.AlterField):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('loyalty', '0013_demo_shops')]
+    dependencies = [('loyalty', '0014_rewards')]
 
     initial = False
 
