@@ -1,6 +1,6 @@
 """Fixtures for `/api/v1`: a shop (connected to Shopify) with VIP tiers, rules, a reward,
-customers and two API keys (full and read-only), and a client that sends the key. Every test that takes them runs on SQLite and on
-PostgreSQL (through `db`/`client`)."""
+customers and two API keys (full and read-only), and a client that sends the key. Every test
+that takes them runs on SQLite and on PostgreSQL (through `db`/`client`)."""
 
 from __future__ import annotations
 
