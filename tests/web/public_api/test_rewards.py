@@ -8,11 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from loyalty.clock import utcnow
-from loyalty.models import Redemption, RedemptionStatus, RewardKind
+from loyalty.models import Customer, Redemption, RedemptionStatus, RewardKind
 from loyalty.rewards.catalogue import set_active
+from loyalty.settings import Settings
 from tests.factories import create_customer
 from tests.loyalty.rewards.helpers import connected_shop, reward
 from tests.web.public_api.helpers import Api, World, error_of
+from tests.web.public_api.test_rate_limits import running
 
 
 def attributes_of(response: Any) -> list[dict[str, Any]]:
@@ -242,3 +244,22 @@ class TestRewardHistory:
             response = await api.get("/customers/bob@example.com/reward-history", params)
             assert response.status_code == 400, params
             assert error_of(response)["source"] == {"parameter": parameter}
+
+
+class TestRateLimits:
+    async def test_the_reward_routes_share_the_keys_general_bucket(
+        self, settings: Settings, world: World
+    ) -> None:
+        """As the other routes: a GET and a purchase take the burst of 2; the next purchase is
+        429 `rate_limited` with Retry-After, before anything is written."""
+        body = {"customer_identifier": "bob@example.com"}
+        path = f"/rewards/{world.reward.public_id}/purchase"
+        limits = settings.with_overrides(api_rate_limit=0.1, api_rate_burst=2)
+        async with running(limits) as (api, _):
+            assert (await api.get("/rewards", key=world.key)).status_code == 200
+            assert (await api.post(path, body, key=world.key)).status_code == 201
+            refused = await api.post(path, body, key=world.key)
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+        assert error_of(refused)["code"] == "rate_limited"
+        assert await Redemption.all().count() == 1
+        assert (await Customer.get(id=world.bob.id)).points_balance == 700
