@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from loyalty import errors
+from loyalty.shopify.tokens import ShopifyUnavailableError
 from loyalty.shops import api_keys
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotFoundError: 404,
     errors.CategoryNotAwardableError: 422,
     errors.CustomerExcludedError: 403,
+    errors.TierNotAllowedError: 403,
     errors.AlreadyAwardedError: 409,
     errors.ConflictError: 409,
     api_keys.ApiKeyMissingError: 401,
@@ -28,6 +30,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     api_keys.ApiKeyRevokedError: 401,
     api_keys.ShopUninstalledError: 401,
     api_keys.ReadOnlyApiKeyError: 403,
+    ShopifyUnavailableError: 503,  # no usable Shopify connection: nothing was done
 }
 
 

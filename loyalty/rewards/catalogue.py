@@ -29,8 +29,11 @@ from loyalty import ids
 from loyalty.errors import ConflictError, RewardNotFoundError, ValidationError, VipTierNotFoundError
 from loyalty.models import Redemption, Reward, RewardKind, VipTier
 from loyalty.outbox.intents import write_shop_sync_intent
+from loyalty.paging import NEWEST_FIRST, Paged, Sort, Window
 
 REWARD = "reward"
+# The public API's sortable fields (public name → column).
+REWARD_SORTS = {"created_at": "created_at", "name": "name", "points_cost": "points_cost"}
 MAX_POINTS = 10_000_000
 MAX_VALIDITY_DAYS = 3650
 VARIABLE_KINDS = frozenset({RewardKind.FIXED_AMOUNT, RewardKind.STORE_CREDIT})
@@ -214,15 +217,22 @@ async def delete_reward(*, shop_id: int, reward_id: str) -> None:
 
 
 async def get_reward(
-    *, shop_id: int, reward_id: str, active_only: bool = False, for_update: bool = False
+    *,
+    shop_id: int,
+    reward_id: str,
+    active_only: bool = False,
+    for_update: bool = False,
+    with_tier: bool = False,
 ) -> Reward:
     """The shop's reward by public id (RewardNotFoundError; also when inactive and
-    `active_only`)."""
+    `active_only`); `with_tier` loads its `minimum_tier`."""
     query = Reward.filter(shop_id=shop_id, public_id=reward_id)
     if active_only:
         query = query.filter(is_active=True)
     if for_update:
         query = query.select_for_update()
+    if with_tier:
+        query = query.select_related("minimum_tier")
     reward = await query.first()
     if reward is None:
         raise RewardNotFoundError("No active reward with that id exists")
@@ -235,3 +245,24 @@ async def list_rewards(*, shop_id: int, is_active: bool | None = None) -> list[R
     if is_active is not None:
         query = query.filter(is_active=is_active)
     return await query.order_by("points_cost", "id")
+
+
+async def page_rewards(
+    *,
+    shop_id: int,
+    is_active: bool | None = None,
+    sort: Sort = NEWEST_FIRST,
+    window: Window = Window(),  # noqa: B008  # frozen dataclass: an immutable default
+) -> Paged[Reward]:
+    """One page of the shop's rewards (the public API's list), each with its `minimum_tier`."""
+    query = Reward.filter(shop_id=shop_id)
+    if is_active is not None:
+        query = query.filter(is_active=is_active)
+    total = await query.count()
+    rows = (
+        await query.select_related("minimum_tier")
+        .order_by(*sort.order_by(REWARD_SORTS))
+        .offset(window.offset)
+        .limit(window.limit)
+    )
+    return Paged(list(rows), total)
