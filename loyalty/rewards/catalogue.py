@@ -85,10 +85,10 @@ def _fail(detail: str, name: str) -> ValidationError:
 def _check_amount(value: Decimal, name: str, *, places: int = 2) -> None:
     if not value.is_finite() or value <= 0:
         raise _fail(f"{name} must be greater than 0", name)
+    if value >= Decimal(10) ** 8:  # first: quantizing a huge value raises InvalidOperation
+        raise _fail(f"{name} is too large", name)
     if value != value.quantize(Decimal(1).scaleb(-places)):
         raise _fail(f"{name} has more than {places} decimal places", name)
-    if value >= Decimal(10) ** 8:
-        raise _fail(f"{name} is too large", name)
 
 
 def _check_count(value: int | None, name: str, *, low: int, high: int) -> None:

@@ -55,6 +55,7 @@ VARIABLE = replace(
         ({"is_variable": True}, "/min_points"),
         ({"minimum_subtotal": Decimal(0)}, "/minimum_subtotal"),
         ({"minimum_subtotal": Decimal("1e20")}, "/minimum_subtotal"),
+        ({"value": Decimal("1e30")}, "/value"),
         ({"minimum_subtotal": Decimal("10.001")}, "/minimum_subtotal"),
         (
             {
