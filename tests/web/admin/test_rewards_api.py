@@ -175,6 +175,14 @@ class TestCatalogue:
                 "validation_failed",
                 "greater than 0",
             ),
+            ({"minimum_subtotal": "1e20"}, "/minimum_subtotal", "validation_failed", "too large"),
+            ({"value": "1e30"}, "/value", "validation_failed", "value is too large"),
+            (
+                {"product_gids": ["gid://shopify/Product/" + "1" * 100]},
+                "/product_gids",
+                "validation_failed",
+                "not a Product gid",
+            ),
         ],
     )
     async def test_a_bad_field_is_a_422_at_that_field_and_writes_nothing(
