@@ -67,17 +67,23 @@ def _badge_color(value: str) -> str:
     return value.upper()
 
 
-def _multiplier(value: Any) -> Decimal:
-    # bool is an int subclass. A float goes through its shortest repr ("1.1", not
-    # 1.100000000000000088…), so no binary-float arithmetic ever touches the value.
+def exact_decimal(value: Any, problem: str = "must be a number or a decimal string") -> Decimal:
+    """A JSON number or a decimal string as a finite Decimal (ValueError(`problem`) otherwise).
+    bool is an int subclass. A float goes through its shortest repr ("1.1", not
+    1.100000000000000088…), so no binary-float arithmetic ever touches the value."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError("must be a number or a decimal string")
+        raise ValueError(problem)
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError("must be a number or a decimal string") from None
+        raise ValueError(problem) from None
     if not number.is_finite():
-        raise ValueError("must be a number or a decimal string")
+        raise ValueError(problem)
+    return number
+
+
+def _multiplier(value: Any) -> Decimal:
+    number = exact_decimal(value)
     if -number.as_tuple().exponent > 2:  # type: ignore[operator]  # finite: an int
         raise ValueError("must have at most 2 decimal places")
     if not tiers.MIN_MULTIPLIER <= number <= tiers.MAX_MULTIPLIER:

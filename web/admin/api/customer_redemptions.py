@@ -23,17 +23,14 @@ from loyalty.rewards.history import list_redemptions
 from loyalty.rewards.views import RedemptionView
 from web.admin.api.bodies import Body
 from web.admin.api.context import body_of, notify, shop, staff_user_id
+from web.admin.api.rewards_bodies import blank_is_none
 from web.errors import RequestError
 from web.http.jsonapi import document_response, resource
 from web.http.paging import page_of
 
 
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 class CancelRedemption(Body):
-    reason: Annotated[Str | None, Field(max_length=MAX_REASON), BeforeValidator(_blank_is_none)] = (
+    reason: Annotated[Str | None, Field(max_length=MAX_REASON), BeforeValidator(blank_is_none)] = (
         None
     )
 

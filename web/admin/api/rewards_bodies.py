@@ -10,7 +10,7 @@ collection and product gids as a list or as text with one per line (or comma sep
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -20,31 +20,23 @@ from pydantic import StrictStr as Str
 
 from loyalty.models import RewardKind
 from loyalty.rewards.catalogue import RewardFields
-from web.admin.api.bodies import Body
+from web.admin.api.bodies import Body, exact_decimal
 
 MAX_DESCRIPTION_LENGTH = 2000
 MAX_GIDS = 100
 
 
-def _decimal(value: Any) -> Decimal | None:
-    """A number or a decimal string; blank or null is "none". Never through binary floats."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError("must be a number")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError("must be a number") from None
-    if not number.is_finite():
-        raise ValueError("must be a number")
-    return number
-
-
-def _blank_is_none(value: Any) -> Any:
+def blank_is_none(value: Any) -> Any:
+    """An emptied form field (blank text) means "none"."""
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A number or a decimal string; blank or null is "none". Never through binary floats."""
+    value = blank_is_none(value)
+    return None if value is None else exact_decimal(value, "must be a number")
 
 
 def _gids(value: Any) -> Any:
@@ -57,8 +49,8 @@ def _gids(value: Any) -> Any:
 
 
 Amount = Annotated[Decimal | None, BeforeValidator(_decimal)]
-Count = Annotated[Int | None, BeforeValidator(_blank_is_none)]
-OptionalText = Annotated[Str | None, Field(max_length=255), BeforeValidator(_blank_is_none)]
+Count = Annotated[Int | None, BeforeValidator(blank_is_none)]
+OptionalText = Annotated[Str | None, Field(max_length=255), BeforeValidator(blank_is_none)]
 Gids = Annotated[
     list[Annotated[Str, Field(max_length=255)]], Field(max_length=MAX_GIDS), BeforeValidator(_gids)
 ]
