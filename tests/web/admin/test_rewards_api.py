@@ -310,6 +310,15 @@ class TestCatalogue:
         assert (foreign.name, foreign.is_active) == ("$5 off", False)
 
 
+    async def test_an_id_longer_than_any_is_404(self, admin: Admin, shop: Shop) -> None:
+        """Screened before the query (the column is 32 characters wide)."""
+        response = await admin.get("/rewards/" + "r" * 300)
+        assert response.status_code == 404 and error_of(response)["code"] == "reward_not_found"
+        cancel = await admin.post("/redemptions/" + "c" * 300 + "/cancel", {})
+        assert cancel.status_code == 404
+        assert error_of(cancel)["code"] == "redemption_not_found"
+
+
 class TestRedemptions:
     async def test_a_customers_redemptions_filtered_and_paged(
         self, admin: Admin, shop: Shop

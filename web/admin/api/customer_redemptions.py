@@ -6,10 +6,8 @@ points returned). Customers by Shopify id only, never an email; another shop's i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
-from pydantic import StrictStr as Str
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,21 +16,14 @@ from loyalty.clock import isoformat_z
 from loyalty.customers.identifiers import parse_shopify_id
 from loyalty.earning.award import Actor
 from loyalty.models import ActorType, RedemptionStatus
-from loyalty.rewards.cancel import MAX_REASON, cancel_redemption
+from loyalty.rewards.cancel import cancel_redemption
 from loyalty.rewards.history import list_redemptions
 from loyalty.rewards.views import RedemptionView
-from web.admin.api.bodies import Body
+from web.admin.api import bodies
 from web.admin.api.context import body_of, notify, shop, staff_user_id
-from web.admin.api.rewards_bodies import blank_is_none
 from web.errors import RequestError
 from web.http.jsonapi import document_response, resource
 from web.http.paging import page_of
-
-
-class CancelRedemption(Body):
-    reason: Annotated[Str | None, Field(max_length=MAX_REASON), BeforeValidator(blank_is_none)] = (
-        None
-    )
 
 
 def redemption_resource(view: RedemptionView) -> dict[str, Any]:
@@ -104,7 +95,7 @@ async def list_customer_redemptions(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    body = await body_of(request, CancelRedemption)
+    body = await body_of(request, bodies.CancelRedemption)
     done = await cancel_redemption(
         shop_id=shop(request).id,
         redemption_id=request.path_params["redemption_id"],

@@ -3,7 +3,7 @@ created, saved, switched on and off, and deleted (only a reward never redeemed: 
 refuses with `reward_in_use` otherwise; deactivating is the way to retire one).
 
 Every rule about a reward's fields is loyalty.rewards.catalogue's; this module turns the form's
-body into its `RewardFields` (web.admin.api.rewards_bodies) and renders what it returns.
+body into its `RewardFields` (web.admin.api.bodies.SaveReward) and renders what it returns.
 Each change owes a rewrite of the shop's programme metafield: the catalogue commits that
 intent with the change and the sweep dispatches it, as for rules and tiers (edits are rare and
 a few in a row coalesce into one write).
@@ -21,8 +21,8 @@ from tortoise.functions import Count
 from loyalty.clock import isoformat_z
 from loyalty.models import Redemption, Reward, VipTier
 from loyalty.rewards import catalogue
+from web.admin.api import bodies
 from web.admin.api.context import body_of, shop
-from web.admin.api.rewards_bodies import SaveReward
 from web.http.jsonapi import document_response, resource
 
 
@@ -106,13 +106,13 @@ async def get_reward(request: Request) -> Response:
 
 
 async def create_reward(request: Request) -> Response:
-    body = await body_of(request, SaveReward)
+    body = await body_of(request, bodies.SaveReward)
     reward = await catalogue.create_reward(shop_id=shop(request).id, data=body.fields())
     return await _render(request, reward, status=201)
 
 
 async def save_reward(request: Request) -> Response:
-    body = await body_of(request, SaveReward)
+    body = await body_of(request, bodies.SaveReward)
     reward = await catalogue.update_reward(
         shop_id=shop(request).id, reward_id=request.path_params["reward_id"], data=body.fields()
     )
