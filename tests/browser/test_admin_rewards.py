@@ -176,6 +176,9 @@ class TestCustomerRedemptions:
         await dialog.get_by_role("button", name="Cancel redemption").click()
 
         await expect(balance).to_have_text("700", timeout=10_000)
+        await expect(page.locator(".ab-toast")).to_contain_text(
+            "Redemption cancelled: the points are back"
+        )
         row = page.locator("[data-redemption]", has_text=code)
         await expect(row.locator("[data-status]")).to_have_text("Cancelled")
         await expect(row).to_contain_text("“Redeemed by mistake”")

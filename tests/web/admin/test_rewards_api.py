@@ -309,7 +309,6 @@ class TestCatalogue:
         await foreign.refresh_from_db()
         assert (foreign.name, foreign.is_active) == ("$5 off", False)
 
-
     async def test_an_id_longer_than_any_is_404(self, admin: Admin, shop: Shop) -> None:
         """Screened before the query (the column is 32 characters wide)."""
         response = await admin.get("/rewards/" + "r" * 300)

@@ -147,6 +147,28 @@ class TestCustomerPage:
         assert "Spent 100 points on a reward" in text
         assert "100 points returned (redemption cancelled)" in text
 
+    async def test_store_credit_says_the_points_wait_for_the_credit(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        credit = await reward(
+            shop,
+            name="Credit",
+            kind=RewardKind.STORE_CREDIT,
+            points_cost=300,
+            value=Decimal("3.00"),
+            code_validity_days=None,
+        )
+        customer = await customer_with_lots(shop, (300, None))
+        done = await redeem(
+            shop_id=shop.id,
+            identifier=str(customer.shopify_customer_id),
+            reward_id=credit.public_id,
+        )
+        html = (await client.get(url(f"/app/customers/{customer.shopify_customer_id}"))).text
+        assert f'data-api="POST /redemptions/{done.redemption.id}/cancel"' in html
+        assert "then the 300 points return" in text_of(html)
+        assert "the points return once Shopify takes the store credit back" in html
+
     async def test_no_redemptions_yet(self, client: httpx.AsyncClient, shop: Shop) -> None:
         customer = await customer_with_lots(shop, (10, None))
         html = (await client.get(url(f"/app/customers/{customer.shopify_customer_id}"))).text
