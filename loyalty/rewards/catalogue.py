@@ -42,10 +42,11 @@ VARIABLE_KINDS = frozenset({RewardKind.FIXED_AMOUNT, RewardKind.STORE_CREDIT})
 PER_PRODUCT_KINDS = frozenset(
     {RewardKind.FIXED_AMOUNT, RewardKind.PERCENTAGE, RewardKind.FREE_PRODUCT}
 )
+# Shopify ids are 64-bit (at most 20 digits), which also keeps a gid within its column.
 _GID = {
-    "variant": re.compile(r"^gid://shopify/ProductVariant/[0-9]+$"),
-    "product": re.compile(r"^gid://shopify/Product/[0-9]+$"),
-    "collection": re.compile(r"^gid://shopify/Collection/[0-9]+$"),
+    "variant": re.compile(r"^gid://shopify/ProductVariant/[0-9]{1,20}$"),
+    "product": re.compile(r"^gid://shopify/Product/[0-9]{1,20}$"),
+    "collection": re.compile(r"^gid://shopify/Collection/[0-9]{1,20}$"),
 }
 
 
@@ -87,10 +88,10 @@ def _fail(detail: str, name: str) -> ValidationError:
 def _check_amount(value: Decimal, name: str, *, places: int = 2) -> None:
     if not value.is_finite() or value <= 0:
         raise _fail(f"{name} must be greater than 0", name)
+    if value >= Decimal(10) ** 8:  # first: quantizing a huge value raises InvalidOperation
+        raise _fail(f"{name} is too large", name)
     if value != value.quantize(Decimal(1).scaleb(-places)):
         raise _fail(f"{name} has more than {places} decimal places", name)
-    if value >= Decimal(10) ** 8:
-        raise _fail(f"{name} is too large", name)
 
 
 def _check_count(value: int | None, name: str, *, low: int, high: int) -> None:
@@ -149,8 +150,8 @@ def validate(data: RewardFields) -> None:
     if data.is_variable:
         _check_variable(data)
     _check_value(data)
-    if data.minimum_subtotal is not None and data.minimum_subtotal <= 0:
-        raise _fail("minimum_subtotal must be greater than 0 (or none)", "minimum_subtotal")
+    if data.minimum_subtotal is not None:  # an amount like any other (its column's range)
+        _check_amount(data.minimum_subtotal, "minimum_subtotal")
     _check_applies_to(data)
     _check_count(data.code_validity_days, "code_validity_days", low=1, high=MAX_VALIDITY_DAYS)
     _check_count(data.per_customer_limit, "per_customer_limit", low=1, high=MAX_POINTS)

@@ -29,7 +29,7 @@ from loyalty.shops import api_keys
 from loyalty.shops.programme import MAX_POINTS_EXPIRY_DAYS
 from loyalty.tiers import configuration as tiers
 from loyalty.tiers import preview as tier_preview
-from web.admin import charts
+from web.admin import charts, reward_pages
 from web.admin import text as admin_text
 from web.admin.documents import AdminDocument, open_document, render_document
 from web.http.params import screen_params
@@ -276,6 +276,9 @@ async def customer_context(request: Request, document: AdminDocument) -> dict[st
         "customer": detail.customer,
         "describe": admin_text.activity_sentence,
         "entry_label": admin_text.entry_label,
+        **await reward_pages.customer_redemptions(
+            document.shop, detail.customer.shopify_customer_id
+        ),
     }
 
 
@@ -324,6 +327,7 @@ PAGES: list[tuple[str, str, PageContext, str]] = [
     ("/app/tiers", "app/tiers.html", tiers_context, "admin.tiers"),
     ("/app/tiers/new", "app/tier_form.html", new_tier_context, "admin.tiers.new"),
     ("/app/tiers/{tier_id}", "app/tier_form.html", edit_tier_context, "admin.tiers.edit"),
+    *reward_pages.PAGES,  # the rewards catalogue
     ("/app/customers", "app/customers.html", customers_context, "admin.customers"),
     ("/app/customers/{customer_id}", "app/customer.html", customer_context, "admin.customers.show"),
     ("/app/integrations", "app/integrations.html", integrations_context, "admin.integrations"),
