@@ -176,6 +176,14 @@ def steer(case: Any, known: dict[str, list[Any]], n: int) -> None:
             attributes["is_excluded"] = False  # keep the seeded customers able to earn
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def harden(schema: Any) -> None:
     """One case in three gets one hostile part (body field, query or path parameter)."""
 
@@ -194,7 +202,10 @@ def harden(schema: Any) -> None:
             return case
         part = draw(st.sampled_from(parts))
         if part == "body":
-            name = draw(st.sampled_from(sorted(case.body)) | hostile.texts)
+            # A field *name* schemathesis can revalidate: its jsonschema-rs validator raises on
+            # a lone surrogate in a key before sending. Such keys are sent by
+            # tests/security/test_no_server_errors.py, which builds its own requests.
+            name = draw(st.sampled_from(sorted(case.body)) | hostile.texts.filter(_encodable))
             case.body[name] = draw(hostile.json_values)
         elif part == "query":
             case.query[draw(st.sampled_from(sorted(case.query)))] = draw(hostile.url_texts)
