@@ -11,6 +11,9 @@ extension, and nothing else:
   Shopify provides (`customer`, `shop`, `routes`, `request`, `block`) with the app-owned
   metafields built from the database by the app's own metafield writers (loyalty/sync), so the
   blocks are tested against the documents Shopify really receives.
+- **The cart's discount link**: `/discount/CODE?redirect=/cart` applies a code to the shopper's
+  cart (a cookie, as Shopify's session does) and the cart page shows it applied only when the
+  Admin API stand-in (`Storefront.shopify`) holds that code, active: what checkout would accept.
 - **The app proxy**: `/apps/loyalty/*` is forwarded to the live app's `/proxy/*` exactly as
   Shopify forwards it: the path tail and query kept, `shop`, `logged_in_customer_id` (blank for a
   visitor), `path_prefix` and `timestamp` added, the query signed with the app's secret
@@ -46,7 +49,7 @@ from liquid.exceptions import LiquidSyntaxError
 from liquid.token import TOKEN_EOF, TOKEN_TAG
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -54,6 +57,7 @@ from loyalty.clock import utcnow
 from loyalty.models import Customer, Shop
 from loyalty.sync import metafields, shop_metafields
 from loyalty.sync.state import load_states
+from standins.shopify_admin import ShopifyAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "extensions" / "loyalty-widget"
@@ -208,6 +212,7 @@ async def liquid_globals(
     locale: str,
     with_programme: bool,
     customer_overrides: dict[str, Any] | None = None,
+    page_type: str = "index",
 ) -> dict[str, Any]:
     shop_metafields: dict[str, Any] = {}
     if with_programme:
@@ -234,8 +239,9 @@ async def liquid_globals(
             "account_url": "/account",
             "account_login_url": "/account/login",
             "account_register_url": "/account/register",
+            "cart_url": "/cart",
         },
-        "request": {"locale": {"iso_code": locale}},
+        "request": {"locale": {"iso_code": locale}, "page_type": page_type},
     }
 
 
@@ -275,6 +281,7 @@ class Storefront:
     proxy_down: bool = False  # Shopify's own error page instead of the app's answer
     proxy_gate: asyncio.Event | None = None  # while set and not released, proxy requests wait
     forwarded: list[Forwarded] = field(default_factory=list)
+    shopify: ShopifyAdmin | None = None  # where the cart looks a discount code up
 
     def hold_proxy(self) -> asyncio.Event:
         self.proxy_gate = asyncio.Event()
@@ -291,10 +298,33 @@ class Storefront:
             locale=self.locale,
             with_programme=self.with_programme,
             customer_overrides=self.customer_overrides,
+            page_type=PAGE_TYPES.get(request.url.path, "page"),
         )
         sections = "".join(liquid.render_block(name, context) for name in blocks)
+        if request.url.path == "/cart":
+            sections = self.cart(request.cookies.get("discount_code")) + sections
         embed = liquid.render_block("loyalty-launcher", context)
         return HTMLResponse(PAGE.format(locale=self.locale, main=sections, embed=embed))
+
+    def cart(self, code: str | None) -> str:
+        """The cart's summary: the discount code applied, if Shopify would accept it."""
+        found = self.shopify.discount_codes.get(code) if self.shopify and code else None
+        if code is None:
+            line = "No discount applied"
+        elif found is not None and found.status == "ACTIVE":
+            line = f"Discount {html.escape(code)} applied"
+        else:
+            line = f"Discount code {html.escape(code)} is not valid"
+        return CART.format(line=line)
+
+    async def apply_discount(self, request: Request) -> Response:
+        """Shopify's `/discount/CODE?redirect=PATH`: the code goes on the cart, then PATH."""
+        target = request.query_params.get("redirect", "/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        response = RedirectResponse(target, status_code=302)
+        response.set_cookie("discount_code", request.path_params["code"], samesite="lax")
+        return response
 
     async def proxy(self, request: Request) -> Response:
         if self.proxy_gate is not None:
@@ -332,6 +362,7 @@ class Storefront:
             routes=[
                 Route(f"{PROXY_PREFIX}/{{tail:path}}", self.proxy, methods=["GET", "POST"]),
                 Mount(ASSETS_URL, app=StaticFiles(directory=EXTENSION / "assets")),
+                Route("/discount/{code}", self.apply_discount),
                 *(Route(path, self.page) for path in PAGES),
             ]
         )
@@ -342,7 +373,12 @@ PAGES = {
     "/": [],
     "/pages/rewards": ["ways-to-earn"],
     "/account": ["points-balance"],
+    "/cart": ["rewards"],
 }
+PAGE_TYPES = {"/": "index", "/account": "customers/account", "/cart": "cart"}
+
+CART = """<section class="hero cart"><h1>Your cart</h1>
+<p>Wool scarf × 1 — $40.00</p><p data-cart-discount>{line}</p></section>"""
 
 PAGE = """<!doctype html>
 <html lang="{locale}">
@@ -368,7 +404,8 @@ PAGE = """<!doctype html>
 </head>
 <body>
 <header class="header"><strong>Demo store</strong>
-  <nav><a href="/">Home</a><a href="/pages/rewards">Rewards</a><a href="/account">Account</a></nav>
+  <nav><a href="/">Home</a><a href="/pages/rewards">Rewards</a><a href="/account">Account</a>
+    <a href="/cart">Cart</a></nav>
 </header>
 <main>
   <section class="hero"><h1>Autumn collection</h1><p>Warm layers for cooler days.</p></section>

@@ -435,7 +435,8 @@ class TestVisitor:
         await expect(dialog.locator("[data-lw-tiers]")).to_contain_text("Bronze")
         await expect(dialog.locator("[data-lw-tiers]")).to_contain_text("Silver")
         await expect(dialog.locator("[data-lw-tiers]")).to_contain_text("From 500 points")
-        assert {f.path for f in front.forwarded} == {"customer", "earning-rules"}
+        # Only what a visitor may read (the panel's rewards list too; never "my rewards").
+        assert {f.path for f in front.forwarded} == {"customer", "earning-rules", "rewards"}
 
     async def test_the_storefront_language_is_used(
         self, front: Storefront, tab: Page, programme: Programme
