@@ -149,6 +149,8 @@ class TestRedeem:
 
         await expect(tab).to_have_url(f"{front.url}/cart")
         await expect(tab.locator("[data-cart-discount]")).to_have_text(f"Discount {code} applied")
+        await expect(mine).to_contain_text(code)  # the page's lists loaded again
+        await expect(item(block, "$5 off")).to_contain_text("300 points more to go")
         await tab.screenshot(path=screenshot_path("storefront-rewards-cart"))
         assert shopify.rejected == []
 
