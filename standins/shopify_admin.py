@@ -188,8 +188,9 @@ class ShopifyAdmin(ShopModel):
 
 
 def _resolve(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
-    """Root fields call the model; other fields read the model's dicts. A field the model has
-    no value for is an error naming it, so no test passes on a made-up answer."""
+    """Root fields call the model; other fields read the model's dicts (calling the value with
+    the field's arguments when it is a function). A field the model has no value for is an
+    error naming it, so no test passes on a made-up answer."""
     name = info.field_name
     if isinstance(source, Root):
         method = getattr(source, name, None)
@@ -197,5 +198,6 @@ def _resolve(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
             raise not_modelled(f"{info.parent_type.name}.{name}")
         return method(**args)
     if isinstance(source, Mapping) and name in source:
-        return source[name]
+        value = source[name]
+        return value(**args) if callable(value) else value  # a field that takes arguments
     raise not_modelled(f"{info.parent_type.name}.{name}")

@@ -9,6 +9,8 @@ these in), behaving as Shopify does for what the app sends:
   `discountOnQuantity`, a customer that does not exist. Nothing is written on an error.
 - `codeDiscountNodeByCode` (case-insensitive), `discountCodeDeactivate` (an ACTIVE code becomes
   EXPIRED with `endsAt` now; an unknown id is a userError on `id`).
+- `customer(id) { storeCreditAccounts { nodes { balance transactions(query: "type:credit"
+  |"type:debit", reverse) } } }`: the customer's accounts and their transactions, oldest first.
 - `storeCreditAccountCredit` / `storeCreditAccountDebit` by customer id or account id: one
   account per (owner, currency), opened by the first credit; a debit beyond the balance is
   `INSUFFICIENT_FUNDS`, an unknown account `ACCOUNT_NOT_FOUND`, a non-positive amount
@@ -185,6 +187,19 @@ class RewardsRoot:
             return f"Customer with id {gid.rsplit('/', 1)[-1]} does not exist"
         return None
 
+    def customer(self, id: str) -> dict[str, Any] | None:
+        owner = self.admin.owner(id)
+        if owner is None or owner.get("__typename") != "Customer":
+            return None
+        accounts = [a for a in self.admin.store_credit_accounts if a.owner == id]
+
+        def store_credit_accounts(first: int | None = None, **others: Any) -> dict[str, Any]:
+            if any(value is not None for value in others.values()) or first is None:
+                raise not_modelled("storeCreditAccounts arguments other than first")
+            return {"nodes": [_account_node(a) for a in accounts[:first]]}
+
+        return owner | {"storeCreditAccounts": store_credit_accounts}
+
     def storeCreditAccountCredit(self, id: str, creditInput: dict[str, Any]) -> dict[str, Any]:
         if set(creditInput) - {"creditAmount", "notify"}:
             raise not_modelled("storeCreditAccountCredit inputs other than creditAmount, notify")
@@ -243,6 +258,31 @@ class RewardsRoot:
         }
         account.transactions.append(transaction)
         return {"storeCreditAccountTransaction": transaction, "userErrors": []}
+
+
+def _account_node(account: StoreCreditAccount) -> dict[str, Any]:
+    def transactions(
+        first: int | None = None, reverse: bool = False, query: str | None = None, **others: Any
+    ) -> dict[str, Any]:
+        kinds = {"type:credit": "Credit", "type:debit": "Debit", None: ""}
+        if (
+            query not in kinds
+            or first is None
+            or others.pop("sortKey", "CREATED_AT") != "CREATED_AT"
+        ):
+            raise not_modelled("transactions other than first, reverse, query type:credit|debit")
+        if any(value is not None for value in others.values()):
+            raise not_modelled("transactions paging")
+        wanted = f"StoreCreditAccount{kinds[query]}"
+        chosen = [t for t in account.transactions if t["__typename"].startswith(wanted)]
+        return {"nodes": (chosen[::-1] if reverse else chosen)[:first]}
+
+    return {
+        "__typename": "StoreCreditAccount",
+        "id": account.id,
+        "balance": {"amount": str(account.balance), "currencyCode": account.currency},
+        "transactions": transactions,
+    }
 
 
 _MODELLED_INPUTS = {

@@ -106,6 +106,11 @@ class Redemption(Model):
     shopify_status = fields.CharEnumField(CodeStatus, max_length=16, default=CodeStatus.PENDING)
     shopify_discount_gid = fields.CharField(max_length=128, null=True)
     store_credit_transaction_gid = fields.CharField(max_length=128, null=True)
+    store_credit_debit_gid = fields.CharField(max_length=128, null=True)  # a cancel's debit
+    # When the job first asked Shopify for the store credit, and for its debit: Shopify offers
+    # no idempotency key there, so a retry looks for a transaction made since (the adapter).
+    credit_attempted_at = fields.DatetimeField(null=True)
+    debit_attempted_at = fields.DatetimeField(null=True)
     # Which lots the points came from ([[entry id, points], …]; points taken from a balance
     # no lot held are listed under 0), so a refund puts them back where they were.
     spent_lots: fields.JSONField[list[list[int]]] = fields.JSONField(default=list)

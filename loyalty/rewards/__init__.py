@@ -19,7 +19,8 @@ proxy and the admin call these and nothing below them):
 - `expiry`: active codes past `expires_at` expire (points back only if the shop says so);
 - `refunds`: giving a redemption's points back, exactly once (the one home of that rule);
 - `history`: a customer's redemptions, filtered and paged;
-- `views`: a redemption as every surface shows it; `spec`: the discount Shopify is asked for.
+- `views`: a redemption as every surface shows it; `spec`: the discount Shopify is asked for;
+  `store_credit`: the credit and its debit, safe to retry though Shopify has no key for them.
 
 Balances, lots and activity rows are written by loyalty.ledger only.
 """

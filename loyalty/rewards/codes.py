@@ -14,10 +14,11 @@ Intents (`{"redemption_id": …, "action": …}`, written with the change that o
 
 Exactly once, safe to run twice: runs are loyalty.sync.batch runs (owned claims, one run at a
 time per customer, a customer's intents in the order written); `create` does nothing once
-`shopify_status` left `pending`, and the adapter itself recognises a code (or a credit key) it
-already made, so a run that died after Shopify answered but before recording it creates no
-second discount. Transient failures (network, 5xx, throttling) count an attempt and hold the
-shop's work for the outbox's backoff; re-authorisation holds it too.
+`shopify_status` left `pending`, and a code already made is found in Shopify by the adapter
+(a store credit by the time of the first attempt, loyalty.rewards.store_credit), so a run that
+died after Shopify answered but before recording it makes no second discount or credit.
+Transient failures (network, 5xx, throttling) count an attempt and hold the shop's work for the
+outbox's backoff; re-authorisation holds it too.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ from loyalty.models import (
 )
 from loyalty.outbox.claims import ClaimedIntent
 from loyalty.outbox.process import RetryLater
+from loyalty.rewards import store_credit
 from loyalty.rewards.refunds import return_redemption_points
-from loyalty.rewards.spec import customer_gid, discount_spec
+from loyalty.rewards.spec import discount_spec
 from loyalty.shopify import discounts
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
 from loyalty.shopify.discounts import DiscountRefused
@@ -136,18 +138,11 @@ class _Worker:
             await _mark(redemption, CodeStatus.FAILED)  # cancelled before its code was made
             return
         if redemption.kind == RewardKind.STORE_CREDIT:
-            credit = await discounts.credit_store_credit(
-                self.admin,
-                self.shop.id,
-                customer_gid=customer_gid(redemption.customer),
-                amount=redemption.value,
-                currency=redemption.currency_code or self.shop.currency_code,
-                key=redemption.public_id,
-            )
-            if isinstance(credit, DiscountRefused):
-                await self._give_up(redemption, credit.message, credit.codes)
+            credited = await store_credit.credit(self.admin, self.shop, redemption)
+            if isinstance(credited, DiscountRefused):
+                await self._give_up(redemption, credited.message, credited.codes)
                 return
-            await _mark(redemption, CodeStatus.CREATED, credit_gid=credit.transaction_gid)
+            await _mark(redemption, CodeStatus.CREATED, credit_gid=credited.transaction_gid)
             return
         try:
             spec = discount_spec(redemption)
@@ -172,16 +167,10 @@ class _Worker:
         if redemption.status != RedemptionStatus.CANCELLED:
             return  # the cancellation was undone (a refused debit, already handled)
         if redemption.shopify_status == CodeStatus.CREATED:
-            debit = await discounts.debit_store_credit(
-                self.admin,
-                self.shop.id,
-                customer_gid=customer_gid(redemption.customer),
-                amount=redemption.value,
-                currency=redemption.currency_code or self.shop.currency_code,
-                key=f"{redemption.public_id}:cancel",
-            )
-            if isinstance(debit, DiscountRefused):
-                await self._undo_cancel(redemption, debit.message)
+            debited = await store_credit.debit(self.admin, self.shop, redemption)
+            if isinstance(debited, DiscountRefused):
+                await store_credit.forget_debit_attempt(redemption)
+                await self._undo_cancel(redemption, debited.message)
                 return
         else:
             await _mark(redemption, CodeStatus.FAILED)  # never credited: nothing to take back

@@ -9,12 +9,16 @@ Guarantees:
 - Transient failures (network, 5xx, 429, `THROTTLED` beyond AdminApi's retries) raise
   AdminApi's exceptions (`ShopifyUnavailableError`, `ShopReauthRequiredError`) for the job to
   retry; Shopify's `userErrors` are permanent and come back as `DiscountRefused`.
-- Store credit (`credit_store_credit`, `debit_store_credit`) is NOT idempotent in Shopify:
-  the 2026-10 Admin schema gives `storeCreditAccountCredit`/`Debit` no idempotency key, does
-  not list them among the mutations taking `@idempotent(key:)`, and a store credit
-  transaction carries no field of ours (no note, reference or metafield) to find it by. A
-  call that raised after Shopify committed (answer lost) and is retried moves the credit
-  twice; `key` is only logged. The caller records `transaction_gid` as soon as it returns.
+- Store credit (`credit_store_credit`, `debit_store_credit`): Shopify offers no idempotency
+  for it. The 2026-10 Admin schema gives `storeCreditAccountCredit`/`Debit` no key argument,
+  does not list them among the mutations taking `@idempotent(key:)`, and a transaction has no
+  field of ours (no note, reference or metafield) to find it by. What it allows: reading the
+  customer's accounts' transactions. So a caller that may have reached Shopify before (it
+  recorded the time of its first attempt, `since`) is answered with the transaction of the
+  same kind, amount and currency made since then, if there is one (`already_done`), instead
+  of a second one; transactions the caller knows belong to other operations are `exclude`d.
+  Without `since` a second call is a second credit. Exact only while one operation per
+  customer runs at a time (the caller's lease) and the caller excludes its other ones.
 
 The GraphQL documents live in loyalty/shopify/operations.py; the variables are built here by
 `discount_request`, which the contract tests validate against the pinned Admin schema.
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import partial
@@ -40,6 +44,7 @@ from loyalty.shopify.operations import (
     DISCOUNT_FREE_SHIPPING_CREATE,
     STORE_CREDIT_CREDIT,
     STORE_CREDIT_DEBIT,
+    STORE_CREDIT_TRANSACTIONS,
     Operation,
 )
 
@@ -49,6 +54,7 @@ TAKEN = "TAKEN"  # DiscountErrorCode: "The input value is already taken."
 # A free product is a BXGY discount, which cannot apply to "all items": with no minimum order
 # it asks the customer to buy at least this much of the qualifying items.
 LEAST_PURCHASE = Decimal("0.01")
+CLOCK_SKEW = timedelta(minutes=2)  # how far Shopify's createdAt may lag our clock
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,7 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
         },
     }
     minimum = (
-        {"subtotal": {"greaterThanOrEqualToSubtotal": str(spec.minimum_subtotal)}}
+        {"subtotal": {"greaterThanOrEqualToSubtotal": _decimal(spec.minimum_subtotal)}}
         if spec.minimum_subtotal is not None
         else None
     )
@@ -157,7 +163,7 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
         return DISCOUNT_FREE_SHIPPING_CREATE, {"freeShippingCodeDiscount": body}
     if spec.kind is DiscountKind.FREE_PRODUCT:
         assert spec.free_variant_gid is not None  # checked when the spec was built
-        buys = {"amount": str(spec.minimum_subtotal or LEAST_PURCHASE)}
+        buys = {"amount": _decimal(spec.minimum_subtotal or LEAST_PURCHASE)}
         body = common | {
             "customerBuys": {"value": buys, "items": _items(spec)},
             "customerGets": {
@@ -171,11 +177,16 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
         # Shopify takes a fraction (0.00-1.00); 12.5 % is 0.125, exact in a float's 17 digits.
         value: dict[str, Any] = {"percentage": float(spec.value / 100)}
     else:
-        value = {"discountAmount": {"amount": str(spec.value), "appliesOnEachItem": False}}
+        value = {"discountAmount": {"amount": _decimal(spec.value), "appliesOnEachItem": False}}
     body = common | {"customerGets": {"value": value, "items": _items(spec)}}
     if minimum:
         body["minimumRequirement"] = minimum
     return DISCOUNT_BASIC_CREATE, {"basicCodeDiscount": body}
+
+
+def _decimal(value: Decimal) -> str:
+    """Shopify's Decimal scalar as plain digits: `Decimal("1E+1")` is "10", never "1E+1"."""
+    return format(value, "f")
 
 
 def _items(spec: DiscountSpec) -> dict[str, Any]:
@@ -247,13 +258,16 @@ async def deactivate_discount_code(admin: AdminApi, shop_id: int, discount_gid: 
 
 
 def _is_missing(error: dict[str, Any]) -> bool:
-    return error.get("field") == ["id"] and "does not exist" in str(error.get("message"))
+    # Shopify's wording for an unknown id is not documented: any error on `id` means there is
+    # no such discount to deactivate (the stand-in answers "Discount does not exist" on `id`).
+    message = str(error.get("message")).lower()
+    return error.get("field") == ["id"] or "does not exist" in message or "not found" in message
 
 
 @dataclass(frozen=True)
 class StoreCreditDone:
     transaction_gid: str
-    already_done: bool = False  # never True today: Shopify offers no way to find a past one
+    already_done: bool = False  # found: made by an earlier attempt since `since`, not now
 
 
 def store_credit_request(
@@ -262,7 +276,7 @@ def store_credit_request(
     """Variables for STORE_CREDIT_CREDIT or STORE_CREDIT_DEBIT on the customer's account in
     `currency` (Shopify opens it on the first credit)."""
     name = "credit" if operation is STORE_CREDIT_CREDIT else "debit"
-    money = {"amount": str(amount), "currencyCode": currency}
+    money = {"amount": _decimal(amount), "currencyCode": currency}
     return {"id": customer_gid, f"{name}Input": {f"{name}Amount": money}}
 
 
@@ -274,8 +288,16 @@ async def _store_credit(
     amount: Decimal,
     currency: str,
     key: str,
+    since: datetime | None = None,
+    exclude: frozenset[str] = frozenset(),
     operation: Operation,
 ) -> StoreCreditDone | DiscountRefused:
+    if since is not None:
+        kind = "credit" if operation is STORE_CREDIT_CREDIT else "debit"
+        made = await _made_since(admin, shop_id, kind, customer_gid, amount, currency, since)
+        if found := next((gid for gid in made if gid not in exclude), None):
+            log.info("shop %s: %s %s was done: %s", shop_id, operation.name, key, found)
+            return StoreCreditDone(found, already_done=True)
     variables = store_credit_request(operation, customer_gid, amount, currency)
     data = await admin.execute(shop_id, operation, variables)
     payload = next(iter(data.values()), None) or {}
@@ -290,8 +312,35 @@ async def _store_credit(
     return StoreCreditDone(str(transaction["id"]))
 
 
-# credit_store_credit(admin, shop_id, *, customer_gid, amount, currency, key): add `amount` of
-# store credit in `currency` (not idempotent: see the module's docstring).
+async def _made_since(
+    admin: AdminApi,
+    shop_id: int,
+    kind: str,
+    customer_gid: str,
+    amount: Decimal,
+    currency: str,
+    since: datetime,
+) -> list[str]:
+    """The customer's `kind` transactions of exactly `amount` in `currency` made since `since`
+    (less CLOCK_SKEW: Shopify's clock is not ours), oldest first."""
+    variables = {"customer": customer_gid, "query": f"type:{kind}"}
+    data = await admin.execute(shop_id, STORE_CREDIT_TRANSACTIONS, variables)
+    accounts = ((data.get("customer") or {}).get("storeCreditAccounts") or {}).get("nodes") or []
+    earliest = since - CLOCK_SKEW
+    found = [
+        (datetime.fromisoformat(t["createdAt"]), str(t["id"]))
+        for account in accounts
+        for t in (account.get("transactions") or {}).get("nodes") or []
+        if t["amount"]["currencyCode"] == currency
+        and abs(Decimal(str(t["amount"]["amount"]))) == amount
+        and datetime.fromisoformat(t["createdAt"]) >= earliest
+    ]
+    return [gid for _, gid in sorted(found)]
+
+
+# credit_store_credit(admin, shop_id, *, customer_gid, amount, currency, key, since=None,
+# exclude=frozenset()): add `amount` of store credit in `currency`; safe to repeat only with
+# `since` (see the module's docstring).
 credit_store_credit = partial(_store_credit, operation=STORE_CREDIT_CREDIT)
 # debit_store_credit(…the same…): take it back; Shopify refuses (`INSUFFICIENT_FUNDS`) below a
 # zero balance, which comes back as DiscountRefused (the customer has spent it).

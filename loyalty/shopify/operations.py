@@ -199,6 +199,37 @@ STORE_CREDIT_DEBIT = _mutation(
     "Take back a cancelled store-credit reward (refused below a zero balance).",
 )
 
+# The credits (or debits) of a customer's store credit accounts, newest first: how a retried
+# credit finds the one an earlier attempt made (the transactions carry no key of ours). Five
+# accounts (one per currency) and 50 transactions each keep it near 520 points, under
+# Shopify's single-query maximum of 1,000.
+STORE_CREDIT_TRANSACTIONS = Operation(
+    name="LoyaltyStoreCreditTransactions",
+    document="""
+query LoyaltyStoreCreditTransactions($customer: ID!, $query: String!) {
+  customer(id: $customer) {
+    storeCreditAccounts(first: 5) {
+      nodes {
+        balance { currencyCode }
+        transactions(first: 50, reverse: true, query: $query) {
+          nodes {
+            __typename
+            createdAt
+            amount { amount currencyCode }
+            ... on StoreCreditAccountCreditTransaction { id }
+            ... on StoreCreditAccountDebitTransaction { id }
+          }
+        }
+      }
+    }
+  }
+}
+""",
+    purpose="Before repeating a store credit (or debit) whose earlier attempt may have reached "
+    "Shopify, find that attempt's transaction: same kind, amount and currency, since then.",
+    docs=f"{ADMIN_DOCS}/objects/StoreCreditAccount",
+)
+
 OPERATIONS: tuple[Operation, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, Operation)
 )

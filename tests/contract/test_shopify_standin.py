@@ -290,3 +290,69 @@ class TestQueriesAndCost:
         now[0] += 5.0
         assert "data" in set_metafields(shopify, points("2"))
         assert shopify.metafield(CUSTOMER, "points") == "2"
+
+
+class TestDiscountCodesAndStoreCredit:
+    """standins/shopify_rewards.py: what Shopify answers for codes and store credit."""
+
+    @staticmethod
+    def basic(**overrides: Any) -> dict[str, Any]:
+        from loyalty.shopify.discounts import discount_request
+        from tests.loyalty.shopify.test_discounts import spec
+
+        _, variables = discount_request(spec())
+        return {"basicCodeDiscount": variables["basicCodeDiscount"] | overrides}
+
+    def create(self, shopify: ShopifyAdmin, **overrides: Any) -> dict[str, Any] | None:
+        """The payload, or None when the stand-in answered with errors instead."""
+        from loyalty.shopify.operations import DISCOUNT_BASIC_CREATE
+
+        answer = ask(shopify, DISCOUNT_BASIC_CREATE.document, **self.basic(**overrides))
+        payload: dict[str, Any] | None = (answer.get("data") or {}).get("discountCodeBasicCreate")
+        return payload
+
+    def test_a_taken_code_is_shopifys_user_error_whatever_its_case(self) -> None:
+        shopify = ShopifyAdmin()
+        assert (self.create(shopify) or {}).get("userErrors") == []
+        second = self.create(shopify, code="loy-7q2kd9")
+        assert second == {
+            "codeDiscountNode": None,
+            "userErrors": [
+                {
+                    "field": ["basicCodeDiscount", "code"],
+                    "message": "Code must be unique. Please try a different code.",
+                    "code": "TAKEN",
+                    "extraInfo": None,
+                }
+            ],
+        }
+        assert list(shopify.discount_codes) == ["LOY-7Q2KD9"]
+
+    def test_what_the_model_does_not_know_is_an_error_not_a_success(self) -> None:
+        shopify = ShopifyAdmin(expect_errors=True)
+        assert self.create(shopify, tags=["loyalty"]) is None
+        [error] = shopify.calls[-1].payload["errors"]
+        assert "does not model discount inputs ['tags']" in error["message"]
+        segments = {"customerSegments": {"add": ["gid://shopify/Segment/1"]}}
+        assert self.create(shopify, context=segments) is None
+        [error] = shopify.calls[-1].payload["errors"]
+        assert "does not model a discount context" in error["message"]
+        assert shopify.discount_codes == {}
+
+    def test_an_end_before_the_start_and_a_percentage_over_one_are_refused(self) -> None:
+        shopify = ShopifyAdmin()
+        late = self.create(shopify, endsAt="2026-01-01T00:00:00+00:00") or {}
+        assert [e["code"] for e in late["userErrors"]] == ["END_DATE_BEFORE_START_DATE"]
+        gets = {"value": {"percentage": 1.5}, "items": {"all": True}}
+        over = self.create(shopify, customerGets=gets) or {}
+        assert [e["code"] for e in over["userErrors"]] == ["VALUE_OUTSIDE_RANGE"]
+        assert shopify.discount_codes == {}
+
+    def test_deactivating_an_unknown_discount_is_a_user_error_on_id(self) -> None:
+        from loyalty.shopify.operations import DISCOUNT_DEACTIVATE
+
+        answer = ask(
+            ShopifyAdmin(), DISCOUNT_DEACTIVATE.document, id="gid://shopify/DiscountCodeNode/9"
+        )
+        [error] = answer["data"]["discountCodeDeactivate"]["userErrors"]
+        assert error["field"] == ["id"]

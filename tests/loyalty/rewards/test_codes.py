@@ -23,6 +23,7 @@ from loyalty.models import (
     OutboxIntent,
     Redemption,
     RedemptionStatus,
+    Reward,
     RewardKind,
     Shop,
 )
@@ -294,3 +295,34 @@ async def test_the_periodic_expiry_job_queues_the_syncs_it_owes(deps: JobDeps) -
     assert [(j.job, j.kwargs) for j in queue.jobs] == [
         (JobName.SYNC_SHOPIFY_METAFIELDS, {"shop_id": shop.id})
     ]
+
+
+async def test_a_credit_whose_answer_was_lost_is_found_not_given_twice(deps: JobDeps) -> None:
+    """Shopify made the credit but the run died before recording it: the retry finds the
+    transaction made since its first attempt instead of crediting again; another
+    redemption's credit of the same amount is never taken for it."""
+    shop, customer, shopify = await shop_and_customer()
+    gid = f"gid://shopify/Customer/{customer.shopify_customer_id}"
+    first = await redeemed(shop, customer, kind=RewardKind.STORE_CREDIT, value=Decimal(10))
+    await run(deps, shop, shopify)
+    offer = await Reward.get(id=first.reward_id)
+    done = await redeem(shop_id=shop.id, identifier=customer.email or "", reward_id=offer.public_id)
+    second = await Redemption.get(public_id=done.redemption.id)
+    await run(deps, shop, shopify)
+    assert shopify.store_credit_balance(gid, "USD") == Decimal(20)
+    made = await Redemption.get(id=second.id)
+    await Redemption.filter(id=second.id).update(
+        shopify_status=CodeStatus.PENDING, store_credit_transaction_gid=None
+    )
+    await OutboxIntent.filter(shop_id=shop.id, job=str(JOB)).update(**reopened(second.redeemed_at))
+
+    await run(deps, shop, shopify)
+
+    assert shopify.store_credit_balance(gid, "USD") == Decimal(20)  # not 30
+    again = await Redemption.get(id=second.id)
+    assert again.shopify_status is CodeStatus.CREATED
+    assert again.store_credit_transaction_gid == made.store_credit_transaction_gid
+    assert (
+        made.store_credit_transaction_gid
+        != (await Redemption.get(id=first.id)).store_credit_transaction_gid
+    )

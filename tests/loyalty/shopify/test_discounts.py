@@ -158,6 +158,12 @@ class TestCreate:
         await create(admin, shipping, spec(DiscountKind.FREE_SHIPPING))
         assert shipping.discount_codes["LOY-7Q2KD9"].typename == "DiscountCodeFreeShipping"
 
+    def test_amounts_are_sent_as_plain_digits(self) -> None:
+        """A Decimal in exponent form (what arithmetic can produce) is sent as digits."""
+        _, variables = discount_request(spec(value=Decimal("1E+1")))
+        amount = variables["basicCodeDiscount"]["customerGets"]["value"]["discountAmount"]
+        assert amount["amount"] == "10"
+
     async def test_combines_with_is_sent_as_asked(
         self, shop_id: int, admin: AdminApi, shopify: ShopifyAdmin
     ) -> None:
@@ -277,7 +283,7 @@ class TestRefusals:
         """The create reached Shopify but its answer was lost (the job dies): the re-run finds
         the code. Here: the create commits, then every answer is a 503."""
         with respx.mock(assert_all_called=True) as mock:
-            mock.post(GRAPHQL_URL).mock(side_effect=_lose_answers_after(shopify, "Create"))
+            mock.post(GRAPHQL_URL).mock(side_effect=lose_answers_after(shopify, "Create"))
             with pytest.raises(ShopifyUnavailableError):
                 await create_discount_code(admin, shop_id, spec())
         assert len(shopify.discount_codes) == 1
@@ -312,7 +318,7 @@ def _create_body(the_spec: DiscountSpec) -> dict[str, Any]:
     return {"query": operation.document, "variables": variables}
 
 
-def _lose_answers_after(shopify: ShopifyAdmin, name_part: str) -> Any:
+def lose_answers_after(shopify: ShopifyAdmin, name_part: str) -> Any:
     """Answer normally until an operation whose name contains `name_part` has run, then 503."""
     lost = False
 
