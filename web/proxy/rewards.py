@@ -6,12 +6,12 @@
   (loyalty.rewards.redeem), 201 with the code as soon as the transaction commits;
 - GET  /proxy/my-rewards: the shopper's active codes ("my rewards").
 
-Acts only for the signed `logged_in_customer_id`: a body naming a customer (or anything else
-unknown) is refused, never read. Every refusal is the core's stable code (insufficient_points
-422, redemption_limit_reached 409, tier_not_allowed and customer_excluded 403,
-reward_not_found 404, shopify_unavailable 503) and writes nothing. The shopper's idempotency
-key (one per click in the widget, so a retried request redeems once) is namespaced by shopper,
-so it never meets the API's keys or another shopper's.
+Acts only for the signed `logged_in_customer_id`: a body naming a customer (or any other field
+than `points` and `idempotency_key`) is refused with 400. Every refusal is the core's stable
+code (insufficient_points 422, redemption_limit_reached 409, tier_not_allowed and
+customer_excluded 403, reward_not_found 404, shopify_unavailable 503) and writes nothing. The
+shopper's idempotency key (one per click in the widget, so a retried request redeems once) is
+namespaced by shopper, so it never meets the API's keys or another shopper's.
 """
 
 from __future__ import annotations
