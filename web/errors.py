@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from loyalty import errors
+from loyalty.shopify.tokens import ShopifyUnavailableError
 from loyalty.shops import api_keys
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,10 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotFoundError: 404,
     errors.CategoryNotAwardableError: 422,
     errors.CustomerExcludedError: 403,
+    errors.TierNotAllowedError: 403,
     errors.AlreadyAwardedError: 409,
     errors.ConflictError: 409,
+    ShopifyUnavailableError: 503,  # nothing was done: try again once the shop reconnects
     api_keys.ApiKeyMissingError: 401,
     api_keys.ApiKeyInvalidError: 401,
     api_keys.ApiKeyRevokedError: 401,
