@@ -278,6 +278,16 @@ def _demo_json(demo: Any) -> dict[str, Any]:
             }
             for tier in demo.tiers
         ],
+        "rewards": [
+            {
+                "id": reward.public_id,
+                "name": reward.name,
+                "kind": str(reward.kind),
+                "points_cost": reward.points_cost,
+                "is_active": reward.is_active,
+            }
+            for reward in demo.rewards
+        ],
         "customers": [
             {
                 "shopify_customer_id": str(customer.shopify_customer_id),

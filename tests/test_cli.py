@@ -46,7 +46,7 @@ class TestDemo:
         assert result.returncode == 0, result.stderr
         seed = json.loads(result.stdout)
 
-        assert set(seed) == {"shop", "api_key", "rules", "tiers", "customers"}
+        assert set(seed) == {"shop", "api_key", "rules", "tiers", "rewards", "customers"}
         assert seed["shop"] == "demo.myshopify.com"
         rules = {r["id"]: r for r in seed["rules"]}
         assert {"id", "name", "action", "category", "points", "is_active", "approval_time"} == set(

@@ -13,6 +13,8 @@ Guarantees:
   the customer-sync intents commit together, in the caller's transaction or one of its own.
 - Nothing is awarded for a cancelled order, a shop whose programme is off, a guest order whose
   email matches no customer, an excluded customer, or a result of zero points.
+- A sign-up rule set to wait for the customer's first paid order is awarded here, before the
+  purchase rules (loyalty.earning.signup; once per customer, not taken back by a reversal).
 - Nor when the points would take the customer past the balance ceiling
   (loyalty.ledger.ceiling): the order's entries roll back (a savepoint), one `points_refused`
   activity says why, `skipped` is `balance_limit`, and the webhook completes.
@@ -32,6 +34,7 @@ from loyalty.clock import utcnow
 from loyalty.customers.identifiers import normalize_email
 from loyalty.customers.mirror import CustomerRecord, mirror_customer
 from loyalty.db import dialect
+from loyalty.earning.signup import award_signup
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.ledger.balances import credit
 from loyalty.ledger.ceiling import REASON, BalanceLimitReached, fits, record_refusal
@@ -102,6 +105,11 @@ async def award_purchase(
             customer_pk = await _guest_customer(shop.id, order.email)
         if customer_pk is None:
             return PurchaseResult(None, skipped="guest_without_customer")
+        # A sign-up rule that waits for the first paid order awards now (once per customer);
+        # first, so the purchase below earns at the tier those points may reach.
+        jobs.update(
+            await award_signup(shop=shop, customer_id=customer_pk, now=now, at_first_order=True)
+        )
         customer = await sql.fetch_one(_CUSTOMER_SQL[dialect()], customer_pk)
         assert customer is not None
         if customer["is_excluded"]:

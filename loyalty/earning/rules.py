@@ -3,6 +3,9 @@
 Edits apply to future awards only: every earning-history entry keeps the points, action and
 status it was awarded with, and pending entries keep their due date. A rule is never deleted
 (its awards reference it); a merchant deactivates it instead.
+
+Only categories something awards can be chosen for a new rule or an edit (`OFFERED_CATEGORIES`):
+a `referral` rule would silently pay nobody, so it is refused (422 `category_unavailable`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ MAX_LIMIT_COUNT = 1000
 MAX_LIMIT_PERIOD_DAYS = 3650
 
 
+# Every category the platform awards; `referral` is not awarded by anything yet.
+OFFERED_CATEGORIES = frozenset(RuleCategory) - {RuleCategory.REFERRAL}
+
+
 class ActionKeyTakenError(ConflictError):
     code = "action_key_taken"
     title = "Action key already in use"
@@ -54,6 +61,7 @@ class RuleChanges(TypedDict, total=False):
     repeatable: bool
     limit_count: int | None
     limit_period_days: int | None
+    after_first_order: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +107,14 @@ async def create_rule(
     repeatable: bool = False,
     limit_count: int | None = None,
     limit_period_days: int | None = None,
+    after_first_order: bool = False,
 ) -> RuleView:
     """Create a rule (`rule_…` id). Field shapes are validated by the caller's request model;
-    the custom-action fields' combination here (see `_check_custom_action`). Raises
-    ValidationError or ActionKeyTakenError."""
+    the category (`_check_offered`) and the combinations of the custom-action and sign-up
+    fields here (`_check_custom_action`, `_check_signup`). Raises ValidationError or
+    ActionKeyTakenError."""
+    _check_offered(category)
+    _check_signup(category, after_first_order)
     custom = {
         "category": category,
         "action_key": action_key,
@@ -130,6 +142,7 @@ async def create_rule(
                 repeatable=repeatable,
                 limit_count=limit_count,
                 limit_period_days=limit_period_days,
+                after_first_order=after_first_order,
             )
         except IntegrityError:  # a concurrent create that slipped past the check
             raise _action_key_taken(action_key) from None
@@ -158,6 +171,13 @@ async def update_rule(*, shop: Shop, rule_id: str, changes: RuleChanges) -> Rule
                 code="category_locked",
             )
         fields = [name for name, value in changes.items() if getattr(rule, name) != value]
+        if "category" in fields:
+            _check_offered(changes["category"])
+        if {"category", "after_first_order"} & set(fields):
+            _check_signup(
+                changes.get("category", rule.category),
+                changes.get("after_first_order", rule.after_first_order),
+            )
         if set(fields) & _CUSTOM_FIELDS:
             _check_custom_action(
                 {name: changes.get(name, getattr(rule, name)) for name in _CUSTOM_FIELDS}
@@ -232,6 +252,25 @@ def _check_custom_action(rule: Mapping[str, object]) -> None:
             "A rolling period (limit_period_days) needs a cap (limit_count)",
             pointer="/limit_period_days",
             code="period_needs_count",
+        )
+
+
+def _check_offered(category: RuleCategory) -> None:
+    if category not in OFFERED_CATEGORIES:
+        raise ValidationError(
+            f"Rules of the {category!s} category are not awarded yet, so none can be created",
+            pointer="/category",
+            code="category_unavailable",
+        )
+
+
+def _check_signup(category: RuleCategory, after_first_order: bool) -> None:
+    """Waiting for the first paid order is a sign-up rule's setting only."""
+    if after_first_order and category != RuleCategory.SIGNUP:
+        raise ValidationError(
+            "after_first_order only applies to sign-up rules (category signup)",
+            pointer="/after_first_order",
+            code="signup_only",
         )
 
 

@@ -42,6 +42,10 @@ class Customer(Model):
     shopify_updated_at = fields.DatetimeField(null=True)
     # The last "points expiring soon" event (sent at most once per customer per 7 days).
     expiring_soon_notified_at = fields.DatetimeField(null=True)
+    # When the install-time backfill imported them (loyalty.shopify.backfill): such a customer
+    # existed before the app, so never earns sign-up points. NULL for customers Shopify told us
+    # about by webhook.
+    backfilled_at = fields.DatetimeField(null=True)
     # customers/redact: personal data erased, anonymous ledger totals kept.
     redacted_at = fields.DatetimeField(null=True)
     points_balance = fields.IntField(default=0)  # spendable ("current_points")

@@ -21,6 +21,7 @@ class RuleCategory(StrEnum):
     SIGNUP = "signup"
     REFERRAL = "referral"
     CUSTOM = "custom"  # merchant-defined actions, awarded by action_key (POST /api/v1/actions)
+    NEWSLETTER = "newsletter"  # subscribing to email marketing (loyalty.earning.newsletter)
 
 
 # Only these may be awarded through the API; the platform awards the others itself.
@@ -50,6 +51,9 @@ class EarningRule(Model):
     repeatable = fields.BooleanField(default=False)
     limit_count = fields.IntField(null=True)
     limit_period_days = fields.IntField(null=True)
+    # Sign-up rules: award at the customer's first paid order instead of at sign-up, so an
+    # account made only to collect points earns nothing (loyalty.earning.signup).
+    after_first_order = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -1,12 +1,15 @@
 """The admin's home page in numbers: members, points issued, pending, redeemed and expired,
-points issued per day over the last 30 days (days in the shop's timezone), the state of the
-install-time customer import, and the setup checklist."""
+rewards redeemed in the window (and the points they took), points issued per day over the
+last 30 days (days in the shop's timezone), the state of the install-time customer import, and
+the setup checklist."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tortoise.functions import Sum
 
 from loyalty import sql
 from loyalty.clock import utcnow
@@ -19,6 +22,7 @@ from loyalty.models import (
     EarningRule,
     EarningStatus,
     Integration,
+    Redemption,
     Shop,
 )
 
@@ -69,6 +73,10 @@ class ProgrammeStats:
     points_pending: int  # waiting for approval now
     points_redeemed: int  # spent on rewards, to date
     points_expired: int  # in the window
+    # Rewards redeemed in the window whose points were kept (not cancelled or refused, which
+    # return them), and the points those redemptions spent.
+    redemptions: int
+    points_redeemed_in_window: int
     daily_issued: list[DailyPoints]  # one per day of the window, oldest first
     timezone: str
 
@@ -136,6 +144,7 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
                 issued[day] += int(row["issued"] or 0)
             expired += int(row["expired"] or 0)
     balances = await sql.fetch_one(_BALANCES_SQL, shop.id) or {}
+    redemptions, redeemed_points = await redemptions_since(shop, start)
     return ProgrammeStats(
         members=int(balances.get("members") or 0),
         excluded=int(balances.get("excluded") or 0),
@@ -143,9 +152,23 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
         points_pending=int(balances.get("pending") or 0),
         points_redeemed=int(balances.get("redeemed") or 0),
         points_expired=expired,
+        redemptions=redemptions,
+        points_redeemed_in_window=redeemed_points,
         daily_issued=[DailyPoints(day, points) for day, points in issued.items()],
         timezone=zone.key,
     )
+
+
+async def redemptions_since(shop: Shop, start: datetime) -> tuple[int, int]:
+    """(redemptions, points spent) since `start`, leaving out those whose points came back."""
+    kept = Redemption.filter(
+        shop_id=shop.id, redeemed_at__gte=start, points_refunded_at__isnull=True
+    )
+    count = await kept.count()
+    if not count:
+        return 0, 0
+    row = await kept.annotate(points=Sum("points_spent")).first().values("points")
+    return count, int((row or {}).get("points") or 0)
 
 
 async def first_entry_id_since(start: datetime) -> int | None:

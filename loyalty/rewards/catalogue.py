@@ -29,8 +29,11 @@ from loyalty import ids
 from loyalty.errors import ConflictError, RewardNotFoundError, ValidationError, VipTierNotFoundError
 from loyalty.models import Redemption, Reward, RewardKind, VipTier
 from loyalty.outbox.intents import write_shop_sync_intent
+from loyalty.paging import NEWEST_FIRST, Paged, Sort, Window
 
 REWARD = "reward"
+# The public API's sortable fields (public name → column).
+REWARD_SORTS = {"created_at": "created_at", "name": "name", "points_cost": "points_cost"}
 MAX_POINTS = 10_000_000
 MAX_VALIDITY_DAYS = 3650
 VARIABLE_KINDS = frozenset({RewardKind.FIXED_AMOUNT, RewardKind.STORE_CREDIT})
@@ -39,10 +42,11 @@ VARIABLE_KINDS = frozenset({RewardKind.FIXED_AMOUNT, RewardKind.STORE_CREDIT})
 PER_PRODUCT_KINDS = frozenset(
     {RewardKind.FIXED_AMOUNT, RewardKind.PERCENTAGE, RewardKind.FREE_PRODUCT}
 )
+# Shopify ids are 64-bit (at most 20 digits), which also keeps a gid within its column.
 _GID = {
-    "variant": re.compile(r"^gid://shopify/ProductVariant/[0-9]+$"),
-    "product": re.compile(r"^gid://shopify/Product/[0-9]+$"),
-    "collection": re.compile(r"^gid://shopify/Collection/[0-9]+$"),
+    "variant": re.compile(r"^gid://shopify/ProductVariant/[0-9]{1,20}$"),
+    "product": re.compile(r"^gid://shopify/Product/[0-9]{1,20}$"),
+    "collection": re.compile(r"^gid://shopify/Collection/[0-9]{1,20}$"),
 }
 
 
@@ -84,10 +88,10 @@ def _fail(detail: str, name: str) -> ValidationError:
 def _check_amount(value: Decimal, name: str, *, places: int = 2) -> None:
     if not value.is_finite() or value <= 0:
         raise _fail(f"{name} must be greater than 0", name)
+    if value >= Decimal(10) ** 8:  # first: quantizing a huge value raises InvalidOperation
+        raise _fail(f"{name} is too large", name)
     if value != value.quantize(Decimal(1).scaleb(-places)):
         raise _fail(f"{name} has more than {places} decimal places", name)
-    if value >= Decimal(10) ** 8:
-        raise _fail(f"{name} is too large", name)
 
 
 def _check_count(value: int | None, name: str, *, low: int, high: int) -> None:
@@ -146,8 +150,8 @@ def validate(data: RewardFields) -> None:
     if data.is_variable:
         _check_variable(data)
     _check_value(data)
-    if data.minimum_subtotal is not None and data.minimum_subtotal <= 0:
-        raise _fail("minimum_subtotal must be greater than 0 (or none)", "minimum_subtotal")
+    if data.minimum_subtotal is not None:  # an amount like any other (its column's range)
+        _check_amount(data.minimum_subtotal, "minimum_subtotal")
     _check_applies_to(data)
     _check_count(data.code_validity_days, "code_validity_days", low=1, high=MAX_VALIDITY_DAYS)
     _check_count(data.per_customer_limit, "per_customer_limit", low=1, high=MAX_POINTS)
@@ -214,15 +218,22 @@ async def delete_reward(*, shop_id: int, reward_id: str) -> None:
 
 
 async def get_reward(
-    *, shop_id: int, reward_id: str, active_only: bool = False, for_update: bool = False
+    *,
+    shop_id: int,
+    reward_id: str,
+    active_only: bool = False,
+    for_update: bool = False,
+    with_tier: bool = False,
 ) -> Reward:
     """The shop's reward by public id (RewardNotFoundError; also when inactive and
-    `active_only`)."""
+    `active_only`); `with_tier` loads its `minimum_tier`."""
     query = Reward.filter(shop_id=shop_id, public_id=reward_id)
     if active_only:
         query = query.filter(is_active=True)
     if for_update:
         query = query.select_for_update()
+    if with_tier:
+        query = query.select_related("minimum_tier")
     reward = await query.first()
     if reward is None:
         raise RewardNotFoundError("No active reward with that id exists")
@@ -235,3 +246,24 @@ async def list_rewards(*, shop_id: int, is_active: bool | None = None) -> list[R
     if is_active is not None:
         query = query.filter(is_active=is_active)
     return await query.order_by("points_cost", "id")
+
+
+async def page_rewards(
+    *,
+    shop_id: int,
+    is_active: bool | None = None,
+    sort: Sort = NEWEST_FIRST,
+    window: Window = Window(),  # noqa: B008  # frozen dataclass: an immutable default
+) -> Paged[Reward]:
+    """One page of the shop's rewards (the public API's list), each with its `minimum_tier`."""
+    query = Reward.filter(shop_id=shop_id)
+    if is_active is not None:
+        query = query.filter(is_active=is_active)
+    total = await query.count()
+    rows = (
+        await query.select_related("minimum_tier")
+        .order_by(*sort.order_by(REWARD_SORTS))
+        .offset(window.offset)
+        .limit(window.limit)
+    )
+    return Paged(list(rows), total)

@@ -16,10 +16,10 @@
 Concurrency: the customer's row is locked first (PostgreSQL; SQLite has one writer), so two
 redemptions by one customer see each other's debit and count; the debit is conditional on the
 balance as well. Idempotency: a key is unique per shop on the redemption; a repeat with the
-same key, customer and reward returns the first redemption (`replayed`), with another customer
-or reward it is refused (`idempotency_key_reused`); a concurrent repeat looks again once it
-holds the customer's lock (the winner's debit would otherwise refuse it as
-`insufficient_points`), and one that loses the race on the unique index reads the winner's.
+same key, customer, reward (and points, when sent) returns the first redemption (`replayed`),
+with another customer, reward or points it is refused (`idempotency_key_reused`); a concurrent
+repeat looks again once it holds the customer's lock (the winner's debit would otherwise refuse
+it as `insufficient_points`), and one that loses the race on the unique index reads the winner's.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ async def redeem(
     (`reward_id`: its public id). See the module for the checks and their error codes."""
     now = now or utcnow()
     if idempotency_key is not None:  # a replay needs nothing of Shopify
-        replay = await _replay(shop_id, idempotency_key, identifier, reward_id)
+        replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
         if replay is not None:
             return replay
     shop = await Shop.get_or_none(id=shop_id)
@@ -144,7 +144,7 @@ async def redeem(
             customer = await Customer.filter(id=found.id).select_for_update().first()
             assert customer is not None  # customers are never deleted, only redacted
             if idempotency_key is not None:  # a repeat that committed while we waited
-                replay = await _replay(shop_id, idempotency_key, identifier, reward_id)
+                replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
                 if replay is not None:
                     return replay
             await _check(customer, reward)
@@ -152,7 +152,7 @@ async def redeem(
     except IntegrityError:
         if idempotency_key is None:
             raise
-        replay = await _replay(shop_id, idempotency_key, identifier, reward_id)
+        replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
         if replay is None:
             raise
         return replay
@@ -240,9 +240,11 @@ async def _redeem(req: _Request, customer: Customer) -> Redeemed:
     return Redeemed(view(redemption), False, spent.balance_after, sorted(jobs))
 
 
-async def _replay(shop_id: int, key: str, identifier: str, reward_id: str) -> Redeemed | None:
+async def _replay(
+    shop_id: int, key: str, identifier: str, reward_id: str, points: int | None
+) -> Redeemed | None:
     """The redemption an idempotency key already made, if any (IdempotencyKeyReusedError when
-    it was made for another customer or reward)."""
+    it was made for another customer or reward, or `points` sent differ from those spent)."""
     earlier = (
         await Redemption.filter(shop_id=shop_id, idempotency_key=key)
         .select_related("reward", "customer")
@@ -251,8 +253,13 @@ async def _replay(shop_id: int, key: str, identifier: str, reward_id: str) -> Re
     if earlier is None:
         return None
     customer = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False)
-    if earlier.customer_id != customer.id or earlier.reward.public_id != reward_id:
+    same_points = points is None or points == earlier.points_spent
+    if (
+        earlier.customer_id != customer.id
+        or earlier.reward.public_id != reward_id
+        or not same_points
+    ):
         raise IdempotencyKeyReusedError(
-            "This Idempotency-Key was used for another customer or reward"
+            "This Idempotency-Key was used for another customer, reward or points"
         )
     return Redeemed(view(earlier), True, None, [])

@@ -4,7 +4,9 @@ customers who existed before the app. Webhooks keep them current afterwards.
 Pages through the Admin GraphQL `customers` connection (250 a page, by id) and inserts each page
 in one statement. Idempotent and resumable by nature: customers already known are left alone
 (`ON CONFLICT DO NOTHING`; webhooks own updates), so a re-run after a crash only adds what is
-missing. It writes no activity or sync intents: nothing about anyone's points changed.
+missing. It writes no activity or sync intents: nothing about anyone's points changed. Each
+customer it inserts is marked `backfilled_at`: they existed before the app, so they never earn
+sign-up points (loyalty.earning.signup).
 
 The request is state on the shop (`backfill_requested_at` … `backfill_completed_at`), so it is
 never lost: a job holds a lease while it runs (`backfill_started_at`, renewed every page), and
@@ -151,14 +153,14 @@ async def _insert_page(shop: Shop, rows: list[list[Any]]) -> int:
     for index, row in enumerate(rows):
         base = 3 + index * _COLUMNS
         placeholders = ", ".join(f"${base + i}" for i in range(_COLUMNS))
-        values.append(f"($1, {placeholders}, 0, 0, 0, 0, {_ENTRY_TIER_SQL}, $2, $2)")
+        values.append(f"($1, {placeholders}, 0, 0, 0, 0, {_ENTRY_TIER_SQL}, $2, $2, $2)")
         params.extend(row)
     statement = f"""
         INSERT INTO customer (
             shop_id, shopify_customer_id, email, email_key, first_name, last_name, tags,
             is_excluded, excluded_by, shopify_created_at, shopify_updated_at,
             points_balance, pending_points, lifetime_points, redeemed_points, vip_tier_id,
-            created_at, updated_at)
+            created_at, updated_at, backfilled_at)
         VALUES {", ".join(values)}
         ON CONFLICT (shop_id, shopify_customer_id) DO NOTHING
         RETURNING id

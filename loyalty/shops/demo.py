@@ -1,4 +1,7 @@
-"""The demo shops: an idempotent seed that shows every path of the award API.
+"""The demo shops: an idempotent seed that shows every path of the award API, and rewards of
+each common kind to spend the points on (a fixed amount, a percentage, free shipping and a
+variable store credit), which pass loyalty.rewards.catalogue's validation (a test holds every
+one to it: this layer sits below the catalogue and cannot call it).
 
 Running it again changes nothing that exists; it only adds a fresh customer when every demo
 customer already holds the showcase award, so the printed curl always earns a first 201.
@@ -26,6 +29,8 @@ from loyalty.models import (
     Customer,
     EarningHistoryEntry,
     EarningRule,
+    Reward,
+    RewardKind,
     RuleCategory,
     Shop,
     VipTier,
@@ -115,6 +120,67 @@ RULES: list[dict[str, Any]] = [
         "approval_time_days": 0,
         "customer_facing_label": "Take our skin-type quiz",
     },
+    {  # a new account (customers/create) earns it once; the seeded customers, whose creation
+        # time is not known, never do
+        "public_id": "rule_demo_signup",
+        "name": "Create an account",
+        "action": "create_account",
+        "category": RuleCategory.SIGNUP,
+        "points": 200,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "Create an account",
+    },
+    {  # customers_email_marketing_consent/update becoming `subscribed` earns it once
+        "public_id": "rule_demo_newsletter",
+        "name": "Subscribe to our newsletter",
+        "action": "newsletter_signup",
+        "category": RuleCategory.NEWSLETTER,
+        "points": 50,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "Subscribe to our newsletter",
+    },
+]
+
+# Each a RewardFields (loyalty.rewards.catalogue) plus its fixed public id.
+REWARDS: list[dict[str, Any]] = [
+    {
+        "public_id": "reward_demo_5_off",
+        "name": "$5 off your order",
+        "kind": RewardKind.FIXED_AMOUNT,
+        "points_cost": 500,
+        "value": Decimal("5.00"),
+        "code_validity_days": 30,
+    },
+    {
+        "public_id": "reward_demo_10_percent",
+        "name": "10% off your order",
+        "kind": RewardKind.PERCENTAGE,
+        "points_cost": 1000,
+        "value": Decimal("10.00"),
+        "minimum_subtotal": Decimal("30.00"),
+        "code_validity_days": 30,
+    },
+    {
+        "public_id": "reward_demo_free_shipping",
+        "name": "Free shipping",
+        "kind": RewardKind.FREE_SHIPPING,
+        "points_cost": 300,
+        "combines_with_order": True,
+        "combines_with_product": True,
+        "code_validity_days": 30,
+    },
+    {  # the customer chooses how many points: 1 cent each, 100 to 2,000 points
+        "public_id": "reward_demo_store_credit",
+        "name": "Store credit, 1 cent a point",
+        "kind": RewardKind.STORE_CREDIT,
+        "points_cost": 100,
+        "is_variable": True,
+        "min_points": 100,
+        "max_points": 2000,
+        "value_per_point": Decimal("0.01"),
+    },
 ]
 
 CUSTOMERS: list[dict[str, Any]] = [
@@ -160,6 +226,7 @@ class DemoShop:
     api_key: IssuedApiKey
     rules: list[EarningRule]
     tiers: list[VipTier]
+    rewards: list[Reward]
     customers: list[Customer]
     showcase_customer: Customer  # has not yet earned the showcase rule
 
@@ -198,6 +265,13 @@ async def seed_demo(*, domain: str = DEMO_SHOP, box: SecretBox | None = None) ->
             defaults={**spec, "public_id": public_id(spec["public_id"], domain), "shop": shop},
         )
         rules.append(rule)
+    rewards = []
+    for spec in REWARDS:
+        reward, _ = await Reward.get_or_create(
+            public_id=public_id(spec["public_id"], domain),
+            defaults={**spec, "public_id": public_id(spec["public_id"], domain), "shop": shop},
+        )
+        rewards.append(reward)
     customers = []
     for spec in CUSTOMERS:
         fields = {k: v for k, v in spec.items() if k != "tier"}
@@ -217,6 +291,7 @@ async def seed_demo(*, domain: str = DEMO_SHOP, box: SecretBox | None = None) ->
         api_key=key,
         rules=rules,
         tiers=list(tiers.values()),
+        rewards=rewards,
         customers=await Customer.filter(shop=shop).order_by("id").prefetch_related("vip_tier"),
         showcase_customer=showcase,
     )

@@ -51,6 +51,7 @@ HANDLERS: dict[str, TopicHandler] = {
     Topic.APP_SCOPES_UPDATE: app.handle_scopes_update,
     Topic.CUSTOMERS_CREATE: customers.handle_customer,
     Topic.CUSTOMERS_UPDATE: customers.handle_customer,
+    Topic.CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE: customers.handle_email_consent,
     Topic.CUSTOMER_TAGS_ADDED: customers.handle_tags_added,
     Topic.CUSTOMER_TAGS_REMOVED: customers.handle_tags_removed,
     Topic.ORDERS_PAID: orders.handle_order_paid,

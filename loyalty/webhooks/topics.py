@@ -10,6 +10,8 @@ class Topic(StrEnum):
     APP_SCOPES_UPDATE = "app/scopes_update"
     CUSTOMERS_CREATE = "customers/create"
     CUSTOMERS_UPDATE = "customers/update"
+    # Since API 2025-01 customer bodies carry no consent: each change of it comes here.
+    CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE = "customers_email_marketing_consent/update"
     # The topic names Shopify's webhook reference and shopify.app.toml use for the tag events,
     # and what their deliveries carry in X-Shopify-Topic (a dot, not a slash).
     CUSTOMER_TAGS_ADDED = "customer.tags_added"
@@ -30,6 +32,7 @@ TOPICS_BY_GROUP: dict[str, frozenset[Topic]] = {
         {
             Topic.CUSTOMERS_CREATE,
             Topic.CUSTOMERS_UPDATE,
+            Topic.CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE,
             Topic.CUSTOMER_TAGS_ADDED,
             Topic.CUSTOMER_TAGS_REMOVED,
         }

@@ -42,7 +42,8 @@ from schemathesis.specs.openapi.checks import (
 
 from loyalty.models import RuleCategory
 from loyalty.settings import Settings
-from tests.factories import create_api_key, create_customer, create_rule, create_shop, create_tier
+from tests.factories import create_api_key, create_customer, create_rule, create_tier
+from tests.loyalty.rewards.helpers import connected_shop, reward
 from tests.security import hostile
 from tests.security.clients import without_rate_limits
 from web.app import create_app
@@ -89,9 +90,10 @@ async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def seed() -> tuple[str, dict[str, list[Any]]]:
-    """A shop with tiers, rules (social, custom once and repeatable), customers; its key and
-    the ids generated requests are steered towards, so they reach real records too."""
-    shop = await create_shop(points_expiry_days=365)
+    """A connected shop with tiers, rules (social, custom once and repeatable), a reward,
+    customers; its key and the ids generated requests are steered towards, so they reach real
+    records too."""
+    shop = await connected_shop(points_expiry_days=365)
     bronze = await create_tier(
         shop, name="Bronze", points_required=0, points_multiplier=Decimal("1.00")
     )
@@ -121,11 +123,13 @@ async def seed() -> tuple[str, dict[str, list[Any]]]:
         points_balance=600,
         lifetime_points=600,
     )
+    five_off = await reward(shop, points_cost=50)
     key = (await create_api_key(shop)).secret
     known = {
         "identifier": ["1001", "bob@example.com"],
         "rule_id": [social.public_id],
         "tier_id": [bronze.public_id, gold.public_id],
+        "reward_id": [five_off.public_id],
         "action_key": ["quiz", "review"],
         "customer_id": [1001, 1002],
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -25,6 +25,7 @@ from loyalty.models import (
     Customer,
     DataRequest,
     EarningHistoryEntry,
+    EarningRule,
     RuleCategory,
     Shop,
     WebhookEvent,
@@ -32,6 +33,7 @@ from loyalty.models import (
 from loyalty.webhooks.payloads import (
     PAYLOAD_BY_TOPIC,
     CustomerDataRequestPayload,
+    CustomerEmailConsentPayload,
     CustomerPayload,
     CustomerTagsPayload,
     OrderPayload,
@@ -66,6 +68,8 @@ BUYER_ID = ORDER["customer"]["id"]
 NEW_CUSTOMER = example("customers/create")
 TAGGED_ID = 1  # customer.tags_added / _removed: gid://shopify/Customer/1, tags tag1 and tag2
 COMPLIANCE_CUSTOMER = example("customers/redact")["customer"]
+CONSENT_TOPIC = "customers_email_marketing_consent/update"
+CONSENT = example(CONSENT_TOPIC)
 
 
 def shopify_body(topic: str) -> dict[str, object]:
@@ -124,6 +128,13 @@ class TestExamples:
         assert scopes.current == ["read_products", "write_products"]
         request = parse(CustomerDataRequestPayload, shopify_body("customers/data_request"))
         assert request.shop_domain == SHOP and request.customer.id == 191167
+        consent = parse(CustomerEmailConsentPayload, shopify_body(CONSENT_TOPIC))
+        assert (consent.customer_id, consent.email_address) == (
+            NEW_CUSTOMER["id"],
+            "bob@biller.com",
+        )
+        assert consent.consent().state == "not_subscribed"
+        assert consent.consent().updated_at is None
 
     def test_customer_bodies_carry_no_tags_since_2025_01(self) -> None:
         """Why tags come from the tag events: 2024-10 customer bodies had `tags`, 2026-07 ones
@@ -133,6 +144,20 @@ class TestExamples:
         for topic in ("customers/create", "customers/update"):
             assert "tags" not in example(topic), topic
         assert "tags" not in ORDER["customer"]
+
+    def test_customer_bodies_carry_no_email_consent_since_2025_01(self) -> None:
+        """Why newsletter points come from customers_email_marketing_consent/update: 2024-10
+        customer bodies had `email_marketing_consent`, 2026-07 ones do not, and the consent
+        topic's body carries it."""
+        old = json.loads((EXAMPLES.parent / "2024-10" / "customers" / "update.json").read_text())
+        assert "email_marketing_consent" in old["response"]
+        for topic in ("customers/create", "customers/update"):
+            assert "email_marketing_consent" not in example(topic), topic
+        assert set(CONSENT["email_marketing_consent"]) == {
+            "state",
+            "opt_in_level",
+            "consent_updated_at",
+        }
 
     def test_the_toml_grants_the_scope_each_topic_needs(self) -> None:
         """Shopify's metadata lists the access scopes a topic needs (any one of them): the tag
@@ -223,10 +248,21 @@ async def refunds_create(client: httpx.AsyncClient, services: Services) -> None:
     assert (reversal.action, reversal.points) == ("order_refunded", -404)
 
 
+async def rule_since(shop: Shop, when: datetime, **fields: object) -> EarningRule:
+    """A rule made at `when` (its creation time is what sign-up and newsletter rules compare
+    with Shopify's times)."""
+    rule = await create_rule(shop, **fields)
+    await EarningRule.filter(id=rule.id).update(created_at=when)
+    return rule
+
+
 async def customers_create(client: httpx.AsyncClient, services: Services) -> None:
     """A new customer, mirrored; the body says nothing of tags, so none and included. Created
-    at 2021-12-31T19:00:00-05:00: their anniversary is that day in a shop in Ottawa."""
-    await create_shop(domain=SHOP, exclusion_tag="tag1", timezone="America/Toronto")
+    at 2021-12-31T19:00:00-05:00: their anniversary is that day in a shop in Ottawa, and a
+    sign-up rule the shop had since that morning awards them its points."""
+    shop = await create_shop(domain=SHOP, exclusion_tag="tag1", timezone="America/Toronto")
+    signup = {"category": RuleCategory.SIGNUP, "action": "create_account", "points": 200}
+    await rule_since(shop, datetime(2021, 12, 31, 9, tzinfo=UTC), **signup)
     await post_example(client, services, "customers/create", shopify_body("customers/create"))
     customer = await Customer.get(shopify_customer_id=NEW_CUSTOMER["id"])
     assert (customer.email, customer.full_name, customer.tags, customer.is_excluded) == (
@@ -236,6 +272,33 @@ async def customers_create(client: httpx.AsyncClient, services: Services) -> Non
         False,
     )
     assert str(customer.anniversary_date) == "2021-12-31"
+    entry = await EarningHistoryEntry.get(customer_id=customer.id)
+    assert (entry.action, entry.points, entry.dedupe_key) == ("create_account", 200, "signup")
+    assert customer.points_balance == 200
+
+
+async def customers_email_marketing_consent_update(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """The example (`not_subscribed`) creates the customer it names, with its email, and earns
+    nothing; the same customer subscribing, as Shopify sends it, earns the newsletter rule."""
+    shop = await create_shop(domain=SHOP)
+    newsletter = {"category": RuleCategory.NEWSLETTER, "action": "newsletter_signup"}
+    await create_rule(shop, points=50, **newsletter)
+    await post_example(client, services, CONSENT_TOPIC, shopify_body(CONSENT_TOPIC))
+    customer = await Customer.get(shopify_customer_id=CONSENT["customer_id"])
+    assert (customer.email, customer.points_balance) == ("bob@biller.com", 0)
+    subscribed = shopify_body(CONSENT_TOPIC)
+    subscribed["email_marketing_consent"] = {
+        "state": "subscribed",
+        "opt_in_level": "single_opt_in",
+        "consent_updated_at": (utcnow() + timedelta(seconds=1)).isoformat(),
+    }
+    await post_example(client, services, CONSENT_TOPIC, subscribed)
+    await customer.refresh_from_db()
+    assert customer.points_balance == 50
+    entry = await EarningHistoryEntry.get(customer_id=customer.id)
+    assert (entry.action, entry.dedupe_key) == ("newsletter_signup", "newsletter")
 
 
 async def customers_update(client: httpx.AsyncClient, services: Services) -> None:
@@ -345,6 +408,7 @@ SCENARIOS: dict[str, Callable[[httpx.AsyncClient, Services], Awaitable[None]]] =
     "refunds/create": refunds_create,
     "customers/create": customers_create,
     "customers/update": customers_update,
+    CONSENT_TOPIC: customers_email_marketing_consent_update,
     "customer.tags_added": customer_tags_added,
     "customer.tags_removed": customer_tags_removed,
     "app/uninstalled": app_uninstalled,

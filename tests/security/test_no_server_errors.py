@@ -130,6 +130,7 @@ def _known_values(world: World) -> dict[str, list[str]]:
         "customer_id": [str(world.ann.shopify_customer_id)],
         "rule_id": [world.rule.public_id, world.quiz.public_id],
         "tier_id": [world.gold.public_id],
+        "reward_id": [world.reward.public_id],
         "platform": ["klaviyo", "omnisend", "postscript"],
         "key_id": ["key_unknown"],
         "request_id": ["1"],

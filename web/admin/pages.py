@@ -21,6 +21,7 @@ from starlette.routing import Route
 from loyalty.customers import compliance, directory, resync
 from loyalty.customers.identifiers import ascii_number
 from loyalty.earning import rules
+from loyalty.earning.rules import OFFERED_CATEGORIES
 from loyalty.errors import NotFoundError, VipTierNotFoundError
 from loyalty.models import RuleCategory, Shop
 from loyalty.reports import dashboard
@@ -28,7 +29,7 @@ from loyalty.shops import api_keys
 from loyalty.shops.programme import MAX_POINTS_EXPIRY_DAYS
 from loyalty.tiers import configuration as tiers
 from loyalty.tiers import preview as tier_preview
-from web.admin import charts
+from web.admin import charts, reward_pages
 from web.admin import text as admin_text
 from web.admin.documents import AdminDocument, open_document, render_document
 from web.http.params import screen_params
@@ -37,51 +38,72 @@ PageContext = Callable[[Request, AdminDocument], Awaitable[dict[str, Any]]]
 
 CUSTOMERS_PER_PAGE = 20
 
-# Ways to earn, as the admin presents each category: what it is for and the `action` a rule of
-# that category carries when the merchant does not choose one (social and engagement rules
-# name their own; custom actions are awarded by their action key).
+# Ways to earn, as the admin presents each category: its name, exactly when it awards (`help`,
+# shown on the list and the form), and the `action` a rule of that category carries when the
+# merchant does not choose one (social and engagement rules name their own; custom actions are
+# awarded by their action key). Only categories something awards are offered for a new rule
+# (loyalty.earning.rules.OFFERED_CATEGORIES); an existing rule of another is still listed.
 CATEGORIES: dict[RuleCategory, dict[str, str]] = {
     RuleCategory.PURCHASE: {
         "label": "Purchases",
-        "help": "Points for every unit of your currency a customer spends.",
+        "help": "Awarded when Shopify reports an order paid: these points for every unit of "
+        "your currency in its subtotal after discounts, rounded down. Taken back when the "
+        "order is cancelled, and in proportion when it is refunded.",
         "action": "place_order",
     },
     RuleCategory.SOCIAL: {
         "label": "Social",
-        "help": "Points for following or liking your store on a social network.",
+        "help": "Awarded once per customer when they claim it in your storefront's loyalty "
+        "widget after following your link, or when your own systems award it through the API.",
         "action": "",
     },
     RuleCategory.ENGAGEMENT: {
         "label": "Engagement",
-        "help": "Points for something a customer does once, such as reading a guide.",
+        "help": "Awarded once per customer when they claim it in your storefront's loyalty "
+        "widget, or when your own systems award it through the API (reading a guide, …).",
         "action": "",
     },
     RuleCategory.CUSTOM: {
         "label": "Custom actions",
-        "help": "Points your own systems award through the API by action key "
-        "(a quiz, a review, a visit to your shop), once or repeatedly.",
+        "help": "Awarded when your own systems send its action key to the API (a quiz, a "
+        "review, a visit to your shop), once or repeatedly.",
         "action": "custom",
     },
     RuleCategory.BIRTHDAY: {
         "label": "Birthday",
-        "help": "Points on each customer's birthday, once a year.",
+        "help": "Awarded on each customer's birthday (in your shop's timezone), once a year, "
+        "to customers whose birthday is known.",
         "action": "birthday",
     },
     RuleCategory.ANNIVERSARY: {
         "label": "Anniversary",
-        "help": "Points each year on the day the customer joined.",
+        "help": "Awarded each year on the day the customer's Shopify account was created (in "
+        "your shop's timezone), from their first anniversary on.",
         "action": "anniversary",
     },
     RuleCategory.SIGNUP: {
         "label": "Sign-up",
-        "help": "Points for creating an account.",
+        "help": "Awarded once per customer when Shopify creates their customer account after "
+        "you add this rule; with new customer accounts that is their first sign-in. Not for "
+        "customers who existed before the rule, nor those imported when the app was "
+        "installed. Optionally only at their first paid order.",
         "action": "create_account",
+    },
+    RuleCategory.NEWSLETTER: {
+        "label": "Newsletter",
+        "help": "Awarded once per customer when they subscribe to your email marketing after "
+        "you add this rule. Unsubscribing and subscribing again earns nothing more.",
+        "action": "newsletter_signup",
     },
     RuleCategory.REFERRAL: {
         "label": "Referrals",
-        "help": "Points for referring a friend who orders.",
+        "help": "Not awarded yet: referrals are coming, and no new rule can be added.",
         "action": "referral",
     },
+}
+# What "Add a way to earn" offers: the categories something awards.
+OFFERED = {
+    category: info for category, info in CATEGORIES.items() if category in OFFERED_CATEGORIES
 }
 SOCIAL_NETWORKS = [
     ("follow_on_instagram", "Instagram"),
@@ -160,16 +182,16 @@ def _theme_editor_url(shop: Shop) -> str:
 async def rules_context(request: Request, document: AdminDocument) -> dict[str, Any]:
     views = await rules.list_rules(shop=document.shop)
     grouped = {cat: [v for v in views if v.rule.category == cat] for cat in CATEGORIES}
-    return {"categories": CATEGORIES, "grouped": grouped, "total": len(views)}
+    return {"categories": CATEGORIES, "offered": OFFERED, "grouped": grouped, "total": len(views)}
 
 
 async def new_rule_context(request: Request, document: AdminDocument) -> dict[str, Any]:
     raw = request.query_params.get("category", "")
-    category = RuleCategory(raw) if raw in set(RuleCategory) else None
+    category = RuleCategory(raw) if raw in OFFERED_CATEGORIES else None
     return {
         "view": None,
         "category": category,
-        "categories": CATEGORIES,
+        "categories": OFFERED,
         "networks": SOCIAL_NETWORKS,
     }
 
@@ -254,6 +276,9 @@ async def customer_context(request: Request, document: AdminDocument) -> dict[st
         "customer": detail.customer,
         "describe": admin_text.activity_sentence,
         "entry_label": admin_text.entry_label,
+        **await reward_pages.customer_redemptions(
+            document.shop, detail.customer.shopify_customer_id
+        ),
     }
 
 
@@ -302,6 +327,7 @@ PAGES: list[tuple[str, str, PageContext, str]] = [
     ("/app/tiers", "app/tiers.html", tiers_context, "admin.tiers"),
     ("/app/tiers/new", "app/tier_form.html", new_tier_context, "admin.tiers.new"),
     ("/app/tiers/{tier_id}", "app/tier_form.html", edit_tier_context, "admin.tiers.edit"),
+    *reward_pages.PAGES,  # the rewards catalogue
     ("/app/customers", "app/customers.html", customers_context, "admin.customers"),
     ("/app/customers/{customer_id}", "app/customer.html", customer_context, "admin.customers.show"),
     ("/app/integrations", "app/integrations.html", integrations_context, "admin.integrations"),

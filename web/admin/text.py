@@ -24,6 +24,8 @@ def activity_sentence(row: Activity) -> str:
     data = row.data or {}
     by = _ACTORS.get(str(row.actor_type), str(row.actor_type))
     kind = row.kind
+    if kind in _REWARD_KINDS:
+        return _reward_sentence(kind, data, by)
     if kind == "points_awarded":
         status = " (pending approval)" if data.get("status") == "pending" else ""
         return f"Earned {_points(data.get('points'))}{status}"
@@ -54,6 +56,47 @@ def activity_sentence(row: Activity) -> str:
     if kind == "customer_redacted":
         return "Personal data erased at the customer's request"
     return kind.replace("_", " ").capitalize()
+
+
+_REWARD_KINDS = frozenset(
+    {
+        "reward_redeemed",
+        "redemption_cancelled",
+        "reward_points_returned",
+        "reward_used",
+        "reward_code_expired",
+        "reward_code_refused",
+        "redemption_cancel_refused",
+        "reward_code_reactivated",
+    }
+)
+_RETURNED_BECAUSE = {
+    "cancelled": "redemption cancelled",
+    "shopify_refused": "Shopify refused the code",
+    "code_expired": "code expired",
+}
+
+
+def _reward_sentence(kind: str, data: dict[str, Any], by: str) -> str:
+    """The rows loyalty.rewards writes about a redemption."""
+    code = data.get("code")
+    if kind == "reward_redeemed":
+        spent = f"Spent {_points(data.get('points'))} on a reward"
+        return spent + (f" (code {code})" if code else "")
+    if kind == "redemption_cancelled":
+        return f"Redemption cancelled by {by}"
+    if kind == "reward_points_returned":
+        why = _RETURNED_BECAUSE.get(str(data.get("reason")), str(data.get("reason") or ""))
+        return f"{_points(data.get('points'))} returned" + (f" ({why})" if why else "")
+    if kind == "reward_used":
+        return f"Reward code used on order {data.get('order_id')}"
+    if kind == "reward_code_expired":
+        return "Reward code expired unused"
+    if kind == "reward_code_refused":
+        return f"Shopify refused the reward code: {data.get('message')}"
+    if kind == "redemption_cancel_refused":
+        return f"Cancelling the redemption was refused by Shopify: {data.get('message')}"
+    return f"Reward code active again (order {data.get('order_id')} cancelled or refunded)"
 
 
 def entry_label(entry: EarningHistoryEntry) -> str:

@@ -22,6 +22,8 @@ from loyalty.errors import (
     ApiKeyNotFoundError,
     EarningRuleNotFoundError,
     NotFoundError,
+    RedemptionNotFoundError,
+    RewardNotFoundError,
     VipTierNotFoundError,
 )
 from loyalty.paging import Sort
@@ -94,6 +96,8 @@ _PUBLIC_ID_PARAMETERS: dict[str, type[NotFoundError]] = {
     "rule_id": EarningRuleNotFoundError,
     "tier_id": VipTierNotFoundError,
     "key_id": ApiKeyNotFoundError,
+    "reward_id": RewardNotFoundError,
+    "redemption_id": RedemptionNotFoundError,
 }
 
 

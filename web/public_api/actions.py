@@ -13,7 +13,6 @@ from loyalty.clock import isoformat_z
 from loyalty.earning import custom_actions
 from loyalty.earning.custom_actions import ActionAward
 from loyalty.models import EarningStatus
-from web.errors import RequestError
 from web.http.body import read_json_object
 from web.http.jsonapi import document_response
 from web.http.validation import parse_body
@@ -30,7 +29,7 @@ from web.public_api.documents import (
     resource_id,
     stamp,
 )
-from web.public_api.spec import WRITE_ERRORS, Operation, Param, Reply
+from web.public_api.spec import WRITE_ERRORS, Operation, Reply
 
 
 class CustomActionAwardAttributes(Model):
@@ -97,7 +96,7 @@ def custom_action_award(done: ActionAward) -> dict[str, Any]:
 
 async def award_custom_action(request: Request) -> Response:
     body = parse_body(requests.CustomActionRequest, await read_json_object(request))
-    key = _idempotency_key(request.headers.get("idempotency-key"), body.idempotency_key)
+    key = requests.idempotency_key(request.headers.get("idempotency-key"), body.idempotency_key)
     api_key = principal(request)
     async with custom_actions.award_custom_action(
         shop=api_key.shop,
@@ -121,29 +120,6 @@ async def award_custom_action(request: Request) -> Response:
         return response
     assert outcome.document is not None
     return document_response(outcome.document["data"], status=201)
-
-
-def _idempotency_key(header: str | None, field: str | None) -> str | None:
-    """The `Idempotency-Key` header, or the body's `idempotency_key` field; both must agree."""
-    if header is None:
-        return field
-    header = header.strip()
-    if not requests.valid_idempotency_key(header):
-        raise RequestError(
-            400,
-            "invalid_header",
-            "Invalid header",
-            "Idempotency-Key must be 1 to 255 printable ASCII characters",
-        )
-    if field is not None and field != header:
-        raise RequestError(
-            400,
-            "idempotency_key_mismatch",
-            "Invalid idempotency key",
-            "The Idempotency-Key header and the idempotency_key field differ",
-            pointer="/idempotency_key",
-        )
-    return header
 
 
 _DOCUMENT = CustomActionAwardDocument
@@ -172,13 +148,6 @@ OPERATIONS = (
             "first and get its response)."
         ),
         request=(requests.CustomActionRequest,),
-        params=(
-            Param(
-                "Idempotency-Key",
-                {"type": "string", "pattern": requests.IDEMPOTENCY_KEY_PATTERN},
-                "Makes retries safe (e.g. a UUID); 1-255 printable ASCII",
-                where="header",
-            ),
-        ),
+        params=(requests.IDEMPOTENCY_KEY_HEADER,),
     ),
 )

@@ -54,9 +54,10 @@ and `RateLimit-Reset` (seconds until the bucket is full); over the limit the ans
 `rate_limited` with `Retry-After` (seconds). The limits are the server's settings (`API_RATE_LIMIT`,
 `API_RATE_BURST`, `API_AWARD_RATE_LIMIT`, `API_AWARD_RATE_BURST`).
 
-**Retries.** `POST /actions` takes an `Idempotency-Key` header (or an `idempotency_key` field):
-a repeat with the same key returns the first response again, with `replayed: true` and status
-200, and never awards twice; the same key with a different request is a 409
+**Retries.** `POST /actions` and `POST /rewards/{id}/purchase` take an `Idempotency-Key` header
+(or an `idempotency_key` field): a repeat with the same key returns the first response again,
+with status 200 and `Idempotent-Replayed: true` (and `replayed: true` on an action), and never
+awards or spends twice; the same key with a different request is a 409
 `idempotency_key_reused`. Only successful responses are kept: a request that failed may be
 retried with the same key. The award endpoint is safe to retry as it is: a rule is awarded once
 per customer.
@@ -92,13 +93,16 @@ ERRORS = {
     "not (a NUL or lone surrogate in any text, NaN or Infinity, a number over 100 characters, "
     "nesting past 64 levels)",
     401: "The API key is missing, invalid or revoked",
-    403: "A read-only key used for a write, or the customer is excluded from the programme",
+    403: "A read-only key used for a write, the customer is excluded from the programme, or "
+    "not on the VIP tier a reward requires",
     404: "Not found for this shop",
     409: "Conflict: already awarded, limit reached, or an idempotency key reused",
     413: "The body is larger than 64 KB",
     415: "The body is not JSON",
     422: "Well-formed but impossible (see `code`)",
     429: "Rate limit exceeded: retry after `Retry-After` seconds",
+    503: "The shop's Shopify connection is not usable (the merchant must open the app again); "
+    "nothing was done",
 }
 ERROR_SCHEMA: Schema = {
     "type": "object",
@@ -125,7 +129,7 @@ ERROR_SCHEMA: Schema = {
     },
     "required": ["errors"],
 }
-TAGS = ("Customers", "Points", "Earning rules", "VIP tiers", "Contract")
+TAGS = ("Customers", "Points", "Earning rules", "VIP tiers", "Rewards", "Contract")
 
 
 def build(operations: Iterable[Operation]) -> dict[str, Any]:

@@ -106,4 +106,5 @@ PATH_PARAMETERS = {
     "identifier": path_param("identifier", "The customer's Shopify customer ID or email address"),
     "rule_id": path_param("rule_id", "The rule's id (`rule_…`)"),
     "tier_id": path_param("tier_id", "The tier's id (`tier_…`)"),
+    "reward_id": path_param("reward_id", "The reward's id (`reward_…`)"),
 }

@@ -28,15 +28,47 @@ from pydantic import (
 from loyalty.customers.identifiers import MAX_BIGINT, MAX_IDENTIFIER_LENGTH, parse_shopify_id
 from loyalty.earning import adjustments, custom_actions
 from loyalty.earning.idempotency import MAX_KEY_LENGTH
+from loyalty.rewards.catalogue import MAX_POINTS as MAX_REWARD_POINTS
+from web.errors import RequestError
 from web.http.validation import field_error
+from web.public_api.spec import Param
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}$"
+IDEMPOTENCY_KEY_HEADER = Param(  # the writes that take one: /actions, reward purchases
+    "Idempotency-Key",
+    {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    "Makes retries safe (e.g. a UUID); 1-255 printable ASCII",
+    where="header",
+)
 
 
 def valid_idempotency_key(value: str) -> bool:
     """1 to 255 printable ASCII characters, no spaces (a UUID is the usual choice)."""
     return re.fullmatch(IDEMPOTENCY_KEY_PATTERN, value) is not None
+
+
+def idempotency_key(header: str | None, field: str | None) -> str | None:
+    """The `Idempotency-Key` header, or the body's `idempotency_key` field; both must agree."""
+    if header is None:
+        return field
+    header = header.strip()
+    if not valid_idempotency_key(header):
+        raise RequestError(
+            400,
+            "invalid_header",
+            "Invalid header",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        )
+    if field is not None and field != header:
+        raise RequestError(
+            400,
+            "idempotency_key_mismatch",
+            "Invalid idempotency key",
+            "The Idempotency-Key header and the idempotency_key field differ",
+            pointer="/idempotency_key",
+        )
+    return header
 
 
 def _shopify_id(value: Any) -> int:
@@ -189,6 +221,14 @@ class AwardRequest(BaseModel):
             strict=True, strip_whitespace=True, min_length=1, max_length=MAX_IDENTIFIER_LENGTH
         ),
     ]
+
+
+class PurchaseRequest(AwardRequest):
+    """POST /rewards/{reward_id}/purchase. `points` only for a variable reward (between its
+    `min_points` and `max_points`); a fixed reward costs its `points_cost`."""
+
+    points: Annotated[StrictInt, Field(ge=1, le=MAX_REWARD_POINTS)] | None = None
+    idempotency_key: Annotated[StrictStr, Field(pattern=IDEMPOTENCY_KEY_PATTERN)] | None = None
 
 
 class UpdateCustomerEnvelope(BaseModel):

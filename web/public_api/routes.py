@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from web.http.params import screen_routes
-from web.public_api import actions, catalogue, customers, openapi, points
+from web.public_api import actions, catalogue, customers, openapi, points, rewards, rewards_history
 from web.public_api.docs import render_page
 from web.public_api.spec import Operation, Reply
 
@@ -62,6 +62,8 @@ OPERATIONS: tuple[Operation, ...] = (
     points.AWARD,
     *actions.OPERATIONS,
     *catalogue.TIER_OPERATIONS,
+    *rewards.OPERATIONS,
+    *rewards_history.OPERATIONS,
     *CONTRACT,
 )
 

@@ -42,6 +42,7 @@ from loyalty.webhooks.payloads.compliance import (
 )
 from loyalty.webhooks.payloads.customers import (
     CustomerCreatePayload,
+    CustomerEmailConsentPayload,
     CustomerPayload,
     CustomerTagsAddedPayload,
     CustomerTagsPayload,
@@ -64,6 +65,7 @@ __all__ = [
     "CompliancePayload",
     "CustomerCreatePayload",
     "CustomerDataRequestPayload",
+    "CustomerEmailConsentPayload",
     "CustomerPayload",
     "CustomerRedactPayload",
     "CustomerTagsAddedPayload",
@@ -92,6 +94,7 @@ PAYLOAD_BY_TOPIC: dict[str, type[Payload]] = {
     Topic.APP_SCOPES_UPDATE: ScopesUpdatePayload,
     Topic.CUSTOMERS_CREATE: CustomerCreatePayload,
     Topic.CUSTOMERS_UPDATE: CustomerUpdatePayload,
+    Topic.CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE: CustomerEmailConsentPayload,
     Topic.CUSTOMER_TAGS_ADDED: CustomerTagsAddedPayload,
     Topic.CUSTOMER_TAGS_REMOVED: CustomerTagsRemovedPayload,
     Topic.ORDERS_PAID: OrderPaidPayload,

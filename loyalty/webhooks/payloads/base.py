@@ -127,6 +127,7 @@ _MARKS: dict[str, frozenset[str]] = {
     "shop": frozenset({"myshopify_domain"}),
     "scopes": frozenset({"previous", "current"}),
     "tags": frozenset({"customerId", "occurredAt"}),
+    "consent": frozenset({"email_address"}),
     "compliance": frozenset(
         {"shop_domain", "orders_requested", "orders_to_redact", "data_request"}
     ),

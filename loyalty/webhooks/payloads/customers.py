@@ -1,5 +1,5 @@
-"""Customer bodies: customers/create and customers/update (REST customer resources) and the
-customer.tags_added / customer.tags_removed events."""
+"""Customer bodies: customers/create and customers/update (REST customer resources), the
+customer.tags_added / customer.tags_removed events and customers_email_marketing_consent/update."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from loyalty.customers.mirror import CustomerRecord
+from loyalty.earning.newsletter import EmailConsent
 from loyalty.webhooks.payloads.base import (
     Payload,
     ShopifyId,
@@ -96,3 +97,31 @@ class CustomerTagsAddedPayload(CustomerTagsPayload):
 
 class CustomerTagsRemovedPayload(CustomerTagsPayload):
     """customer.tags_removed (see CustomerTagsAddedPayload)."""
+
+
+class EmailMarketingConsent(Payload):
+    """`email_marketing_consent`: `state` (subscribed, pending, not_subscribed, unsubscribed,
+    redacted, invalid; null when Shopify has none), `opt_in_level` and `consent_updated_at`."""
+
+    state: str | None = None
+    opt_in_level: str | None = None
+    consent_updated_at: datetime | None = None
+
+
+class CustomerEmailConsentPayload(Payload):
+    """customers_email_marketing_consent/update: `{"customer_id": 1, "email_address": "…",
+    "email_marketing_consent": {…}}`, sent for each change of the consent (since API 2025-01
+    customer bodies no longer carry it)."""
+
+    other_topics_keys = _marks_of_all_but("consent")
+
+    customer_id: ShopifyId
+    email_address: str | None
+    email_marketing_consent: EmailMarketingConsent
+
+    def record(self) -> CustomerRecord:
+        return CustomerRecord(shopify_customer_id=self.customer_id, email=self.email_address)
+
+    def consent(self) -> EmailConsent:
+        given = self.email_marketing_consent
+        return EmailConsent(state=given.state, updated_at=_aware(given.consent_updated_at))

@@ -55,6 +55,17 @@ VARIABLE = replace(
         ({"kind": RewardKind.PERCENTAGE, "is_variable": True}, "/is_variable"),
         ({"is_variable": True}, "/min_points"),
         ({"minimum_subtotal": Decimal(0)}, "/minimum_subtotal"),
+        ({"minimum_subtotal": Decimal("1e20")}, "/minimum_subtotal"),
+        ({"value": Decimal("1e30")}, "/value"),
+        ({"minimum_subtotal": Decimal("10.001")}, "/minimum_subtotal"),
+        (
+            {
+                "kind": RewardKind.FREE_PRODUCT,
+                "free_variant_gid": "gid://shopify/ProductVariant/" + "1" * 120,
+                "product_gids": ("gid://shopify/Product/1",),
+            },
+            "/free_variant_gid",
+        ),
         (
             {
                 "collection_gids": ("gid://shopify/Collection/1",),

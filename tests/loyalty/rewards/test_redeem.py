@@ -170,6 +170,9 @@ class TestRedeem:
         other = await customer_with_lots(shop, (2000, None))
         with pytest.raises(IdempotencyKeyReusedError):
             await redeem(**{**args, "identifier": other.email or ""}, idempotency_key="k1")
+        with pytest.raises(IdempotencyKeyReusedError):  # the same key, other points
+            await redeem(**args, points=600, idempotency_key="k1")
+        assert (await redeem(**args, points=500, idempotency_key="k1")).replayed
 
     async def test_concurrent_repeats_of_one_key_redeem_once(self, db: str) -> None:
         shop = await connected_shop()

@@ -9,6 +9,7 @@ import re
 import time
 from datetime import timedelta
 from decimal import Decimal
+from html import unescape
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -310,6 +311,16 @@ class TestRules:
             ("purchase", ["Points per unit of currency spent", 'value="place_order"'], []),
             ("birthday", ['value="birthday"'], ['name="approval_time_days"']),
             ("engagement", ['label="Action key" name="action"'], ['name="repeatable"']),
+            (
+                "signup",
+                ['name="after_first_order"', 'name="approval_time_days"', "first sign-in"],
+                ['name="action_key"'],
+            ),
+            (
+                "newsletter",
+                ['value="newsletter_signup"', 'name="approval_time_days"', "subscribe"],
+                ['name="after_first_order"'],
+            ),
         ],
     )
     async def test_the_form_has_the_fields_of_its_category(
@@ -334,6 +345,36 @@ class TestRules:
         """A chooser, not a form."""
         html = (await client.get(url("/app/rules/new"))).text
         assert "What should customers earn points for?" in html and "data-api" not in html
+
+    async def test_only_categories_something_awards_are_offered(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        """The chooser and "More ways to earn" offer newsletter, not referrals; asking for a
+        referral form shows the chooser. An existing referral rule is still listed, saying it
+        is not awarded."""
+        chooser = (await client.get(url("/app/rules/new"))).text
+        assert "category=newsletter" in chooser and "category=referral" not in chooser
+        asked = (await client.get(url("/app/rules/new", category="referral"))).text
+        assert "What should customers earn points for?" in asked and "data-api" not in asked
+        await create_rule(shop, name="Old referral", category=RuleCategory.REFERRAL)
+        listed = (await client.get(url("/app/rules"))).text
+        assert 'data-category="referral"' in listed and "Not awarded yet" in listed
+        more = listed.split("More ways to earn", 1)[1]
+        assert "category=signup" in more and "category=referral" not in more
+
+    async def test_each_category_says_when_it_awards(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        """Every offered category's form opens with when it awards."""
+        for category, words in [
+            ("purchase", "Awarded when Shopify reports an order paid"),
+            ("signup", "Awarded once per customer when Shopify creates their customer account"),
+            ("newsletter", "Awarded once per customer when they subscribe"),
+            ("birthday", "Awarded on each customer's birthday"),
+            ("custom", "Awarded when your own systems send its action key"),
+        ]:
+            page = (await client.get(url("/app/rules/new", category=category))).text
+            assert words in unescape(text_of(page)), category
 
     async def test_editing_patches_the_rule(self, client: httpx.AsyncClient, shop: Shop) -> None:
         """The edit form is prefilled and PATCHes the rule."""

@@ -1,6 +1,6 @@
-"""Fixtures for `/api/v1`: a shop with VIP tiers, rules, customers and two API keys (full and
-read-only), and a client that sends the key. Every test that takes them runs on SQLite and on
-PostgreSQL (through `db`/`client`)."""
+"""Fixtures for `/api/v1`: a shop (connected to Shopify) with VIP tiers, rules, a reward,
+customers and two API keys (full and read-only), and a client that sends the key. Every test
+that takes them runs on SQLite and on PostgreSQL (through `db`/`client`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import httpx
 import pytest
 
 from loyalty.models import RuleCategory
-from tests.factories import create_api_key, create_customer, create_rule, create_shop, create_tier
+from tests.factories import create_api_key, create_customer, create_rule, create_tier
+from tests.loyalty.rewards.helpers import connected_shop, reward
 from tests.web.public_api.helpers import Api, World
 
 
 @pytest.fixture
 async def world(db: str) -> World:
-    shop = await create_shop(points_expiry_days=365)
+    shop = await connected_shop(points_expiry_days=365)
     bronze = await create_tier(
         shop, name="Bronze", points_required=0, points_multiplier=Decimal("1.00")
     )
@@ -49,6 +50,7 @@ async def world(db: str) -> World:
             limit_count=2,
             limit_period_days=7,
         ),
+        reward=await reward(shop),
         ann=await create_customer(
             shop, shopify_customer_id=6789012345, email="Ann@Example.com", vip_tier=bronze
         ),

@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 
-from loyalty.models import Customer, EarningRule, Shop, VipTier
+from loyalty.models import Customer, EarningRule, Reward, Shop, VipTier
 
 
 @dataclass
 class World:
-    shop: Shop
+    shop: Shop  # connected: an offline token valid for an hour
     key: str
     read_key: str
     bronze: VipTier  # 0 points, ×1.00
@@ -20,6 +20,7 @@ class World:
     rule: EarningRule  # social, 100 points
     quiz: EarningRule  # custom action "quiz_completed", once per customer, 50 points
     review: EarningRule  # custom action "review_written", repeatable: 2 per 7 days, 10 points
+    reward: Reward  # $5 off for 500 points, code valid 30 days
     ann: Customer  # 6789012345, ann@example.com, bronze
     bob: Customer  # 6789012346, bob@example.com, gold
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty.models import Customer, EarningHistoryEntry
+from loyalty.models import Customer, EarningHistoryEntry, Redemption
 from tests.web.public_api.helpers import Api, World, error_of
 from tests.web.public_api.test_openapi import api_routes
 
@@ -16,6 +16,7 @@ def path_of(template: str, world: World) -> str:
         "identifier": "6789012345",
         "rule_id": world.rule.public_id,
         "tier_id": world.gold.public_id,
+        "reward_id": world.reward.public_id,
     }
     return template.format(**values)
 
@@ -28,6 +29,7 @@ def write_bodies(world: World) -> dict[str, Any]:
         "api.customers.points": {"adjustment": 5},
         "api.earning_rules.award": {"customer_identifier": "6789012345"},
         "api.actions.award": {"action_key": "quiz_completed", "customer_id": 6789012345},
+        "api.rewards.purchase": {"customer_identifier": "bob@example.com"},  # 1200 points
     }
 
 
@@ -35,7 +37,7 @@ class TestReadOnlyKeys:
     async def test_every_get_is_allowed(self, api: Api, world: World) -> None:
         """Each GET route answers 200 to a read-only key."""
         gets = [r for r in api_routes() if "GET" in (r.methods or set())]
-        assert len(gets) >= 11
+        assert len(gets) >= 14
         for route in gets:
             response = await api.get(path_of(route.path, world), key=world.read_key)
             assert response.status_code == 200, route.path
@@ -56,6 +58,7 @@ class TestReadOnlyKeys:
                 assert response.status_code == 403, route.path
                 assert error_of(response)["code"] == "read_only_api_key"
         assert not await EarningHistoryEntry.all().exists()
+        assert not await Redemption.all().exists()
         assert await Customer.filter(is_excluded=True).count() == 0
         assert await Customer.filter(shopify_customer_id=1).count() == 0
 

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from web.admin.api import (
     api_keys,
+    customer_redemptions,
     customer_sync,
     customers,
     dashboard,
@@ -21,6 +22,7 @@ from web.admin.api import (
     earning_rules,
     integrations,
     programme_settings,
+    rewards,
     vip_tiers,
 )
 from web.http.params import screen_routes
@@ -29,6 +31,8 @@ routes: list[BaseRoute] = [
     *earning_rules.routes,
     *vip_tiers.routes,  # the tiers and the preview of a tier change
     *customers.routes,  # the directory, exclusion and manual points adjustments
+    *rewards.routes,  # the rewards catalogue
+    *customer_redemptions.routes,  # a customer's redemptions, and cancelling one
     *api_keys.routes,
     *programme_settings.routes,
     *dashboard.routes,  # the home page's numbers and the setup checklist

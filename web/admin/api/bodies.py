@@ -1,9 +1,9 @@
 """Every `/app/api` request body as a pydantic model: the shape of every field (types, ranges,
 formats), with the limits taken from the services that own them. Unknown fields are ignored.
 
-Numbers and booleans are strict (`"100"` is not a number, `1` is not `true`); the one exception
-is a tier's `points_multiplier`, which may be sent as a JSON number or a decimal string and is
-kept as a Decimal from then on.
+Numbers and booleans are strict (`"100"` is not a number, `1` is not `true`); the exceptions
+are decimals (a tier's `points_multiplier`, a reward's amounts), which may be sent as a JSON
+number or a decimal string and are kept as Decimals from then on.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from pydantic import StrictInt as Int
 from pydantic import StrictStr as Str
 
 from loyalty.earning import adjustments, rules
-from loyalty.models import ApiKeyScope, RuleCategory
+from loyalty.models import ApiKeyScope, RewardKind, RuleCategory
+from loyalty.rewards.cancel import MAX_REASON as MAX_CANCEL_REASON
+from loyalty.rewards.catalogue import RewardFields
 from loyalty.shops import programme
 from loyalty.tiers import configuration as tiers
 
@@ -67,17 +69,23 @@ def _badge_color(value: str) -> str:
     return value.upper()
 
 
-def _multiplier(value: Any) -> Decimal:
-    # bool is an int subclass. A float goes through its shortest repr ("1.1", not
-    # 1.100000000000000088…), so no binary-float arithmetic ever touches the value.
+def exact_decimal(value: Any, problem: str = "must be a number or a decimal string") -> Decimal:
+    """A JSON number or a decimal string as a finite Decimal (ValueError(`problem`) otherwise).
+    bool is an int subclass. A float goes through its shortest repr ("1.1", not
+    1.100000000000000088…), so no binary-float arithmetic ever touches the value."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError("must be a number or a decimal string")
+        raise ValueError(problem)
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError("must be a number or a decimal string") from None
+        raise ValueError(problem) from None
     if not number.is_finite():
-        raise ValueError("must be a number or a decimal string")
+        raise ValueError(problem)
+    return number
+
+
+def _multiplier(value: Any) -> Decimal:
+    number = exact_decimal(value)
     if -number.as_tuple().exponent > 2:  # type: ignore[operator]  # finite: an int
         raise ValueError("must have at most 2 decimal places")
     if not tiers.MIN_MULTIPLIER <= number <= tiers.MAX_MULTIPLIER:
@@ -132,6 +140,8 @@ class CreateEarningRule(Body):
     repeatable: Bool = False
     limit_count: LimitCount | None = None
     limit_period_days: LimitPeriodDays | None = None
+    # Sign-up rules (category signup): award at the first paid order instead of at sign-up.
+    after_first_order: Bool = False
 
 
 class UpdateEarningRule(Body):
@@ -150,6 +160,7 @@ class UpdateEarningRule(Body):
     repeatable: Bool | None = None
     limit_count: LimitCount | None = None
     limit_period_days: LimitPeriodDays | None = None
+    after_first_order: Bool | None = None
 
 
 RULE_NULLABLE = frozenset({"call_to_action_url", "action_key", "limit_count", "limit_period_days"})
@@ -197,8 +208,11 @@ def _not_zero(value: int) -> int:
     return value
 
 
-def _blank_is_none(value: str | None) -> str | None:
-    return (value or "").strip() or None
+def _blank_is_none(value: Any) -> Any:
+    """An emptied form field (blank text) means "none" (any other value is left to its type)."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
 
 
 class AdjustPoints(Body):
@@ -211,6 +225,82 @@ class AdjustPoints(Body):
         Str | None, Field(max_length=MAX_NOTE_LENGTH), AfterValidator(_blank_is_none)
     ] = None
     update_lifetime_points: Bool = True
+
+
+# Rewards: the shape of each field only (types, text for numbers, blank means none). What a
+# reward may be (ranges, which fields a kind needs, what Shopify accepts) is
+# loyalty.rewards.catalogue.validate's alone, so a form and a seed get the same messages, each
+# pointing at its field. Amounts arrive as JSON numbers or decimal strings (a form field's
+# text) and stay Decimals; collection and product gids as a list, or as text with one per line
+# (or comma separated). -----------------------------------------------------------------------
+
+MAX_REWARD_DESCRIPTION_LENGTH = 2000
+MAX_GIDS = 100
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A number or a decimal string; blank or null is "none". Never through binary floats."""
+    value = _blank_is_none(value)
+    return None if value is None else exact_decimal(value, "must be a number")
+
+
+def _gids(value: Any) -> Any:
+    """Text with one gid per line (or comma separated), or a list of strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part for part in re.split(r"[\s,]+", value) if part]
+    return value
+
+
+Amount = Annotated[Decimal | None, BeforeValidator(_decimal)]
+Count = Annotated[Int | None, BeforeValidator(_blank_is_none)]
+OptionalText = Annotated[Str | None, Field(max_length=255), BeforeValidator(_blank_is_none)]
+Gids = Annotated[
+    list[Annotated[Str, Field(max_length=255)]], Field(max_length=MAX_GIDS), BeforeValidator(_gids)
+]
+
+
+class SaveReward(Body):
+    """A whole reward (create and edit alike: the form always sends every field it shows)."""
+
+    name: Str
+    kind: RewardKind
+    points_cost: Count = None  # a variable reward's cost is its min_points
+    description: Annotated[Str, Field(max_length=MAX_REWARD_DESCRIPTION_LENGTH)] = ""
+    value: Amount = None
+    is_variable: Bool = False
+    min_points: Count = None
+    max_points: Count = None
+    value_per_point: Amount = None
+    free_variant_gid: OptionalText = None
+    minimum_subtotal: Amount = None
+    collection_gids: Gids = []
+    product_gids: Gids = []
+    combines_with_order: Bool = False
+    combines_with_product: Bool = False
+    combines_with_shipping: Bool = False
+    code_validity_days: Count = None
+    minimum_tier_id: OptionalText = None
+    per_customer_limit: Count = None
+    is_active: Bool = True
+
+    def fields(self) -> RewardFields:
+        """The catalogue's value (validated there, where every rule lives)."""
+        values = self.model_dump()
+        if self.is_variable and values["points_cost"] is None:
+            values["points_cost"] = self.min_points or 0
+        values["points_cost"] = values["points_cost"] or 0  # missing: the catalogue says so
+        values["value"] = values["value"] if values["value"] is not None else Decimal(0)
+        values["collection_gids"] = tuple(self.collection_gids)
+        values["product_gids"] = tuple(self.product_gids)
+        return RewardFields(**values)
+
+
+class CancelRedemption(Body):
+    reason: Annotated[
+        Str | None, Field(max_length=MAX_CANCEL_REASON), BeforeValidator(_blank_is_none)
+    ] = None
 
 
 # Setup checklist --------------------------------------------------------------------------------

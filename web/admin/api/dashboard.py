@@ -31,6 +31,8 @@ async def get_dashboard(request: Request) -> Response:
                 "points_pending": stats.points_pending,
                 "points_redeemed": stats.points_redeemed,
                 "points_expired": stats.points_expired,
+                "redemptions": stats.redemptions,
+                "points_redeemed_in_window": stats.points_redeemed_in_window,
                 "window_days": dashboard.WINDOW_DAYS,
                 "timezone": stats.timezone,
                 "daily_points_issued": [

@@ -33,6 +33,7 @@ def earning_rule(view: RuleView) -> dict[str, Any]:
             "repeatable": rule.repeatable,
             "limit_count": rule.limit_count,
             "limit_period_days": rule.limit_period_days,
+            "after_first_order": rule.after_first_order,
             "category_locked": view.category_locked,
             "created_at": isoformat_z(rule.created_at),
             "updated_at": isoformat_z(rule.updated_at),
