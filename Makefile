@@ -77,7 +77,7 @@ theme-check: node_modules/.installed-stamp
 shopify-check: node_modules/.installed-stamp
 	node scripts/shopify-check.js
 
-## widget: minify storefront/loyalty-widget.js into the extension's asset (commit both)
+## widget: minify storefront/*.js (the widget, rewards) into the extension's assets (commit both)
 widget: node_modules/.installed-stamp
 	node scripts/build-widget.js
 

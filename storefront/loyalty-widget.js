@@ -1,5 +1,8 @@
 /* Loyalty widget: refreshes the blocks from the app proxy, claims ways to earn, runs the panel.
-   Nothing here shows an outcome the API did not return.
+   Nothing here shows an outcome the API did not return. Rewards are loyalty-rewards.js (its own
+   file: theme check limits each script's size), imported when a page shows rewards; the two tell
+   each other that points moved with an `lw:points` event on the document, and each reloads what
+   it shows.
    This is the source: `make widget` minifies it into extensions/loyalty-widget/assets/, the file
    the theme extension ships (scripts/build-widget.js); commit both. */
 (() => {
@@ -173,7 +176,7 @@ async function claim(g, id) {
   }
   g.notes[id] = note;
   render(g);
-  if (a) load(g); // balance, tier, history as the app has them now
+  if (a) document.dispatchEvent(new Event('lw:points')); // balance, tier, history as the app has them now
 }
 
 // The dialog: focus stays inside while open, returns to the launcher.
@@ -225,6 +228,8 @@ function init() {
     panel(root);
   });
   qa(document, 'time[data-lw-date]').forEach((el) => text(el, day(el.dateTime)));
+  // Resolved against this script's own URL (the extension's assets), loaded once.
+  if (q(document, '[data-lw-rewards]')) import('./loyalty-rewards.js');
   fresh.forEach(load);
 }
 
@@ -236,6 +241,7 @@ document.addEventListener('click', (e) => {
   else if (e.target.closest('[data-lw-retry]') && g.retry) g.retry();
 });
 document.addEventListener('shopify:section:load', init);
+document.addEventListener('lw:points', () => groups.forEach(load));
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
 else init();
 })();

@@ -25,12 +25,12 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.TierNotAllowedError: 403,
     errors.AlreadyAwardedError: 409,
     errors.ConflictError: 409,
+    ShopifyUnavailableError: 503,  # nothing was done: try again once the shop reconnects
     api_keys.ApiKeyMissingError: 401,
     api_keys.ApiKeyInvalidError: 401,
     api_keys.ApiKeyRevokedError: 401,
     api_keys.ShopUninstalledError: 401,
     api_keys.ReadOnlyApiKeyError: 403,
-    ShopifyUnavailableError: 503,  # no usable Shopify connection: nothing was done
 }
 
 

@@ -17,8 +17,9 @@ Concurrency: the customer's row is locked first (PostgreSQL; SQLite has one writ
 redemptions by one customer see each other's debit and count; the debit is conditional on the
 balance as well. Idempotency: a key is unique per shop on the redemption; a repeat with the
 same key, customer, reward (and points, when sent) returns the first redemption (`replayed`),
-with another customer, reward or points it is refused (`idempotency_key_reused`), and a
-concurrent repeat that loses the race on the unique index reads the winner's.
+with another customer, reward or points it is refused (`idempotency_key_reused`); a concurrent
+repeat looks again once it holds the customer's lock (the winner's debit would otherwise refuse
+it as `insufficient_points`), and one that loses the race on the unique index reads the winner's.
 """
 
 from __future__ import annotations
@@ -142,6 +143,10 @@ async def redeem(
         async with in_transaction():
             customer = await Customer.filter(id=found.id).select_for_update().first()
             assert customer is not None  # customers are never deleted, only redacted
+            if idempotency_key is not None:  # a repeat that committed while we waited
+                replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
+                if replay is not None:
+                    return replay
             await _check(customer, reward)
             return await _redeem(request, customer)
     except IntegrityError:

@@ -81,9 +81,10 @@ def same_world_every_run(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
     """The clock at FROZEN_AT (ticking, so waits and timeouts still pass), seeded `secrets`
-    (ids, API keys: `token_hex` and `token_urlsafe` draw from `token_bytes`), and factory
-    numbers from 1, whatever ran before this test. A test marked `real_clock` (one that talks
-    to a process of its own, whose clock is not frozen) keeps the real time."""
+    (ids, API keys: `token_hex` and `token_urlsafe` draw from `token_bytes`; discount codes
+    from `choice`), and factory numbers from 1, whatever ran before this test. A test marked
+    `real_clock` (one that talks to a process of its own, whose clock is not frozen) keeps the
+    real time."""
     if request.node.get_closest_marker("real_clock"):
         yield
         return
@@ -91,6 +92,7 @@ def same_world_every_run(
     monkeypatch.setattr(
         secrets, "token_bytes", lambda n=None: rng.randbytes(32 if n is None else n)
     )
+    monkeypatch.setattr(secrets, "choice", rng.choice)
     monkeypatch.setattr(factories, "_sequence", itertools.count(1))
     with time_machine.travel(FROZEN_AT, tick=True):
         yield

@@ -9,11 +9,17 @@ storefront (web.demo.storefront) uses the same two. On top of them `Storefront` 
 who is signed in and the language, drop the programme metafield or override customer metafields,
 hold or break the proxy, and see what was forwarded. Its pages place the rendered blocks where a
 theme would (templates/demo/storefront.html, without the demo bar).
+
+The cart is the test's own: `/cart` shows the Rewards block under a cart summary, and
+`/discount/CODE?redirect=/cart` applies a code to the shopper's cart (a cookie, as Shopify's
+session does); the cart shows it applied only when the Admin API stand-in (`Storefront.shopify`)
+holds that code, active: what checkout would accept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,18 +32,20 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from playwright.async_api import Route as BrowserRoute
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from loyalty.models import EarningRule, Shop
-from tests.browser.conftest import new_context
+from standins.shopify_admin import ShopifyAdmin
+from tests.browser.conftest import LiveApp, new_context
 from web.admin.templating import render
 from web.demo.app_proxy_signer import PROXY_PREFIX, forward
 from web.demo.liquid import ASSETS, LiquidStandIn, liquid_globals, render_theme
 
 ASSETS_URL = "/extensions/loyalty-widget/assets"
 TITLE = "Demo store"
+# No "Cart" link: four links overflow a 320 px screen; the tests open /cart directly.
 NAV = [("Home", "/"), ("Rewards", "/pages/rewards"), ("Account", "/account")]
 
 
@@ -63,6 +71,7 @@ class Storefront:
     proxy_down: bool = False  # Shopify's own error page instead of the app's answer
     proxy_gate: asyncio.Event | None = None  # while set and not released, proxy requests wait
     forwarded: list[Forwarded] = field(default_factory=list)
+    shopify: ShopifyAdmin | None = None  # where the cart looks a discount code up
 
     def hold_proxy(self) -> asyncio.Event:
         self.proxy_gate = asyncio.Event()
@@ -78,19 +87,43 @@ class Storefront:
             locale=self.locale,
             with_programme=self.with_programme,
             customer_overrides=self.customer_overrides,
+            page_type=PAGE_TYPES.get(request.url.path, "page"),
         )
         theme = render_theme(LiquidStandIn(self.locale, assets_url=ASSETS_URL), context, blocks)
+        main = theme.main
+        if request.url.path == "/cart":
+            main = self.cart(request.cookies.get("discount_code")) + main
         page = render(
             "demo/storefront.html",
             locale=self.locale,
             title=TITLE,
             assets_url=ASSETS_URL,
             nav=NAV,
-            main=Markup(theme.main),  # noqa: S704 - the extension's Liquid escapes its input
+            main=Markup(main),  # noqa: S704 - the extension's Liquid escapes its input
             embed=Markup(theme.embed),  # noqa: S704
             demo=None,
         )
         return HTMLResponse(page)
+
+    def cart(self, code: str | None) -> str:
+        """The cart's summary: the discount code applied, if Shopify would accept it."""
+        found = self.shopify.discount_codes.get(code) if self.shopify and code else None
+        if code is None:
+            line = "No discount applied"
+        elif found is not None and found.status == "ACTIVE":
+            line = f"Discount {html.escape(code)} applied"
+        else:
+            line = f"Discount code {html.escape(code)} is not valid"
+        return CART.format(line=line)
+
+    async def apply_discount(self, request: Request) -> Response:
+        """Shopify's `/discount/CODE?redirect=PATH`: the code goes on the cart, then PATH."""
+        target = request.query_params.get("redirect", "/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        response = RedirectResponse(target, status_code=302)
+        response.set_cookie("discount_code", request.path_params["code"], samesite="lax")
+        return response
 
     async def proxy(self, request: Request) -> Response:
         if self.proxy_gate is not None:
@@ -116,6 +149,7 @@ class Storefront:
             routes=[
                 Route(f"{PROXY_PREFIX}/{{tail:path}}", self.proxy, methods=["GET", "POST"]),
                 Mount(ASSETS_URL, app=StaticFiles(directory=ASSETS)),
+                Route("/discount/{code}", self.apply_discount),
                 *(Route(path, self.page) for path in PAGES),
             ]
         )
@@ -126,16 +160,26 @@ PAGES = {
     "/": [],
     "/pages/rewards": ["ways-to-earn"],
     "/account": ["points-balance"],
+    "/cart": ["rewards"],
 }
+PAGE_TYPES = {"/": "index", "/account": "customers/account", "/cart": "cart"}
+
+CART = """<section class="hero cart"><h1>Your cart</h1>
+<p>Wool scarf × 1 — $40.00</p><p data-cart-discount>{line}</p></section>"""
 
 SHOPIFY_PROXY_ERROR = """<!doctype html><html><body><h1>There was an error in the third-party
 application.</h1></body></html>"""
 
 
 @asynccontextmanager
-async def serve_storefront(*, shop: Shop, app_url: str, secret: str) -> AsyncIterator[Storefront]:
-    """The storefront on a real port of 127.0.0.1, in this event loop."""
-    front = Storefront(shop=shop, app_url=app_url, secret=secret)
+async def serve_storefront(
+    shop: Shop, live_app: LiveApp, **controls: Any
+) -> AsyncIterator[Storefront]:
+    """The storefront of `shop` in front of `live_app`, on a real port of 127.0.0.1 in this
+    event loop; `controls` set the `Storefront`'s fields (who is signed in, …) from the start."""
+    front = Storefront(
+        shop=shop, app_url=live_app.url, secret=live_app.settings.shopify_api_secret, **controls
+    )
     config = uvicorn.Config(front.asgi(), host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -97,10 +97,7 @@ async def programme(db: str) -> Programme:
 
 @pytest.fixture
 async def front(programme: Programme, live_app: LiveApp) -> AsyncIterator[Storefront]:
-    async with serve_storefront(
-        shop=programme.shop, app_url=live_app.url, secret=live_app.settings.shopify_api_secret
-    ) as storefront:
-        storefront.customer_id = CUSTOMER_ID
+    async with serve_storefront(programme.shop, live_app, customer_id=CUSTOMER_ID) as storefront:
         yield storefront
 
 
@@ -400,7 +397,8 @@ class TestVisitor:
         await expect(dialog.locator("[data-lw-tiers]")).to_contain_text("Bronze")
         await expect(dialog.locator("[data-lw-tiers]")).to_contain_text("Silver")
         await expect(dialog.locator("[data-lw-tiers]")).to_contain_text("From 500 points")
-        assert {f.path for f in front.forwarded} == {"customer", "earning-rules"}
+        # Only what a visitor may read (the panel's rewards list too; never "my rewards").
+        assert {f.path for f in front.forwarded} == {"customer", "earning-rules", "rewards"}
 
     async def test_the_storefront_language_is_used(
         self, front: Storefront, tab: Page, programme: Programme

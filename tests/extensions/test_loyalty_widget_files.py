@@ -93,16 +93,20 @@ class TestLocales:
 
 
 class TestSchemas:
-    def test_the_embed_and_the_two_app_blocks(self) -> None:
-        """One app embed (body) and the "Ways to earn" and "Points balance" app blocks."""
+    def test_the_embed_and_the_three_app_blocks(self) -> None:
+        """One app embed (body) and the "Ways to earn", "Points balance" and "Rewards" app
+        blocks."""
         targets = {p.stem: block_schema(p.stem)["target"] for p in EXTENSION.glob("blocks/*")}
         assert targets == {
             "loyalty-launcher": "body",
             "ways-to-earn": "section",
             "points-balance": "section",
+            "rewards": "section",
         }
 
-    @pytest.mark.parametrize("block", ["loyalty-launcher", "ways-to-earn", "points-balance"])
+    @pytest.mark.parametrize(
+        "block", ["loyalty-launcher", "ways-to-earn", "points-balance", "rewards"]
+    )
     def test_merchant_settings(self, block: str) -> None:
         """Colours and texts are settings; the proxy path defaults to /apps/loyalty; assets are
         the extension's own."""

@@ -1,6 +1,7 @@
-"""The storefront script the extension ships is the build of its source: `make widget` minifies
-storefront/loyalty-widget.js with the pinned terser (scripts/build-widget.js), the result is
-committed, and it stays within its byte budget under theme check's 10,000-byte limit."""
+"""The storefront scripts the extension ships are the builds of their sources: `make widget`
+minifies storefront/loyalty-widget.js and storefront/loyalty-rewards.js with the pinned terser
+(scripts/build-widget.js), the results are committed, and each stays within its byte budget under
+theme check's 10,000-byte limit."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = ROOT / "storefront" / "loyalty-widget.js"
-ASSET = ROOT / "extensions" / "loyalty-widget" / "assets" / "loyalty-widget.js"
+SOURCES = ROOT / "storefront"
+ASSETS = ROOT / "extensions" / "loyalty-widget" / "assets"
+SCRIPTS = ["loyalty-widget.js", "loyalty-rewards.js"]
 BUDGET = 8_000  # bytes; theme check's AssetSizeAppBlockJavaScript refuses more than 10,000
 
 
@@ -24,25 +28,31 @@ def node() -> str:
 
 
 class TestBuild:
-    def test_the_committed_asset_is_the_build_of_the_source(self, tmp_path: Path) -> None:
-        """Rebuilt from the source into a temporary directory, byte for byte the committed file:
-        edit storefront/loyalty-widget.js, then `make widget`."""
-        out = tmp_path / "loyalty-widget.js"
+    def test_the_committed_assets_are_the_build_of_the_sources(self, tmp_path: Path) -> None:
+        """Rebuilt from the sources into a temporary directory, byte for byte the committed
+        files: edit storefront/*.js, then `make widget`."""
         subprocess.run(
-            [node(), "scripts/build-widget.js", str(out)],
+            [node(), "scripts/build-widget.js", str(tmp_path)],
             cwd=ROOT,
             check=True,
             capture_output=True,
             timeout=60,
         )
-        assert out.read_bytes() == ASSET.read_bytes(), "stale asset: run `make widget`"
+        for name in SCRIPTS:
+            assert (tmp_path / name).read_bytes() == (ASSETS / name).read_bytes(), (
+                f"stale {name}: run `make widget`"
+            )
 
-    def test_the_shipped_asset_is_within_budget(self) -> None:
+    @pytest.mark.parametrize("name", SCRIPTS)
+    def test_each_shipped_asset_is_within_budget(self, name: str) -> None:
         """At most 8,000 bytes, leaving room under the 10,000-byte limit for the next feature."""
-        assert ASSET.stat().st_size <= BUDGET
+        assert (ASSETS / name).stat().st_size <= BUDGET
 
-    def test_the_source_lives_outside_the_extension(self) -> None:
-        """Only the built file is in assets/; the readable source is storefront/."""
-        assert SOURCE.read_bytes() != ASSET.read_bytes()
-        assert [p.name for p in ASSET.parent.glob("*.js")] == [ASSET.name]
-        assert "edit that file, not this one" in ASSET.read_text().splitlines()[0]
+    def test_the_sources_live_outside_the_extension(self) -> None:
+        """Only the built files are in assets/; the readable sources are storefront/."""
+        assert sorted(p.name for p in ASSETS.glob("*.js")) == sorted(SCRIPTS)
+        assert sorted(p.name for p in SOURCES.glob("*.js")) == sorted(SCRIPTS)
+        for name in SCRIPTS:
+            asset = (ASSETS / name).read_text()
+            assert (SOURCES / name).read_text() != asset
+            assert "edit that file, not this one" in asset.splitlines()[0]

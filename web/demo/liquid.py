@@ -6,7 +6,8 @@ home for it, used by the demo storefront (web.demo.storefront) and the storefron
   lookup, `count` plurals, `{{ var }}` interpolation, `_html` keys unescaped), `asset_url`,
   `json`, Ruby's half-away-from-zero `round`, and the `{% schema %}` tag (parsed separately, as
   Shopify does, for the settings' defaults).
-- `liquid_globals` builds the objects Shopify provides (`customer`, `shop`, `routes`, `request`).
+- `liquid_globals` builds the objects Shopify provides (`customer`, `shop`, `routes`, `request`
+  with its `page_type`).
   Their app-owned metafields are what "Shopify" holds when there is one (`held`: the demo's
   local Shopify, web.demo.shopify, which the app's sync really wrote), so the page shows exactly
   what a real storefront would; for an owner it holds nothing of yet (the sync has not run), and
@@ -59,6 +60,7 @@ STOREFRONT_ROUTES = {  # Shopify's `routes` object for a storefront at the domai
     "account_url": "/account",
     "account_login_url": "/account/login",
     "account_register_url": "/account/register",
+    "cart_url": "/cart",
 }
 
 
@@ -232,10 +234,12 @@ async def liquid_globals(
     customer_overrides: dict[str, Any] | None = None,
     routes: dict[str, str] | None = None,
     held: ShopModel | None = None,
+    page_type: str = "index",
 ) -> dict[str, Any]:
     """The storefront's objects for the signed-in customer with this Shopify id (None: a
     visitor), with the metafields `held` holds for each owner (see the module docstring).
-    `customer_overrides` replaces metafields by key (None removes one)."""
+    `customer_overrides` replaces metafields by key (None removes one); `page_type` is
+    `request.page_type` (Shopify's template name: `index`, `cart`, `customers/account`, …)."""
     shop_fields: dict[str, Any] = {}
     if with_programme:
         shop_fields = held_app_fields(held, held.shop_gid) if held else {}
@@ -261,5 +265,5 @@ async def liquid_globals(
         "shop": {"name": shop.name, "currency": "USD", "metafields": {"$app": shop_fields}},
         "customer": customer_obj,
         "routes": routes or STOREFRONT_ROUTES,
-        "request": {"locale": {"iso_code": locale}},
+        "request": {"locale": {"iso_code": locale}, "page_type": page_type},
     }

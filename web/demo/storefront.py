@@ -2,10 +2,10 @@
 shop's customer or a visitor, with the widget talking to the app through a local app proxy.
 
 - `GET /demo/storefront?shop=<demo domain>&as=<customer's Shopify id | visitor>`: a storefront
-  page with the extension's app blocks (points balance, ways to earn) and its app embed, rendered
-  by web.demo.liquid with the metafields the local Shopify holds (web.demo.shopify: what the
-  app's sync wrote there), and a chooser of the shop's customers; its demo bar links to the
-  admin preview and the local Shopify page for the same shop.
+  page with the extension's app blocks (points balance, rewards, ways to earn) and its app
+  embed, rendered by web.demo.liquid with the metafields the local Shopify holds
+  (web.demo.shopify: what the app's sync wrote there), and a chooser of the shop's customers;
+  its demo bar links to the admin preview and the local Shopify page for the same shop.
 - `/demo/storefront/assets/…`: the extension's assets, as Shopify's CDN serves them.
 - `GET|POST /demo/storefront/<shop>/<customer id | visitor>/apps/loyalty/<tail>`: the local app
   proxy. The page points the blocks' `proxy_path` here, so each page speaks for the customer it
@@ -60,7 +60,9 @@ HeldBy = Callable[[Shop], Awaitable["ShopModel"]]
 
 PATH = "/storefront"
 VISITOR = "visitor"
-BLOCKS = ["points-balance", "ways-to-earn"]  # app blocks on the page; the embed is always there
+# App blocks on the page (the embed is always there); it is no cart page, so a code has no
+# "Apply to cart" link (the cart is Shopify's own, which the demo does not have).
+BLOCKS = ["points-balance", "rewards", "ways-to-earn"]
 CHOOSER_LIMIT = 200  # customers listed in the chooser (a seeded demo shop has a handful)
 
 
@@ -114,6 +116,7 @@ async def storefront_page(request: Request, held_by: HeldBy | None = None) -> Re
             "account_url": chooser,
             "account_login_url": chooser,
             "account_register_url": chooser,
+            "cart_url": here,  # the demo has no cart; the blocks link to it only on a cart page
         },
         held=await held_by(shop) if held_by else None,
     )

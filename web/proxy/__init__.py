@@ -2,11 +2,15 @@
 Shopify's app proxy and mounted at `/proxy` behind the app-proxy signature check (web/app.py).
 
 - `widget`: the routes (the customer's loyalty state, ways to earn, claiming one);
-- `serializers`: the documents they answer with, shaped for the widget.
+- `serializers`: the documents they answer with, shaped for the widget;
+- `rewards`: the rewards routes (what the shopper can redeem, redeeming, "my rewards"), and
+  `rewards_documents` their documents.
 """
 
 from __future__ import annotations
 
-from web.proxy.widget import routes
+from web.proxy import rewards, widget
+
+routes = [*widget.routes, *rewards.routes]
 
 __all__ = ["routes"]

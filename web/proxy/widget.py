@@ -28,18 +28,42 @@ CUSTOMER_AWARD_LIMIT = Limit.per_minute(20, burst=10)
 SHOP_AWARD_LIMIT = Limit.per_minute(3000, burst=300)
 
 
-def _shop(request: Request) -> Shop:
+def shop_of(request: Request) -> Shop:
     return request.state.shop  # type: ignore[no-any-return]
 
 
-def _customer_id(request: Request) -> int | None:
+def customer_id_of(request: Request) -> int | None:
+    """The signed `logged_in_customer_id`: the only customer a proxy route ever acts for."""
     return request.state.customer_shopify_id  # type: ignore[no-any-return]
+
+
+def signed_in(request: Request, detail: str) -> int:
+    """The logged-in customer's Shopify id, or 401 `not_logged_in` saying `detail`."""
+    shopify_id = customer_id_of(request)
+    if shopify_id is None:
+        raise RequestError(401, "not_logged_in", "Unauthorized", detail)
+    return shopify_id
+
+
+async def throttle(request: Request, *keyed: tuple[str, Limit]) -> None:
+    """429 `rate_limited` (with Retry-After) once any of the keyed limits is spent."""
+    limiter = services(request).limiter
+    for key, limit in keyed:
+        decision = await limiter.hit(key, limit)
+        if not decision.allowed:
+            raise RequestError(
+                429,
+                "rate_limited",
+                "Too Many Requests",
+                f"Too many attempts; try again in {decision.retry_after} s",
+                headers=decision.headers(),
+            )
 
 
 async def get_customer(request: Request) -> Response:
     """GET /proxy/customer: the customer's loyalty state, or the programme for visitors."""
-    shop = _shop(request)
-    shopify_id = _customer_id(request)
+    shop = shop_of(request)
+    shopify_id = customer_id_of(request)
     if shopify_id is None:
         rules = await storefront.ways_to_earn(shop=shop, customer=None)
         tiers = await storefront.tiers_of(shop)
@@ -53,8 +77,8 @@ async def get_customer(request: Request) -> Response:
 
 async def list_earning_rules(request: Request) -> Response:
     """GET /proxy/earning-rules: ways to earn, with this customer's points and completion."""
-    shop = _shop(request)
-    shopify_id = _customer_id(request)
+    shop = shop_of(request)
+    shopify_id = customer_id_of(request)
     customer = (
         await Customer.get_or_none(shop=shop, shopify_customer_id=shopify_id)
         if shopify_id
@@ -67,26 +91,13 @@ async def list_earning_rules(request: Request) -> Response:
 async def award_earning_rule(request: Request) -> Response:
     """POST /proxy/earning-rules/{rule_id}/award: claim a social/engagement rule for the
     logged-in customer. Same checks and statuses as the public API; the body is ignored."""
-    shop = _shop(request)
-    shopify_id = _customer_id(request)
-    if shopify_id is None:
-        raise RequestError(
-            401, "not_logged_in", "Unauthorized", "Sign in to your account to earn points"
-        )
-    limiter = services(request).limiter
-    for key, limit in (
+    shop = shop_of(request)
+    shopify_id = signed_in(request, "Sign in to your account to earn points")
+    await throttle(
+        request,
         (f"proxy:customer:{shop.id}:{shopify_id}", CUSTOMER_AWARD_LIMIT),
         (f"proxy:shop:{shop.id}", SHOP_AWARD_LIMIT),
-    ):
-        decision = await limiter.hit(key, limit)
-        if not decision.allowed:
-            raise RequestError(
-                429,
-                "rate_limited",
-                "Too Many Requests",
-                f"Too many attempts; try again in {decision.retry_after} s",
-                headers=decision.headers(),
-            )
+    )
     award = partial(
         award_rule,
         shop=storefront.shop_context(shop),

@@ -107,7 +107,9 @@ class TestPage:
         assert 'class="lw lw--embed lw--right lw--member"' in page  # the app embed
         assert 'data-lw-field="points_balance">120<' in page
         proxy = f"/demo/storefront/{DEMO_SHOP}/{ANN}/apps/loyalty"
-        assert page.count(f'data-lw-proxy="{proxy}"') == 3  # both blocks and the embed
+        assert page.count(f'data-lw-proxy="{proxy}"') == 4  # the three blocks and the embed
+        assert page.count("data-lw-rewards") == 2  # the Rewards block and the panel's section
+        assert "data-lw-apply" not in page  # no cart here: no "Apply to cart"
         assert '<script src="/demo/storefront/assets/loyalty-widget.js" defer>' in page
         assert f'<option value="{ANN}" selected>Ann Bronze · ann.bronze@example.com' in page
         assert '<option value="visitor">' in page
@@ -129,7 +131,7 @@ class TestPage:
     async def test_the_extension_assets_are_served_under_the_demo(
         self, local: httpx.AsyncClient, demo: DemoShop
     ) -> None:
-        for name in ("loyalty-widget.js", "loyalty-widget.css"):
+        for name in ("loyalty-widget.js", "loyalty-rewards.js", "loyalty-widget.css"):
             response = await local.get(f"/demo/storefront/assets/{name}")
             assert response.status_code == 200
             assert response.content == (ASSETS / name).read_bytes()

@@ -1,0 +1,194 @@
+"""Rewards in the storefront, as shoppers use them: the theme extension's real blocks and scripts
+in Chromium, the live app behind the app proxy (tests/browser/storefront.py), and Shopify's Admin
+API as the schema-validating stand-in, so the code a shopper applies on the cart page is the one
+the app created in Shopify."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+import respx
+from playwright.async_api import Browser, Locator, Page, expect
+
+from loyalty.clock import utcnow
+from loyalty.models import Customer, Redemption, RewardKind, Shop
+from standins.shopify_admin import ShopifyAdmin, customer_node
+from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.storefront import (
+    Storefront,
+    launcher,
+    open_panel,
+    serve_storefront,
+    shopper_context,
+    watched_page,
+)
+from tests.loyalty.rewards.helpers import connected_shop, customer_with_lots, reward
+from tests.loyalty.sync.harness import graphql_url
+
+RICH, POOR = 555, 556
+
+
+@dataclass
+class Catalogue:
+    shop: Shop
+    rich: Customer  # 700 points
+    poor: Customer  # 120 points
+
+
+@pytest.fixture
+async def catalogue(db: str) -> Catalogue:
+    shop = await connected_shop(domain="rewards-front.myshopify.com", name="Demo store")
+    await reward(shop, name="$5 off", description="Five dollars off your next order")
+    await reward(shop, name="Free shipping", kind=RewardKind.FREE_SHIPPING, points_cost=300)
+    await reward(shop, name="$20 off", points_cost=2000, value=Decimal("20.00"))
+    rich = await customer_with_lots(shop, (300, None), (400, None), shopify_customer_id=RICH)
+    poor = await customer_with_lots(shop, (120, None), shopify_customer_id=POOR)
+    return Catalogue(shop, rich, poor)
+
+
+@pytest.fixture
+async def shopify(catalogue: Catalogue) -> AsyncIterator[ShopifyAdmin]:
+    """The shop's Admin API, which the app's code job calls once a redemption commits (the app
+    runs in this process); the storefront and the app on 127.0.0.1 are reached for real."""
+    stand_in = ShopifyAdmin(customers=[customer_node(RICH), customer_node(POOR)])
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(graphql_url(catalogue.shop)).mock(side_effect=stand_in)
+        mock.route(host="127.0.0.1").pass_through()
+        yield stand_in
+
+
+@pytest.fixture
+async def front(
+    catalogue: Catalogue, live_app: LiveApp, shopify: ShopifyAdmin
+) -> AsyncIterator[Storefront]:
+    async with serve_storefront(catalogue.shop, live_app, shopify=shopify) as storefront:
+        yield storefront
+
+
+@pytest.fixture
+async def tab(browser: Browser) -> AsyncIterator[Page]:
+    """A shopper's tab (tests/browser/storefront.py) that may use the clipboard."""
+    async with shopper_context(browser) as context:
+        await context.grant_permissions(["clipboard-read", "clipboard-write"])
+        async with watched_page(context) as page:
+            yield page
+
+
+def item(scope: Page | Locator, name: str) -> Locator:
+    return scope.locator("[data-lw-reward]", has_text=name)
+
+
+async def live_in_shopify(shopify: ShopifyAdmin, code: str) -> None:
+    """The app's job has created the code in Shopify (it runs right after the commit)."""
+    for _ in range(200):
+        if code in shopify.discount_codes:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{code} never reached Shopify")
+
+
+class TestRedeem:
+    @pytest.mark.screenshot
+    async def test_a_shopper_redeems_copies_the_code_and_applies_it_on_the_cart(
+        self, front: Storefront, tab: Page, catalogue: Catalogue, shopify: ShopifyAdmin
+    ) -> None:
+        front.customer_id = RICH
+        await tab.goto(front.url)
+        dialog = await open_panel(tab)
+        five = item(dialog, "$5 off")
+        await expect(five).to_contain_text("500 points")
+        await expect(item(dialog, "$20 off")).to_contain_text("1,300 points more to go")
+        await expect(item(dialog, "$20 off").get_by_role("button")).to_have_count(0)
+        await expect(dialog.locator("[data-lw-codes]")).to_contain_text("No active codes yet")
+
+        await five.get_by_role("button", name="Redeem $5 off").click()
+
+        await expect(five.get_by_role("status")).to_have_text("Done! Your code is ready.")
+        row = await Redemption.get(customer_id=catalogue.rich.id)
+        code = row.code or ""
+        await expect(five.locator(".lw-code__value")).to_have_text(code)
+        await expect(launcher(tab)).to_contain_text("200")
+        await expect(dialog.locator("[data-lw-codes] [data-lw-code]")).to_contain_text(code)
+        await expect(item(dialog, "Free shipping")).to_contain_text("100 points more to go")
+        # The same picture every run: the panel scrolled to its top, nothing focused.
+        await dialog.evaluate(
+            "el => { document.activeElement.blur(); "
+            "[el, ...el.querySelectorAll('*')].forEach((e) => { e.scrollTop = 0; }); }"
+        )
+        await tab.screenshot(path=screenshot_path("storefront-rewards"), animations="disabled")
+
+        await five.get_by_role("button", name="Copy code").click()
+        await expect(five.get_by_role("button", name="Copied")).to_be_visible()
+        assert await tab.evaluate("navigator.clipboard.readText()") == code
+
+        await live_in_shopify(shopify, code)
+        await tab.goto(f"{front.url}/cart")
+        block = tab.locator(".lw--section")
+        mine = block.locator("[data-lw-codes] [data-lw-code]")
+        await expect(mine).to_have_count(1)
+        await expect(mine).to_contain_text(code)
+        await expect(tab.locator("[data-cart-discount]")).to_have_text("No discount applied")
+        await mine.get_by_role("link", name="Apply to cart").click()
+
+        await expect(tab).to_have_url(f"{front.url}/cart")
+        await expect(tab.locator("[data-cart-discount]")).to_have_text(f"Discount {code} applied")
+        await expect(mine).to_contain_text(code)  # the page's lists loaded again
+        await expect(item(block, "$5 off")).to_contain_text("300 points more to go")
+        await tab.screenshot(path=screenshot_path("storefront-rewards-cart"), animations="disabled")
+        assert shopify.rejected == []
+
+    async def test_a_shopper_without_enough_points_sees_how_many_they_need(
+        self, front: Storefront, tab: Page
+    ) -> None:
+        front.customer_id = POOR
+        await tab.goto(f"{front.url}/cart")
+        block = tab.locator(".lw--section")
+        await expect(item(block, "$5 off")).to_contain_text("380 points more to go")
+        await expect(item(block, "Free shipping")).to_contain_text("180 points more to go")
+        await expect(block.get_by_role("button", name="Redeem", exact=False)).to_have_count(0)
+        await expect(block.locator("[data-lw-codes]")).to_contain_text("No active codes yet")
+
+    async def test_a_visitor_sees_the_rewards_and_a_sign_in_prompt(
+        self, front: Storefront, tab: Page
+    ) -> None:
+        await tab.goto(f"{front.url}/cart")
+        block = tab.locator(".lw--section")
+        await expect(item(block, "$5 off")).to_contain_text("Five dollars off your next order")
+        await expect(block.get_by_role("link", name="Sign in")).to_be_visible()
+        await expect(block.get_by_role("button", name="Redeem", exact=False)).to_have_count(0)
+        await expect(block.locator("[data-lw-codes]")).to_have_count(0)
+        assert "my-rewards" not in {f.path for f in front.forwarded}
+
+
+class TestRefusals:
+    async def test_refusals_are_said_in_plain_words_and_spend_nothing(
+        self, front: Storefront, tab: Page, catalogue: Catalogue
+    ) -> None:
+        """The page still offers a reward the app now refuses: Shopify disconnected, then
+        points spent elsewhere meanwhile."""
+        front.customer_id = RICH
+        await tab.goto(f"{front.url}/cart")
+        block = tab.locator(".lw--section")
+        five = item(block, "$5 off")
+        redeem = five.get_by_role("button", name="Redeem $5 off")
+        await expect(redeem).to_be_visible()
+
+        await Shop.filter(id=catalogue.shop.id).update(reauth_required_at=utcnow())
+        await redeem.click()
+        await expect(five.get_by_role("status")).to_have_text(
+            "Rewards cannot be redeemed right now. No points were spent; try again later."
+        )
+
+        await Shop.filter(id=catalogue.shop.id).update(reauth_required_at=None)
+        await Customer.filter(id=catalogue.rich.id).update(points_balance=450)
+        await redeem.click()
+        await expect(five.get_by_role("status")).to_have_text(
+            "Not enough points: you need 50 points more."
+        )
+        await expect(five).to_contain_text("50 points more to go")  # reloaded from the app
+        await expect(redeem).to_be_hidden()
+        assert await Redemption.all().count() == 0
