@@ -163,7 +163,7 @@ REWARDS: list[dict[str, Any]] = [
         "code_validity_days": 30,
     },
     {
-        "public_id": "reward_demo_free_shipping",
+        "public_id": "reward_demo_free_ship",
         "name": "Free shipping",
         "kind": RewardKind.FREE_SHIPPING,
         "points_cost": 300,
@@ -172,7 +172,7 @@ REWARDS: list[dict[str, Any]] = [
         "code_validity_days": 30,
     },
     {  # the customer chooses how many points: 1 cent each, 100 to 2,000 points
-        "public_id": "reward_demo_store_credit",
+        "public_id": "reward_demo_credit",
         "name": "Store credit, 1 cent a point",
         "kind": RewardKind.STORE_CREDIT,
         "points_cost": 100,
@@ -231,12 +231,17 @@ class DemoShop:
     showcase_customer: Customer  # has not yet earned the showcase rule
 
 
+PUBLIC_ID_MAX = 32  # the public_id columns' length
+
+
 def public_id(base: str, domain: str) -> str:
     """The demo public id `base` for the shop: as documented for the demo shop, suffixed with
     a digest of the domain for any other (public ids are unique across shops)."""
     if domain == DEMO_SHOP:
         return base
-    return f"{base}_{hashlib.sha256(domain.encode()).hexdigest()[:8]}"
+    suffixed = f"{base}_{hashlib.sha256(domain.encode()).hexdigest()[:8]}"
+    assert len(suffixed) <= PUBLIC_ID_MAX, f"demo id {base!r} too long to suffix"
+    return suffixed
 
 
 async def seed_demo(*, domain: str = DEMO_SHOP, box: SecretBox | None = None) -> DemoShop:

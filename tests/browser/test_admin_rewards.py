@@ -140,6 +140,8 @@ class TestRewards:
         await admin.open(f"/app/rewards/{unused.public_id}")
         await page.get_by_role("button", name="Delete").click()
         await page.get_by_role("dialog").get_by_role("button", name="Delete reward").click()
+        # Back on the list once the delete answered (the edit page has no rows to count).
+        await expect(page.locator("[data-reward]")).to_have_count(2, timeout=10_000)
         await expect(page.locator("s-table-row", has_text="Never used")).to_have_count(
             0, timeout=10_000
         )

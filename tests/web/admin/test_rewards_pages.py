@@ -215,7 +215,7 @@ class TestDemo:
         listed = _demo_json(second)["rewards"]
         assert [r["id"] for r in listed] == [spec["public_id"] for spec in demo.REWARDS]
         assert all(set(r) == {"id", "name", "kind", "points_cost", "is_active"} for r in listed)
-        variable = next(r for r in listed if r["id"] == "reward_demo_store_credit")
+        variable = next(r for r in listed if r["id"] == "reward_demo_credit")
         assert (variable["kind"], variable["points_cost"], variable["is_active"]) == (
             "store_credit",
             100,
