@@ -21,6 +21,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 
 class TestRewards:
+    @pytest.mark.screenshot
     async def test_add_a_reward_then_switch_it_off(self, page: Page, live_app: LiveApp) -> None:
         shop = await installed_shop()
         admin = AdminPage(page, live_app)
@@ -103,6 +104,7 @@ class TestRewards:
         assert (saved.value_per_point, saved.code_validity_days) == (Decimal("0.0100"), None)
         assert admin.errors == []
 
+    @pytest.mark.screenshot
     async def test_a_redeemed_reward_is_switched_off_not_deleted(
         self, page: Page, live_app: LiveApp
     ) -> None:
@@ -150,6 +152,7 @@ class TestRewards:
 
 
 class TestCustomerRedemptions:
+    @pytest.mark.screenshot
     async def test_cancel_a_redemption_and_see_the_points_back(
         self, page: Page, live_app: LiveApp
     ) -> None:
