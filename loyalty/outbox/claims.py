@@ -150,10 +150,12 @@ async def complete(
 
 
 async def hand_back(
-    *, token: str, ids: list[int], retry_at: datetime, error: str | None = None
+    *, token: str, ids: list[int], retry_at: datetime | None = None, error: str | None = None
 ) -> int:
-    """Release intents this run holds, pending, due at `retry_at` (now: at once). Not an
-    attempt: nothing reached the platform for them. `error` (if any) is kept as their last."""
+    """Release intents this run holds, pending, due at `retry_at` (None: at once; a time of
+    "now" would leave them not yet due until the clock's next millisecond, as due means
+    `claimed_until < now`). Not an attempt: nothing reached the platform for them. `error`
+    (if any) is kept as their last."""
     if not ids:
         return 0
     changes: dict[str, Any] = {"claimed_by": None, "claimed_until": retry_at}

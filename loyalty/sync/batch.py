@@ -255,10 +255,9 @@ class SyncRun:
         their leases go (so the next run, or this one, can look again)."""
         keys = [k for k in keys if k in self.leased]
         left = self._held([i for i in self.open.values() if (i.customer_id or 0) in keys])
-        now = utcnow()
 
         async def give_back() -> None:
-            await claims.hand_back(token=self.token, ids=left, retry_at=now)
+            await claims.hand_back(token=self.token, ids=left)  # due again at once
             await leases.release(job=self.job, shop_id=self.shop_id, token=self.token, keys=keys)
 
         await once_more_if_disconnected("releasing customers", give_back)
@@ -271,13 +270,13 @@ class SyncRun:
         this job. Idempotent, and retried once on a fresh connection if the database dropped
         the connection (so claims never wait out their lapse)."""
         now = utcnow()
-        retry_at = now + hold.after if hold is not None else now
+        retry_at = now + hold.after if hold is not None else None  # None: due at once
         error = str(hold) if hold is not None else None
         ids = sorted(self.open)
 
         async def give_back() -> None:
             await claims.hand_back(token=self.token, ids=ids, retry_at=retry_at, error=error)
-            if hold is not None:
+            if hold is not None and retry_at is not None:
                 await claims.hold_pending(
                     job=self.job, shop_id=self.shop_id, until=retry_at, error=str(hold), now=now
                 )
