@@ -119,6 +119,7 @@ class TestRedeem:
             "el => { document.activeElement.blur(); "
             "[el, ...el.querySelectorAll('*')].forEach((e) => { e.scrollTop = 0; }); }"
         )
+        await tab.wait_for_load_state("networkidle")
         await tab.screenshot(path=screenshot_path("storefront-rewards"), animations="disabled")
 
         await five.get_by_role("button", name="Copy code").click()
@@ -138,6 +139,7 @@ class TestRedeem:
         await expect(tab.locator("[data-cart-discount]")).to_have_text(f"Discount {code} applied")
         await expect(mine).to_contain_text(code)  # the page's lists loaded again
         await expect(item(block, "$5 off")).to_contain_text("300 points more to go")
+        await tab.wait_for_load_state("networkidle")
         await tab.screenshot(path=screenshot_path("storefront-rewards-cart"), animations="disabled")
         assert shopify.rejected == []
 

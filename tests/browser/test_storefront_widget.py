@@ -644,6 +644,7 @@ class TestScreenshots:
             await expect(item.get_by_role("status")).to_contain_text("pending until")
             await expect(dialog.locator("[data-lw-history]")).to_contain_text("Write a review")
             await dialog.evaluate("el => { el.scrollTop = 0; }")  # the claim scrolled it
+            await page.wait_for_load_state("networkidle")  # the rewards list loads on its own
             await page.screenshot(path=screenshot_path(name), animations="disabled")
         finally:
             await context.close()
@@ -661,6 +662,7 @@ class TestScreenshots:
             await wait_until_loaded(page)
             dialog = await open_panel(page)
             await expect(dialog.get_by_role("link", name="Create account")).to_be_visible()
+            await page.wait_for_load_state("networkidle")  # the rewards list loads on its own
             await page.screenshot(
                 path=screenshot_path("storefront-visitor-375"), animations="disabled"
             )
@@ -683,6 +685,7 @@ class TestScreenshots:
             page = await context.new_page()
             await page.goto(f"{front.url}{path}")
             await wait_until_loaded(page)
+            await page.wait_for_load_state("networkidle")
             await page.locator(".lw--section").screenshot(
                 path=screenshot_path(name), animations="disabled"
             )
