@@ -15,6 +15,7 @@ import respx
 
 from loyalty.jobs import JobName
 from loyalty.models import Customer, OutboxIntent, Shop
+from loyalty.referrals.codes import code_for
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.metafields import MAX_PER_CALL
@@ -86,12 +87,17 @@ class TestCustomerMetafields:
         owners = by_owner(calls)
         assert set(owners) == {gid(c) for c in customers}
         first = owners[gid(customers[0])]
+        code = await code_for(shop_id=shop.id, customer_id=customers[0].id)
         assert first == {
             "points": "40",
             "pending_points": "0",
             "lifetime_points": "40",
             "status": first["status"],
             "points_expiring": "0",
+            "referral": json.dumps(
+                {"code": code, "url": f"https://{shop.domain}/apps/loyalty/r/{code}"},
+                separators=(",", ":"),
+            ),
         }
         for customer in customers:
             assert shopify.metafield(gid(customer), "points") == "40"
