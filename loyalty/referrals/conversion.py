@@ -2,8 +2,8 @@
 referral and pays the advocate; every paid order teaches us its buyer's phone and address.
 
 The referral is found by the friend's code among the order's discount codes, else by the
-order's email (normalised as loyalty.referrals.emails does). Only a `pending` referral moves:
-its row is locked (PostgreSQL; SQLite has one writer) and re-read, so of 20 first orders (or
+order's email (normalised by loyalty.customers.referral_emails). Only a `pending` referral
+moves: its row is locked (PostgreSQL; SQLite has one writer) and re-read, so of 20 first orders (or
 deliveries) racing for one referral exactly one converts it; the others find it moved on and do
 nothing. The order-time fraud rules (loyalty.referrals.checks) may block it, with the order
 recorded so a merchant's approval can pay it later. Otherwise `friend_converted`, then the
@@ -21,11 +21,11 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from loyalty.customers.identifiers import normalize_email
+from loyalty.customers.referral_emails import referral_email_key
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import Customer, Referral, ReferralStatus, Shop
 from loyalty.referrals import fingerprints
 from loyalty.referrals.checks import Buyer, at_order
-from loyalty.referrals.emails import referral_email_key
 from loyalty.referrals.payout import pay_advocate
 from loyalty.referrals.programme import get_programme
 
