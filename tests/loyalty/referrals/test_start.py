@@ -25,6 +25,7 @@ from loyalty.referrals.errors import (
     ReferralsDisabledError,
 )
 from loyalty.referrals.programme import update_programme
+from loyalty.sync.shop_metafields import programme_document
 from tests.factories import create_customer, create_shop
 from tests.loyalty.referrals.helpers import advocate, arrive, referral_shop, stored
 
@@ -198,3 +199,21 @@ class TestStartFraudRules:
         assert statuses == ["blocked"] * 7 + ["pending"] * 3
         assert await Referral.filter(status=ReferralStatus.PENDING).count() == 3
         assert not await Referral.filter(friend_code_status=CodeStatus.FAILED).exists()
+
+
+class TestShopDocument:
+    async def test_the_widgets_programme_document_says_what_each_side_gets(self, db: str) -> None:
+        """The shop metafield's `referral_program`: on, the friend's reward and the advocate's
+        points; an update to the programme owes the metafield a rewrite."""
+        shop = await referral_shop(points=250)
+        document = await programme_document(shop)
+        assert document["referral_program"] == {
+            "enabled": True,
+            "friend_reward": "Friend $5 off",
+            "advocate_points": 250,
+            "advocate_reward": None,
+        }
+        intents = await OutboxIntent.filter(shop_id=shop.id, customer_id=None).count()
+        await update_programme(shop_id=shop.id, changes={"enabled": False})
+        assert await OutboxIntent.filter(shop_id=shop.id, customer_id=None).count() == intents + 1
+        assert (await programme_document(shop))["referral_program"]["enabled"] is False

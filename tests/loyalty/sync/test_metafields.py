@@ -272,6 +272,12 @@ class TestProgrammeMetafield:
         [way] = document["points_program"]["ways_to_earn"]
         assert (way["name"], way["points"]) == ("Follow us", 35)
         assert [t["name"] for t in document["vip_program"]["tiers"]] == ["Gold"]
+        assert document["referral_program"] == {
+            "enabled": False,
+            "friend_reward": None,
+            "advocate_points": 0,
+            "advocate_reward": None,
+        }
         assert (await Shop.get(id=shop.id)).shopify_shop_id == 9
         assert await pending(JobName.SYNC_SHOP_METAFIELDS, shop) == []
         assert await Customer.all().count() == 0  # the shop document carries no customer data
