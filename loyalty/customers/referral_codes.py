@@ -21,11 +21,7 @@ LENGTH = 8
 LANDING_PATH = "/apps/loyalty/r/"  # the app proxy (shopify.app.toml [app_proxy]) + web/proxy
 _ATTEMPTS = 8
 
-_INSERT_SQL = """
-INSERT INTO referral_code (shop_id, customer_id, code, created_at)
-SELECT $1, c.id, $3, $4 FROM customer c WHERE c.id = $2 AND c.shop_id = $1
-ON CONFLICT DO NOTHING
-"""
+_CHUNK = 500  # customers per statement (two parameters each)
 
 
 def new_code() -> str:
@@ -48,16 +44,26 @@ def referral_url(shop_domain: str, code: str) -> str:
 
 
 async def codes_for(*, shop_id: int, customer_ids: Iterable[int]) -> dict[int, str]:
-    """Each customer's code (made for those who have none yet). Customers of another shop are
-    left out."""
+    """Each customer's code (made for those who have none yet, a few statements for any
+    number). Customers of another shop are left out."""
     wanted = sorted(set(customer_ids))
-    if not wanted:
-        return {}
-    found = await _existing(shop_id, wanted)
-    for customer_id in wanted:
-        if customer_id not in found and (code := await _make(shop_id, customer_id)):
-            found[customer_id] = code
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        found.update(await _codes(shop_id, wanted[start : start + _CHUNK]))
     return found
+
+
+async def _codes(shop_id: int, wanted: list[int]) -> dict[int, str]:
+    found = await _existing(shop_id, wanted)
+    missing = await _the_shops(shop_id, [c for c in wanted if c not in found])
+    for _ in range(_ATTEMPTS):
+        if not missing:
+            return found
+        await _insert(shop_id, missing)
+        made = await _existing(shop_id, missing)  # ours, or a concurrent first use's
+        found.update(made)
+        missing = [c for c in missing if c not in made]  # drew a code another member has
+    raise RuntimeError(f"no free referral codes for customers {missing} in {_ATTEMPTS} draws")
 
 
 async def code_for(*, shop_id: int, customer_id: int) -> str | None:
@@ -89,17 +95,36 @@ async def _existing(shop_id: int, customer_ids: list[int]) -> dict[int, str]:
     return {int(row["customer_id"]): str(row["code"]) for row in rows}
 
 
-async def _make(shop_id: int, customer_id: int) -> str | None:
-    for _ in range(_ATTEMPTS):
-        await sql.execute(_INSERT_SQL, shop_id, customer_id, new_code(), utcnow())
-        found = await _existing(shop_id, [customer_id])
-        if customer_id in found:  # ours, or a concurrent first use's: the same from now on
-            return found[customer_id]
-        if not await sql.fetch_one(
-            "SELECT 1 AS x FROM customer WHERE id = $1 AND shop_id = $2", customer_id, shop_id
-        ):
-            return None
-    raise RuntimeError(f"no free referral code for customer {customer_id} in {_ATTEMPTS} draws")
+async def _the_shops(shop_id: int, customer_ids: list[int]) -> list[int]:
+    if not customer_ids:
+        return []
+    placeholders = ", ".join(f"${i + 2}" for i in range(len(customer_ids)))
+    rows = await sql.fetch_all(
+        f"SELECT id FROM customer WHERE shop_id = $1 AND id IN ({placeholders})",
+        shop_id,
+        *customer_ids,
+    )
+    return sorted(int(row["id"]) for row in rows)
+
+
+async def _insert(shop_id: int, customer_ids: list[int]) -> None:
+    """A fresh code for each customer, in one statement; a customer who has one meanwhile, or a
+    code another member holds, is skipped (`ON CONFLICT DO NOTHING`)."""
+    rows = " UNION ALL ".join(
+        f"SELECT CAST(${2 * i + 3} AS BIGINT) AS cid, CAST(${2 * i + 4} AS TEXT) AS code"
+        for i in range(len(customer_ids))
+    )
+    values: list[object] = []
+    for customer_id in customer_ids:
+        values += [customer_id, new_code()]
+    await sql.execute(
+        "INSERT INTO referral_code (shop_id, customer_id, code, created_at) "
+        f"SELECT $1, v.cid, v.code, $2 FROM ({rows}) AS v WHERE v.cid IS NOT NULL "
+        "ON CONFLICT DO NOTHING",
+        shop_id,
+        utcnow(),
+        *values,
+    )
 
 
 async def links_for(

@@ -18,7 +18,7 @@ from loyalty.models import (
     Referral,
     ReferralStatus,
 )
-from loyalty.referrals.codes import code_for, find_advocate, referral_url
+from loyalty.referrals.codes import code_for, codes_for, find_advocate, referral_url
 from loyalty.referrals.errors import (
     InvalidEmailError,
     ReferralCodeNotFoundError,
@@ -44,6 +44,20 @@ class TestCodes:
         assert await find_advocate(shop_id=elsewhere.id, code=code) is None
         assert await code_for(shop_id=elsewhere.id, customer_id=ann.id) is None
         assert referral_url(shop.domain, code) == f"https://{shop.domain}/apps/loyalty/r/{code}"
+
+    async def test_a_page_of_customers_gets_its_codes_at_once(self, db: str) -> None:
+        """Thirty customers, two of whom already have a code (kept), and another shop's
+        customer (left out): every code distinct, the same on a second read."""
+        shop = await referral_shop()
+        customers = [await create_customer(shop) for _ in range(30)]
+        early = {c.id: await code_for(shop_id=shop.id, customer_id=c.id) for c in customers[:2]}
+        stranger = await create_customer(await create_shop())
+        ids = [c.id for c in customers] + [stranger.id]
+        codes = await codes_for(shop_id=shop.id, customer_ids=ids)
+        assert set(codes) == {c.id for c in customers}
+        assert len(set(codes.values())) == 30
+        assert all(codes[cid] == code for cid, code in early.items())
+        assert await codes_for(shop_id=shop.id, customer_ids=ids) == codes
 
     async def test_concurrent_first_uses_agree_on_one_code(self, db: str) -> None:
         shop = await referral_shop()
