@@ -2,8 +2,8 @@
 customer's personal data, erase a shop.
 
 - `export_customer_data` (customers/data_request): the customer's profile, balances, tier,
-  ledger entries and activity assembled into a `DataRequest` row the merchant downloads from the
-  admin. Once per Shopify data-request id.
+  ledger entries, activity and referrals assembled into a `DataRequest` row the merchant
+  downloads from the admin. Once per Shopify data-request id.
 - `redact_customer` (customers/redact): for the customer the request names exactly (by Shopify
   id when it gives one; by email only when it gives none and one customer has it), email, names,
   tags, dates of birth and anniversary and the Shopify account dates erased, and the Shopify id
@@ -202,7 +202,31 @@ async def _customer_data(customer: Customer) -> dict[str, Any]:
             }
             for row in activity
         ],
+        "referrals": await _referrals_of(customer),
     }
+
+
+async def _referrals_of(customer: Customer) -> list[dict[str, Any]]:
+    """The referrals the customer took part in: as the advocate (without the friends' emails,
+    which are the friends' data) or as the referred friend (with the email they gave)."""
+    keys = {key for key in [referral_email_key(customer.email)] if key}
+    mine = Q(advocate_id=customer.id) | Q(friend_customer_id=customer.id)
+    if keys:
+        mine |= Q(friend_email_key__in=sorted(keys))
+    rows = await Referral.filter(Q(shop_id=customer.shop_id) & mine).order_by("id")
+    return [
+        {
+            "id": row.public_id,
+            "role": "advocate" if row.advocate_id == customer.id else "friend",
+            "friend_email": None if row.advocate_id == customer.id else row.friend_email,
+            "status": str(row.status),
+            "block_reason": str(row.block_reason) if row.block_reason else None,
+            "ip": None if row.advocate_id == customer.id else row.ip,
+            "device_id": None if row.advocate_id == customer.id else row.device_id,
+            "created_at": isoformat_z(row.created_at),
+        }
+        for row in rows
+    ]
 
 
 def _date(value: Any) -> str | None:

@@ -8,6 +8,10 @@ deliveries) racing for one referral exactly one converts it; the others find it 
 nothing. The order-time fraud rules (loyalty.referrals.checks) may block it, with the order
 recorded so a merchant's approval can pay it later. Otherwise `friend_converted`, then the
 advocate is paid (loyalty.referrals.payout) and it is `completed`, in one transaction.
+
+While the shop's whole programme is off nothing converts (as no purchase earns); switching only
+referrals off stops new referrals, and those already pending still convert, so a friend who was
+given a code does not leave their advocate unpaid.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ async def _convert(
     addresses: frozenset[str],
     now: datetime,
 ) -> list[str]:
+    if not shop.programme_enabled:
+        return []  # the programme is off: nothing is awarded, the referral stays pending
     found = await _referral_for(shop.id, order)
     if found is None:
         return []

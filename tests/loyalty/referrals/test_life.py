@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from loyalty.clock import utcnow
-from loyalty.customers.compliance import redact_customer, redact_shop
+from loyalty.customers.compliance import export_customer_data, redact_customer, redact_shop
 from loyalty.models import (
     Activity,
     CodeStatus,
@@ -230,3 +230,36 @@ class TestRedaction:
         )
         assert await redact_shop(shop_id=shop.id)
         assert not await ReferralFingerprint.filter(shop_id=shop.id).exists()
+
+    async def test_a_data_request_exports_the_customers_referrals(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """The friend's export has the email they gave; the advocate's has their referrals
+        without their friends' emails."""
+        ann, referral_id = await completed_referral(client, services)
+        shop = await Shop.get(id=ann.shop_id)
+        exported = {}
+        for n, (shopify_id, email) in enumerate(
+            ((FRED, None), (ann.shopify_customer_id, None)), start=1
+        ):
+            request = await export_customer_data(
+                shop=shop,
+                shopify_customer_id=shopify_id,
+                email=email,
+                shopify_request_id=900 + n,
+                orders_requested=[],
+                now=utcnow(),
+            )
+            exported[shopify_id] = request.record["referrals"]
+        [as_friend] = exported[FRED]
+        assert (as_friend["id"], as_friend["role"], as_friend["friend_email"]) == (
+            referral_id,
+            "friend",
+            FRIEND,
+        )
+        [as_advocate] = exported[ann.shopify_customer_id]
+        assert (as_advocate["role"], as_advocate["friend_email"], as_advocate["status"]) == (
+            "advocate",
+            None,
+            "completed",
+        )
