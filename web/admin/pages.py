@@ -97,7 +97,9 @@ CATEGORIES: dict[RuleCategory, dict[str, str]] = {
     },
     RuleCategory.REFERRAL: {
         "label": "Referrals",
-        "help": "Not awarded yet: referrals are coming, and no new rule can be added.",
+        "help": "Awarded to the customer who referred a friend, once per friend, when that "
+        "friend's first paid order arrives, if your referral programme is on and no fraud rule "
+        "blocked it. Taken back when that order is cancelled or fully refunded.",
         "action": "referral",
     },
 }
