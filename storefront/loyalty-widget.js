@@ -40,13 +40,22 @@ function alert(g, message, retry) {
   }));
 }
 
+// Loads can overlap (the first one and an `lw:points` reload): only the latest one's answers are
+// shown, so an older answer arriving last never draws the balance as it was. Each root carries
+// data-lw-loading (rendered by the Liquid) until the latest load has been drawn, failed or not.
 async function load(g) {
+  const n = (g.loads = (g.loads || 0) + 1);
+  g.roots.forEach((root) => root.setAttribute('data-lw-loading', ''));
   const [me, list] = await Promise.all([call(g, '/customer'), call(g, '/earning-rules')]);
-  if (me.status !== 200 || list.status !== 200) return alert(g, T.load_failed, () => load(g));
-  alert(g, '');
-  g.me = me.body.data.attributes;
-  g.rules = list.body.data.map((r) => ({ id: r.id, ...r.attributes }));
-  render(g);
+  if (n !== g.loads) return; // a newer load is on its way
+  if (me.status !== 200 || list.status !== 200) alert(g, T.load_failed, () => load(g));
+  else {
+    alert(g, '');
+    g.me = me.body.data.attributes;
+    g.rules = list.body.data.map((r) => ({ id: r.id, ...r.attributes }));
+    render(g);
+  }
+  g.roots.forEach((root) => root.removeAttribute('data-lw-loading'));
 }
 
 function render(g) {
