@@ -1,6 +1,7 @@
 /* Loyalty widget: refreshes the blocks from the app proxy, claims ways to earn, runs the panel.
    Nothing here shows an outcome the API did not return. Rewards are loyalty-rewards.js (its own
-   file: theme check limits each script's size), imported when a page shows rewards; the two tell
+   file: theme check limits each script's size), imported when a page shows rewards, and
+   referrals (the share panel, a friend's invitation) are loyalty-referral.js; rewards and this tell
    each other that points moved with an `lw:points` event on the document, and each reloads what
    it shows.
    This is the source: `make widget` minifies it into extensions/loyalty-widget/assets/, the file
@@ -230,6 +231,7 @@ function init() {
   qa(document, 'time[data-lw-date]').forEach((el) => text(el, day(el.dateTime)));
   // Resolved against this script's own URL (the extension's assets), loaded once.
   if (q(document, '[data-lw-rewards]')) import('./loyalty-rewards.js');
+  if (q(document, '[data-lw-referral], [data-lw-invite]')) import('./loyalty-referral.js');
   fresh.forEach(load);
 }
 
