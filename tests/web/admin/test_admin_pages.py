@@ -350,15 +350,15 @@ class TestRules:
         self, client: httpx.AsyncClient, shop: Shop
     ) -> None:
         """The chooser and "More ways to earn" offer newsletter, not referrals; asking for a
-        referral form shows the chooser. An existing referral rule is still listed, saying it
-        is not awarded."""
+        referral form shows the chooser. An existing referral rule is still listed, saying when
+        it awards."""
         chooser = (await client.get(url("/app/rules/new"))).text
         assert "category=newsletter" in chooser and "category=referral" not in chooser
         asked = (await client.get(url("/app/rules/new", category="referral"))).text
         assert "What should customers earn points for?" in asked and "data-api" not in asked
         await create_rule(shop, name="Old referral", category=RuleCategory.REFERRAL)
         listed = (await client.get(url("/app/rules"))).text
-        assert 'data-category="referral"' in listed and "Not awarded yet" in listed
+        assert 'data-category="referral"' in listed and "first paid order" in listed
         more = listed.split("More ways to earn", 1)[1]
         assert "category=signup" in more and "category=referral" not in more
 
