@@ -100,3 +100,11 @@ async def _make(shop_id: int, customer_id: int) -> str | None:
         ):
             return None
     raise RuntimeError(f"no free referral code for customer {customer_id} in {_ATTEMPTS} draws")
+
+
+async def links_for(
+    *, shop_id: int, shop_domain: str, customer_ids: Iterable[int]
+) -> dict[int, tuple[str, str]]:
+    """Each customer's (code, URL), as the API's customer document and the metafields show."""
+    found = await codes_for(shop_id=shop_id, customer_ids=customer_ids)
+    return {cid: (code, referral_url(shop_domain, code)) for cid, code in found.items()}

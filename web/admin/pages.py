@@ -97,10 +97,10 @@ CATEGORIES: dict[RuleCategory, dict[str, str]] = {
     },
     RuleCategory.REFERRAL: {
         "label": "Referrals",
-        "help": "Awarded to the member who shared their referral link when the friend they "
-        "referred places their first paid order, once per friend, unless a fraud rule blocked "
-        "the referral. Taken back if that order is cancelled or fully refunded. The friend's "
-        "reward and the fraud rules are on the Referrals page.",
+        "help": "Awarded to the member who shared their referral link when the friend's first "
+        "paid order arrives, once per friend, if your referral programme is on and no fraud "
+        "rule blocked it. Taken back when that order is cancelled or fully refunded. What the "
+        "friend gets, and the fraud rules, are on the Referrals page.",
         "action": "referral",
     },
 }
