@@ -19,7 +19,7 @@
     });
     values.disabled_checks = disabled;
     try {
-      const result = await admin.api("PATCH", "/referral-programme", values);
+      const result = await admin.api("PATCH", "/referrals/programme", values);
       if (result.ok) admin.reload(form.dataset.toast);
       else admin.showErrors(form, result.body);
     } finally {
