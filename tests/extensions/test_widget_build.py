@@ -1,7 +1,7 @@
 """The storefront scripts the extension ships are the builds of their sources: `make widget`
-minifies storefront/loyalty-widget.js, loyalty-rewards.js and loyalty-referral.js with the pinned terser
-(scripts/build-widget.js), the results are committed, and each stays within its byte budget under
-theme check's 10,000-byte limit."""
+minifies storefront/loyalty-widget.js, loyalty-rewards.js and loyalty-referral.js with the
+pinned terser (scripts/build-widget.js), the results are committed, and each stays within its
+byte budget under theme check's 10,000-byte limit."""
 
 from __future__ import annotations
 
