@@ -78,7 +78,8 @@ async def _offer(shop: Shop) -> tuple[programme.ProgrammeView, dict[str, Any]]:
     points = next((v.rule.points for v in referral_rules if v.rule.is_active), None)
     currency = shop.currency_code
     return settings, {
-        "enabled": settings.enabled and settings.friend_reward_id is not None,
+        # As start_referral decides: the shop's programme and its referrals both on.
+        "enabled": shop.programme_enabled and settings.enabled and bool(settings.friend_reward_id),
         "friend_reward": _gift(rewards.get(settings.friend_reward_id or ""), currency),
         "advocate_points": points,
         "advocate_reward": _gift(rewards.get(settings.advocate_reward_id or ""), currency),

@@ -75,10 +75,14 @@ class TestTheMembersLink:
         assert offer["data"]["attributes"]["code"] is None
         assert offer["data"]["attributes"]["friend_reward"]["name"] == "$5 off"
 
+    @pytest.mark.parametrize("off", ["referrals", "the whole programme"])
     async def test_with_the_programme_off_nobody_gets_a_link(
-        self, client: httpx.AsyncClient, shop: Shop
+        self, client: httpx.AsyncClient, shop: Shop, off: str
     ) -> None:
-        await ReferralProgramme.filter(shop=shop).update(enabled=False)
+        if off == "referrals":
+            await ReferralProgramme.filter(shop=shop).update(enabled=False)
+        else:
+            await Shop.filter(id=shop.id).update(programme_enabled=False)
         offer = (await proxy_get(client, "/referral", signed_query(DOMAIN, ANN))).json()
         assert offer["data"]["attributes"]["enabled"] is False
         assert offer["data"]["attributes"]["url"] is None
