@@ -84,7 +84,8 @@ function init() {
   T = JSON.parse(strings.textContent);
   const visit = kept();
   qa(document, '[data-lw-root]').forEach((root) => {
-    if (root.lwReferral || !q(root, '[data-lw-referral], [data-lw-invite]')) return;
+    // A visitor without a friend's code has nothing to ask the app for.
+    if (root.lwReferral || !(q(root, '[data-lw-referral]') || (visit.ref && q(root, '[data-lw-invite]')))) return;
     root.lwReferral = true;
     load(root, visit);
   });

@@ -231,7 +231,11 @@ function init() {
   qa(document, 'time[data-lw-date]').forEach((el) => text(el, day(el.dateTime)));
   // Resolved against this script's own URL (the extension's assets), loaded once.
   if (q(document, '[data-lw-rewards]')) import('./loyalty-rewards.js');
-  if (q(document, '[data-lw-referral], [data-lw-invite]')) import('./loyalty-referral.js');
+  // Referrals: a member's share panel, or a visitor who came through a friend's link (now or
+  // before: the code is kept).
+  let ref = /[?&]ref=/.test(location.search);
+  try { ref = ref || !!localStorage.getItem('lw:ref'); } catch (e) {} // storage refused
+  if (q(document, '[data-lw-referral]') || (ref && q(document, '[data-lw-invite]'))) import('./loyalty-referral.js');
   fresh.forEach(load);
 }
 
