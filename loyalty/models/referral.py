@@ -109,7 +109,7 @@ class Referral(Model):
     )
     friend_email = fields.CharField(max_length=255)  # as given (blanked by customers/redact)
     # The friend's email with case, and for providers that ignore them dots and +tags, removed
-    # (loyalty.referrals.emails): one referral per friend per shop, whoever the advocate.
+    # (loyalty.customers.referral_emails): one referral per friend per shop, whoever the advocate.
     friend_email_key = fields.CharField(max_length=255)
     friend_customer_id: int | None
     friend_customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(

@@ -3,11 +3,14 @@ friend's first paid order, and the fraud rules that block the rest. The core's e
 (plain values in and out; the storefront proxy, the public API, the admin and the webhook
 handlers call these and nothing below them). Errors carry stable codes (loyalty.referrals.errors):
 
-- `codes.code_for(*, shop_id, customer_id) -> str` and `codes.codes_for(*, shop_id,
+- `codes.code_for(*, shop_id, customer_id) -> str | None` and `codes.codes_for(*, shop_id,
   customer_ids) -> dict[int, str]`: each member's code (8 characters of A-Z/2-9 without 0 O 1 I,
-  upper case, unique per shop, made on first use and kept); `codes.referral_url(shop_domain,
-  code) -> str`: `https://<shop domain>/apps/loyalty/r/<CODE>` (the app-proxy landing);
-  `codes.find_advocate(*, shop_id, code) -> int | None`: the customer id, case-insensitive.
+  upper case, unique per shop, made on first use and kept; None / left out for another shop's
+  customer); `codes.links_for(*, shop_id, shop_domain, customer_ids) -> {id: (code, url)}`;
+  `codes.referral_url(shop_domain, code) -> str`: `https://<shop domain>/apps/loyalty/r/<CODE>`
+  (the app-proxy landing, /proxy/r/<CODE> in the app); `codes.normalize_code(raw) -> str |
+  None`; `codes.find_advocate(*, shop_id, code) -> int | None`: the customer id, any case.
+  (They live in loyalty.customers.referral_codes, so the syncs below this package can use them.)
 - `programme.get_programme(*, shop_id) -> ProgrammeView` and `programme.update_programme(*,
   shop_id, changes: ProgrammeChanges) -> ProgrammeView`: enabled, the friend's reward (a public
   `reward_…` id; store credit refused), the advocate's optional reward, the fraud rules
@@ -22,7 +25,9 @@ handlers call these and nothing below them). Errors carry stable codes (loyalty.
   any buyer, single use), or a `blocked` one with its `block_reason` (no code). Idempotent per
   (shop, friend email normalised): a repeat returns the first referral, `created` False.
   Errors: `referral_code_not_found` (404), `referrals_disabled` (422), `invalid_email` (422).
-- `conversion.on_order_paid(*, shop, order: ReferralOrder, now) -> list[str]` (orders/paid):
+- `conversion.on_order_paid(*, shop, order: ReferralOrder, now) -> list[str]` (orders/paid;
+  `ReferralOrder(order_id, order_number, subtotal, email, shopify_customer_id,
+  customer_created_at, orders_count, discount_codes, phones, addresses)`):
   the friend's FIRST paid order (matched by the friend's code among the order's discount codes,
   or the friend's email) checks the order-time fraud rules, then `friend_converted` and the
   advocate paid once (entry dedupe key `referral:<id>`), `completed`; every paid order also
@@ -41,8 +46,13 @@ handlers call these and nothing below them). Errors carry stable codes (loyalty.
   (`identifier`: Shopify id or email; `customer_not_found`, 404); sortable by `created_at`,
   `updated_at`, `status` (`REFERRAL_SORTS`). `views.ReferralView` is the one shape shown.
 
+- `friend_codes.sync(deps, shop_id)`: the `sync_referral_codes` job's work (see the module).
+
 Events: "referral_sent" (the advocate's friend started a referral) and "referral_completed"
 (the advocate was paid) go to Klaviyo, Omnisend and Postscript through the customer-sync
-intents (loyalty.sync.events). Balances, entries and activity rows are written by
-loyalty.ledger and loyalty.earning only.
+intents (loyalty.sync.referral_events). Activity rows on the advocate: `referral_started`,
+`referral_converted`, `referral_completed`, `referral_approved`, `referral_reversed`,
+`referral_code_refused`. The code and link are also in the customer metafield `$app.referral`
+(json) and the shop metafield's `referral_program`. Balances, entries and activity rows are
+written by loyalty.ledger and loyalty.earning only.
 """

@@ -4,7 +4,7 @@ referral is blocked (the first that fires, in the order below).
 When the friend gives their email (`at_start`):
 - `same_customer`: that email is the advocate's own customer record;
 - `same_email`: it is the advocate's email once case, and dots and `+tags` where the provider
-  ignores them, are set aside (loyalty.referrals.emails);
+  ignores them, are set aside (loyalty.customers.referral_emails);
 - `friend_not_new`: it is another existing customer's email;
 - `ip_limit` / `device_limit`: the IP address (device) already started `max_per_ip`
   (`max_per_device`) referrals in the shop within `window_hours`.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loyalty.customers.identifiers import normalize_email
+from loyalty.customers.referral_emails import referral_email_key
 from loyalty.models import (
     BlockReason,
     Customer,
@@ -32,7 +33,6 @@ from loyalty.models import (
     Referral,
     ReferralFingerprint,
 )
-from loyalty.referrals.emails import referral_email_key
 from loyalty.referrals.programme import ProgrammeView
 
 

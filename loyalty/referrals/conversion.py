@@ -2,12 +2,16 @@
 referral and pays the advocate; every paid order teaches us its buyer's phone and address.
 
 The referral is found by the friend's code among the order's discount codes, else by the
-order's email (normalised as loyalty.referrals.emails does). Only a `pending` referral moves:
-its row is locked (PostgreSQL; SQLite has one writer) and re-read, so of 20 first orders (or
+order's email (normalised by loyalty.customers.referral_emails). Only a `pending` referral
+moves: its row is locked (PostgreSQL; SQLite has one writer) and re-read, so of 20 first orders (or
 deliveries) racing for one referral exactly one converts it; the others find it moved on and do
 nothing. The order-time fraud rules (loyalty.referrals.checks) may block it, with the order
 recorded so a merchant's approval can pay it later. Otherwise `friend_converted`, then the
 advocate is paid (loyalty.referrals.payout) and it is `completed`, in one transaction.
+
+While the shop's whole programme is off nothing converts (as no purchase earns); switching only
+referrals off stops new referrals, and those already pending still convert, so a friend who was
+given a code does not leave their advocate unpaid.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from loyalty.customers.identifiers import normalize_email
+from loyalty.customers.referral_emails import referral_email_key
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import Customer, Referral, ReferralStatus, Shop
 from loyalty.referrals import fingerprints
 from loyalty.referrals.checks import Buyer, at_order
-from loyalty.referrals.emails import referral_email_key
 from loyalty.referrals.payout import pay_advocate
 from loyalty.referrals.programme import get_programme
 
@@ -73,6 +77,8 @@ async def _convert(
     addresses: frozenset[str],
     now: datetime,
 ) -> list[str]:
+    if not shop.programme_enabled:
+        return []  # the programme is off: nothing is awarded, the referral stays pending
     found = await _referral_for(shop.id, order)
     if found is None:
         return []

@@ -7,9 +7,9 @@ in Shopify, loyalty.referrals.friend_codes), or `blocked` with the first start-t
 that fired (loyalty.referrals.checks) and no code. The advocate's activity log says so and a
 "referral sent" event goes to the marketing platforms.
 
-Idempotent per (shop, friend email normalised as loyalty.referrals.emails does): the unique
-index holds one referral per friend per shop, whoever the advocate, and a repeat returns it
-(`created` False) without writing anything. Errors (nothing written): `invalid_email`,
+Idempotent per (shop, friend email normalised by loyalty.customers.referral_emails): the
+unique index holds one referral per friend per shop, whoever the advocate, and a repeat returns
+it (`created` False) without writing anything. Errors (nothing written): `invalid_email`,
 `referrals_disabled` (the shop's programme or referrals are off), `referral_code_not_found`
 (no such code, or its owner is excluded from the programme).
 """
@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from loyalty import ids
+from loyalty.customers.referral_emails import looks_like_email, referral_email_key
 from loyalty.jobs import JobName
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import CodeStatus, Customer, Referral, ReferralStatus, Reward, Shop
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.referrals.checks import Arrival, at_start
 from loyalty.referrals.codes import find_advocate
-from loyalty.referrals.emails import looks_like_email, referral_email_key
 from loyalty.referrals.errors import (
     InvalidEmailError,
     ReferralCodeNotFoundError,

@@ -22,6 +22,7 @@ from loyalty.models import (
     Referral,
     ReferralFingerprint,
     RuleCategory,
+    Shop,
 )
 from loyalty.referrals.programme import update_programme
 from loyalty.webhooks.event import WebhookContext
@@ -114,6 +115,21 @@ class TestFirstOrder:
         await send(client, services, "orders/paid", paid_order(5006, 9102, "zed@example.com"))
         assert (await stored(started.referral.id)).status == "pending"
         assert await balance(ann) == 0
+
+    async def test_with_the_programme_off_nothing_converts_with_referrals_off_it_does(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        shop = await referral_shop(points=200)
+        ann, code = await advocate(shop)
+        started = await arrive(shop, code, FRIEND)
+        await Shop.filter(id=shop.id).update(programme_enabled=False)
+        await send(client, services, "orders/paid", paid_order(5011, FRED, FRIEND))
+        assert (await stored(started.referral.id)).status == "pending"
+        await Shop.filter(id=shop.id).update(programme_enabled=True)
+        await update_programme(shop_id=shop.id, changes={"enabled": False})
+        await send(client, services, "orders/paid", paid_order(5012, FRED, FRIEND))
+        assert (await stored(started.referral.id)).status == "completed"
+        assert await balance(ann) == 200
 
     async def test_an_approval_time_leaves_the_points_pending(
         self, client: httpx.AsyncClient, services: Services

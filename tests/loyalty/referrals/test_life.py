@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from loyalty.clock import utcnow
+from loyalty.customers.compliance import export_customer_data, redact_customer, redact_shop
 from loyalty.models import (
     Activity,
     CodeStatus,
@@ -18,6 +19,7 @@ from loyalty.models import (
     EarningHistoryEntry,
     EarningStatus,
     OutboxIntent,
+    ReferralFingerprint,
     ReferralStatus,
     Shop,
 )
@@ -204,3 +206,60 @@ class TestExpiry:
         assert await points(ann) == (0, 0)
         payloads = await OutboxIntent.all().values_list("payload", flat=True)
         assert not any(p.get("event") == "referral_completed" for p in payloads)
+
+
+class TestRedaction:
+    async def test_a_redacted_friend_leaves_no_email_and_no_fingerprints(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """customers/redact of the friend: their email, IP and device leave the referral (which
+        keeps its status and the advocate's points), their digests go; shop/redact deletes the
+        shop's digests, which no foreign key cascades."""
+        ann, referral_id = await completed_referral(client, services)
+        fred = await Customer.get(shopify_customer_id=FRED)
+        assert await ReferralFingerprint.filter(customer_id=fred.id).exists()
+        shop = await Shop.get(id=ann.shop_id)
+        await redact_customer(shop=shop, shopify_customer_id=FRED, email=FRIEND, now=utcnow())
+        referral = await stored(referral_id)
+        assert (referral.friend_email, referral.ip, referral.status) == ("", None, "completed")
+        assert referral.friend_email_key == f"redacted:{referral.id}"
+        assert not await ReferralFingerprint.filter(customer_id=fred.id).exists()
+        assert await points(ann) == (500, 500)
+        await ReferralFingerprint.create(
+            shop_id=shop.id, customer_id=ann.id, kind="phone", digest="x" * 64, created_at=utcnow()
+        )
+        assert await redact_shop(shop_id=shop.id)
+        assert not await ReferralFingerprint.filter(shop_id=shop.id).exists()
+
+    async def test_a_data_request_exports_the_customers_referrals(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        """The friend's export has the email they gave; the advocate's has their referrals
+        without their friends' emails."""
+        ann, referral_id = await completed_referral(client, services)
+        shop = await Shop.get(id=ann.shop_id)
+        exported = {}
+        for n, (shopify_id, email) in enumerate(
+            ((FRED, None), (ann.shopify_customer_id, None)), start=1
+        ):
+            request = await export_customer_data(
+                shop=shop,
+                shopify_customer_id=shopify_id,
+                email=email,
+                shopify_request_id=900 + n,
+                orders_requested=[],
+                now=utcnow(),
+            )
+            exported[shopify_id] = request.record["referrals"]
+        [as_friend] = exported[FRED]
+        assert (as_friend["id"], as_friend["role"], as_friend["friend_email"]) == (
+            referral_id,
+            "friend",
+            FRIEND,
+        )
+        [as_advocate] = exported[ann.shopify_customer_id]
+        assert (as_advocate["role"], as_advocate["friend_email"], as_advocate["status"]) == (
+            "advocate",
+            None,
+            "completed",
+        )

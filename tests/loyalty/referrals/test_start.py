@@ -18,13 +18,14 @@ from loyalty.models import (
     Referral,
     ReferralStatus,
 )
-from loyalty.referrals.codes import code_for, find_advocate, referral_url
+from loyalty.referrals.codes import code_for, codes_for, find_advocate, referral_url
 from loyalty.referrals.errors import (
     InvalidEmailError,
     ReferralCodeNotFoundError,
     ReferralsDisabledError,
 )
 from loyalty.referrals.programme import update_programme
+from loyalty.sync.shop_metafields import programme_document
 from tests.factories import create_customer, create_shop
 from tests.loyalty.referrals.helpers import advocate, arrive, referral_shop, stored
 
@@ -43,6 +44,20 @@ class TestCodes:
         assert await find_advocate(shop_id=elsewhere.id, code=code) is None
         assert await code_for(shop_id=elsewhere.id, customer_id=ann.id) is None
         assert referral_url(shop.domain, code) == f"https://{shop.domain}/apps/loyalty/r/{code}"
+
+    async def test_a_page_of_customers_gets_its_codes_at_once(self, db: str) -> None:
+        """Thirty customers, two of whom already have a code (kept), and another shop's
+        customer (left out): every code distinct, the same on a second read."""
+        shop = await referral_shop()
+        customers = [await create_customer(shop) for _ in range(30)]
+        early = {c.id: await code_for(shop_id=shop.id, customer_id=c.id) for c in customers[:2]}
+        stranger = await create_customer(await create_shop())
+        ids = [c.id for c in customers] + [stranger.id]
+        codes = await codes_for(shop_id=shop.id, customer_ids=ids)
+        assert set(codes) == {c.id for c in customers}
+        assert len(set(codes.values())) == 30
+        assert all(codes[cid] == code for cid, code in early.items())
+        assert await codes_for(shop_id=shop.id, customer_ids=ids) == codes
 
     async def test_concurrent_first_uses_agree_on_one_code(self, db: str) -> None:
         shop = await referral_shop()
@@ -198,3 +213,21 @@ class TestStartFraudRules:
         assert statuses == ["blocked"] * 7 + ["pending"] * 3
         assert await Referral.filter(status=ReferralStatus.PENDING).count() == 3
         assert not await Referral.filter(friend_code_status=CodeStatus.FAILED).exists()
+
+
+class TestShopDocument:
+    async def test_the_widgets_programme_document_says_what_each_side_gets(self, db: str) -> None:
+        """The shop metafield's `referral_program`: on, the friend's reward and the advocate's
+        points; an update to the programme owes the metafield a rewrite."""
+        shop = await referral_shop(points=250)
+        document = await programme_document(shop)
+        assert document["referral_program"] == {
+            "enabled": True,
+            "friend_reward": "Friend $5 off",
+            "advocate_points": 250,
+            "advocate_reward": None,
+        }
+        intents = await OutboxIntent.filter(shop_id=shop.id, customer_id=None).count()
+        await update_programme(shop_id=shop.id, changes={"enabled": False})
+        assert await OutboxIntent.filter(shop_id=shop.id, customer_id=None).count() == intents + 1
+        assert (await programme_document(shop))["referral_program"]["enabled"] is False

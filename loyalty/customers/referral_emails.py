@@ -1,4 +1,5 @@
-"""The one rule for comparing a friend's email with others when looking for self-referrals.
+"""The one rule for comparing a referred friend's email with others (self-referrals, one referral
+per friend): loyalty.referrals and the customers/redact handling both use it.
 
 An address is trimmed and lower-cased (ASCII, as loyalty.customers.identifiers does); then, for
 providers that deliver `name+anything@` to `name@`, the `+tag` is dropped, and for Gmail (which
