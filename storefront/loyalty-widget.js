@@ -1,6 +1,7 @@
 /* Loyalty widget: refreshes the blocks from the app proxy, claims ways to earn, runs the panel.
    Nothing here shows an outcome the API did not return. Rewards are loyalty-rewards.js (its own
-   file: theme check limits each script's size), imported when a page shows rewards; the two tell
+   file: theme check limits each script's size), imported when a page shows rewards, and
+   referrals (the share panel, a friend's invitation) are loyalty-referral.js; rewards and this tell
    each other that points moved with an `lw:points` event on the document, and each reloads what
    it shows.
    This is the source: `make widget` minifies it into extensions/loyalty-widget/assets/, the file
@@ -239,6 +240,11 @@ function init() {
   qa(document, 'time[data-lw-date]').forEach((el) => text(el, day(el.dateTime)));
   // Resolved against this script's own URL (the extension's assets), loaded once.
   if (q(document, '[data-lw-rewards]')) import('./loyalty-rewards.js');
+  // Referrals: a member's share panel, or a visitor who came through a friend's link (now or
+  // before: the code is kept).
+  let ref = /[?&]ref=/.test(location.search);
+  try { ref = ref || !!localStorage.getItem('lw:ref'); } catch (e) {} // storage refused
+  if (q(document, '[data-lw-referral]') || (ref && q(document, '[data-lw-invite]'))) import('./loyalty-referral.js');
   fresh.forEach(load);
 }
 

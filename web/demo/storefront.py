@@ -5,7 +5,8 @@ shop's customer or a visitor, with the widget talking to the app through a local
   page with the extension's app blocks (points balance, rewards, ways to earn) and its app
   embed, rendered by web.demo.liquid with the metafields the local Shopify holds
   (web.demo.shopify: what the app's sync wrote there), and a chooser of the shop's customers;
-  its demo bar links to the admin preview and the local Shopify page for the same shop.
+  its demo bar links to the admin preview and the local Shopify page for the same shop, and,
+  for a member while referrals are on, to this page as their friend arrives (`?ref=CODE`).
 - `/demo/storefront/assets/…`: the extension's assets, as Shopify's CDN serves them.
 - `GET|POST /demo/storefront/<shop>/<customer id | visitor>/apps/loyalty/<tail>`: the local app
   proxy. The page points the blocks' `proxy_path` here, so each page speaks for the customer it
@@ -43,6 +44,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loyalty.customers.identifiers import ascii_number
 from loyalty.models import Customer, Shop
+from loyalty.referrals.codes import code_for
+from loyalty.referrals.programme import get_programme
 from loyalty.shops.demo import DEMO_SHOP
 from loyalty.shops.demo_mode import demo_shop
 from web.admin.templating import render
@@ -124,6 +127,7 @@ async def storefront_page(request: Request, held_by: HeldBy | None = None) -> Re
         liquid, context, BLOCKS, proxy_path=f"{base}/{quote(shop.domain)}/{who}{PROXY_PREFIX}"
     )
     customers = await Customer.filter(shop=shop).order_by("id").limit(CHOOSER_LIMIT)
+    invite = await _invite(shop, customer, base)
     page = render(
         "demo/storefront.html",
         locale="en",
@@ -137,12 +141,24 @@ async def storefront_page(request: Request, held_by: HeldBy | None = None) -> Re
             "action": base,
             "chosen": who,
             "links": other_pages(STOREFRONT, shop.domain),
+            "invite": invite,
             "choices": [(VISITOR, "A visitor (not signed in)")]
             + [(str(c.shopify_customer_id), _label(c)) for c in customers],
         },
     )
     # Balances change with every claim: a page from the cache would show an old one.
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+async def _invite(shop: Shop, customer: Customer | None, base: str) -> str | None:
+    """This page as the customer's friend arrives on it (a visitor, `?ref=` their code): their
+    shared link leads to the shop's own address, which the demo does not serve."""
+    if customer is None or customer.is_excluded:
+        return None
+    if not (await get_programme(shop_id=shop.id)).enabled:
+        return None
+    code = await code_for(shop_id=shop.id, customer_id=customer.id)
+    return f"{base}?{httpx.QueryParams(shop=shop.domain, ref=code, **{'as': VISITOR})}"
 
 
 def _label(customer: Customer) -> str:
