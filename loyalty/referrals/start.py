@@ -50,6 +50,10 @@ class StartedReferral:
     referral: ReferralView
     created: bool  # False: this friend was referred before (the first referral is returned)
     jobs: list[str]  # notify the dispatcher after commit
+    # The arrival came from the browser that started the referral (same device id): only then
+    # may a repeat be shown the friend's code, or anyone who knows a referred friend's email
+    # could read their code off the landing.
+    same_device: bool = True
 
 
 def new_friend_code() -> str:
@@ -80,7 +84,9 @@ async def start_referral(
             raise ReferralCodeNotFoundError("No member has this referral code")
         existing = await Referral.get_or_none(shop_id=shop.id, friend_email_key=key)
         if existing is not None:
-            return StartedReferral(await load(existing.id), False, [])
+            device = _trim(device_id, 128)
+            same = device is not None and existing.device_id == device
+            return StartedReferral(await load(existing.id), False, [], same_device=same)
         programme = await programme_view(row)
         arrival = Arrival(shop.id, advocate, email, _trim(ip, 64), _trim(device_id, 128), now)
         reason = await at_start(arrival, programme)

@@ -55,6 +55,8 @@ REFUSALS = {
     "referral_code_not_found": "This link doesn't match any of our customers' invitations. "
     "Check it with the friend who sent it, or shop with us anyway.",
     "rate_limited": "Too many tries from here. Wait a minute and try again.",
+    "already_given": "This email address already has its gift. Use the code you were shown "
+    "on your first visit, from the same browser.",
 }
 HEADERS = {"Cache-Control": "no-store"}  # a page per friend and per answer
 
@@ -146,6 +148,8 @@ async def landing(request: Request) -> Response:
     if started.jobs:
         services(request).dispatcher.notify(shop.id, started.jobs)
     referral = started.referral
+    if not started.same_device:  # a repeat from another browser: the code is the friend's
+        return _page(shop, offer, refusal="already_given")
     if referral.status == "blocked" or not referral.friend_code:
         return _page(shop, offer, refusal="blocked")
     return _page(shop, offer, code=referral.friend_code)

@@ -116,11 +116,27 @@ class TestTheFriendsLanding:
     async def test_giving_the_email_again_shows_the_same_code_once_recorded(
         self, client: httpx.AsyncClient, shop: Shop
     ) -> None:
+        """The same browser (its device id) coming back is shown its code again."""
         code = await ann_code(shop)
-        first = await land(client, code, {"email": "bo@example.com"})
-        again = await land(client, code, {"email": "Bo@Example.com"})
+        first = await land(client, code, {"email": "bo@example.com", "device": "dev-bo-1"})
+        again = await land(client, code, {"email": "Bo@Example.com", "device": "dev-bo-1"})
         referral = await Referral.get(shop=shop)
         assert referral.friend_code in first.text and referral.friend_code in again.text
+        assert await Referral.filter(shop=shop).count() == 1
+
+    @pytest.mark.parametrize("device", [None, "dev-someone-else"])
+    async def test_another_browser_typing_the_friends_email_never_sees_the_code(
+        self, client: httpx.AsyncClient, shop: Shop, device: str | None
+    ) -> None:
+        """Knowing a referred friend's email is not enough to read their single-use code."""
+        code = await ann_code(shop)
+        await land(client, code, {"email": "bo@example.com", "device": "dev-bo-1"})
+        form = {"email": "bo@example.com"} | ({"device": device} if device else {})
+        again = await land(client, code, form)
+        referral = await Referral.get(shop=shop)
+        assert again.status_code == 200
+        assert referral.friend_code not in again.text
+        assert "already has its gift" in again.text
         assert await Referral.filter(shop=shop).count() == 1
 
     async def test_a_blocked_referral_is_refused_kindly_without_the_reason(
