@@ -34,6 +34,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loyalty.clock import utcnow
+from loyalty.customers.identifiers import parse_customer_identifier
 from loyalty.customers.members import find_member
 from loyalty.db import dialect
 from loyalty.earning.award import Actor
@@ -59,7 +60,7 @@ from loyalty.models import (
 )
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
-from loyalty.rewards.redeem_pg import PgRedemption, redeem_pg
+from loyalty.rewards.redeem_pg import PgRedemption, find_and_lock, redeem_pg
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
 
@@ -131,21 +132,18 @@ async def redeem(
         replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
         if replay is not None:
             return replay
-    reward = await _usable_reward(shop_id, reward_id, now)
     try:
         async with in_transaction():
-            # Found and locked by one statement: what happens under the lock is a few round
-            # trips (bench/redeem), and the lock orders this customer's redemptions.
-            customer = await find_member(
-                shop_id=shop_id, identifier=identifier, with_tier=False, lock=True
-            )
+            # The customer is found and locked by the transaction's first statement (with the
+            # shop and the reward, on PostgreSQL): the lock orders this customer's redemptions,
+            # and what happens under it is few round trips (bench/redeem).
+            reward, customer, currency = await _find_and_lock(shop_id, reward_id, identifier, now)
             cost, value = price(reward, points)
             if idempotency_key is not None:  # a repeat that committed while we waited
                 replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
                 if replay is not None:
                     return replay
             await _check(customer, reward)
-            currency = reward.shop.currency_code
             request = _Request(reward, cost, value, currency, idempotency_key, actor, now)
             return await _redeem(request, customer)
     except IntegrityError:
@@ -157,20 +155,43 @@ async def redeem(
         return replay
 
 
-async def _usable_reward(shop_id: int, reward_id: str, now: datetime) -> Reward:
-    """The shop's active reward, with its `shop`, in one query; ShopifyUnavailableError first
-    when the shop cannot make its code (nothing is spent), then RewardNotFoundError."""
-    reward = (
-        await Reward.filter(shop_id=shop_id, public_id=reward_id, is_active=True)
-        .select_related("shop")
-        .first()
-    )
-    shop = reward.shop if reward is not None else await Shop.get_or_none(id=shop_id)
+async def _find_and_lock(
+    shop_id: int, reward_id: str, identifier: str, now: datetime
+) -> tuple[Reward, Customer, str]:
+    """(reward, customer locked, the shop's currency), or the first refusal of: the shop's
+    Shopify connection, the reward, the customer."""
+    if dialect() == "postgres":
+        found = await find_and_lock(
+            shop_id=shop_id, reward_id=reward_id, identifier=parse_customer_identifier(identifier)
+        )
+        if found is not None:
+            _check_usable(found.shop, now)
+            if found.reward is None:
+                raise RewardNotFoundError("No active reward with that id exists")
+            return found.reward, found.customer, found.shop.currency_code
+    reward = await _usable_reward(shop_id, reward_id, now)
+    customer = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False, lock=True)
+    return reward, customer, reward.shop.currency_code
+
+
+def _check_usable(shop: Shop | None, now: datetime) -> None:
     if shop is None or not has_usable_token(shop, now=now):
         raise ShopifyUnavailableError(
             "The shop's Shopify connection is not usable (uninstalled, or the app must be "
             "opened again): no points were spent"
         )
+
+
+async def _usable_reward(shop_id: int, reward_id: str, now: datetime) -> Reward:
+    """The shop's active reward, with its `shop` (SQLite; on PostgreSQL, which refusal when no
+    customer was found); ShopifyUnavailableError first when the shop cannot make its code
+    (nothing is spent), then RewardNotFoundError."""
+    reward = (
+        await Reward.filter(shop_id=shop_id, public_id=reward_id, is_active=True)
+        .select_related("shop")
+        .first()
+    )
+    _check_usable(reward.shop if reward is not None else await Shop.get_or_none(id=shop_id), now)
     if reward is None:
         raise RewardNotFoundError("No active reward with that id exists")
     return reward
