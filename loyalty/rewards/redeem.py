@@ -50,6 +50,7 @@ from loyalty.errors import (
 from loyalty.jobs import JobName
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.ledger.redemptions import spend_points
+from loyalty.ledger.redemptions_pg import PgRedemption, redeem_pg
 from loyalty.models import (
     ActorType,
     Customer,
@@ -60,7 +61,7 @@ from loyalty.models import (
 )
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
-from loyalty.rewards.redeem_pg import PgRedemption, find_and_lock, redeem_pg
+from loyalty.rewards.redeem_pg import find_and_lock
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
 
@@ -307,7 +308,7 @@ async def _write(req: _Request, redemption: Redemption) -> tuple[int, list[str]]
 
 
 async def _write_pg(req: _Request, redemption: Redemption) -> tuple[int, list[str]] | None:
-    """The same writes as one statement (loyalty.rewards.redeem_pg): one round trip under the
+    """The same writes as one statement (loyalty.ledger.redemptions_pg): one round trip under the
     customer's lock instead of six or more."""
     stamp = utcnow()  # as the ORM stamps created_at: when the row is written
     written = await redeem_pg(
