@@ -10,22 +10,12 @@ the web process and the backend to be scheduled (bench/redeem). loyalty.rewards.
 it; tests/loyalty/rewards and tests/web/public_api/test_rewards_purchase.py run both paths
 against the same assertions.
 
-The statement reads the lots and the customer's other rows as its snapshot shows them, so it
-must not act on a customer changed since that snapshot began. Two ways to ensure it:
-- the caller holds the customer's row lock, taken by an earlier statement of the same
-  transaction: this statement's snapshot then sees every change committed before the lock;
-- or, with no transaction at all (`seen_version`), the debit also requires the customer's row
-  to be the version the caller's checks read. Every change to a customer's lots or balance
-  updates that row, and an update that waited for a concurrent one is re-checked against the
-  row as committed (PostgreSQL's READ COMMITTED), so a customer changed since that read makes
-  the statement write nothing: the caller then takes the lock and tries again.
-One statement that only took the lock itself would read the lots as they were before its lock
-wait, and two simultaneous redemptions would draw the same lot (a test shows it).
-
-Guarantees:
-- the debit is conditional (`points_balance >= points`, and the version when given); when it
-  does not happen nothing else is written (every write reads the debit's row) and the result
-  is None;
+Guarantees (the caller holds the customer's row lock, taken by an earlier statement of the same
+transaction, so this statement's snapshot already sees every change committed before the lock;
+one statement that also took the lock would read the lots as they were before its lock wait,
+and two simultaneous redemptions would draw the same lot):
+- the debit is conditional (`points_balance >= points`); when it does not happen nothing else
+  is written (every write reads the debit's row) and the result is None;
 - the lots give their points oldest first (`points_given_at`, then id), each at most what it
   holds; points no lot held are listed under lot 0, as `spend_points` lists them;
 - the redemption, the activity row, the code intent and the customer-sync intents (the jobs the
@@ -54,7 +44,7 @@ WITH debit AS (
         points_balance = points_balance - $3,
         redeemed_points = redeemed_points + $3,
         updated_at = $4
-    WHERE id = $2 AND points_balance >= $3 AND ($19::text IS NULL OR xmin::text = $19)
+    WHERE id = $2 AND points_balance >= $3
     RETURNING points_balance
 ), lot AS (
     SELECT e.id, e.points_given_at, e.points_remaining,
@@ -123,9 +113,6 @@ class PgRedemption:
     code: str | None
     now: datetime
     stamp: datetime  # the row's created_at and updated_at
-    # The customer row's version (`xmin`) the caller's checks read, when it holds no lock: the
-    # debit (and so every write) happens only while the row is still that version.
-    seen_version: str | None
     expires_at: datetime | None
     idempotency_key: str | None
     actor_type: str
@@ -166,7 +153,6 @@ async def redeem_pg(r: PgRedemption) -> PgRedeemed | None:
         json.dumps(r.code_intent),
         json.dumps(r.sync_reason),
         r.stamp,
-        r.seen_version,
     )
     if row is None or row["balance_after"] is None:
         return None

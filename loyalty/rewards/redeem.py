@@ -1,6 +1,6 @@
 """Redeeming a reward: a customer's points become a discount code (or store credit).
 
-`redeem` is all or nothing (one transaction; on PostgreSQL usually one write statement):
+`redeem` is one transaction, all or nothing:
 - checks, each with its stable error code and nothing written: the shop has a usable Shopify
   connection (`shopify_unavailable`: not uninstalled, no re-authorisation needed), the reward
   is the shop's and active (`reward_not_found`), the customer exists (`customer_not_found`)
@@ -15,18 +15,11 @@
 
 Concurrency: the customer's row is locked first (PostgreSQL; SQLite has one writer), so two
 redemptions by one customer see each other's debit and count; the debit is conditional on the
-balance as well. On PostgreSQL a redemption first tries without a transaction: one unlocked
-read (shop, reward, customer; loyalty.rewards.redeem_pg), the checks, and one write statement
-that spends only if the customer's row is still the version checked
-(loyalty.ledger.redemptions_pg); anything else (a customer changed meanwhile, a balance short)
-goes the locked way. That is two round trips with no lock held between them, where the locked
-way is four with the lock held across them (bench/redeem).
-
-Idempotency: a key is unique per shop on the redemption; a repeat with the same key, customer,
-reward (and points, when sent) returns the first redemption (`replayed`), with another
-customer, reward or points it is refused (`idempotency_key_reused`); a concurrent repeat looks
-again once it holds the customer's lock (the winner's debit would otherwise refuse it as
-`insufficient_points`), and one that loses the race on the unique index reads the winner's.
+balance as well. Idempotency: a key is unique per shop on the redemption; a repeat with the
+same key, customer, reward (and points, when sent) returns the first redemption (`replayed`),
+with another customer, reward or points it is refused (`idempotency_key_reused`); a concurrent
+repeat looks again once it holds the customer's lock (the winner's debit would otherwise refuse
+it as `insufficient_points`), and one that loses the race on the unique index reads the winner's.
 """
 
 from __future__ import annotations
@@ -54,6 +47,10 @@ from loyalty.errors import (
     RewardNotFoundError,
     TierNotAllowedError,
 )
+from loyalty.jobs import JobName
+from loyalty.ledger.activity import ActivityRow, record
+from loyalty.ledger.redemptions import spend_points
+from loyalty.ledger.redemptions_pg import PgRedemption, redeem_pg
 from loyalty.models import (
     ActorType,
     Customer,
@@ -62,13 +59,14 @@ from loyalty.models import (
     RewardKind,
     Shop,
 )
+from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
-from loyalty.rewards.redeem_pg import Found, find_and_lock
+from loyalty.rewards.redeem_pg import find_and_lock
 from loyalty.rewards.views import RedemptionView, view
-from loyalty.rewards.writes import Request, write
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
 
 REDEMPTION = "cr"
+REDEEMED_EVENT = "points_redeemed"
 CODE_PREFIX = "LOYAL-"
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
 _CODE_LENGTH = 10  # 50 bits
@@ -136,12 +134,6 @@ async def redeem(
         if replay is not None:
             return replay
     try:
-        if dialect() == "postgres":
-            done = await _redeem_unlocked(
-                _Asked(shop_id, identifier, reward_id, points, idempotency_key, actor, now)
-            )
-            if done is not None:
-                return done
         async with in_transaction():
             # The customer is found and locked by the transaction's first statement (with the
             # shop and the reward, on PostgreSQL): the lock orders this customer's redemptions,
@@ -153,10 +145,8 @@ async def redeem(
                 if replay is not None:
                     return replay
             await _check(customer, reward)
-            request = Request(reward, cost, value, currency, idempotency_key, actor, now)
-            done = await _redeem(request, customer)
-            assert done is not None  # under the lock a debit refused raises insufficient_points
-            return done
+            request = _Request(reward, cost, value, currency, idempotency_key, actor, now)
+            return await _redeem(request, customer)
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -164,42 +154,6 @@ async def redeem(
         if replay is None:
             raise
         return replay
-
-
-@dataclass(frozen=True, slots=True)
-class _Asked:
-    shop_id: int
-    identifier: str
-    reward_id: str
-    points: int | None
-    idempotency_key: str | None
-    actor: Actor
-    now: datetime
-
-
-async def _redeem_unlocked(asked: _Asked) -> Redeemed | None:
-    """PostgreSQL's usual path: two statements and no transaction. The shop, the reward and the
-    customer are read unlocked and checked; the write statement then spends only if the
-    customer's row is still the version checked (loyalty.ledger.redemptions_pg). A refusal
-    decided on that read is the answer the request would have had at that moment. None: not
-    redeemed this way (no customer found, the balance does not cover it, or the customer changed
-    since the read: a concurrent redemption, a repeat of this one): the locked path decides."""
-    found = await find_and_lock(
-        shop_id=asked.shop_id,
-        reward_id=asked.reward_id,
-        identifier=parse_customer_identifier(asked.identifier),
-        lock=False,
-    )
-    if found is None:
-        return None
-    reward, customer = _found(found, asked.now)
-    cost, value = price(reward, asked.points)
-    await _check(customer, reward)
-    currency = found.shop.currency_code
-    request = Request(
-        reward, cost, value, currency, asked.idempotency_key, asked.actor, asked.now, found.version
-    )
-    return await _redeem(request, customer)
 
 
 async def _find_and_lock(
@@ -212,18 +166,13 @@ async def _find_and_lock(
             shop_id=shop_id, reward_id=reward_id, identifier=parse_customer_identifier(identifier)
         )
         if found is not None:
-            return *_found(found, now), found.shop.currency_code
+            _check_usable(found.shop, now)
+            if found.reward is None:
+                raise RewardNotFoundError("No active reward with that id exists")
+            return found.reward, found.customer, found.shop.currency_code
     reward = await _usable_reward(shop_id, reward_id, now)
     customer = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False, lock=True)
     return reward, customer, reward.shop.currency_code
-
-
-def _found(found: Found, now: datetime) -> tuple[Reward, Customer]:
-    """The reward and the customer found, or the shop's or the reward's refusal (in order)."""
-    _check_usable(found.shop, now)
-    if found.reward is None:
-        raise RewardNotFoundError("No active reward with that id exists")
-    return found.reward, found.customer
 
 
 def _check_usable(shop: Shop | None, now: datetime) -> None:
@@ -249,6 +198,17 @@ async def _usable_reward(shop_id: int, reward_id: str, now: datetime) -> Reward:
     return reward
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    reward: Reward
+    points: int
+    value: Decimal
+    currency_code: str
+    idempotency_key: str | None
+    actor: Actor
+    now: datetime
+
+
 async def _check(customer: Customer, reward: Reward) -> None:
     """The checks made under the customer's lock (what concurrent redemptions change)."""
     if customer.is_excluded:
@@ -266,7 +226,7 @@ async def _check(customer: Customer, reward: Reward) -> None:
             )
 
 
-async def _redeem(req: Request, customer: Customer) -> Redeemed | None:
+async def _redeem(req: _Request, customer: Customer) -> Redeemed:
     reward, now = req.reward, req.now
     code_kind = reward.kind is not RewardKind.STORE_CREDIT
     validity = reward.code_validity_days if code_kind else None
@@ -284,9 +244,8 @@ async def _redeem(req: Request, customer: Customer) -> Redeemed | None:
         expires_at=now + timedelta(days=validity) if validity else None,
         idempotency_key=req.idempotency_key,
     )
+    write = _write_pg if dialect() == "postgres" else _write
     written = await write(req, redemption)
-    if written is None and req.seen_version is not None:
-        return None  # not spent: the locked path decides (see _redeem_unlocked)
     if written is None:
         error = InsufficientPointsError(
             f"This reward costs {req.points} points; the customer has {customer.points_balance}"
@@ -297,6 +256,89 @@ async def _redeem(req: Request, customer: Customer) -> Redeemed | None:
     redemption.reward = reward
     redemption.customer = customer
     return Redeemed(view(redemption), False, balance_after, jobs)
+
+
+def _activity(redemption: Redemption, reward: Reward) -> dict[str, object]:
+    return {
+        "redemption_id": redemption.public_id,
+        "reward_id": reward.public_id,
+        "points": redemption.points_spent,
+        "code": redemption.code,
+    }
+
+
+def _code_intent(redemption: Redemption) -> dict[str, object]:
+    return {"redemption_id": redemption.public_id, "action": "create"}
+
+
+def _sync_reason(redemption: Redemption) -> dict[str, object]:
+    return {"event": REDEEMED_EVENT, "redemption_id": redemption.public_id}
+
+
+async def _write(req: _Request, redemption: Redemption) -> tuple[int, list[str]] | None:
+    """The writes one statement at a time (SQLite, one writer): the debit and its lots, the
+    row, the activity row, the intents. None: the balance does not cover it, nothing written."""
+    reward, now, customer_id = req.reward, req.now, redemption.customer_id
+    spent = await spend_points(customer_id=customer_id, points=req.points, now=now)
+    if spent is None:
+        return None
+    redemption.spent_lots = spent.lots
+    await redemption.save()
+    actor = (req.actor.type, req.actor.id)
+    activity = _activity(redemption, reward)
+    await record(ActivityRow(reward.shop_id, customer_id, "reward_redeemed", now, activity, *actor))
+    jobs = {
+        await write_customer_intent(
+            shop_id=reward.shop_id,
+            customer_id=customer_id,
+            job=JobName.SYNC_REWARD_CODES,
+            payload=_code_intent(redemption),
+            now=now,
+        )
+    }
+    jobs.update(
+        await write_customer_sync_intents(
+            shop_id=reward.shop_id,
+            customer_id=customer_id,
+            reason=_sync_reason(redemption),
+            now=now,
+        )
+    )
+    return spent.balance_after, sorted(jobs)
+
+
+async def _write_pg(req: _Request, redemption: Redemption) -> tuple[int, list[str]] | None:
+    """The same writes as one statement (loyalty.ledger.redemptions_pg): one round trip under the
+    customer's lock instead of six or more."""
+    stamp = utcnow()  # as the ORM stamps created_at: when the row is written
+    written = await redeem_pg(
+        PgRedemption(
+            public_id=redemption.public_id,
+            shop_id=redemption.shop_id,
+            customer_id=redemption.customer_id,
+            reward_id=redemption.reward_id,
+            kind=str(redemption.kind),
+            points=redemption.points_spent,
+            value=redemption.value,
+            currency_code=redemption.currency_code,
+            code=redemption.code,
+            now=req.now,
+            stamp=stamp,
+            expires_at=redemption.expires_at,
+            idempotency_key=redemption.idempotency_key,
+            actor_type=str(req.actor.type),
+            actor_id=req.actor.id,
+            activity=_activity(redemption, req.reward),
+            code_intent=_code_intent(redemption),
+            sync_reason=_sync_reason(redemption),
+        )
+    )
+    if written is None:
+        return None
+    redemption.id = written.id
+    redemption.spent_lots = written.spent_lots
+    redemption.created_at = redemption.updated_at = stamp
+    return written.balance_after, written.jobs
 
 
 async def _replay(

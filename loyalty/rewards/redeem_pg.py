@@ -33,7 +33,7 @@ def _columns(model: type[Model]) -> list[str]:
 
 
 @cache
-def _find_sql(by_email: bool, lock: bool) -> str:
+def _find_sql(by_email: bool) -> str:
     selected = ", ".join(
         f"{alias}.{column} AS {alias}__{column}"
         for model, alias in _ALIASES.items()
@@ -44,12 +44,12 @@ def _find_sql(by_email: bool, lock: bool) -> str:
     # request reads them. Two statements for the two identifier kinds, so each plan uses its
     # index.
     return f"""
-SELECT {selected}, c.xmin::text AS version
+SELECT {selected}
 FROM shop s
 JOIN customer c ON c.id = (SELECT id FROM customer WHERE shop_id = $1 AND {match} LIMIT 1)
 LEFT JOIN reward r ON r.shop_id = s.id AND r.public_id = $2 AND r.is_active
 WHERE s.id = $1
-{"FOR UPDATE OF c" if lock else ""}
+FOR UPDATE OF c
 """
 
 
@@ -57,8 +57,7 @@ WHERE s.id = $1
 class Found:
     shop: Shop
     reward: Reward | None  # None: no active reward of the shop's with that id
-    customer: Customer  # its row locked until the transaction ends, when asked
-    version: str  # the customer row's version (`xmin`) read
+    customer: Customer  # its row locked until the transaction ends
 
 
 def _load(model: type[Model], row: dict[str, Any]) -> Any:
@@ -69,17 +68,16 @@ def _load(model: type[Model], row: dict[str, Any]) -> Any:
 
 
 async def find_and_lock(
-    *, shop_id: int, reward_id: str, identifier: CustomerIdentifier, lock: bool = True
+    *, shop_id: int, reward_id: str, identifier: CustomerIdentifier
 ) -> Found | None:
-    """The shop, its active reward and the customer, the customer's row locked (`lock`: call
-    inside the transaction). None: no such customer (or shop); the caller finds out which
-    refusal."""
+    """The shop, its active reward and the customer, the customer's row locked (call inside
+    the transaction). None: no such customer (or shop); the caller finds out which refusal."""
     if identifier.matches_nothing:
         return None
     by_email = identifier.shopify_customer_id is None
     value = identifier.email_key if by_email else identifier.shopify_customer_id
-    row = await sql.fetch_one(_find_sql(by_email, lock), shop_id, reward_id, value)
+    row = await sql.fetch_one(_find_sql(by_email), shop_id, reward_id, value)
     if row is None:
         return None
     reward = _load(Reward, row) if row["r__id"] is not None else None
-    return Found(_load(Shop, row), reward, _load(Customer, row), str(row["version"]))
+    return Found(_load(Shop, row), reward, _load(Customer, row))
