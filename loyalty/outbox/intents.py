@@ -29,12 +29,14 @@ INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attem
 SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_JOBS_SQL}) AS jobs
 RETURNING job
 """
-# The same, owing Shopify Flow its triggers too (loyalty.outbox.flow_triggers): still one
-# statement on the award path.
+# The same jobs, and Shopify Flow's (loyalty.outbox.flow_triggers) for a change that can
+# announce a trigger: still one statement on the award path.
+CUSTOMER_SYNC_AND_FLOW_JOBS_SQL = (
+    f"{CUSTOMER_SYNC_JOBS_SQL} UNION ALL SELECT '{JobName.SEND_FLOW_TRIGGERS}'"
+)
 _WRITE_CUSTOMER_SYNC_AND_FLOW_SQL = f"""
 INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
-SELECT $1, $2, jobs.job, $3, $4, 0
-FROM ({CUSTOMER_SYNC_JOBS_SQL} UNION ALL SELECT '{JobName.SEND_FLOW_TRIGGERS}') AS jobs
+SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_AND_FLOW_JOBS_SQL}) AS jobs
 RETURNING job
 """
 
