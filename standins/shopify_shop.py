@@ -5,7 +5,8 @@
   blank or unknown type, a type that disagrees with the app's definition in shopify.app.toml,
   a blank value or one its type refuses (integers, decimals, booleans, dates, json, one line);
 - `metafieldsDelete`: the identifiers deleted, `null` for ones that did not exist;
-- discount codes and store credit: standins/shopify_rewards.py.
+- discount codes and store credit: standins/shopify_rewards.py;
+- Flow triggers (`flowTriggerReceive`): standins/shopify_flow.py.
 https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldsSet
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from standins.shopify_errors import not_modelled
+from standins.shopify_flow import FlowModel, FlowRoot
 from standins.shopify_rewards import RewardsModel, RewardsRoot
 from standins.shopify_schema import app_config
 
@@ -77,7 +79,7 @@ def app_metafield_definitions() -> dict[tuple[str, str, str], str]:
 
 
 @dataclass
-class ShopModel(RewardsModel):
+class ShopModel(RewardsModel, FlowModel):
     """What the stand-in knows of the shop: its id, customers and metafields (and, from
     RewardsModel, its discount codes and store credit accounts)."""
 
@@ -109,7 +111,7 @@ class ShopModel(RewardsModel):
         return known or {"__typename": "Customer", "id": gid}
 
 
-class Root(RewardsRoot):
+class Root(RewardsRoot, FlowRoot):
     """QueryRoot and Mutation: the fields the model answers."""
 
     admin: ShopModel

@@ -2,8 +2,9 @@
 lifespan owns the process's shared clients (database, HTTP, Redis) and the outbox dispatcher.
 
 The route table (`route_table`) is assembled from each audience's package: web.ops (probes,
-metrics), web.admin (documents, pages; `web.admin.api` under `/app/api`), web.webhooks, the
-public API under `/api/v1`, and web.proxy under `/proxy`. Each mount carries its own auth.
+metrics), web.admin (documents, pages; `web.admin.api` under `/app/api`), web.webhooks,
+web.flow (Shopify Flow actions), the public API under `/api/v1`, and web.proxy under
+`/proxy`. Each mount carries its own auth.
 `running_services` builds, starts and stops what handlers reach through `request.state`."""
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from loyalty.jobs.sweep import OutboxDispatcher
 from loyalty.outbox.queue import ArqJobQueue, InProcessJobQueue, JobQueue
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps, build_job_deps, new_http_client, shopify_app
-from web import admin, demo, ops, proxy, webhooks
+from web import admin, demo, flow, ops, proxy, webhooks
 from web.admin import api as admin_api
 from web.auth.api_key import ApiKeyAuthMiddleware
 from web.auth.app_proxy import AppProxyAuthMiddleware
@@ -74,6 +75,7 @@ def route_table(settings: Settings) -> list[BaseRoute]:
         *ops.routes(settings),
         *admin.routes,  # App Home, the pages and their static files
         *webhooks.routes,
+        *flow.routes,  # Shopify Flow actions, each verified by its body HMAC
         Mount(
             "/api/v1",
             routes=public_api.routes,

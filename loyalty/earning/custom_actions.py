@@ -140,13 +140,15 @@ async def award_custom_action(
     shop: ShopContext,
     request: ActionRequest,
     api_key_id: str,
+    actor_type: ActorType = ActorType.API_KEY,
     now: datetime | None = None,
 ) -> AsyncIterator[ActionOutcome]:
     """Award the action (see the module docstring), as
-    `async with award_custom_action(...) as outcome:`. The award commits when the block ends
-    (an exception in it rolls everything back); inside the block the caller renders
-    `outcome.award` and hands the document to `outcome.respond`. Raises the errors listed
-    above, and IdempotencyKeyReusedError."""
+    `async with award_custom_action(...) as outcome:`. `api_key_id` is the actor's id (an API
+    key's, or with `actor_type` SYSTEM the caller's name: Shopify Flow). The award commits
+    when the block ends (an exception in it rolls everything back); inside the block the
+    caller renders `outcome.award` and hands the document to `outcome.respond`. Raises the
+    errors listed above, and IdempotencyKeyReusedError."""
     now = now or utcnow()
     async with in_transaction():
         record_id: int | None = None
@@ -161,7 +163,7 @@ async def award_custom_action(
                 yield ActionOutcome(None, _replayed(claimed), [])
                 return
             record_id = claimed
-        award, jobs = await _award(shop, request, api_key_id, now)
+        award, jobs = await _award(shop, request, (actor_type, api_key_id), now)
         outcome = ActionOutcome(award, None, jobs)
         yield outcome
         if record_id is not None:
@@ -179,7 +181,7 @@ def _replayed(stored: idempotency.StoredResponse) -> dict[str, Any]:
 
 
 async def _award(
-    shop: ShopContext, request: ActionRequest, api_key_id: str, now: datetime
+    shop: ShopContext, request: ActionRequest, actor: tuple[ActorType, str], now: datetime
 ) -> tuple[ActionAward, list[str]]:
     rule = await EarningRule.get_or_none(shop_id=shop.id, action_key=request.action_key)
     if rule is None or rule.category != RuleCategory.CUSTOM:
@@ -221,12 +223,12 @@ async def _award(
         created_at=now,
         metadata=request.metadata,
     )
-    jobs = await _write(entry, rule, customer, api_key_id)
+    jobs = await _write(entry, rule, customer, actor)
     return _awarded(entry, rule, customer, request), jobs
 
 
 async def _write(
-    entry: NewEntry, rule: EarningRule, customer: Customer, api_key_id: str
+    entry: NewEntry, rule: EarningRule, customer: Customer, actor: tuple[ActorType, str]
 ) -> list[str]:
     """The entry, its credit, the activity row, the tier and the syncs owed, through the ledger."""
     now, timing = entry.created_at, entry.timing
@@ -245,7 +247,6 @@ async def _write(
         "points": entry.points,
         "status": str(timing.status),
     }
-    actor = (ActorType.API_KEY, api_key_id)
     await record(ActivityRow(entry.shop_id, customer.id, "points_awarded", now, data, *actor))
     jobs = set(
         await write_customer_sync_intents(

@@ -16,6 +16,9 @@ class JobName(StrEnum):
     SYNC_KLAVIYO_PROFILES = "sync_klaviyo_profiles"
     SYNC_OMNISEND_CONTACTS = "sync_omnisend_contacts"
     SYNC_POSTSCRIPT_SUBSCRIBERS = "sync_postscript_subscribers"
+    # Shopify Flow triggers (points earned, tier changed, reward redeemed, referral completed)
+    # from the customer intents that carry them (loyalty.sync.flow_triggers).
+    SEND_FLOW_TRIGGERS = "send_flow_triggers"
     # Shop-level intents (customer_id NULL), written when the merchant edits rules, tiers or
     # programme settings: rewrite the shop's programme metafield for the theme extension.
     SYNC_SHOP_METAFIELDS = "sync_shop_metafields"

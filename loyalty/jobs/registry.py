@@ -24,6 +24,7 @@ JOBS: dict[JobName, JobFunction] = {
     JobName.SYNC_KLAVIYO_PROFILES: sync.sync_klaviyo_profiles,
     JobName.SYNC_OMNISEND_CONTACTS: sync.sync_omnisend_contacts,
     JobName.SYNC_POSTSCRIPT_SUBSCRIBERS: sync.sync_postscript_subscribers,
+    JobName.SEND_FLOW_TRIGGERS: sync.send_flow_triggers,
     JobName.SYNC_SHOP_METAFIELDS: sync.sync_shop_metafields,
     JobName.PROCESS_WEBHOOKS: webhooks.process_webhooks,
     JobName.BACKFILL_CUSTOMERS: sync.backfill_customers,

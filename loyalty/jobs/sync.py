@@ -3,7 +3,8 @@ customers at install, and sweep for work left behind.
 
 Each intent job pushes each customer's state as of its run (Shopify customer metafields, the
 programme metafield, Klaviyo, Omnisend, Postscript), each event at most once
-(loyalty.sync.batch), and queues itself again for the customers not yet due. Every job here
+(loyalty.sync.batch), or sends its Shopify Flow triggers (at least once, by each event's key:
+loyalty.sync.flow_triggers), and queues itself again for the customers not yet due. Every job here
 is safe to run twice or concurrently (see each service's guarantees) and returns how many
 items it completed.
 """
@@ -18,7 +19,7 @@ from loyalty.jobs.names import JobName
 from loyalty.models import Platform
 from loyalty.outbox.queue import JobQueue
 from loyalty.shopify import backfill
-from loyalty.sync import marketing, metafields, shop_metafields
+from loyalty.sync import flow_triggers, marketing, metafields, shop_metafields
 from loyalty.sync.batch import RunResult
 from loyalty.sync.deps import JobDeps
 
@@ -60,6 +61,12 @@ async def sync_postscript_subscribers(deps: JobDeps, queue: JobQueue, *, shop_id
     """Push the pending customers' subscriber properties and events to Postscript."""
     result = await marketing.sync(deps, Platform.POSTSCRIPT, shop_id)
     return await _completed(queue, JobName.SYNC_POSTSCRIPT_SUBSCRIBERS, shop_id, result)
+
+
+async def send_flow_triggers(deps: JobDeps, queue: JobQueue, *, shop_id: int) -> int:
+    """Send the pending customers' Shopify Flow triggers (loyalty.sync.flow_triggers)."""
+    result = await flow_triggers.sync(deps, shop_id)
+    return await _completed(queue, JobName.SEND_FLOW_TRIGGERS, shop_id, result)
 
 
 async def backfill_customers(deps: JobDeps, queue: JobQueue, *, shop_id: int) -> int:

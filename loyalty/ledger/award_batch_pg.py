@@ -34,7 +34,7 @@ from loyalty import sql
 from loyalty.db_retry import retry_on_lost_connection
 from loyalty.ledger.ceiling import fits_sql
 from loyalty.models import API_AWARDABLE_CATEGORIES
-from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
+from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,9 @@ class PgAward:
 
 
 _AWARDABLE = ", ".join(f"'{category}'" for category in sorted(API_AWARDABLE_CATEGORIES))
-# The jobs a change owes, for the shop of each awarded row (the shared sub-select, keyed by row).
-_SYNC_JOBS = CUSTOMER_SYNC_JOBS_SQL.replace("$1", "d.shop_id")
+# The jobs an award owes, for the shop of each awarded row (the shared sub-select, keyed by
+# row): the syncs, and Shopify Flow's "points earned" (an award can always announce one).
+_SYNC_JOBS = CUSTOMER_SYNC_AND_FLOW_JOBS_SQL.replace("$1", "d.shop_id")
 _FITS = fits_sql("t.approved", "t.pending", row="l")
 
 # $1…$9 are parallel arrays, one element per award; `n` is each award's position.

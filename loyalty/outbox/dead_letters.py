@@ -6,7 +6,8 @@ platform already accepted stay skipped (loyalty.outbox.deliveries), so a retry s
 never arrived.
 
 What the admin groups them by is a *source*: a marketing platform (its profile sync job) or
-`shopify` (the customer and shop metafield syncs). Every query here is scoped to one shop.
+`shopify` (the customer and shop metafield syncs, the Flow triggers). Every query here is
+scoped to one shop.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from loyalty.outbox.claims import reopened
 
 # The jobs whose intents can be dead-lettered, by the name the admin shows them under.
 SOURCES: dict[str, tuple[JobName, ...]] = {
-    "shopify": (JobName.SYNC_SHOPIFY_METAFIELDS, JobName.SYNC_SHOP_METAFIELDS),
+    "shopify": (
+        JobName.SYNC_SHOPIFY_METAFIELDS,
+        JobName.SYNC_SHOP_METAFIELDS,
+        JobName.SEND_FLOW_TRIGGERS,
+    ),
     **{str(platform): (job,) for platform, job in PROFILE_SYNC_JOBS.items()},
 }
 NEWEST = 20  # how many of a source's dead letters the admin lists

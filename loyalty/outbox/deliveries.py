@@ -37,7 +37,7 @@ SET status = excluded.status, intent_id = excluded.intent_id, at = excluded.at
 """
 
 
-async def recorded(*, shop_id: int, platform: Platform, keys: list[str]) -> set[str]:
+async def recorded(*, shop_id: int, platform: str, keys: list[str]) -> set[str]:
     """The keys among `keys` the platform already has, or may have: skip them."""
     if not keys:
         return set()
@@ -50,7 +50,7 @@ async def recorded(*, shop_id: int, platform: Platform, keys: list[str]) -> set[
 async def record(
     *,
     shop_id: int,
-    platform: Platform,
+    platform: str,  # a Platform, or FLOW (loyalty.sync.flow_triggers)
     key: str,
     intent_id: int,
     status: DeliveryStatus,

@@ -11,6 +11,7 @@ from loyalty import sql
 from loyalty.clock import utcnow
 from loyalty.jobs import PROFILE_SYNC_JOBS, JobName
 from loyalty.models import OutboxIntent
+from loyalty.outbox.flow_triggers import owes_flow
 
 # The jobs a customer change owes, for a shop: metafields always, plus each enabled platform.
 # Used as a sub-select inside the writing statement, so no extra round trip reads integrations;
@@ -28,15 +29,25 @@ INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attem
 SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_JOBS_SQL}) AS jobs
 RETURNING job
 """
+# The same jobs, and Shopify Flow's (loyalty.outbox.flow_triggers) for a change that can
+# announce a trigger: still one statement on the award path.
+CUSTOMER_SYNC_AND_FLOW_JOBS_SQL = (
+    f"{CUSTOMER_SYNC_JOBS_SQL} UNION ALL SELECT '{JobName.SEND_FLOW_TRIGGERS}'"
+)
+_WRITE_CUSTOMER_SYNC_AND_FLOW_SQL = f"""
+INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
+SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_AND_FLOW_JOBS_SQL}) AS jobs
+RETURNING job
+"""
 
 
 async def write_customer_sync_intents(
     *, shop_id: int, customer_id: int, reason: dict[str, Any], now: datetime | None = None
 ) -> list[str]:
-    """Owe a sync of this customer everywhere it is shown. Call inside the change's transaction."""
-    rows = await sql.fetch_all(
-        _WRITE_CUSTOMER_SYNC_SQL, shop_id, customer_id, json.dumps(reason), now or utcnow()
-    )
+    """Owe a sync of this customer everywhere it is shown, and Shopify Flow the triggers the
+    change may announce (`owes_flow`). Call inside the change's transaction."""
+    statement = _WRITE_CUSTOMER_SYNC_AND_FLOW_SQL if owes_flow(reason) else _WRITE_CUSTOMER_SYNC_SQL
+    rows = await sql.fetch_all(statement, shop_id, customer_id, json.dumps(reason), now or utcnow())
     return [row["job"] for row in rows]
 
 

@@ -18,7 +18,8 @@ from loyalty.models import DeliveryStatus, Platform
 # Always reported, at 0 when none: a series that appears only once something is wrong cannot
 # be told apart from a scrape that failed.
 INTENT_JOBS: tuple[str, ...] = tuple(
-    str(job) for job in (*CUSTOMER_SYNC_JOBS, JobName.SYNC_SHOP_METAFIELDS)
+    str(job)
+    for job in (*CUSTOMER_SYNC_JOBS, JobName.SYNC_SHOP_METAFIELDS, JobName.SEND_FLOW_TRIGGERS)
 )
 
 _PENDING_SQL = (

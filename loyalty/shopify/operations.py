@@ -244,6 +244,18 @@ query LoyaltyStoreCreditTransactions($customer: ID!, $query: String!) {
     docs=f"{ADMIN_DOCS}/objects/StoreCreditAccount",
 )
 
+# Shopify Flow: start the merchant's workflows that begin with one of our triggers (the app's
+# `flow_trigger` extensions), by the trigger's handle; the payload holds the trigger's fields.
+# It takes no idempotency key (2026-10), and Flow does not dedupe: see loyalty.sync.flow_triggers.
+FLOW_TRIGGER_RECEIVE = _mutation(
+    "LoyaltyFlowTriggerReceive",
+    "flowTriggerReceive",
+    {"handle": "String", "payload": "JSON"},
+    "userErrors { field message }",
+    "Send a Shopify Flow trigger (points earned, tier changed, reward redeemed, referral "
+    "completed) from its outbox intent.",
+)
+
 OPERATIONS: tuple[Operation, ...] = tuple(
     value for value in list(globals().values()) if isinstance(value, Operation)
 )

@@ -237,15 +237,17 @@ class _Writer:
                         await run.delivered(groups[state.id])
                 INTEGRATIONS.healthy(self._shop.domain, SHOPIFY)  # Shopify answered the call
         if stop is not None:
-            await _stop(run, failed, stop)
+            await hold_for_shopify(run, failed, stop)
             return False
         return True
 
 
-async def _stop(run: SyncRun, failed: list[ClaimedIntent], problem: BaseException) -> None:
-    """A failure that concerns the whole shop: skip everything when the shop is gone,
-    otherwise count the attempt for the customers whose calls failed and hold the shop's work
-    (RetryLater)."""
+async def hold_for_shopify(
+    run: SyncRun, failed: list[ClaimedIntent], problem: BaseException
+) -> None:
+    """A Shopify failure that concerns the whole shop (any job writing to the Admin API): skip
+    everything when the shop is gone, otherwise count the attempt for the customers whose
+    calls failed and hold the shop's work (RetryLater)."""
     if isinstance(problem, ShopNotConnectedError):  # uninstalled or never connected meanwhile
         for intents in list(_by_customer(run.open.values()).values()):
             await run.skipped(intents, SkipReason.NOT_CONNECTED)

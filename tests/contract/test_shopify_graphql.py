@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 from graphql import OperationDefinitionNode, parse
 
+from loyalty.outbox.flow_triggers import TRIGGER_FIELDS, FlowTrigger, trigger_payload
 from loyalty.settings import SHOPIFY_API_VERSION
 from loyalty.shopify.backfill import page_variables
 from loyalty.shopify.discounts import DiscountKind, discount_request, store_credit_request
 from loyalty.shopify.operations import (
     CUSTOMERS_PAGE,
     DISCOUNT_BY_CODE,
+    FLOW_TRIGGER_RECEIVE,
     OPERATIONS,
     SHOP_METAFIELD_SET,
     STORE_CREDIT_CREDIT,
@@ -211,6 +213,37 @@ class TestVariablesTheCodeBuilds:
         )
         assert status == 200 and answer["data"]["metafieldsSet"]["userErrors"] == []
         assert json.loads(shopify.metafield("gid://shopify/Shop/9", "programme") or "") == document
+
+    @pytest.mark.parametrize("version", VERSIONS)
+    @pytest.mark.parametrize("trigger", list(FlowTrigger))
+    def test_each_flow_trigger_coerces_and_flow_accepts_it(
+        self, version: str, trigger: FlowTrigger
+    ) -> None:
+        """The variables the job builds (handle, JSON payload) coerce, and the payload is the
+        one the trigger's extension declares (the stand-in judges it by the TOML)."""
+        samples = {"number_decimal": 120, "single_line_text_field": "Gold"}
+        fields = {
+            key: samples[kind] for key, kind in TRIGGER_FIELDS[trigger].items() if key != "Event id"
+        }
+        payload = trigger_payload(trigger, shopify_customer_id=501, key="k1", fields=fields)
+        variables = {"handle": str(trigger), "payload": payload}
+        coerce_variables(FLOW_TRIGGER_RECEIVE.document, variables, version=version)
+        shopify = ShopifyAdmin(version=version)
+        status, answer = shopify.answer(
+            {"query": FLOW_TRIGGER_RECEIVE.document, "variables": variables}
+        )
+        assert status == 200 and answer["data"]["flowTriggerReceive"]["userErrors"] == []
+        assert shopify.flow_triggers == [(str(trigger), payload)]
+
+    @pytest.mark.parametrize("version", VERSIONS)
+    def test_flow_triggers_offer_no_idempotency_the_finding_pinned(self, version: str) -> None:
+        """Why a Flow trigger is at least once (loyalty.sync.flow_triggers): the mutation takes
+        no key. If a version adds one, this fails and the job should send the event's key."""
+        schema = shopify_schema.admin_schema(version).schema
+        assert schema.mutation_type is not None
+        mutation = schema.mutation_type.fields["flowTriggerReceive"]
+        assert set(mutation.args) == {"body", "handle", "payload"}
+        assert mutation.args["body"].deprecation_reason  # the old form, not used
 
     @pytest.mark.parametrize("version", VERSIONS)
     @pytest.mark.parametrize("kind", list(DiscountKind))

@@ -428,7 +428,8 @@ class TestSideEffects:
     async def test_owes_a_metafield_sync_and_each_enabled_platform_sync(
         self, client: httpx.AsyncClient, world: World
     ) -> None:
-        """Intents: Shopify metafields always; Klaviyo/Omnisend/Postscript only when enabled."""
+        """Intents: Shopify metafields and Shopify Flow always; Klaviyo/Omnisend/Postscript only
+        when enabled."""
         await Integration.create(shop=world.shop, platform=Platform.KLAVIYO, enabled=True)
         await Integration.create(shop=world.shop, platform=Platform.OMNISEND, enabled=False)
         other = await create_shop()
@@ -440,7 +441,11 @@ class TestSideEffects:
 
         intents = await OutboxIntent.filter(customer_id=world.customer.id).order_by("job")
         assert sorted(i.job for i in intents) == sorted(
-            [JobName.SYNC_KLAVIYO_PROFILES, JobName.SYNC_SHOPIFY_METAFIELDS]
+            [
+                JobName.SEND_FLOW_TRIGGERS,
+                JobName.SYNC_KLAVIYO_PROFILES,
+                JobName.SYNC_SHOPIFY_METAFIELDS,
+            ]
         )
         assert all(i.payload == {"entry_id": response.json()["data"]["id"]} for i in intents)
 
@@ -461,7 +466,7 @@ class TestSideEffects:
         await services.queue.drain()
 
         assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0
-        assert await OutboxIntent.filter(completed_at__isnull=False).count() == 2
+        assert await OutboxIntent.filter(completed_at__isnull=False).count() == 3
         messages = " ".join(record.getMessage() for record in caplog.records)
         assert "metafield sync for shop" in messages and "no Shopify offline token" in messages
         assert "klaviyo sync for shop" in messages and "not configured" in messages

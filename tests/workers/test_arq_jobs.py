@@ -157,8 +157,9 @@ class TestRedisLost:
         customer = await create_customer(shop)
         await award(shop, await create_rule(shop, points=30), customer)
         sweep_grace = timedelta(0)
-        assert await sweep(ArqJobQueue(arq_redis), grace=sweep_grace) == 2
-        assert len(await arq_redis.queued_jobs(queue_name=arq_redis.default_queue_name)) == 2
+        # metafields, Klaviyo, Shopify Flow
+        assert await sweep(ArqJobQueue(arq_redis), grace=sweep_grace) == 3
+        assert len(await arq_redis.queued_jobs(queue_name=arq_redis.default_queue_name)) == 3
 
         # Redis restarted without its data: the queue and every job arq stored are gone (only
         # those: the suite's Redis database is flushed by nobody).
@@ -177,7 +178,7 @@ class TestRedisLost:
             mock.post(f"{KLAVIYO}/api/events").mock(return_value=httpx.Response(202))
             done = await run_burst(settings, arq_redis)
 
-        assert requeued == 2 and done.jobs_complete == 2 and done.jobs_failed == 0
+        assert requeued == 3 and done.jobs_complete == 3 and done.jobs_failed == 0
         assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0
 
 
@@ -239,7 +240,8 @@ class TestEmbeddedDefault:
         assert crons == {str(JobName.SWEEP_OUTBOX), *(str(j.name) for j in PERIODIC_JOBS)}
 
     async def test_an_award_is_synced_by_the_web_process_itself(self, settings: Settings) -> None:
-        """Without REDIS_URL the award's metafield sync runs in the web process."""
+        """Without REDIS_URL the award's metafield sync, and its Shopify Flow trigger, run in
+        the web process."""
         from asgi_lifespan import LifespanManager
 
         from tests.factories import create_api_key
@@ -270,7 +272,8 @@ class TestEmbeddedDefault:
                 await services.dispatcher.flush()
                 await services.queue.drain(grace=5)
 
-        assert shopify.call_count == 1
+        assert shopify.call_count == 2
         owner = f"gid://shopify/Customer/{customer.shopify_customer_id}"
         assert standin.metafield(owner, "points") == "25"
+        assert [handle for handle, _ in standin.flow_triggers] == ["loyalty-points-earned"]
         assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0

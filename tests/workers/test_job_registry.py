@@ -116,7 +116,11 @@ class TestOneWebhookRunner:
             await queue.enqueue(JobName.PROCESS_WEBHOOKS, job_id="w", shop_id=shop.id)
             await queue.drain(grace=10)
 
-        assert queue.queued == [JobName.PROCESS_WEBHOOKS, JobName.SYNC_SHOPIFY_METAFIELDS]
+        assert queue.queued[0] == JobName.PROCESS_WEBHOOKS
+        assert sorted(queue.queued[1:]) == [
+            JobName.SEND_FLOW_TRIGGERS,
+            JobName.SYNC_SHOPIFY_METAFIELDS,
+        ]
         assert (await WebhookEvent.get()).processed_at is not None
         assert (await Customer.get(shopify_customer_id=501)).points_balance == 7
         assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0

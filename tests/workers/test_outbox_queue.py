@@ -60,18 +60,19 @@ class TestRedisDown:
         assert dispatched == 0  # the enqueue failed and was logged, not raised
         assert await EarningHistoryEntry.filter(customer_id=customer.id).count() == 1
         pending = await OutboxIntent.filter(customer_id=customer.id, completed_at__isnull=True)
-        assert [i.job for i in pending] == [JobName.SYNC_SHOPIFY_METAFIELDS]
+        owed = [JobName.SEND_FLOW_TRIGGERS, JobName.SYNC_SHOPIFY_METAFIELDS]
+        assert sorted(i.job for i in pending) == owed
 
         # Redis is back: the sweep finds the undelivered intents from the database.
         swept = await sweep(ArqJobQueue(arq_redis), grace=timedelta(0))
-        assert swept == 1
-        assert await queued_jobs(arq_redis) == [JobName.SYNC_SHOPIFY_METAFIELDS]
+        assert swept == 2
+        assert sorted(await queued_jobs(arq_redis)) == owed
 
         worker = arq_worker(settings, arq_redis)
         await worker.main()
         await worker.close()
 
-        assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+        assert worker.jobs_complete == 2 and worker.jobs_failed == 0
         assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0
 
 
@@ -79,7 +80,8 @@ class TestDispatch:
     async def test_a_burst_to_one_customer_becomes_one_job_per_kind(
         self, settings: Settings, arq_redis: ArqRedis
     ) -> None:
-        """Ten awards in a moment produce one metafield sync job, which completes all ten."""
+        """Ten awards in a moment produce one metafield sync job, which completes all ten (and
+        one Shopify Flow job)."""
         shop = await create_shop()
         customer = await create_customer(shop)
         rules = [await create_rule(shop, points=10) for _ in range(10)]
@@ -98,17 +100,18 @@ class TestDispatch:
                 await award_once(http, key, rule.public_id, customer.email)
 
         await dispatcher.flush()
-        assert await queued_jobs(arq_redis) == [JobName.SYNC_SHOPIFY_METAFIELDS]
+        assert sorted(await queued_jobs(arq_redis)) == [
+            JobName.SEND_FLOW_TRIGGERS,
+            JobName.SYNC_SHOPIFY_METAFIELDS,
+        ]
 
         worker = arq_worker(settings, arq_redis)
         await worker.main()
         await worker.close()
 
-        assert worker.jobs_complete == 1
-        assert (
-            await OutboxIntent.filter(customer_id=customer.id, completed_at__isnull=False).count()
-            == 10
-        )
+        assert worker.jobs_complete == 2
+        completed = OutboxIntent.filter(customer_id=customer.id, completed_at__isnull=False)
+        assert await completed.filter(job=JobName.SYNC_SHOPIFY_METAFIELDS).count() == 10
         assert (await Customer.get(id=customer.id)).points_balance == 100
 
     async def test_a_job_run_twice_is_harmless(
@@ -141,7 +144,9 @@ class TestDispatch:
         await worker.close()
 
         assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
-        [intent] = await OutboxIntent.filter(customer_id=customer.id)
+        [intent] = await OutboxIntent.filter(
+            customer_id=customer.id, job=JobName.SYNC_SHOPIFY_METAFIELDS
+        )
         assert intent.completed_at is not None and intent.outcome == IntentOutcome.SKIPPED
         assert intent.attempts == 0  # no delivery ever failed; claims are not attempts
 
@@ -177,7 +182,8 @@ class TestFollowUp:
         [call] = route.calls
         values = {f["key"]: f["value"] for f in json_body(call.request)["variables"]["metafields"]}
         assert values["points"] == "30"
-        assert await OutboxIntent.filter(completed_at__isnull=True).count() == 0
+        left = OutboxIntent.filter(completed_at__isnull=True, job=JobName.SYNC_SHOPIFY_METAFIELDS)
+        assert await left.count() == 0
 
 
 def json_body(request: httpx.Request) -> dict[str, Any]:

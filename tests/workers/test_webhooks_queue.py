@@ -53,8 +53,8 @@ class TestRedisDown:
         await worker.main()
         await worker.close()
 
-        # process_webhooks, then the metafield sync it queued.
-        assert (worker.jobs_complete, worker.jobs_failed) == (2, 0)
+        # process_webhooks, then the metafield sync and the Shopify Flow job it queued.
+        assert (worker.jobs_complete, worker.jobs_failed) == (3, 0)
         await event.refresh_from_db()
         assert event.processed_at is not None and event.last_error is None
         customer = await Customer.get(shopify_customer_id=301)

@@ -1,2 +1,3 @@
 """Authentication per audience: API keys (public API), ID tokens (admin), proxy signatures
-(storefront), HMACs (webhooks). Each runs before anything else in the request is read."""
+(storefront), HMACs (webhooks and Flow actions: body_hmac). Each runs before anything else
+in the request is read."""

@@ -53,7 +53,12 @@ async def read_json_object(request: Request, *, max_bytes: int = MAX_BODY_BYTES)
         if size > max_bytes:
             raise _too_large(max_bytes)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return json_object(b"".join(chunks))
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A body already read (and verified, where it is signed) as a JSON object: the 400s of
+    `read_json_object`."""
     try:
         value = strict_json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

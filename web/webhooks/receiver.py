@@ -27,9 +27,6 @@ The order, and why:
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -46,8 +43,8 @@ from loyalty.jobs import JobName
 from loyalty.shops.domains import shop_domain
 from loyalty.webhooks.inbox import MAX_DOMAIN_LENGTH, MAX_HEADER_LENGTH, Delivery
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
+from web.auth.body_hmac import first_header, read_capped, signature_matches
 from web.errors import RequestError
-from web.http.body import exceeds
 from web.state import services
 
 log = logging.getLogger(__name__)
@@ -121,32 +118,18 @@ async def _verified(request: Request) -> tuple[str, str]:
     except (ValueError, RecursionError):
         # Its log redaction could not parse an authentic body (an integer past Python's
         # 4,300-digit limit, deep nesting): the HMAC above already proved the delivery.
-        return body, _first_header(request, _SHOP_HEADERS).removesuffix(".myshopify.com")
+        return body, first_header(request, _SHOP_HEADERS).removesuffix(".myshopify.com")
     if not verified.ok:
         _refuse(request, verified.response.status, verified.log.code)
     return body, verified.shop or ""
 
 
 def _check_hmac(request: Request, raw: bytes, secrets: list[str | None]) -> None:
-    """Base64 HMAC-SHA256 of the raw body, keyed with any of `secrets`, compared in constant
-    time; every secret is tried so the time taken does not say which one matched."""
-    received = _first_header(request, _HMAC_HEADERS)
+    received = first_header(request, _HMAC_HEADERS)
     if not received:
         _refuse(request, 400, "missing_hmac_header")
-    # Header values arrive as latin-1 text: compare their bytes (compare_digest refuses
-    # non-ASCII str, which would be a 500).
-    given = received.encode("latin-1")
-    matched = False
-    for secret in secrets:
-        if secret:
-            digest = hmac.new(secret.encode(), raw, hashlib.sha256).digest()
-            matched |= hmac.compare_digest(given, base64.b64encode(digest))
-    if not matched:
+    if not signature_matches(received, raw, secrets):
         _refuse(request, 401, "invalid_hmac")
-
-
-def _first_header(request: Request, names: tuple[str, ...]) -> str:
-    return next((request.headers[name] for name in names if name in request.headers), "")
 
 
 def _refuse(request: Request, status: int, code: str) -> NoReturn:
@@ -160,16 +143,10 @@ def _refuse(request: Request, status: int, code: str) -> NoReturn:
 
 
 async def _read_raw(request: Request) -> bytes:
-    if exceeds(request.headers.get("content-length"), MAX_WEBHOOK_BYTES):
+    raw = await read_capped(request, MAX_WEBHOOK_BYTES)
+    if raw is None:
         raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_WEBHOOK_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return raw
 
 
 def _too_large() -> RequestError:

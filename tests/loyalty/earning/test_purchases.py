@@ -88,7 +88,8 @@ class TestAwardPurchase:
         }
         assert all(e.status is EarningStatus.APPROVED and e.points_given_at for e in entries)
         assert await Activity.filter(customer_id=customer.id, kind="points_awarded").count() == 2
-        assert await OutboxIntent.filter(customer_id=customer.id).count() == 1  # metafields
+        jobs = await OutboxIntent.filter(customer_id=customer.id).values_list("job", flat=True)
+        assert sorted(jobs) == ["send_flow_triggers", "sync_shopify_metafields"]
 
     async def test_a_repeat_awards_nothing_more(self, db: str) -> None:
         """The same order again: no entry, no balance move, no intents."""

@@ -36,7 +36,8 @@ class TestApproveDue:
         fresh = await Customer.get(id=customer.id)
         assert (fresh.points_balance, fresh.pending_points, fresh.lifetime_points) == (150, 40, 150)
         assert await Activity.filter(customer_id=customer.id, kind="points_approved").count() == 1
-        intent = await OutboxIntent.get(customer_id=customer.id)
+        intent = await OutboxIntent.get(customer_id=customer.id, job="sync_shopify_metafields")
+        assert await OutboxIntent.filter(customer_id=customer.id, job="send_flow_triggers").exists()
         assert intent.payload == {"event": "points_approved", "entry_id": due.public_id}
 
     async def test_running_twice_changes_nothing(self, db: str) -> None:
@@ -54,7 +55,8 @@ class TestApproveDue:
         fresh = await Customer.get(id=customer.id)
         assert (fresh.points_balance, fresh.pending_points, fresh.lifetime_points) == (70, 0, 70)
         assert await Activity.filter(kind="points_approved").count() == 1
-        assert await OutboxIntent.filter(customer_id=customer.id).count() == 1
+        # the metafields and Shopify Flow ("points earned"), once
+        assert await OutboxIntent.filter(customer_id=customer.id).count() == 2
 
     async def test_a_rejected_entry_is_left_alone(self, db: str) -> None:
         """An order cancelled before approval rejected the entry: approval must not revive it."""

@@ -43,7 +43,8 @@ class TestAwardOccasions:
         )
         assert (await Customer.get(id=today.id)).points_balance == 200
         assert await EarningHistoryEntry.filter(customer_id=tomorrow.id).count() == 0
-        assert await OutboxIntent.filter(customer_id=today.id).count() == 1
+        # the metafields and Shopify Flow ("points earned")
+        assert await OutboxIntent.filter(customer_id=today.id).count() == 2
 
     async def test_once_per_customer_per_year(self, db: str) -> None:
         """Hourly runs on the day award once; next year's birthday awards again."""

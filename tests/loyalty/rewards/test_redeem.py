@@ -96,6 +96,7 @@ class TestRedeem:
         assert set(done.jobs) == {
             str(JobName.SYNC_REWARD_CODES),
             str(JobName.SYNC_SHOPIFY_METAFIELDS),
+            str(JobName.SEND_FLOW_TRIGGERS),  # "reward redeemed"
         }
 
     async def test_fifo_across_lots_moves_the_next_expiry(self, db: str) -> None:

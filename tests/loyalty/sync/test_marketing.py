@@ -302,7 +302,8 @@ class TestUninstalledShop:
         left = await OutboxIntent.filter(shop_id=shop.id, completed_at__isnull=True).values_list(
             "job", flat=True
         )
-        assert left == [JobName.SYNC_SHOPIFY_METAFIELDS]  # only the job not run here
+        # only the jobs not run here
+        assert sorted(left) == [JobName.SEND_FLOW_TRIGGERS, JobName.SYNC_SHOPIFY_METAFIELDS]
 
 
 class TestLifecycleEvents:

@@ -175,9 +175,11 @@ class TestCustomerMetafields:
 
         assert route.call_count == 3  # both together, then one at a time
         assert await pending(JobName.SYNC_SHOPIFY_METAFIELDS, shop) == []
-        given_up = await OutboxIntent.get(customer_id=bad.id)
+        given_up = await OutboxIntent.get(customer_id=bad.id, job=JobName.SYNC_SHOPIFY_METAFIELDS)
         assert given_up.last_error and "Owner does not exist" in given_up.last_error
-        assert (await OutboxIntent.get(customer_id=good.id)).last_error is None
+        assert (
+            await OutboxIntent.get(customer_id=good.id, job=JobName.SYNC_SHOPIFY_METAFIELDS)
+        ).last_error is None
         assert shopify.metafield(gid(good), "points") is not None
         assert shopify.metafield(gid(bad), "points") is None
 

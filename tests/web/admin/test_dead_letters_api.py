@@ -193,17 +193,25 @@ class TestRetryAll:
         assert again.json()["data"]["attributes"] == {"retried": 0}
         assert len(notified.calls) == 1  # nothing retried, nobody told
 
-    async def test_shopify_retries_both_metafield_syncs(
+    async def test_shopify_retries_both_metafield_syncs_and_the_flow_triggers(
         self, admin: Admin, shop: Shop, customer: Customer, notified: Notified
     ) -> None:
         await dead_intent(shop, customer, JobName.SYNC_SHOPIFY_METAFIELDS)
         await dead_intent(shop, None, JobName.SYNC_SHOP_METAFIELDS)
+        await dead_intent(shop, customer, JobName.SEND_FLOW_TRIGGERS)
         klaviyo = await dead_intent(shop, customer)
 
         response = await admin.post("/integrations/shopify/dead-letters/retry")
-        assert response.json()["data"]["attributes"] == {"retried": 2}
+        assert response.json()["data"]["attributes"] == {"retried": 3}
         assert notified.calls == [
-            (shop.id, [str(JobName.SYNC_SHOPIFY_METAFIELDS), str(JobName.SYNC_SHOP_METAFIELDS)])
+            (
+                shop.id,
+                [
+                    str(JobName.SYNC_SHOPIFY_METAFIELDS),
+                    str(JobName.SYNC_SHOP_METAFIELDS),
+                    str(JobName.SEND_FLOW_TRIGGERS),
+                ],
+            )
         ]
         assert (await OutboxIntent.get(id=klaviyo.id)).dead_at is not None
 
