@@ -34,7 +34,9 @@ from decimal import Decimal
 from loyalty import sql
 from loyalty.jobs import JobName
 from loyalty.ledger.redemptions import NO_LOT
-from loyalty.outbox.intents import CUSTOMER_SYNC_JOBS_SQL
+# A redemption always announces Flow's "Reward redeemed" (its sync reason, points_redeemed, is
+# one of loyalty.outbox.flow_triggers' FLOW_EVENTS), so its intents include the Flow job.
+from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL
 
 # $1 shop, $2 customer, $3 points, $4 now; the rest are the redemption's own values
 # (PgRedemption's order).
@@ -86,7 +88,7 @@ WITH debit AS (
     FROM redemption, (
         SELECT '{JobName.SYNC_REWARD_CODES}' AS job, $16::jsonb AS payload
         UNION ALL
-        SELECT sync.job, $17::jsonb FROM ({CUSTOMER_SYNC_JOBS_SQL}) AS sync
+        SELECT sync.job, $17::jsonb FROM ({CUSTOMER_SYNC_AND_FLOW_JOBS_SQL}) AS sync
     ) AS jobs
     RETURNING job
 )

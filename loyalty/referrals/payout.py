@@ -25,6 +25,7 @@ from loyalty.models import (
     RuleCategory,
     Shop,
 )
+from loyalty.outbox.flow_triggers import FlowTrigger, enqueue_flow_trigger
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.referrals.programme import load_programme
 from loyalty.rewards.redeem import new_code, new_redemption_id
@@ -45,7 +46,8 @@ async def pay_advocate(*, shop: Shop, referral: Referral, now: datetime) -> list
         return []
     jobs: set[str] = set()
     rule = await active_rule(shop.id, RuleCategory.REFERRAL)
-    entry_id = None
+    entry_id: list[str] | None = None
+    points = 0
     if rule is not None:
         jobs.update(
             await grant(
@@ -57,9 +59,11 @@ async def pay_advocate(*, shop: Shop, referral: Referral, now: datetime) -> list
             )
             or []
         )
-        entry_id = await EarningHistoryEntry.filter(
+        paid = await EarningHistoryEntry.filter(
             customer_id=advocate.id, dedupe_key=dedupe_key(referral)
-        ).values_list("public_id", flat=True)
+        ).values_list("public_id", "points")
+        entry_id = [public_id for public_id, _ in paid]
+        points = sum(p for _, p in paid)
     redemption_id, reward_jobs = await _advocate_reward(shop, referral, advocate, now)
     jobs.update(reward_jobs)
     changed = await Referral.filter(id=referral.id, status=ReferralStatus.FRIEND_CONVERTED).update(
@@ -78,6 +82,17 @@ async def pay_advocate(*, shop: Shop, referral: Referral, now: datetime) -> list
             shop_id=shop.id,
             customer_id=advocate.id,
             reason={"event": COMPLETED_EVENT, "referral_id": referral.public_id},
+            now=now,
+        )
+    )
+    # Flow's "Loyalty referral completed", owed in this transaction like every side effect
+    jobs.add(
+        await enqueue_flow_trigger(
+            shop_id=shop.id,
+            customer_id=advocate.id,
+            trigger=FlowTrigger.REFERRAL_COMPLETED,
+            key=f"referral:{referral.public_id}",
+            fields={"Points": points, "Referral id": referral.public_id},
             now=now,
         )
     )

@@ -77,8 +77,15 @@ class TestFirstOrder:
         assert await Activity.filter(customer_id=ann.id, kind="referral_completed").count() == 1
         events = await OutboxIntent.filter(customer_id=ann.id).values_list("payload", flat=True)
         assert {"event": "referral_completed", "referral_id": referral.public_id} in events
+        assert {
+            "flow_trigger": "loyalty-referral-completed",
+            "key": f"referral:{referral.public_id}",
+            "fields": {"Points": 500, "Referral id": referral.public_id},
+        } in events
         await send(client, services, "orders/paid", paid_order(5002, FRED, FRIEND))
         assert await balance(ann) == 500
+        flow = await OutboxIntent.filter(customer_id=ann.id, job="send_flow_triggers").count()
+        assert flow == 2  # the referral's trigger, and the points earned: once each
 
     async def test_the_friends_code_finds_the_referral_whatever_email_they_use(
         self, client: httpx.AsyncClient, services: Services
