@@ -34,10 +34,10 @@ from decimal import Decimal
 from loyalty import sql
 from loyalty.jobs import JobName
 from loyalty.ledger.redemptions import NO_LOT
-# A redemption always announces Flow's "Reward redeemed" (its sync reason, points_redeemed, is
-# one of loyalty.outbox.flow_triggers' FLOW_EVENTS), so its intents include the Flow job.
 from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL
 
+# A redemption always announces Flow's "Reward redeemed" (its sync reason, points_redeemed, is
+# one of loyalty.outbox.flow_triggers' FLOW_EVENTS), so its intents include the Flow job.
 # $1 shop, $2 customer, $3 points, $4 now; the rest are the redemption's own values
 # (PgRedemption's order).
 REDEEM_SQL = f"""
