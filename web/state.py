@@ -11,7 +11,7 @@ import httpx
 from shopify_app import ShopifyApp
 from starlette.requests import Request
 
-from loyalty.ledger.award_batch_pg import AwardBatcher
+from loyalty.ledger.award_batch import AwardBatcher
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings
@@ -32,7 +32,7 @@ class Services:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     # Keys verified moments ago, for routes that re-verify in their own statement (the award).
     verified_keys: VerifiedKeyCache = field(default_factory=VerifiedKeyCache)
-    # Concurrent awards of this process, one statement per batch (used on PostgreSQL).
+    # Concurrent awards of this process, written a batch at a time (loyalty.ledger.award_batch).
     award_batcher: AwardBatcher = field(default_factory=AwardBatcher)
     # Stores webhook deliveries, a burst at a time (group commit); see loyalty.webhooks.inbox.
     webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)

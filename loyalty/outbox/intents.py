@@ -23,7 +23,7 @@ CUSTOMER_SYNC_JOBS_SQL = (
     f"SELECT CASE platform {_PLATFORM_JOB} END FROM integration WHERE shop_id = $1 AND enabled"
 )
 
-_WRITE_CUSTOMER_SYNC_SQL = f"""
+WRITE_CUSTOMER_SYNC_SQL = f"""
 INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
 SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_JOBS_SQL}) AS jobs
 RETURNING job
@@ -35,7 +35,7 @@ async def write_customer_sync_intents(
 ) -> list[str]:
     """Owe a sync of this customer everywhere it is shown. Call inside the change's transaction."""
     rows = await sql.fetch_all(
-        _WRITE_CUSTOMER_SYNC_SQL, shop_id, customer_id, json.dumps(reason), now or utcnow()
+        WRITE_CUSTOMER_SYNC_SQL, shop_id, customer_id, json.dumps(reason), now or utcnow()
     )
     return [row["job"] for row in rows]
 
