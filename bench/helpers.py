@@ -10,6 +10,7 @@ the driver needs and exits non-zero on failure.
     free-port                          an unused TCP port on 127.0.0.1
     wait-ready URL SECONDS [PID…]      poll URL until it answers 200 (fails if a PID dies)
     wrk-result FILE LABEL              next customer number; progress line on stderr
+    proxy-paths FILE COUNT             COUNT signed app-proxy paths to /proxy/customer
     check LABEL WRK_JSON…              correctness of a run's database against wrk's counts
     cpu-snap FILE db=NAME ROLE=PID…    CPU ticks per part of the setup, for cpu-report
     cpu-report BEFORE AFTER WRK_S OUT  cores each part used between two snapshots
@@ -28,6 +29,7 @@ import socket
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -395,13 +397,31 @@ def cmd_wrk_result(path: str, label: str) -> None:
     r = parse_wrk(path)
     bad = r["other"] + r["socket_errors"]
     line = (
-        f"  {label:<24} {r['created_per_s']:7.0f} × 201/s  p50 {r['p50_us'] / 1000:.1f} ms  "
-        f"p99 {r['p99_us'] / 1000:.1f} ms  non-201 {r['other']}"
+        f"  {label:<24} {r['created_per_s']:7.0f} ok/s  p50 {r['p50_us'] / 1000:.1f} ms  "
+        f"p99 {r['p99_us'] / 1000:.1f} ms  not ok {r['other']}"
     )
     if bad:
         line += f"  <-- {bad} FAILED: {r['statuses']} {r['errors']} {r['first_error']!r}"
     print(line, file=sys.stderr)
     print(r["next_n"])
+
+
+def cmd_proxy_paths(path: str, count: str) -> None:
+    """Write COUNT signed `/proxy/customer` paths, customer n = 1…COUNT logged in, as
+    Shopify's app proxy forwards the widget's call (web.demo.app_proxy_signer: the same
+    signing the demo storefront uses, checked by the app with shopify_app). The timestamp is
+    now: Shopify's signatures are valid for 90 s, so the driver makes them just before a run."""
+    from web.demo.app_proxy_signer import signed_params
+
+    secret = os.environ["BENCH_SHOPIFY_SECRET"]
+    now = time.time()
+    lines = []
+    for n in range(1, int(count) + 1):
+        params = signed_params(
+            [], shop=SHOP_DOMAIN, customer_id=ID_BASE + n, secret=secret, now=now
+        )
+        lines.append("/proxy/customer?" + urllib.parse.urlencode(params))
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
 # ------------------------------------------------------------------------------- correctness
@@ -533,7 +553,7 @@ def _cpu_line(
         # CPU per response holds up when other work takes the cores: the steadier figure on a
         # shared machine (throughput follows whatever share of the cores a run was given).
         per = cpu.get("web", 0) / r["created_per_s"] * 1000
-        lines.append(f"    web process CPU per 201: {per:.3f} ms")
+        lines.append(f"    web process CPU per response: {per:.3f} ms")
     cores = os.cpu_count() or 1
     if cpu["machine"] < SATURATED_SHARE * cores:
         lines.append(
@@ -563,13 +583,48 @@ def _ceilings(results: dict[str, Any], failures: list[str]) -> dict[int, dict[st
     return by_procs
 
 
-def _line(name: str, r: dict[str, Any], unit: str) -> str:
+def _line(name: str, r: dict[str, Any], unit: str, success: int = 201) -> str:
     bad = r["other"] + r["socket_errors"]
     flag = "" if bad == 0 else f"   <-- {bad} FAILED REQUESTS"
     return (
         f"  {name:<46} {r['created_per_s']:8.0f} {unit}/s   p50 {_ms(r['p50_us']):>6} ms   "
-        f"p99 {_ms(r['p99_us']):>6} ms   non-201 {r['other']}{flag}"
+        f"p99 {_ms(r['p99_us']):>6} ms   non-{success} {r['other']}{flag}"
     )
+
+
+def _proxy_lines(results: dict[str, Any], noisy: list[str], failures: list[str]) -> list[str]:
+    """The storefront proxy GET against its ceiling, per process count."""
+    out: list[str] = []
+    ceilings = {int(c["processes"]): c for c in results.get("proxy_ceilings", [])}
+    for trial in results.get("proxy_trials", []):
+        procs = int(trial["processes"])
+        proxy, ceiling = trial["proxy"], ceilings.get(procs, {})
+        out.append(
+            f"Storefront proxy, {procs} web process(es): GET /proxy/customer, signed as Shopify's "
+            "app proxy signs it, a logged-in customer per request:"
+        )
+        out.append(_line("proxy   GET /proxy/customer (balance, tier, history)", proxy, "req", 200))
+        out.extend(_cpu_line(trial.get("cpu"), noisy, f"proxy ({procs} proc)", proxy))
+        if ceiling:
+            r = ceiling["ceiling"]
+            out.append(_line("ceiling GET /proxy/customer, no database", r, "req", 200))
+            out.extend(_cpu_line(ceiling.get("cpu"), noisy, f"proxy ceiling ({procs} proc)", r))
+        share = _of_ceiling(proxy, ceiling.get("ceiling"))
+        met = (
+            bool(ceiling)
+            and proxy["created_per_s"] >= 0.5 * ceiling["ceiling"]["created_per_s"]
+            and proxy["p99_us"] <= 20_000
+        )
+        out.append(f"  of the ceiling: {share}")
+        out.append(f"  target ≥ 50% of the ceiling, p99 ≤ 20 ms: {'MET' if met else 'NOT MET'}")
+        for name, r in (("proxy", proxy), ("proxy ceiling", ceiling.get("ceiling"))):
+            if r and (r["other"] or r["socket_errors"]):
+                failures.append(
+                    f"{name} ({procs} proc): {r['other']} non-200 {r['statuses']} "
+                    f"socket errors {r['errors']} first: {r.get('first_error', '')!r}"
+                )
+        out.append("")
+    return out
 
 
 def _check_lines(name: str, check: dict[str, Any], failures: list[str]) -> list[str]:
@@ -650,6 +705,7 @@ def render_summary(results: dict[str, Any]) -> str:
                     f"socket errors {r['errors']} first: {r.get('first_error', '')!r}"
                 )
         out.append("")
+    out.extend(_proxy_lines(results, noisy, failures))
     pg_check = results.get("pg_check", {}).get("result")
     if pg_check:
         out.extend(_check_lines("PostgreSQL", pg_check, failures))
@@ -729,7 +785,7 @@ def cmd_record(out_dir: str, key: str, *pairs: str) -> None:
                 item[name] = json.loads(value)
             except json.JSONDecodeError:
                 item[name] = value
-    if key in ("pg_trials", "ceilings"):
+    if key in ("pg_trials", "ceilings", "proxy_trials", "proxy_ceilings"):
         results.setdefault(key, []).append(item)
     else:
         results[key] = {**results.get(key, {}), **item}
@@ -782,6 +838,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "free-port": cmd_free_port,
     "wait-ready": cmd_wait_ready,
     "wrk-result": cmd_wrk_result,
+    "proxy-paths": cmd_proxy_paths,
     "check": cmd_check,
     "record": cmd_record,
     "summary": cmd_summary,
