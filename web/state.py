@@ -17,6 +17,7 @@ from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings
 from loyalty.shops.api_keys import VerifiedKeyCache
 from loyalty.webhooks.inbox import DeliveryInbox
+from web.auth.app_proxy import ProxyShopCache
 from web.auth.throttle import AuthThrottle
 from web.ratelimit import RateLimiter
 
@@ -36,6 +37,8 @@ class Services:
     award_batcher: AwardBatcher = field(default_factory=AwardBatcher)
     # Stores webhook deliveries, a burst at a time (group commit); see loyalty.webhooks.inbox.
     webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)
+    # Storefront GETs' shops, looked up a second or two ago (web.auth.app_proxy).
+    proxy_shops: ProxyShopCache = field(default_factory=ProxyShopCache)
     # Failed authentication per client address (web.auth.throttle).
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
 
