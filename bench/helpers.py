@@ -553,7 +553,10 @@ def _cpu_line(
         # CPU per response holds up when other work takes the cores: the steadier figure on a
         # shared machine (throughput follows whatever share of the cores a run was given).
         per = cpu.get("web", 0) / r["created_per_s"] * 1000
-        lines.append(f"    web process CPU per response: {per:.3f} ms")
+        line = f"    CPU per response: web processes {per:.3f} ms"
+        if cpu.get("postgres", 0) >= 0.02:
+            line += f", PostgreSQL {cpu['postgres'] / r['created_per_s'] * 1000:.3f} ms"
+        lines.append(line)
     cores = os.cpu_count() or 1
     if cpu["machine"] < SATURATED_SHARE * cores:
         lines.append(
