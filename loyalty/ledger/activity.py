@@ -1,5 +1,6 @@
-"""The activity log's one writer: every `activity` row is written by `record`, except those two
-set-based statements write inside themselves (the PostgreSQL batch award,
+"""The activity log's one writer: every `activity` row is written by `record` (or by its
+statement, `insert_statement`, which the SQLite batch award runs in SQLite's thread), except
+those two set-based statements write inside themselves (the PostgreSQL batch award,
 loyalty.ledger.award_batch_pg, and the tier re-placement, loyalty.ledger.tier_reassignment).
 
 A row says who did what to which customer (`customer_id` None: a shop-level row), with `data`
