@@ -753,7 +753,7 @@ def render_summary(results: dict[str, Any]) -> str:
         out.extend(f"!!!   {failure}" for failure in failures)
         out.append("!" * 100)
     else:
-        out.append("No failed requests; every response was 201.")
+        out.append("No failed requests; every response was a success (201 award, 200 proxy GET).")
     results["failed"] = bool(failures)
     return "\n".join(out)
 
