@@ -2,6 +2,11 @@
 -- every request, counting 201s and everything else.
 --
 --   wrk … -s bench/award.lua URL -- PATH FIRST_N THREADS
+--   wrk … -s bench/award.lua URL -- @FILE FIRST_N THREADS
+--
+-- With @FILE (the storefront proxy run): GET each line of FILE in turn (signed app-proxy
+-- paths, one logged-in customer each, made by `bench/helpers.py proxy-paths`), from line
+-- FIRST_N on, counting 200s as the successes.
 --
 -- Customer numbers are FIRST_N + tid + k × THREADS (k = 0, 1, …) for thread tid, so threads
 -- never collide; the identifier is the Shopify id "8%012d" of customer n (bench/helpers.py
@@ -19,6 +24,13 @@ end
 
 function init(args)
    path = args[1]
+   paths = nil
+   success = 201
+   if string.sub(path, 1, 1) == "@" then
+      paths = {}
+      for line in io.lines(string.sub(path, 2)) do table.insert(paths, line) end
+      success = 200
+   end
    first_n = tonumber(args[2])
    stride = tonumber(args[3])
    issued = 0
@@ -34,12 +46,15 @@ end
 function request()
    local n = first_n + tid + issued * stride
    issued = issued + 1
+   if paths then
+      return wrk.format("GET", paths[(n - 1) % #paths + 1], headers)
+   end
    local body = '{"customer_identifier":"8' .. string.format("%012d", n) .. '"}'
    return wrk.format("POST", path, headers, body)
 end
 
 function response(status, hdrs, body)
-   if status == 201 then
+   if status == success then
       created = created + 1
    else
       other = other + 1

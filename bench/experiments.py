@@ -11,6 +11,8 @@ the patches only approximate the changes they stand for:
   trip per query Tortoise runs; the app uses no session state, LISTEN or advisory locks).
 - auth_cache: API keys resolved to their shop are cached in-process for 5 s, so a request
   usually needs no API-key query (a revoked key would keep working for up to 5 s).
+- in_flight_1 / in_flight_2: each process runs at most 1 / 2 award batches at once (default 4),
+  so more awards share each statement (fewer plans and commits per award, a longer wait).
 """
 
 from __future__ import annotations
@@ -57,7 +59,23 @@ def _patch_auth_cache(ttl: float = 5.0) -> None:
     middleware.authenticate = authenticate  # type: ignore[attr-defined]
 
 
-PATCHES = {"no_pool_reset": _patch_no_pool_reset, "auth_cache": _patch_auth_cache}
+def _patch_in_flight(count: int) -> None:
+    from loyalty.ledger import award_batch
+
+    original = award_batch.AwardBatcher.__init__
+
+    def init(self: Any, *, max_batch: int = 64, max_in_flight: int = 4) -> None:
+        original(self, max_batch=max_batch, max_in_flight=count)
+
+    award_batch.AwardBatcher.__init__ = init  # type: ignore[method-assign]
+
+
+PATCHES = {
+    "no_pool_reset": _patch_no_pool_reset,
+    "auth_cache": _patch_auth_cache,
+    "in_flight_1": lambda: _patch_in_flight(1),
+    "in_flight_2": lambda: _patch_in_flight(2),
+}
 
 
 def create() -> Starlette:

@@ -11,12 +11,13 @@ import httpx
 from shopify_app import ShopifyApp
 from starlette.requests import Request
 
-from loyalty.ledger.award_batch_pg import AwardBatcher
+from loyalty.ledger.award_batch import AwardBatcher
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
 from loyalty.settings import Settings
 from loyalty.shops.api_keys import VerifiedKeyCache
 from loyalty.webhooks.inbox import DeliveryInbox
+from web.auth.app_proxy import ProxyShopCache
 from web.auth.throttle import AuthThrottle
 from web.ratelimit import RateLimiter
 
@@ -32,10 +33,12 @@ class Services:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     # Keys verified moments ago, for routes that re-verify in their own statement (the award).
     verified_keys: VerifiedKeyCache = field(default_factory=VerifiedKeyCache)
-    # Concurrent awards of this process, one statement per batch (used on PostgreSQL).
+    # Concurrent awards of this process, written a batch at a time (loyalty.ledger.award_batch).
     award_batcher: AwardBatcher = field(default_factory=AwardBatcher)
     # Stores webhook deliveries, a burst at a time (group commit); see loyalty.webhooks.inbox.
     webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)
+    # Storefront GETs' shops, looked up a second or two ago (web.auth.app_proxy).
+    proxy_shops: ProxyShopCache = field(default_factory=ProxyShopCache)
     # Failed authentication per client address (web.auth.throttle).
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
 

@@ -7,11 +7,15 @@ seen yet (their webhook may still be on its way) so they can claim at once.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from loyalty import sql
+from loyalty.clock import parse_db_datetime
 from loyalty.customers import lookup
+from loyalty.db import dialect
 from loyalty.models import (
     API_AWARDABLE_CATEGORIES,
     Customer,
@@ -21,7 +25,7 @@ from loyalty.models import (
     Shop,
     VipTier,
 )
-from loyalty.points import ONE, multiplied_points
+from loyalty.points import ONE, as_multiplier, multiplied_points
 from loyalty.shops.api_keys import ShopContext
 
 RECENT_HISTORY = 10
@@ -144,34 +148,17 @@ async def ways_to_earn(*, shop: Shop, customer: Customer | None) -> list[Storefr
 
 async def customer_summary(*, shop: Shop, customer: Customer) -> CustomerSummary:
     tiers = await VipTier.filter(shop=shop).order_by("points_required")
-    held = next((t for t in tiers if t.id == customer.vip_tier_id), None)
-    current = _view(held) if held else None
-    floor = held.points_required if held else 0
-    upcoming = next(
-        (t for t in tiers if t.points_required > max(floor, customer.lifetime_points)), None
-    )
-    next_tier = _view(upcoming) if upcoming else None
-    to_next = progress = None
-    if next_tier is not None:
-        to_next = next_tier.points_required - customer.lifetime_points
-        span = next_tier.points_required - floor
-        done = (customer.lifetime_points - floor) / span if span > 0 else 0.0
-        progress = round(min(1.0, max(0.0, done)), 4)
     entries = (
         await EarningHistoryEntry.filter(customer=customer)
         .order_by("-created_at", "-id")
         .limit(RECENT_HISTORY)
     )
-    return CustomerSummary(
-        shopify_customer_id=customer.shopify_customer_id,
+    return _summary(
+        customer.shopify_customer_id,
         excluded=customer.is_excluded,
-        points_balance=customer.points_balance,
-        pending_points=customer.pending_points,
-        lifetime_points=customer.lifetime_points,
-        tier=current,
-        next_tier=next_tier,
-        points_to_next_tier=to_next,
-        progress_to_next_tier=progress,
+        balances=(customer.points_balance, customer.pending_points, customer.lifetime_points),
+        tier_pk=customer.vip_tier_id,
+        tiers=[(t.id, _view(t)) for t in tiers],
         history=[
             HistoryItem(
                 id=e.public_id,
@@ -186,3 +173,109 @@ async def customer_summary(*, shop: Shop, customer: Customer) -> CustomerSummary
             for e in entries
         ],
     )
+
+
+def _summary(
+    shopify_customer_id: int,
+    *,
+    excluded: bool,
+    balances: tuple[int, int, int],  # current, pending, lifetime
+    tier_pk: int | None,
+    tiers: list[tuple[int, TierView]],  # (primary key, view), by points required
+    history: list[HistoryItem],
+) -> CustomerSummary:
+    balance, pending, lifetime = balances
+    held = next((view for pk, view in tiers if pk == tier_pk), None)
+    floor = held.points_required if held else 0
+    next_tier = next(
+        (view for _, view in tiers if view.points_required > max(floor, lifetime)), None
+    )
+    to_next = progress = None
+    if next_tier is not None:
+        to_next = next_tier.points_required - lifetime
+        span = next_tier.points_required - floor
+        done = (lifetime - floor) / span if span > 0 else 0.0
+        progress = round(min(1.0, max(0.0, done)), 4)
+    return CustomerSummary(
+        shopify_customer_id=shopify_customer_id,
+        excluded=excluded,
+        points_balance=balance,
+        pending_points=pending,
+        lifetime_points=lifetime,
+        tier=held,
+        next_tier=next_tier,
+        points_to_next_tier=to_next,
+        progress_to_next_tier=progress,
+        history=history,
+    )
+
+
+# The widget's call on every storefront page view: the customer, the shop's tiers and the recent
+# history in one round trip (three ORM queries before: bench/storefront-proxy). The two lists come
+# back as JSON text, in no promised order; Python orders them.
+_SUMMARY_SQL = """
+SELECT c.shopify_customer_id, c.is_excluded, c.points_balance, c.pending_points,
+       c.lifetime_points, c.vip_tier_id,
+       (SELECT {agg}({obj}('pk', t.id, 'id', t.public_id, 'name', t.name,
+                          'points_required', t.points_required,
+                          'points_multiplier', t.points_multiplier))
+        FROM vip_tier t WHERE t.shop_id = c.shop_id) AS tiers,
+       (SELECT {agg}({obj}('pk', e.id, 'id', e.public_id, 'action', e.action,
+                          'points', e.points, 'status', e.status,
+                          'points_given_at', e.points_given_at, 'points_due_at', e.points_due_at,
+                          'points_expiry_at', e.points_expiry_at, 'created_at', e.created_at))
+        FROM (SELECT * FROM earning_history_entry h WHERE h.customer_id = c.id
+              ORDER BY h.created_at DESC, h.id DESC LIMIT {limit}) AS e) AS history
+FROM customer c WHERE c.shop_id = $1 AND c.shopify_customer_id = $2
+"""
+_SUMMARY_BY_DIALECT = {
+    "postgres": _SUMMARY_SQL.format(agg="json_agg", obj="json_build_object", limit=RECENT_HISTORY),
+    "sqlite": _SUMMARY_SQL.format(agg="json_group_array", obj="json_object", limit=RECENT_HISTORY),
+}
+
+
+async def summary_of(*, shop_id: int, shopify_customer_id: int) -> CustomerSummary | None:
+    """`customer_summary` of the shop's customer with this Shopify id, in one statement; None
+    when the app does not know the customer (the caller enrolls them: `ensure_customer`)."""
+    row = await sql.fetch_one(_SUMMARY_BY_DIALECT[dialect()], shop_id, shopify_customer_id)
+    if row is None:
+        return None
+    tiers = sorted(json.loads(row["tiers"] or "[]"), key=lambda t: t["points_required"])
+    entries = sorted(
+        json.loads(row["history"] or "[]"),
+        key=lambda e: (parse_db_datetime(e["created_at"]), e["pk"]),
+        reverse=True,
+    )
+    return _summary(
+        int(row["shopify_customer_id"]),
+        excluded=bool(row["is_excluded"]),
+        balances=(row["points_balance"], row["pending_points"], row["lifetime_points"]),
+        tier_pk=row["vip_tier_id"],
+        tiers=[
+            (
+                t["pk"],
+                TierView(
+                    t["id"], t["name"], t["points_required"], as_multiplier(t["points_multiplier"])
+                ),
+            )
+            for t in tiers
+        ],
+        history=[
+            HistoryItem(
+                id=e["id"],
+                action=e["action"],
+                points=e["points"],
+                status=e["status"],
+                points_given_at=parse_db_datetime(e["points_given_at"]),
+                points_due_at=parse_db_datetime(e["points_due_at"]),
+                points_expiry_at=parse_db_datetime(e["points_expiry_at"]),
+                created_at=_required(parse_db_datetime(e["created_at"])),
+            )
+            for e in entries
+        ],
+    )
+
+
+def _required(value: datetime | None) -> datetime:
+    assert value is not None  # created_at is NOT NULL
+    return value

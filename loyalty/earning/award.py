@@ -11,9 +11,10 @@ Guarantees:
   the side-effect intents commit together or not at all; intents are handed to `outbox` only
   after commit.
 
-On PostgreSQL all of that is one statement (one round trip), shared by the awards a process
-makes at the same moment (loyalty.ledger.award_batch_pg); on SQLite it is a short transaction of
-single-row statements. tests/web/test_award_api.py runs both.
+The awards a process makes at the same moment are written together (loyalty.ledger.award_batch):
+on PostgreSQL as one statement (loyalty.ledger.award_batch_pg), on SQLite as one transaction
+with a savepoint per award (loyalty.ledger.award_batch_sqlite). tests/web/test_award_api.py
+runs both.
 """
 
 from __future__ import annotations
@@ -23,12 +24,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from tortoise.transactions import in_transaction
-
-from loyalty import ids, sql
-from loyalty.clock import parse_db_datetime, utcnow
+from loyalty import ids
+from loyalty.clock import utcnow
 from loyalty.customers.identifiers import CustomerIdentifier, parse_customer_identifier
-from loyalty.db import dialect
 from loyalty.errors import (
     AlreadyAwardedError,
     CategoryNotAwardableError,
@@ -37,15 +35,10 @@ from loyalty.errors import (
     EarningRuleInactiveError,
     EarningRuleNotFoundError,
 )
-from loyalty.ledger.activity import ActivityRow, record
-from loyalty.ledger.award_batch_pg import AwardBatcher, PgAward, run_awards_retried
-from loyalty.ledger.balances import credit
+from loyalty.ledger.award_batch import AwardBatcher, BatchAward, run_awards
 from loyalty.ledger.ceiling import balance_limit_error
-from loyalty.ledger.entries import NewEntry, insert_entry
-from loyalty.ledger.timing import entry_timing
 from loyalty.models import API_AWARDABLE_CATEGORIES, ActorType, EarningStatus
-from loyalty.outbox.intents import write_customer_sync_intents
-from loyalty.points import as_multiplier, multiplied_points
+from loyalty.points import as_multiplier
 from loyalty.shops.api_keys import ApiKeyRevokedError, ShopContext
 
 
@@ -94,7 +87,8 @@ async def award_rule(
 
     `api_key_id`: the key this award acts for, re-verified (not revoked, shop installed) in the
     same statement, so a key authenticated from a cache cannot award after its revocation.
-    `batcher`: on PostgreSQL, share the statement with the process's concurrent awards.
+    `batcher`: share the batch (one statement, or one transaction) with the process's
+    concurrent awards; without it the award is a batch of one.
 
     Raises ApiKeyRevokedError, EarningRuleNotFoundError, EarningRuleInactiveError,
     CategoryNotAwardableError, CustomerNotFoundError, CustomerExcludedError,
@@ -110,10 +104,7 @@ async def award_rule(
         actor=actor,
         api_key_id=api_key_id,
     )
-    if dialect() == "postgres":
-        entry = await _award_postgres(request, batcher)
-    else:
-        entry = await _award_sqlite(request)
+    entry = await _award(request, batcher)
     if outbox is not None and entry.jobs:
         outbox.notify(shop.id, list(entry.jobs))
     return entry
@@ -160,13 +151,8 @@ def _already_awarded() -> AlreadyAwardedError:
     return AlreadyAwardedError("Customer has already been awarded points for this earning rule")
 
 
-# ---------------------------------------------------------------------------------------------
-# PostgreSQL: one statement, shared with whatever other awards this process is making at the
-# same moment (loyalty.ledger.award_batch_pg).
-
-
-async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> AwardedEntry:
-    award = PgAward(
+async def _award(req: _AwardRequest, batcher: AwardBatcher | None) -> AwardedEntry:
+    award = BatchAward(
         shop_id=req.shop.id,
         rule_public_id=req.rule_public_id,
         shopify_customer_id=req.identifier.shopify_customer_id,
@@ -177,7 +163,9 @@ async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> A
         actor_type=str(req.actor.type),
         actor_id=req.actor.id,
     )
-    row = await batcher.submit(award) if batcher else (await run_awards_retried([award]))[0]
+    row = await batcher.submit(award) if batcher else (await run_awards([award]))[0]
+    if isinstance(row, BaseException):
+        raise row
     _check_key(row)
     _check_rule(row, req.rule_public_id)
     _check_customer(row)
@@ -200,119 +188,4 @@ async def _award_postgres(req: _AwardRequest, batcher: AwardBatcher | None) -> A
         updated_at=req.now,
         customer_id=row["customer_pk"],
         jobs=tuple(row["jobs"] or ()),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# SQLite: one writer at a time, so a short transaction of simple statements. The same unique
-# index decides duplicates.
-
-# The key re-check, the rule and the customer in one read (each statement is a thread hop).
-_SQLITE_LOOKUP_SQL = """
-SELECT s.uninstalled_at IS NULL AND ($3 IS NULL OR EXISTS (
-           SELECT 1 FROM api_key k
-           WHERE k.id = $3 AND k.shop_id = s.id AND k.revoked_at IS NULL)) AS key_ok,
-       s.points_expiry_days, r.id AS rule_pk, r.action, r.category, r.points AS base_points,
-       r.is_active, r.approval_time_days,
-       c.id AS customer_pk, c.is_excluded, c.vip_tier_id, t.points_multiplier AS multiplier,
-       COALESCE(t.points_required, -1) AS tier_required
-FROM (SELECT 1) AS one
-LEFT JOIN shop s ON s.id = $1
-LEFT JOIN earning_rule r ON r.shop_id = $1 AND r.public_id = $2
-LEFT JOIN customer c ON c.shop_id = $1 AND {customer_match}
-LEFT JOIN vip_tier t ON t.id = c.vip_tier_id
-ORDER BY c.id LIMIT 1
-"""
-_SQLITE_LOOKUP_BY_ID = _SQLITE_LOOKUP_SQL.format(customer_match="c.shopify_customer_id = $4")
-_SQLITE_LOOKUP_BY_EMAIL = _SQLITE_LOOKUP_SQL.format(customer_match="c.email_key = $4")
-
-
-async def _award_sqlite(req: _AwardRequest) -> AwardedEntry:
-    match_value: int | str | None
-    if req.identifier.email_key is not None:
-        lookup, match_value = _SQLITE_LOOKUP_BY_EMAIL, req.identifier.email_key
-    else:  # an id, or None when the identifier can match no one (the rule is still checked)
-        lookup, match_value = _SQLITE_LOOKUP_BY_ID, req.identifier.shopify_customer_id
-    async with in_transaction():
-        found = await sql.fetch_one(
-            lookup, req.shop.id, req.rule_public_id, req.api_key_id, match_value
-        )
-        _check_key(found)
-        _check_rule(found, req.rule_public_id)
-        _check_customer(found)
-        assert found is not None
-        return await _write_sqlite(req, found)
-
-
-async def _write_sqlite(req: _AwardRequest, found: dict[str, Any]) -> AwardedEntry:
-    """The checked award, written through the ledger: the entry, the credit (with its tier
-    upgrade), the activity rows and the intents."""
-    now, customer_pk = req.now, int(found["customer_pk"])
-    multiplier = as_multiplier(found["multiplier"])
-    points = multiplied_points(found["base_points"], multiplier)
-    timing = entry_timing(
-        now=now,
-        approval_days=found["approval_time_days"],
-        expiry_days=found["points_expiry_days"],
-    )
-    inserted = await insert_entry(
-        NewEntry(
-            public_id=req.entry_public_id,
-            shop_id=req.shop.id,
-            customer_id=customer_pk,
-            rule_id=found["rule_pk"],
-            action=found["action"],
-            base_points=found["base_points"],
-            points_multiplier=multiplier,
-            points=points,
-            timing=timing,
-            dedupe_key=f"rule:{found['rule_pk']}",
-            created_at=now,
-        )
-    )
-    if inserted is None:
-        raise _already_awarded()
-    credited = await credit(
-        shop_id=req.shop.id,
-        customer_id=customer_pk,
-        approved=timing.approved_points(points),
-        pending=timing.pending_points(points),
-        from_tier_id=found["vip_tier_id"],
-        now=now,
-    )
-    if credited is None:  # past the ceiling: raising rolls back the entry inserted above
-        raise balance_limit_error()
-    awarded = {
-        "entry_id": req.entry_public_id,
-        "rule_id": req.rule_public_id,
-        "points": points,
-        "status": str(timing.status),
-    }
-    actor = (req.actor.type, req.actor.id)
-    rows = [ActivityRow(req.shop.id, customer_pk, "points_awarded", now, awarded, *actor)]
-    upgraded = credited.tier_change(
-        shop_id=req.shop.id, customer_id=customer_pk, entry_id=req.entry_public_id, now=now
-    )
-    await record(*rows, upgraded)
-    jobs = await write_customer_sync_intents(
-        shop_id=req.shop.id,
-        customer_id=customer_pk,
-        reason={"entry_id": req.entry_public_id},
-        now=now,
-    )
-    return AwardedEntry(
-        public_id=req.entry_public_id,
-        earning_rule_id=req.rule_public_id,
-        action=found["action"],
-        points=points,
-        base_points=found["base_points"],
-        points_multiplier=multiplier,
-        status=timing.status,
-        points_given_at=parse_db_datetime(timing.points_given_at),
-        points_due_at=timing.points_due_at,
-        points_expiry_at=timing.points_expiry_at,
-        created_at=now,
-        updated_at=now,
-        customer_id=customer_pk,
-        jobs=tuple(jobs),
     )

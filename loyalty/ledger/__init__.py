@@ -13,8 +13,10 @@ what happens; they call the ledger to write it.
 - `redemptions`: spending points on a reward (the conditional debit, `redeemed_points`, lots
   oldest first) and giving them back to the lots they came from;
 - `activity`: the one activity-log writer;
-- `award_batch_pg`: the award API's PostgreSQL single-statement batch (a special path, see
-  its docstring).
+- `award_batch`: the award API's group commit, concurrent awards written a batch at a time:
+  `award_batch_pg` as one statement (a special, set-based path, see its docstring),
+  `award_batch_sqlite` as one transaction run in SQLite's connection thread (the statements
+  of `entries`, `balances`, `activity` and the outbox, one savepoint per award).
 
 tests/test_architecture.py fails if any of those tables is written outside this package.
 """

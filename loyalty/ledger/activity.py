@@ -1,7 +1,8 @@
-"""The activity log's one writer: every `activity` row is written by `record`, except those
-statements write inside themselves (the PostgreSQL batch award, loyalty.ledger.award_batch_pg,
-the PostgreSQL redemption, loyalty.ledger.redemptions_pg, and the tier re-placement,
-loyalty.ledger.tier_reassignment).
+"""The activity log's one writer: every `activity` row is written by `record` (or by its
+statement, `insert_statement`, which the SQLite batch award runs in SQLite's thread), except
+those set-based statements write inside themselves (the PostgreSQL batch award,
+loyalty.ledger.award_batch_pg, the PostgreSQL redemption, loyalty.ledger.redemptions_pg, and
+the tier re-placement, loyalty.ledger.tier_reassignment).
 
 A row says who did what to which customer (`customer_id` None: a shop-level row), with `data`
 kept small and free of personal data (rows outlive a customers/redact). Rows are written in the
@@ -40,14 +41,13 @@ def _insert_sql(count: int) -> str:
     return f"INSERT INTO activity {_COLUMNS} VALUES {values}"
 
 
-async def record(*rows: ActivityRow | None) -> None:
-    """Write `rows` to the activity log, skipping None (a row that did not happen, such as the
-    tier change of a credit that upgraded no tier)."""
+def insert_statement(*rows: ActivityRow | None) -> tuple[str, list[Any]] | None:
+    """The one INSERT writing `rows` (None skipped), with its values; None when no row is left.
+    Pure, so the SQLite batch award (loyalty.ledger.award_batch_sqlite) runs the same statement
+    from the connection's own thread."""
     written = [row for row in rows if row is not None]
     if not written:
-        return
-    # Hand-written rather than the ORM's bulk_create: this is on the award's hot path
-    # (bench/award), where every statement is a round trip (loyalty.sql).
+        return None
     values: list[Any] = []
     for row in written:
         values += [
@@ -59,4 +59,14 @@ async def record(*rows: ActivityRow | None) -> None:
             json.dumps(row.data),
             row.created_at,
         ]
-    await sql.execute(_insert_sql(len(written)), *values)
+    return _insert_sql(len(written)), values
+
+
+async def record(*rows: ActivityRow | None) -> None:
+    """Write `rows` to the activity log, skipping None (a row that did not happen, such as the
+    tier change of a credit that upgraded no tier)."""
+    # Hand-written rather than the ORM's bulk_create: this is on the award's hot path
+    # (bench/award), where every statement is a round trip (loyalty.sql).
+    statement = insert_statement(*rows)
+    if statement is not None:
+        await sql.execute(statement[0], *statement[1])

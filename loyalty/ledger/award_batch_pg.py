@@ -1,12 +1,13 @@
-"""The award on PostgreSQL: one statement for a whole batch of awards, and the batcher that
-gathers the awards a process receives at the same moment into one such statement.
+"""The award on PostgreSQL: one statement for a whole batch of awards (the batch is gathered by
+loyalty.ledger.award_batch.AwardBatcher).
 
-The ledger's one special path: it writes entries, balances, the tier upgrade and activity rows
-itself, in SQL, instead of through loyalty.ledger.entries/balances/activity, because the award
-API's throughput is that one round trip (bench/award). It states the same rules: the entry
-timing of loyalty.ledger.timing, the ceiling of loyalty.ledger.ceiling (`fits_sql`), the
-upgrade-only tier move of loyalty.ledger.balances.credit, the activity rows the SQLite path
-writes. tests/web/test_award_api.py runs both paths against the same assertions.
+The ledger's one set-based special path: it writes entries, balances, the tier upgrade and
+activity rows itself, in SQL, instead of through loyalty.ledger.entries/balances/activity,
+because the award API's throughput is that one round trip (bench/award). It states the same
+rules: the entry timing of loyalty.ledger.timing, the ceiling of loyalty.ledger.ceiling
+(`fits_sql`), the upgrade-only tier move of loyalty.ledger.balances.credit, the activity rows
+the SQLite path (loyalty.ledger.award_batch_sqlite) writes. tests/web/test_award_api.py runs
+both paths against the same assertions.
 
 Why batches: PostgreSQL's cost for an award is mostly starting up the statement's plan (a
 dozen nodes, each insert's triggers), not the rows it writes; one statement for the awards that
@@ -23,12 +24,8 @@ award refused there writes nothing and never stops the others (`over_limit` in i
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loyalty import sql
 from loyalty.db_retry import retry_on_lost_connection
@@ -36,22 +33,8 @@ from loyalty.ledger.ceiling import fits_sql
 from loyalty.models import API_AWARDABLE_CATEGORIES
 from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PgAward:
-    """One award's inputs, as the statement takes them."""
-
-    shop_id: int
-    rule_public_id: str
-    shopify_customer_id: int | None
-    email_key: str | None
-    entry_public_id: str
-    now: datetime
-    api_key_id: int | None  # re-verified in the statement; None for storefront awards
-    actor_type: str
-    actor_id: str | None
+if TYPE_CHECKING:
+    from loyalty.ledger.award_batch import BatchAward
 
 
 _AWARDABLE = ", ".join(f"'{category}'" for category in sorted(API_AWARDABLE_CATEGORIES))
@@ -212,7 +195,7 @@ ORDER BY req.n
 """
 
 
-async def run_awards(awards: Sequence[PgAward]) -> list[dict[str, Any]]:
+async def run_awards(awards: Sequence[BatchAward]) -> list[dict[str, Any]]:
     """Run `awards` as one statement; one result row per award, in order."""
     return await sql.fetch_all(
         AWARD_BATCH_SQL,
@@ -231,7 +214,7 @@ async def run_awards(awards: Sequence[PgAward]) -> list[dict[str, Any]]:
 _WRITTEN_SQL = "SELECT count(*) AS n FROM earning_history_entry WHERE public_id = ANY($1::text[])"
 
 
-async def run_awards_retried(awards: Sequence[PgAward]) -> list[dict[str, Any]]:
+async def run_awards_retried(awards: Sequence[BatchAward]) -> list[dict[str, Any]]:
     """`run_awards`, run once more on a fresh connection when the connection was lost and the
     statement provably wrote nothing: asyncpg never sent it, or (lost after sending) none of
     the awards' entry ids exists. That check is a proof because the statement is atomic and
@@ -244,90 +227,3 @@ async def run_awards_retried(awards: Sequence[PgAward]) -> list[dict[str, Any]]:
         return row is not None and row["n"] == 0
 
     return await retry_on_lost_connection(lambda: run_awards(awards), not_executed=nothing_written)
-
-
-class AwardBatcher:
-    """Gathers this process's concurrent awards into batches: what arrived in the same
-    event-loop turn goes together, and while `max_in_flight` batches are running the next
-    one keeps filling (up to `max_batch`). One per process, created by its lifespan."""
-
-    def __init__(self, *, max_batch: int = 64, max_in_flight: int = 4) -> None:
-        self._max_batch = max_batch
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._waiting: list[tuple[PgAward, asyncio.Future[dict[str, Any]]]] = []
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0
-        self.largest_batch = 0
-
-    async def submit(self, award: PgAward) -> dict[str, Any]:
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((award, future))
-        if not self._scheduled:
-            self._scheduled = True
-            task = asyncio.get_running_loop().create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    async def _drain(self) -> None:
-        async with self._slots:  # waiting for a slot is what lets a busy process batch more
-            batch, self._waiting = (
-                self._waiting[: self._max_batch],
-                self._waiting[self._max_batch :],
-            )
-            self._scheduled = False
-            if self._waiting:  # more than one batch arrived at once: the rest go next
-                self._scheduled = True
-                task = asyncio.get_running_loop().create_task(self._drain())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            await self._run(batch)
-
-    async def _run(self, batch: list[tuple[PgAward, asyncio.Future[dict[str, Any]]]]) -> None:
-        self.batches += 1
-        self.largest_batch = max(self.largest_batch, len(batch))
-        try:
-            rows = await run_awards_retried([award for award, _ in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
-                return
-            # Nothing was written (one statement is atomic): isolate whichever award failed.
-            log.warning("award batch of %d failed (%s); retrying one by one", len(batch), exc)
-            for award, future in batch:
-                try:
-                    _settle(future, (await run_awards_retried([award]))[0])
-                except Exception as single:
-                    _settle(future, single)
-            return
-        await _retry_refused_alone(batch, rows)
-        for (_, future), row in zip(batch, rows, strict=True):
-            _settle(future, row)
-
-
-async def _retry_refused_alone(
-    batch: list[tuple[PgAward, asyncio.Future[dict[str, Any]]]], rows: list[dict[str, Any]]
-) -> None:
-    """Awards refused at the balance ceiling in a batch that also held other awards to the same
-    customer were refused for the running total of the batch; run each again alone, in order
-    (the batch has committed), so each is decided as if it had come alone. Rows are replaced in
-    place."""
-    customers = [row["customer_pk"] for row in rows if row["customer_pk"] is not None]
-    for i, row in enumerate(rows):
-        if row["over_limit"] and customers.count(row["customer_pk"]) > 1:
-            try:
-                rows[i] = (await run_awards_retried([batch[i][0]]))[0]
-            except Exception as exc:
-                _settle(batch[i][1], exc)
-
-
-def _settle(
-    future: asyncio.Future[dict[str, Any]], outcome: dict[str, Any] | BaseException
-) -> None:
-    if future.done():  # the caller went away (client disconnected); the award stands
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)

@@ -46,7 +46,7 @@ class Credited:
 # Move the balances and upgrade the tier to the highest one the new lifetime points reach (never
 # down). Written for both dialects: the sub-selects name the updated table, since SQLite does
 # not resolve an UPDATE alias there. No row returned: the credit would pass the ceiling.
-_CREDIT_SQL = f"""
+CREDIT_SQL = f"""
 UPDATE customer SET
     points_balance = points_balance + $3,
     lifetime_points = lifetime_points + $3,
@@ -124,7 +124,7 @@ async def credit(
     """Credit `approved` points (current and lifetime) and `pending` points, upgrading the tier
     (`from_tier_id`: the tier the caller read, under its lock). None: past the ceiling, nothing
     moved."""
-    moved = await sql.fetch_one(_CREDIT_SQL, shop_id, customer_id, approved, pending, now)
+    moved = await sql.fetch_one(CREDIT_SQL, shop_id, customer_id, approved, pending, now)
     if moved is None:
         return None
     return Credited(from_tier_id, moved["vip_tier_id"])

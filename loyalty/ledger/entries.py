@@ -16,6 +16,7 @@ the caller writes them in the same transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -53,7 +54,7 @@ class NewEntry:
     reversed_entry_id: int | None = None
 
 
-_INSERT_SQL = """
+INSERT_SQL = """
 INSERT INTO earning_history_entry (
     public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier, points,
     status, points_given_at, points_due_at, points_expiry_at, dedupe_key, note, order_id,
@@ -71,22 +72,22 @@ def db_decimal(value: Decimal) -> Decimal | str:
     return value if dialect() == "postgres" else str(value)
 
 
-async def insert_entry(entry: NewEntry) -> int | None:
-    """Insert the entry; its primary key, or None when the customer already has an entry under
-    its dedupe key (nothing was written)."""
+def insert_values(entry: NewEntry, bind_decimal: Callable[[Decimal], Any]) -> list[Any]:
+    """`INSERT_SQL`'s values for `entry` (`bind_decimal`: as the driver takes a Decimal). Pure,
+    so that the SQLite batch award (loyalty.ledger.award_batch_sqlite) binds them the same way
+    from the connection's own thread."""
     timing = entry.timing
     remaining = (
         timing.remaining(entry.points) if entry.points_remaining is None else entry.points_remaining
     )
-    inserted = await sql.fetch_one(
-        _INSERT_SQL,
+    return [
         entry.public_id,
         entry.shop_id,
         entry.customer_id,
         entry.rule_id,
         entry.action,
         entry.base_points,
-        db_decimal(entry.points_multiplier),
+        bind_decimal(entry.points_multiplier),
         entry.points,
         str(timing.status),
         timing.points_given_at,
@@ -96,12 +97,18 @@ async def insert_entry(entry: NewEntry) -> int | None:
         entry.note,
         entry.order_id,
         entry.order_number,
-        None if entry.order_subtotal is None else db_decimal(entry.order_subtotal),
+        None if entry.order_subtotal is None else bind_decimal(entry.order_subtotal),
         None if entry.metadata is None else json.dumps(entry.metadata),
         entry.reversed_entry_id,
         entry.created_at,
         remaining,
-    )
+    ]
+
+
+async def insert_entry(entry: NewEntry) -> int | None:
+    """Insert the entry; its primary key, or None when the customer already has an entry under
+    its dedupe key (nothing was written)."""
+    inserted = await sql.fetch_one(INSERT_SQL, *insert_values(entry, db_decimal))
     return None if inserted is None else int(inserted["id"])
 
 

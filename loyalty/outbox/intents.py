@@ -24,7 +24,7 @@ CUSTOMER_SYNC_JOBS_SQL = (
     f"SELECT CASE platform {_PLATFORM_JOB} END FROM integration WHERE shop_id = $1 AND enabled"
 )
 
-_WRITE_CUSTOMER_SYNC_SQL = f"""
+WRITE_CUSTOMER_SYNC_SQL = f"""
 INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
 SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_JOBS_SQL}) AS jobs
 RETURNING job
@@ -34,7 +34,7 @@ RETURNING job
 CUSTOMER_SYNC_AND_FLOW_JOBS_SQL = (
     f"{CUSTOMER_SYNC_JOBS_SQL} UNION ALL SELECT '{JobName.SEND_FLOW_TRIGGERS}'"
 )
-_WRITE_CUSTOMER_SYNC_AND_FLOW_SQL = f"""
+WRITE_CUSTOMER_SYNC_AND_FLOW_SQL = f"""
 INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
 SELECT $1, $2, jobs.job, $3, $4, 0 FROM ({CUSTOMER_SYNC_AND_FLOW_JOBS_SQL}) AS jobs
 RETURNING job
@@ -46,7 +46,7 @@ async def write_customer_sync_intents(
 ) -> list[str]:
     """Owe a sync of this customer everywhere it is shown, and Shopify Flow the triggers the
     change may announce (`owes_flow`). Call inside the change's transaction."""
-    statement = _WRITE_CUSTOMER_SYNC_AND_FLOW_SQL if owes_flow(reason) else _WRITE_CUSTOMER_SYNC_SQL
+    statement = WRITE_CUSTOMER_SYNC_AND_FLOW_SQL if owes_flow(reason) else WRITE_CUSTOMER_SYNC_SQL
     rows = await sql.fetch_all(statement, shop_id, customer_id, json.dumps(reason), now or utcnow())
     return [row["job"] for row in rows]
 

@@ -375,7 +375,9 @@ def skip_all(reason: SkipReason) -> Deliver:
     intent completes as skipped, with why."""
 
     async def deliver(run: SyncRun, keys: list[int]) -> None:
-        for intents in (await run.claim(keys)).values():
-            await run.skipped(intents, reason)
+        # One UPDATE for the whole claim, not one per customer: on the embedded default (no
+        # Shopify connected) this runs after every award burst, on the award's own connection.
+        claimed = await run.claim(keys)
+        await run.skipped([intent for intents in claimed.values() for intent in intents], reason)
 
     return deliver

@@ -11,6 +11,7 @@ could name another customer. https://shopify.dev/docs/apps/build/online-store/ap
 from __future__ import annotations
 
 import logging
+import time
 
 from shopify_app.types import RequestInput
 from starlette.datastructures import URL, Headers
@@ -23,6 +24,32 @@ from web.auth import throttle
 from web.errors import error_response
 
 log = logging.getLogger(__name__)
+
+
+class ProxyShopCache:
+    """Shops this process looked up by domain in the last `ttl` seconds, for GET requests only.
+
+    The widget's GET runs on every storefront page view, and the shop lookup was one of its
+    two round trips (bench/storefront-proxy). A GET only reads, so serving it from a shop
+    row a second or two old changes nothing that matters: an uninstall (after which Shopify
+    stops forwarding anyway) or a settings edit shows on the widget within `ttl`. Every other
+    method looks the shop up afresh; signatures are verified on every request either way."""
+
+    def __init__(self, *, ttl: float = 2.0, max_shops: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max_shops = max_shops
+        self._entries: dict[str, tuple[float, Shop | None]] = {}
+
+    async def get(self, domain: str) -> Shop | None:
+        entry = self._entries.get(domain)
+        now = time.monotonic()
+        if entry is not None and now - entry[0] <= self._ttl:
+            return entry[1]
+        shop = await Shop.get_or_none(domain=domain)
+        if len(self._entries) >= self._max_shops:
+            self._entries.clear()  # bounded; a miss only costs one lookup
+        self._entries[domain] = (now, shop)
+        return shop
 
 
 class AppProxyAuthMiddleware:
@@ -88,7 +115,10 @@ class AppProxyAuthMiddleware:
                 parameter="logged_in_customer_id",
             )(scope, receive, send)
             return
-        shop = await Shop.get_or_none(domain=domain)
+        if scope["method"] == "GET":
+            shop = await state["services"].proxy_shops.get(domain)
+        else:
+            shop = await Shop.get_or_none(domain=domain)
         if shop is None or shop.uninstalled_at is not None:
             await error_response(
                 404,

@@ -68,10 +68,10 @@ async def get_customer(request: Request) -> Response:
         rules = await storefront.ways_to_earn(shop=shop, customer=None)
         tiers = await storefront.tiers_of(shop)
         return document_response(render.programme(shop, rules, tiers))
-    customer = await Customer.get_or_none(shop=shop, shopify_customer_id=shopify_id)
-    if customer is None:
+    summary = await storefront.summary_of(shop_id=shop.id, shopify_customer_id=shopify_id)
+    if summary is None:  # a shopper the app has not seen yet: enrolled on their first visit
         customer = await storefront.ensure_customer(shop=shop, shopify_customer_id=shopify_id)
-    summary = await storefront.customer_summary(shop=shop, customer=customer)
+        summary = await storefront.customer_summary(shop=shop, customer=customer)
     return document_response(render.customer(summary))
 
 

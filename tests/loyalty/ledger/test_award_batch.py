@@ -1,27 +1,32 @@
-"""Awards made at the same moment share one statement on PostgreSQL (AwardBatcher); each still
-gets exactly the outcome it would get alone. On SQLite the batcher is not used and the same
-outcomes hold, so every test here runs on both backends."""
+"""Awards made at the same moment share one batch (AwardBatcher): one statement on PostgreSQL,
+one transaction with a savepoint per award on SQLite. Each still gets exactly the outcome it
+would get alone, so every test here runs on both backends."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from loyalty.clock import utcnow
-from loyalty.db import dialect
+from loyalty.db import connection, dialect
 from loyalty.earning.award import Actor, award_rule
 from loyalty.errors import (
     AlreadyAwardedError,
     CustomerExcludedError,
     EarningRuleNotFoundError,
 )
-from loyalty.ledger.award_batch_pg import AwardBatcher, PgAward
-from loyalty.models import ActorType, Customer, EarningHistoryEntry, Shop
+from loyalty.ledger.award_batch import AwardBatcher, BatchAward
+from loyalty.models import Activity, ActorType, Customer, EarningHistoryEntry, OutboxIntent, Shop
 from loyalty.shops.api_keys import ShopContext
 from tests.factories import create_customer, create_rule, create_shop, create_tier
 
 ACTOR = Actor(ActorType.SYSTEM)
+FailOn = Callable[[str, str], Awaitable[None]]
 
 
 def context(shop: Shop) -> ShopContext:
@@ -66,8 +71,7 @@ class TestBatchedAwards:
         ann = await Customer.get(id=ann.id)
         assert (ann.points_balance, ann.lifetime_points) == (150 + 15, 150 + 15)
         assert await EarningHistoryEntry.filter(customer_id=ann.id).count() == 2
-        if dialect() == "postgres":
-            assert batcher.largest_batch >= 2  # they really did share a statement
+        assert batcher.largest_batch >= 2  # they really did share a statement / transaction
 
     async def test_a_batch_that_fails_as_a_whole_is_retried_one_by_one(self, db: str) -> None:
         """A request that breaks the statement fails alone; the rest of its batch succeeds."""
@@ -75,19 +79,10 @@ class TestBatchedAwards:
         rule = await create_rule(shop)
         customers = [await create_customer(shop) for _ in range(3)]
         if dialect() != "postgres":
-            # SQLite does not batch: the same requests succeed one by one.
-            for c in customers:
-                await award_rule(
-                    shop=context(shop),
-                    rule_id=rule.public_id,
-                    customer_identifier=str(c.shopify_customer_id),
-                    actor=ACTOR,
-                )
-            assert await EarningHistoryEntry.all().count() == 3
-            return
+            return  # SQLite: each award fails alone inside its batch (TestSqliteBatch below)
         batcher = AwardBatcher()
         good = [
-            PgAward(
+            BatchAward(
                 shop.id,
                 rule.public_id,
                 c.shopify_customer_id,
@@ -138,3 +133,95 @@ class TestBatchedAwards:
         assert sum(not isinstance(r, Exception) for r in results) == 1
         assert all(isinstance(r, AlreadyAwardedError) for r in results if isinstance(r, Exception))
         assert (await Customer.get(id=customer.id)).points_balance == 7
+
+
+def _award(shop: Shop, rule_id: str, customer: Customer, batcher: AwardBatcher) -> Any:
+    return award_rule(
+        shop=context(shop),
+        rule_id=rule_id,
+        customer_identifier=str(customer.shopify_customer_id),
+        actor=ACTOR,
+        batcher=batcher,
+    )
+
+
+class TestOneAwardFailing:
+    """An award that fails, before or after its entry is written, leaves no trace and the
+    others of its batch commit: SQLite rolls back that award's savepoint; PostgreSQL's
+    statement fails whole and is retried one award at a time."""
+
+    @pytest.fixture
+    async def fail_on(self, db: str) -> AsyncIterator[FailOn]:
+        """Makes inserts into a table fail where a condition holds (a trigger, dropped after)."""
+        tables: list[str] = []
+
+        async def create(table: str, condition: str) -> None:
+            tables.append(table)
+            if dialect() == "sqlite":
+                await connection().execute_script(
+                    f"CREATE TRIGGER fail_one BEFORE INSERT ON {table} WHEN {condition} "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                )
+                return
+            await connection().execute_script(
+                "CREATE FUNCTION fail_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF {condition} THEN RAISE EXCEPTION 'refused by the test'; END IF; "
+                f"RETURN NEW; END $$; CREATE TRIGGER fail_one BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION fail_one()"
+            )
+
+        yield create
+        for table in tables:
+            if dialect() == "sqlite":
+                await connection().execute_script("DROP TRIGGER IF EXISTS fail_one")
+            else:
+                await connection().execute_script(
+                    f"DROP TRIGGER IF EXISTS fail_one ON {table}; "
+                    "DROP FUNCTION IF EXISTS fail_one()"
+                )
+
+    async def test_an_award_failing_at_its_entry_fails_alone(self, fail_on: FailOn) -> None:
+        shop = await create_shop()
+        rule = await create_rule(shop, points=10)
+        ann, bob, cat = [await create_customer(shop) for _ in range(3)]
+        await fail_on("earning_history_entry", f"NEW.customer_id = {bob.id}")
+        batcher = AwardBatcher()
+
+        results = await asyncio.gather(
+            *(_award(shop, rule.public_id, c, batcher) for c in (ann, bob, cat)),
+            return_exceptions=True,
+        )
+
+        assert batcher.largest_batch == 3  # one batch
+        assert isinstance(results[1], Exception) and "refused by the test" in str(results[1])
+        assert not isinstance(results[0], BaseException)
+        assert not isinstance(results[2], BaseException)
+        balances = {c.id: c.points_balance for c in await Customer.all()}
+        assert balances == {ann.id: 10, bob.id: 0, cat.id: 10}
+
+    async def test_an_award_failing_after_its_credit_leaves_no_trace(self, fail_on: FailOn) -> None:
+        """The activity insert fails after the entry and the credit were written: the savepoint
+        takes both back, and the batch's other awards (to the same customer too) stand."""
+        shop = await create_shop()
+        follow, review = await create_rule(shop, points=10), await create_rule(shop, points=5)
+        ann, bob = await create_customer(shop), await create_customer(shop)
+        data = "NEW.data" if dialect() == "sqlite" else "NEW.data::text"
+        await fail_on("activity", f"{data} LIKE '%{review.public_id}%'")
+        batcher = AwardBatcher()
+
+        results = await asyncio.gather(
+            _award(shop, follow.public_id, ann, batcher),
+            _award(shop, review.public_id, ann, batcher),
+            _award(shop, follow.public_id, bob, batcher),
+            return_exceptions=True,
+        )
+
+        assert batcher.largest_batch == 3
+        assert isinstance(results[1], Exception)
+        assert not any(isinstance(r, BaseException) for r in (results[0], results[2]))
+        fresh = await Customer.get(id=ann.id)
+        assert (fresh.points_balance, fresh.lifetime_points) == (10, 10)
+        assert await EarningHistoryEntry.filter(customer_id=ann.id).count() == 1
+        assert await Activity.filter(customer_id=ann.id, kind="points_awarded").count() == 1
+        assert await OutboxIntent.filter(customer_id=ann.id).count() == 1
+        assert (await Customer.get(id=bob.id)).points_balance == 10

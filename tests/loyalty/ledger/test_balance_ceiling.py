@@ -21,7 +21,7 @@ from loyalty.db import dialect
 from loyalty.earning.award import Actor, award_rule
 from loyalty.earning.purchases import PaidOrder, award_purchase
 from loyalty.errors import ValidationError
-from loyalty.ledger.award_batch_pg import AwardBatcher
+from loyalty.ledger.award_batch import AwardBatcher
 from loyalty.ledger.ceiling import MAX_BALANCE
 from loyalty.lifecycle.approvals import approve_due
 from loyalty.lifecycle.occasions import award_occasions

@@ -307,3 +307,27 @@ class TestAward:
         assert int(limited[0].headers["Retry-After"]) >= 1
         assert limited[0].json()["errors"][0]["code"] == "rate_limited"
         assert sum(r.status_code == 201 for r in responses) == 10
+
+
+class TestShopLookup:
+    async def test_a_get_may_use_a_moments_old_shop_and_nothing_else_does(
+        self, client: httpx.AsyncClient, store: Storefront
+    ) -> None:
+        """Storefront GETs reuse the shop row looked up within the last two seconds (the
+        widget's call on every page view); any other method looks it up afresh, so an
+        uninstalled shop takes nothing more, and its GETs end within the cache's lifetime."""
+        rule = await create_rule(store.shop, points=10)
+        query = signed_query("proxy-shop.myshopify.com", 555)
+        assert (await proxy_get(client, "/customer", query)).status_code == 200
+        await Shop.filter(id=store.shop.id).update(uninstalled_at=store.shop.created_at)
+
+        cached = await proxy_get(client, "/customer", query)
+        claimed = await proxy_post(client, f"/earning-rules/{rule.public_id}/award", query)
+
+        assert cached.status_code == 200
+        assert claimed.status_code == 404
+        assert claimed.json()["errors"][0]["code"] == "shop_not_found"
+        assert await EarningHistoryEntry.all().count() == 0
+        await asyncio.sleep(2.1)
+        later = await proxy_get(client, "/customer", query)
+        assert later.status_code == 404
