@@ -236,3 +236,29 @@ class TestRulesPageStillKnowsWhichRulesWereAwarded:
             )
         views = {view.rule.id: view.category_locked for view in await rules.list_rules(shop=shop)}
         assert views == {awarded.id: True, idle.id: False}
+
+
+class TestExpiryRoundsTakeTheLotsDueFirst:
+    async def test_a_round_cut_by_its_limit_takes_the_oldest_due_lot(self, db: str) -> None:
+        """The sweep reads due lots in expiry order (the open-lot index), so a round that stops
+        at its limit has expired the lots that fell due first, whichever customer holds them."""
+        shop = await create_shop(points_expiry_days=30)
+        rule = await create_rule(shop)
+        first, second = await create_customer(shop), await create_customer(shop)
+        start = utcnow() - timedelta(days=60)
+        await grant(
+            shop=shop,
+            rule=rule,
+            customer_id=first.id,
+            dedupe_key="a",
+            now=start + timedelta(days=2),
+        )
+        await grant(shop=shop, rule=rule, customer_id=second.id, dedupe_key="a", now=start)
+        run = await expiry.expire_due(shop_id=shop.id, now=utcnow(), limit=1)
+        assert (run.done, run.more) == (1, True)
+        await first.refresh_from_db()
+        await second.refresh_from_db()
+        assert (first.points_balance, second.points_balance) == (100, 0)
+        run = await expiry.expire_due(shop_id=shop.id, now=utcnow(), limit=1)
+        await first.refresh_from_db()
+        assert (run.done, first.points_balance) == (1, 0)
