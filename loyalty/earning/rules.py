@@ -84,7 +84,7 @@ async def list_rules(*, shop: Shop, category: RuleCategory | None = None) -> lis
 
 
 # The shop's rules that were ever awarded: one probe of the ledger's rule index per rule
-# (migration 0018), where a DISTINCT over the entries read the shop's whole ledger (seconds on a
+# (migration 0017), where a DISTINCT over the entries read the shop's whole ledger (seconds on a
 # big shop, bench/scale).
 _AWARDED_RULES_SQL = """
 SELECT r.id FROM earning_rule r

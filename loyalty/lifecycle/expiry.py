@@ -44,7 +44,7 @@ NOTICE_WINDOW = timedelta(days=7)
 
 # A round takes the `limit` lots that fell due first (so a customer's older lots always go
 # before their newer ones, whichever round they fall in), read in expiry order from the open-lot
-# index (migration 0018), then grouped by customer. Cutting the round in customer order instead
+# index (migration 0017), then grouped by customer. Cutting the round in customer order instead
 # made PostgreSQL walk every open lot of the shop looking for due ones (seconds a round on a big
 # shop, bench/scale).
 _EXPIRED_LOTS_SQL = """

@@ -1,4 +1,4 @@
-"""Migration 0018 (a big shop stays fast, bench/scale): its indexes exist on both databases, and
+"""Migration 0017 (a big shop stays fast, bench/scale): its indexes exist on both databases, and
 on PostgreSQL the statements the app itself sends for each big-shop read can use the index meant
 for them (taken from Tortoise's own client log, as bench/scale explains them): an ORM upgrade
 that changed the SQL it writes, or a query rewritten without its index, fails here, not as a

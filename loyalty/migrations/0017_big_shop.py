@@ -67,7 +67,7 @@ TRIGRAM_INDEXES = [
 
 
 class Migration(migrations.Migration):
-    dependencies = [("loyalty", "0015_signup_and_newsletter")]
+    dependencies = [("loyalty", "0016_referrals")]
 
     initial = False
 
