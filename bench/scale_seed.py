@@ -21,8 +21,8 @@ Distributions (deterministic: the same sizes give the same database):
   made 14–15 days ago are due now (a day of approvals for the sweep);
 - points expire after 365 days: lots older than that are spent or expired (remaining 0) except
   those that fell due in the last day (a day of expiry for the sweep); 60 % of younger lots are
-  unspent; customers with lots expiring in the next 6 days were sent their notice 3 days ago
-  (steady state: the notice run owes one day's worth);
+  unspent; customers with lots expiring in the next 6 days were sent their notice when the
+  first entered the 7-day window (steady state: the notice run owes about a day's worth);
 - balances, lifetime points, pending points and the VIP tier are computed from the entries;
 - about one activity row per five entries (all of the whale's), and one redemption per fifty
   entries (redeemed points on the customers).
@@ -309,7 +309,7 @@ async def _configure(shop: Any) -> dict[str, Any]:
             action_key=action_key,
             repeatable=action_key is not None,
         )
-    rewards = []
+    rewards: list[Reward] = []
     for name, kind, cost, value in REWARDS:
         rewards.append(
             await Reward.create(
@@ -538,14 +538,17 @@ def _balances_sql(shop_id: int, tiers: list[tuple[int, int]]) -> str:
 
 def _notified_sql(shop_id: int, now: str) -> str:
     """Steady state of the "expiring soon" notices: whoever has points expiring in the next 6
-    days was told 3 days ago, so a run owes only the customers entering the 7-day window."""
+    days was told when their first lot entered the 7-day window, so a run owes only the
+    customers entering it since (and those due their weekly reminder)."""
     return f"""
-    UPDATE customer SET expiring_soon_notified_at = {now} - interval '3 days'
-    WHERE id IN (
-        SELECT DISTINCT customer_id FROM earning_history_entry
+    UPDATE customer c SET expiring_soon_notified_at = s.first_expiry - interval '7 days'
+    FROM (
+        SELECT customer_id, MIN(points_expiry_at) AS first_expiry FROM earning_history_entry
         WHERE shop_id = {shop_id} AND status = 'approved' AND points_remaining > 0
           AND points_expiry_at > {now} AND points_expiry_at <= {now} + interval '6 days'
-    )
+        GROUP BY customer_id
+    ) AS s
+    WHERE c.id = s.customer_id
     """
 
 

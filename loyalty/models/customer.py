@@ -63,6 +63,8 @@ class Customer(Model):
         table = "customer"
         unique_together = (("shop", "shopify_customer_id"),)
         indexes = (("shop_id", "email_key"),)
+        # Migration 0018 adds the list orders (created_at, redeemed_points) and, on PostgreSQL,
+        # trigram indexes for the searches; none on a column an award moves (HOT updates).
 
     async def save(self, *args: Any, **kwargs: Any) -> None:
         # email_key is derived, never set by hand: keep it in step with email on every save.

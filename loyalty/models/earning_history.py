@@ -89,4 +89,6 @@ class EarningHistoryEntry(Model):
         # Every index costs each award a btree insert, so the ledger keeps few: the unique
         # (customer_id, dedupe_key) also serves per-customer reads, and the partial indexes on
         # pending entries (approvals) and on order entries (refunds) are created by migration
-        # 0005, since Tortoise's model indexes cannot say `WHERE … IS NOT NULL`.
+        # 0005, since Tortoise's model indexes cannot say `WHERE … IS NOT NULL`. Migration 0018
+        # adds what a big shop's reads cannot do without (bench/scale): a customer's history in
+        # order, whether a rule was awarded, and the open lots by expiry (partial).
