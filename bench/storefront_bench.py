@@ -108,9 +108,11 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
     proxy = [r for r in requests if PROXY in r["url"] and r.get("statusCode", 0) > 0]
     document = next(r for r in requests if r["resourceType"] == "Document")
     metrics = audits["metrics"]["details"]["items"][0]
-    breakdown = audits["lcp-breakdown-insight"]["details"].get("items", [])
-    lcp_node = next((d for d in breakdown if d.get("type") == "node"), {})
-    subparts = next((d["items"] for d in breakdown if d.get("type") == "table"), [])
+    breakdown: list[dict[str, Any]] = audits["lcp-breakdown-insight"]["details"].get("items", [])
+    lcp_node: dict[str, Any] = next((d for d in breakdown if d.get("type") == "node"), {})
+    subparts: list[dict[str, Any]] = next(
+        (d["items"] for d in breakdown if d.get("type") == "table"), []
+    )
     ttfb = next((d["duration"] for d in subparts if d["subpart"] == "timeToFirstByte"), 0.0)
     return {
         "score": report["categories"]["performance"]["score"] * 100,
@@ -142,7 +144,7 @@ def url_for(base: str, customer: str, variant: Variant) -> str:
 
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+    return float(statistics.median(run[key] for run in runs))
 
 
 def table(results: dict[Variant, list[dict[str, Any]]]) -> list[str]:
@@ -185,7 +187,7 @@ def comparison(page: str, results: dict[Variant, list[dict[str, Any]]]) -> list[
         return median(embed, key) - median(none, key)
 
     def beyond_first_byte(runs: list[dict[str, Any]]) -> float:
-        return statistics.median(r["lcp"] - r["ttfb"] for r in runs)
+        return float(statistics.median(r["lcp"] - r["ttfb"] for r in runs))
 
     drop = -added("score")
     app_bytes = median(embed, "app_bytes")
