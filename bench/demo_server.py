@@ -36,7 +36,7 @@ def demo_env(work: Path, database_url: str, extra: dict[str, str]) -> dict[str, 
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "REDIS_URL"}
+        if key not in {"SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "REDIS_URL"}  # unless in extra
     }
     return {
         **env,
