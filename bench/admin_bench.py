@@ -264,7 +264,7 @@ def report(
         worst_lcp, worst_cls = max(worst_lcp, lcp), max(worst_cls, cls)
         lines.append(
             f"{path:32} {med(r['ttfb'] for r in runs):5.0f}ms {lcp:5.0f}ms {cls:6.3f}"
-            f"  {runs[-1]['lcpElement']}"
+            f"  {runs[-1]['lcpElement'] or '(no longer in the page)'}"
         )
     lines += ["", f"{'interaction':32} {'INP':>7} {'painted':>8}  worst event"]
     worst_inp = 0.0

@@ -14,7 +14,8 @@
     if (!el) return null;
     const name = el.tagName.toLowerCase();
     const cls = typeof el.className === "string" && el.className ? "." + el.className.trim().split(/\s+/).join(".") : "";
-    return name + (el.id ? "#" + el.id : "") + cls + " “" + (el.textContent || "").trim().slice(0, 40) + "”";
+    const text = (el.textContent || "").replace(/\s+/g, " ").trim().slice(0, 40);
+    return name + (el.id ? "#" + el.id : "") + cls + " “" + text + "”";
   };
   const observe = (type, handle, options) => {
     try {
