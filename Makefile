@@ -52,10 +52,10 @@ worker: install
 
 ## test: the theme linter and the Shopify CLI's checks (build, doctor) on the app, then the whole
 ## suite, on SQLite and (when reachable; required with CI=true) PostgreSQL and Redis, with the
-## browser tests in Debian's Chromium. (`make screenshots-check` is not part of it yet: two of
-## the storefront images, drawn after the rewards list reloads, still differ between some runs.)
+## browser tests in Debian's Chromium, then the README's images drawn twice and compared
 test: install-test theme-check shopify-check
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) screenshots-check
 
 ## screenshots: redraw the README's images in docs/screenshots from the browser tests marked
 ## `screenshot` (frozen clock, seeded data; a plain test run writes them to a temporary folder)

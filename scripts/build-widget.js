@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the storefront widget's shipped scripts from their sources: `make widget` (or
 // `npm run build:widget`) writes extensions/loyalty-widget/assets/NAME.js from each
-// storefront/NAME.js (loyalty-widget.js, loyalty-rewards.js) with terser (pinned in
+// storefront/NAME.js (loyalty-widget.js, loyalty-rewards.js, loyalty-referral.js) with terser (pinned in
 // package.json). `node scripts/build-widget.js DIR` writes into DIR instead;
 // tests/extensions/test_widget_build.py builds into a temporary directory and compares bytes with
 // the committed assets.
@@ -17,7 +17,7 @@ const path = require('node:path');
 const { minify } = require('terser');
 
 const ROOT = path.resolve(__dirname, '..');
-const SOURCES = ['loyalty-widget.js', 'loyalty-rewards.js'];
+const SOURCES = ['loyalty-widget.js', 'loyalty-rewards.js', 'loyalty-referral.js'];
 const ASSETS = path.join(ROOT, 'extensions', 'loyalty-widget', 'assets');
 const BUDGET = 8000;
 

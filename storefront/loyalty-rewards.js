@@ -34,9 +34,15 @@ async function call(g, path, body) {
   }
 }
 
+// As the widget's loads: the latest answers win, and the lists carry data-lw-loading (rendered by
+// the Liquid) until they have been drawn.
 async function load(g) {
+  const n = (g.loads = (g.loads || 0) + 1);
+  const lists = () => g.roots.flatMap((root) => qa(root, '[data-lw-rewards], [data-lw-codes]'));
+  lists().forEach((el) => el.setAttribute('data-lw-loading', ''));
   const signedIn = g.roots.some((root) => q(root, '[data-lw-codes]')); // rendered for a customer
   const [offers, mine] = await Promise.all([call(g, '/rewards'), signedIn && call(g, '/my-rewards')]);
+  if (n !== g.loads) return; // a newer load is on its way
   const flat = (r) => ({ id: r.id, ...r.attributes });
   if (offers.status !== 200) g.failed = true;
   else {
@@ -47,6 +53,7 @@ async function load(g) {
     g.codes = mine.status === 200 ? mine.body.data.map(flat).filter((c) => c.discount_code) : [];
   }
   render(g);
+  lists().forEach((el) => el.removeAttribute('data-lw-loading'));
 }
 
 function render(g) {

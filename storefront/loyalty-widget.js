@@ -1,6 +1,7 @@
 /* Loyalty widget: refreshes the blocks from the app proxy, claims ways to earn, runs the panel.
    Nothing here shows an outcome the API did not return. Rewards are loyalty-rewards.js (its own
-   file: theme check limits each script's size), imported when a page shows rewards; the two tell
+   file: theme check limits each script's size), imported when a page shows rewards, and
+   referrals (the share panel, a friend's invitation) are loyalty-referral.js; rewards and this tell
    each other that points moved with an `lw:points` event on the document, and each reloads what
    it shows.
    This is the source: `make widget` minifies it into extensions/loyalty-widget/assets/, the file
@@ -40,13 +41,22 @@ function alert(g, message, retry) {
   }));
 }
 
+// Loads can overlap (the first one and an `lw:points` reload): only the latest one's answers are
+// shown, so an older answer arriving last never draws the balance as it was. Each root carries
+// data-lw-loading (rendered by the Liquid) until the latest load has been drawn, failed or not.
 async function load(g) {
+  const n = (g.loads = (g.loads || 0) + 1);
+  g.roots.forEach((root) => root.setAttribute('data-lw-loading', ''));
   const [me, list] = await Promise.all([call(g, '/customer'), call(g, '/earning-rules')]);
-  if (me.status !== 200 || list.status !== 200) return alert(g, T.load_failed, () => load(g));
-  alert(g, '');
-  g.me = me.body.data.attributes;
-  g.rules = list.body.data.map((r) => ({ id: r.id, ...r.attributes }));
-  render(g);
+  if (n !== g.loads) return; // a newer load is on its way
+  if (me.status !== 200 || list.status !== 200) alert(g, T.load_failed, () => load(g));
+  else {
+    alert(g, '');
+    g.me = me.body.data.attributes;
+    g.rules = list.body.data.map((r) => ({ id: r.id, ...r.attributes }));
+    render(g);
+  }
+  g.roots.forEach((root) => root.removeAttribute('data-lw-loading'));
 }
 
 function render(g) {
@@ -230,6 +240,11 @@ function init() {
   qa(document, 'time[data-lw-date]').forEach((el) => text(el, day(el.dateTime)));
   // Resolved against this script's own URL (the extension's assets), loaded once.
   if (q(document, '[data-lw-rewards]')) import('./loyalty-rewards.js');
+  // Referrals: a member's share panel, or a visitor who came through a friend's link (now or
+  // before: the code is kept).
+  let ref = /[?&]ref=/.test(location.search);
+  try { ref = ref || !!localStorage.getItem('lw:ref'); } catch (e) {} // storage refused
+  if (q(document, '[data-lw-referral]') || (ref && q(document, '[data-lw-invite]'))) import('./loyalty-referral.js');
   fresh.forEach(load);
 }
 

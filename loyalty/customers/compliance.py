@@ -2,15 +2,16 @@
 customer's personal data, erase a shop.
 
 - `export_customer_data` (customers/data_request): the customer's profile, balances, tier,
-  ledger entries and activity assembled into a `DataRequest` row the merchant downloads from the
-  admin. Once per Shopify data-request id.
+  ledger entries, activity and referrals assembled into a `DataRequest` row the merchant
+  downloads from the admin. Once per Shopify data-request id.
 - `redact_customer` (customers/redact): for the customer the request names exactly (by Shopify
   id when it gives one; by email only when it gives none and one customer has it), email, names,
   tags, dates of birth and anniversary and the Shopify account dates erased, and the Shopify id
   replaced by the row's negative id (no real id is negative, and it stays unique); the
   customer's exports deleted, their pending syncs completed unsent, and stored deliveries about
-  them not yet handled dropped. Ledger entries and balances stay, anonymous, so the shop's
-  totals still add up. Idempotent.
+  them not yet handled dropped; as a referred friend, their email erased from the referral and
+  their phone/address digests deleted. Ledger entries and balances stay, anonymous, so the
+  shop's totals still add up. Idempotent.
 - `redact_shop` (shop/redact, 48 hours after uninstall): every row of the shop deleted.
   Idempotent.
 https://shopify.dev/docs/apps/build/privacy-law-compliance
@@ -27,6 +28,7 @@ from tortoise.transactions import in_transaction
 
 from loyalty.clock import isoformat_z
 from loyalty.customers.identifiers import normalize_email
+from loyalty.customers.referral_emails import referral_email_key
 from loyalty.errors import DataRequestNotFoundError
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import (
@@ -35,6 +37,8 @@ from loyalty.models import (
     DataRequest,
     EarningHistoryEntry,
     OutboxIntent,
+    Referral,
+    ReferralFingerprint,
     Shop,
     WebhookEvent,
 )
@@ -198,7 +202,31 @@ async def _customer_data(customer: Customer) -> dict[str, Any]:
             }
             for row in activity
         ],
+        "referrals": await _referrals_of(customer),
     }
+
+
+async def _referrals_of(customer: Customer) -> list[dict[str, Any]]:
+    """The referrals the customer took part in: as the advocate (without the friends' emails,
+    which are the friends' data) or as the referred friend (with the email they gave)."""
+    keys = {key for key in [referral_email_key(customer.email)] if key}
+    mine = Q(advocate_id=customer.id) | Q(friend_customer_id=customer.id)
+    if keys:
+        mine |= Q(friend_email_key__in=sorted(keys))
+    rows = await Referral.filter(Q(shop_id=customer.shop_id) & mine).order_by("id")
+    return [
+        {
+            "id": row.public_id,
+            "role": "advocate" if row.advocate_id == customer.id else "friend",
+            "friend_email": None if row.advocate_id == customer.id else row.friend_email,
+            "status": str(row.status),
+            "block_reason": str(row.block_reason) if row.block_reason else None,
+            "ip": None if row.advocate_id == customer.id else row.ip,
+            "device_id": None if row.advocate_id == customer.id else row.device_id,
+            "created_at": isoformat_z(row.created_at),
+        }
+        for row in rows
+    ]
 
 
 def _date(value: Any) -> str | None:
@@ -251,7 +279,32 @@ async def redact_customer(
             else 0
         )
         dropped = await _drop_events_about(shop.id, ids=ids, emails=emails, now=now)
+        await _redact_referrals(shop.id, customer_id, emails, now)
     return Redaction(customer_id, exports_deleted, intents, dropped)
+
+
+async def _redact_referrals(
+    shop_id: int, customer_id: int | None, emails: set[str], now: datetime
+) -> None:
+    """The customer as a referred friend: their email (and the address and device they came
+    from) erased from the referral, which keeps its status; their phone and address digests
+    (loyalty.referrals.fingerprints) deleted."""
+    keys = {key for email in emails if (key := referral_email_key(email))}
+    named = Q(friend_email_key__in=sorted(keys)) if keys else Q(id=-1)
+    if customer_id is not None:
+        named |= Q(friend_customer_id=customer_id)
+        await ReferralFingerprint.filter(shop_id=shop_id, customer_id=customer_id).delete()
+    for referral_id in await Referral.filter(Q(shop_id=shop_id) & named).values_list(
+        "id", flat=True
+    ):
+        # The key stays unique per shop and matches no email again.
+        await Referral.filter(id=referral_id).update(
+            friend_email="",
+            friend_email_key=f"redacted:{referral_id}",
+            ip=None,
+            device_id=None,
+            updated_at=now,
+        )
 
 
 async def _drop_events_about(
@@ -305,4 +358,5 @@ async def redact_shop(*, shop_id: int) -> bool:
         await OutboxIntent.filter(shop_id=shop_id).delete()
         await Activity.filter(shop_id=shop_id).delete()
         await EarningHistoryEntry.filter(shop_id=shop_id).delete()
+        await ReferralFingerprint.filter(shop_id=shop_id).delete()  # no foreign keys either
         return bool(await Shop.filter(id=shop_id).delete())

@@ -32,15 +32,20 @@ class Member:
     points_expire_at: datetime | None  # when the oldest unspent points expire, if they do
 
 
-async def find_member(*, shop_id: int, identifier: str, with_tier: bool = True) -> Customer:
+async def find_member(
+    *, shop_id: int, identifier: str, with_tier: bool = True, lock: bool = False
+) -> Customer:
     """The shop's customer by Shopify customer id (or `gid://shopify/Customer/…`) or email,
-    case-insensitive; with several customers on one email, the first enrolled. Raises
+    case-insensitive; with several customers on one email, the first enrolled. `lock`: the
+    row locked (`FOR UPDATE`, inside the caller's transaction) by the same statement. Raises
     CustomerNotFoundError (also for another shop's customer)."""
     customer: Customer | None = None
     query = lookup.matching(shop_id, parse_customer_identifier(identifier))
     if query is not None:
         if with_tier:
             query = query.select_related("vip_tier")
+        if lock:
+            query = query.select_for_update()
         customer = await query.first()
     if customer is None:
         raise CustomerNotFoundError("No customer with that Shopify customer ID or email exists")

@@ -112,6 +112,38 @@ async def reverse_order(
     return result
 
 
+async def reverse_entry(
+    *, shop: Shop, entry_pk: int, reversal: OrderReversal, now: datetime | None = None
+) -> ReversalResult:
+    """Take back one entry whole because of an order it does not carry itself (a referral's
+    points for the friend's order, loyalty.referrals): pending, it is rejected; approved, what
+    is left of it is reversed (`reversal`'s kind and ids key the reversal entry, so it happens
+    once), never below a zero balance. The entry carries no order subtotal, so a refund (with
+    a positive `refunded_subtotal`) takes it back whole too. Already taken back: nothing
+    changes."""
+    now = now or utcnow()
+    result = ReversalResult()
+    async with in_transaction():
+        entry = (
+            await EarningHistoryEntry.filter(
+                id=entry_pk,
+                shop_id=shop.id,
+                reversed_entry_id__isnull=True,
+                status__in=[EarningStatus.PENDING, EarningStatus.APPROVED],
+            )
+            .select_for_update(no_key=True)
+            .first()
+        )
+        if entry is None:
+            return result
+        taken_back = await _taken_back([entry])
+        jobs = await _reverse_for_customer(
+            shop, entry.customer_id, [entry], taken_back, reversal, now, result
+        )
+        result.jobs.extend(sorted(jobs))
+    return result
+
+
 async def _taken_back(originals: list[EarningHistoryEntry]) -> dict[int, int]:
     """Points already taken back from each original by earlier reversals (positive)."""
     rows = await EarningHistoryEntry.filter(

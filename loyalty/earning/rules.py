@@ -4,8 +4,9 @@ Edits apply to future awards only: every earning-history entry keeps the points,
 status it was awarded with, and pending entries keep their due date. A rule is never deleted
 (its awards reference it); a merchant deactivates it instead.
 
-Only categories something awards can be chosen for a new rule or an edit (`OFFERED_CATEGORIES`):
-a `referral` rule would silently pay nobody, so it is refused (422 `category_unavailable`).
+Only categories something awards can be chosen for a new rule or an edit (`OFFERED_CATEGORIES`,
+422 `category_unavailable` otherwise); every category is awarded today. A `referral` rule's
+points go to the advocate when their friend's first paid order arrives (loyalty.referrals).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ MAX_LIMIT_COUNT = 1000
 MAX_LIMIT_PERIOD_DAYS = 3650
 
 
-# Every category the platform awards; `referral` is not awarded by anything yet.
-OFFERED_CATEGORIES = frozenset(RuleCategory) - {RuleCategory.REFERRAL}
+# Every category the platform awards (a category added before anything awards it is left out).
+OFFERED_CATEGORIES = frozenset(RuleCategory)
 
 
 class ActionKeyTakenError(ConflictError):

@@ -37,6 +37,11 @@ class JobName(StrEnum):
     SYNC_REWARD_CODES = "sync_reward_codes"
     # Periodic: active reward codes past their `expires_at` become expired, in every shop.
     EXPIRE_REWARD_CODES = "expire_reward_codes"
+    # Referrals. Takes `shop_id`: create the friends' reward codes in Shopify, from their
+    # intents (loyalty.referrals.friend_codes).
+    SYNC_REFERRAL_CODES = "sync_referral_codes"
+    # Periodic: pending referrals past their `expires_at` become expired, in every shop.
+    EXPIRE_REFERRALS = "expire_referrals"
     # Periodic: find shops owed lifecycle work and queue the jobs above, deferred to the
     # moment each becomes due (loyalty.lifecycle.schedule).
     SCHEDULE_APPROVALS = "schedule_approvals"

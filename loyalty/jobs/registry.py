@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from loyalty.jobs import lifecycle, rewards, sync, webhooks
+from loyalty.jobs import lifecycle, referrals, rewards, sync, webhooks
 from loyalty.jobs.names import JobName
 from loyalty.settings import Settings
 
@@ -36,6 +36,8 @@ JOBS: dict[JobName, JobFunction] = {
     JobName.SCHEDULE_OCCASIONS: lifecycle.schedule_occasions,
     JobName.SYNC_REWARD_CODES: rewards.sync_reward_codes,
     JobName.EXPIRE_REWARD_CODES: rewards.expire_reward_codes,
+    JobName.SYNC_REFERRAL_CODES: referrals.sync_referral_codes,
+    JobName.EXPIRE_REFERRALS: referrals.expire_referrals,
 }
 
 
@@ -54,6 +56,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(JobName.SCHEDULE_OCCASIONS, lambda s: s.occasions_interval),
     # Shopify ends each code at its `endsAt` itself; this only brings our status in line.
     PeriodicJob(JobName.EXPIRE_REWARD_CODES, lambda s: s.expiry_interval),
+    PeriodicJob(JobName.EXPIRE_REFERRALS, lambda s: s.expiry_interval),
 )
 
 # Queued by name with `shop_id`, by the outbox, the schedulers and the jobs' own follow-ups.

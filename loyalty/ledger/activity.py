@@ -1,6 +1,7 @@
-"""The activity log's one writer: every `activity` row is written by `record`, except those two
-set-based statements write inside themselves (the PostgreSQL batch award,
-loyalty.ledger.award_batch_pg, and the tier re-placement, loyalty.ledger.tier_reassignment).
+"""The activity log's one writer: every `activity` row is written by `record`, except those
+statements write inside themselves (the PostgreSQL batch award, loyalty.ledger.award_batch_pg,
+the PostgreSQL redemption, loyalty.ledger.redemptions_pg, and the tier re-placement,
+loyalty.ledger.tier_reassignment).
 
 A row says who did what to which customer (`customer_id` None: a shop-level row), with `data`
 kept small and free of personal data (rows outlive a customers/redact). Rows are written in the

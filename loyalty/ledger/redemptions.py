@@ -15,7 +15,9 @@ Guarantees:
   `redeemed_points` drops by everything spent, never below zero.
 
 Callers guard a refund so it runs once per redemption (loyalty.rewards.refunds) and write the
-activity row (loyalty.ledger.activity) in the same transaction.
+activity row (loyalty.ledger.activity) in the same transaction. On PostgreSQL a redemption's
+debit and lots are written by loyalty.ledger.redemptions_pg instead (the same rules, one
+statement with the redemption's other rows).
 """
 
 from __future__ import annotations

@@ -16,6 +16,15 @@ from loyalty.models.outbox import (
     SkipReason,
     SyncLease,
 )
+from loyalty.models.referral import (
+    BlockReason,
+    FingerprintKind,
+    Referral,
+    ReferralCode,
+    ReferralFingerprint,
+    ReferralProgramme,
+    ReferralStatus,
+)
 from loyalty.models.reward import CodeStatus, Redemption, RedemptionStatus, Reward, RewardKind
 from loyalty.models.shop import Shop
 from loyalty.models.vip_tier import VipTier
@@ -38,6 +47,10 @@ __models__ = [
     IdempotencyRecord,
     Reward,
     Redemption,
+    ReferralProgramme,
+    ReferralCode,
+    Referral,
+    ReferralFingerprint,
 ]
 
 __all__ = [
@@ -46,6 +59,7 @@ __all__ = [
     "ActorType",
     "ApiKey",
     "ApiKeyScope",
+    "BlockReason",
     "CodeStatus",
     "Customer",
     "DataRequest",
@@ -54,6 +68,7 @@ __all__ = [
     "EarningRule",
     "EarningStatus",
     "EventDelivery",
+    "FingerprintKind",
     "IdempotencyRecord",
     "Integration",
     "IntentOutcome",
@@ -61,6 +76,11 @@ __all__ = [
     "Platform",
     "Redemption",
     "RedemptionStatus",
+    "Referral",
+    "ReferralCode",
+    "ReferralFingerprint",
+    "ReferralProgramme",
+    "ReferralStatus",
     "Reward",
     "RewardKind",
     "RuleCategory",

@@ -34,7 +34,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loyalty.clock import utcnow
+from loyalty.customers.identifiers import parse_customer_identifier
 from loyalty.customers.members import find_member
+from loyalty.db import dialect
 from loyalty.earning.award import Actor
 from loyalty.earning.idempotency import IdempotencyKeyReusedError
 from loyalty.errors import (
@@ -42,11 +44,13 @@ from loyalty.errors import (
     InsufficientPointsError,
     InvalidPointsError,
     RedemptionLimitReachedError,
+    RewardNotFoundError,
     TierNotAllowedError,
 )
 from loyalty.jobs import JobName
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.ledger.redemptions import spend_points
+from loyalty.ledger.redemptions_pg import PgRedemption, redeem_pg
 from loyalty.models import (
     ActorType,
     Customer,
@@ -56,8 +60,8 @@ from loyalty.models import (
     Shop,
 )
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
-from loyalty.rewards.catalogue import get_reward
 from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
+from loyalty.rewards.redeem_pg import find_and_lock
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
 
@@ -129,25 +133,19 @@ async def redeem(
         replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
         if replay is not None:
             return replay
-    shop = await Shop.get_or_none(id=shop_id)
-    if shop is None or not has_usable_token(shop, now=now):
-        raise ShopifyUnavailableError(
-            "The shop's Shopify connection is not usable (uninstalled, or the app must be "
-            "opened again): no points were spent"
-        )
-    reward = await get_reward(shop_id=shop_id, reward_id=reward_id, active_only=True)
-    found = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False)
-    cost, value = price(reward, points)
-    request = _Request(reward, cost, value, shop.currency_code, idempotency_key, actor, now)
     try:
         async with in_transaction():
-            customer = await Customer.filter(id=found.id).select_for_update().first()
-            assert customer is not None  # customers are never deleted, only redacted
+            # The customer is found and locked by the transaction's first statement (with the
+            # shop and the reward, on PostgreSQL): the lock orders this customer's redemptions,
+            # and what happens under it is few round trips (bench/redeem).
+            reward, customer, currency = await _find_and_lock(shop_id, reward_id, identifier, now)
+            cost, value = price(reward, points)
             if idempotency_key is not None:  # a repeat that committed while we waited
                 replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
                 if replay is not None:
                     return replay
             await _check(customer, reward)
+            request = _Request(reward, cost, value, currency, idempotency_key, actor, now)
             return await _redeem(request, customer)
     except IntegrityError:
         if idempotency_key is None:
@@ -156,6 +154,48 @@ async def redeem(
         if replay is None:
             raise
         return replay
+
+
+async def _find_and_lock(
+    shop_id: int, reward_id: str, identifier: str, now: datetime
+) -> tuple[Reward, Customer, str]:
+    """(reward, customer locked, the shop's currency), or the first refusal of: the shop's
+    Shopify connection, the reward, the customer."""
+    if dialect() == "postgres":
+        found = await find_and_lock(
+            shop_id=shop_id, reward_id=reward_id, identifier=parse_customer_identifier(identifier)
+        )
+        if found is not None:
+            _check_usable(found.shop, now)
+            if found.reward is None:
+                raise RewardNotFoundError("No active reward with that id exists")
+            return found.reward, found.customer, found.shop.currency_code
+    reward = await _usable_reward(shop_id, reward_id, now)
+    customer = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False, lock=True)
+    return reward, customer, reward.shop.currency_code
+
+
+def _check_usable(shop: Shop | None, now: datetime) -> None:
+    if shop is None or not has_usable_token(shop, now=now):
+        raise ShopifyUnavailableError(
+            "The shop's Shopify connection is not usable (uninstalled, or the app must be "
+            "opened again): no points were spent"
+        )
+
+
+async def _usable_reward(shop_id: int, reward_id: str, now: datetime) -> Reward:
+    """The shop's active reward, with its `shop` (SQLite; on PostgreSQL, which refusal when no
+    customer was found); ShopifyUnavailableError first when the shop cannot make its code
+    (nothing is spent), then RewardNotFoundError."""
+    reward = (
+        await Reward.filter(shop_id=shop_id, public_id=reward_id, is_active=True)
+        .select_related("shop")
+        .first()
+    )
+    _check_usable(reward.shop if reward is not None else await Shop.get_or_none(id=shop_id), now)
+    if reward is None:
+        raise RewardNotFoundError("No active reward with that id exists")
+    return reward
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +213,11 @@ async def _check(customer: Customer, reward: Reward) -> None:
     """The checks made under the customer's lock (what concurrent redemptions change)."""
     if customer.is_excluded:
         raise CustomerExcludedError("Customer is excluded from the loyalty program")
-    required = await tier_points([reward.minimum_tier_id, customer.vip_tier_id])
-    if not tier_allows(reward, customer, required):
-        raise TierNotAllowedError("This reward is for a higher VIP tier")
+    # A reward open to every tier needs no tier read (tier_allows: allowed).
+    if reward.minimum_tier_id is not None:
+        required = await tier_points([reward.minimum_tier_id, customer.vip_tier_id])
+        if not tier_allows(reward, customer, required):
+            raise TierNotAllowedError("This reward is for a higher VIP tier")
     if reward.per_customer_limit is not None:
         used = await used_counts(customer.id, [reward.id])
         if limit_reached(reward, used.get(reward.id, 0)):
@@ -186,16 +228,9 @@ async def _check(customer: Customer, reward: Reward) -> None:
 
 async def _redeem(req: _Request, customer: Customer) -> Redeemed:
     reward, now = req.reward, req.now
-    spent = await spend_points(customer_id=customer.id, points=req.points, now=now)
-    if spent is None:
-        error = InsufficientPointsError(
-            f"This reward costs {req.points} points; the customer has {customer.points_balance}"
-        )
-        error.meta = {"points_required": req.points, "points_balance": customer.points_balance}
-        raise error
     code_kind = reward.kind is not RewardKind.STORE_CREDIT
     validity = reward.code_validity_days if code_kind else None
-    redemption = await Redemption.create(
+    redemption = Redemption(
         public_id=new_redemption_id(),
         shop_id=reward.shop_id,
         customer_id=customer.id,
@@ -205,39 +240,105 @@ async def _redeem(req: _Request, customer: Customer) -> Redeemed:
         value=req.value,
         currency_code=None if code_kind else req.currency_code,
         code=new_code() if code_kind else None,
-        spent_lots=spent.lots,
         redeemed_at=now,
         expires_at=now + timedelta(days=validity) if validity else None,
         idempotency_key=req.idempotency_key,
     )
-    data = {
+    write = _write_pg if dialect() == "postgres" else _write
+    written = await write(req, redemption)
+    if written is None:
+        error = InsufficientPointsError(
+            f"This reward costs {req.points} points; the customer has {customer.points_balance}"
+        )
+        error.meta = {"points_required": req.points, "points_balance": customer.points_balance}
+        raise error
+    balance_after, jobs = written
+    redemption.reward = reward
+    redemption.customer = customer
+    return Redeemed(view(redemption), False, balance_after, jobs)
+
+
+def _activity(redemption: Redemption, reward: Reward) -> dict[str, object]:
+    return {
         "redemption_id": redemption.public_id,
         "reward_id": reward.public_id,
-        "points": req.points,
+        "points": redemption.points_spent,
         "code": redemption.code,
     }
+
+
+def _code_intent(redemption: Redemption) -> dict[str, object]:
+    return {"redemption_id": redemption.public_id, "action": "create"}
+
+
+def _sync_reason(redemption: Redemption) -> dict[str, object]:
+    return {"event": REDEEMED_EVENT, "redemption_id": redemption.public_id}
+
+
+async def _write(req: _Request, redemption: Redemption) -> tuple[int, list[str]] | None:
+    """The writes one statement at a time (SQLite, one writer): the debit and its lots, the
+    row, the activity row, the intents. None: the balance does not cover it, nothing written."""
+    reward, now, customer_id = req.reward, req.now, redemption.customer_id
+    spent = await spend_points(customer_id=customer_id, points=req.points, now=now)
+    if spent is None:
+        return None
+    redemption.spent_lots = spent.lots
+    await redemption.save()
     actor = (req.actor.type, req.actor.id)
-    await record(ActivityRow(reward.shop_id, customer.id, "reward_redeemed", now, data, *actor))
+    activity = _activity(redemption, reward)
+    await record(ActivityRow(reward.shop_id, customer_id, "reward_redeemed", now, activity, *actor))
     jobs = {
         await write_customer_intent(
             shop_id=reward.shop_id,
-            customer_id=customer.id,
+            customer_id=customer_id,
             job=JobName.SYNC_REWARD_CODES,
-            payload={"redemption_id": redemption.public_id, "action": "create"},
+            payload=_code_intent(redemption),
             now=now,
         )
     }
     jobs.update(
         await write_customer_sync_intents(
             shop_id=reward.shop_id,
-            customer_id=customer.id,
-            reason={"event": REDEEMED_EVENT, "redemption_id": redemption.public_id},
+            customer_id=customer_id,
+            reason=_sync_reason(redemption),
             now=now,
         )
     )
-    redemption.reward = reward
-    redemption.customer = customer
-    return Redeemed(view(redemption), False, spent.balance_after, sorted(jobs))
+    return spent.balance_after, sorted(jobs)
+
+
+async def _write_pg(req: _Request, redemption: Redemption) -> tuple[int, list[str]] | None:
+    """The same writes as one statement (loyalty.ledger.redemptions_pg): one round trip under the
+    customer's lock instead of six or more."""
+    stamp = utcnow()  # as the ORM stamps created_at: when the row is written
+    written = await redeem_pg(
+        PgRedemption(
+            public_id=redemption.public_id,
+            shop_id=redemption.shop_id,
+            customer_id=redemption.customer_id,
+            reward_id=redemption.reward_id,
+            kind=str(redemption.kind),
+            points=redemption.points_spent,
+            value=redemption.value,
+            currency_code=redemption.currency_code,
+            code=redemption.code,
+            now=req.now,
+            stamp=stamp,
+            expires_at=redemption.expires_at,
+            idempotency_key=redemption.idempotency_key,
+            actor_type=str(req.actor.type),
+            actor_id=req.actor.id,
+            activity=_activity(redemption, req.reward),
+            code_intent=_code_intent(redemption),
+            sync_reason=_sync_reason(redemption),
+        )
+    )
+    if written is None:
+        return None
+    redemption.id = written.id
+    redemption.spent_lots = written.spent_lots
+    redemption.created_at = redemption.updated_at = stamp
+    return written.balance_after, written.jobs
 
 
 async def _replay(

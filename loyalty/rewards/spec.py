@@ -13,7 +13,7 @@ from decimal import Decimal
 from loyalty.models import Customer, Redemption, RewardKind
 from loyalty.shopify.discounts import CombinesWith, DiscountKind, DiscountSpec
 
-_KINDS = {
+KINDS = {
     RewardKind.FIXED_AMOUNT: DiscountKind.FIXED_AMOUNT,
     RewardKind.PERCENTAGE: DiscountKind.PERCENTAGE,
     RewardKind.FREE_SHIPPING: DiscountKind.FREE_SHIPPING,
@@ -34,7 +34,7 @@ def discount_spec(redemption: Redemption) -> DiscountSpec:
     return DiscountSpec(
         code=redemption.code,
         title=f"{reward.name} (loyalty reward {redemption.code})"[:255],
-        kind=_KINDS[RewardKind(redemption.kind)],
+        kind=KINDS[RewardKind(redemption.kind)],
         customer_gid=customer_gid(redemption.customer),
         value=Decimal(redemption.value),
         free_variant_gid=reward.free_variant_gid,

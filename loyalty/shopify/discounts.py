@@ -1,5 +1,6 @@
-"""A redemption's reward in Shopify: one discount code restricted to its customer, or store
-credit. Pure values in, pure values out; the caller (a job) owns the redemption row.
+"""A redemption's reward in Shopify: one discount code restricted to its customer (or, for a
+referred friend, open to any buyer, single use), or store credit. Pure values in, pure values
+out; the caller (a job) owns the redemption row.
 
 Guarantees:
 - Safe to call twice with the same input. `create_discount_code` looks the code up
@@ -79,7 +80,9 @@ class DiscountSpec:
     code: str  # chosen by us, unique per shop
     title: str
     kind: DiscountKind
-    customer_gid: str  # gid://shopify/Customer/<id>: the only customer who may use it
+    # gid://shopify/Customer/<id>: the only customer who may use it. None: any buyer (a
+    # referred friend's code: they are usually not a Shopify customer yet), still single use.
+    customer_gid: str | None
     value: Decimal = Decimal(0)  # amount off (shop currency) or percent, 0 < v <= 100
     free_variant_gid: str | None = None  # FREE_PRODUCT: the variant given free
     minimum_subtotal: Decimal | None = None
@@ -99,7 +102,9 @@ class DiscountSpec:
 def _spec_problem(spec: DiscountSpec) -> str | None:
     if not spec.code.strip() or not spec.title.strip():
         return "a code and a title are required"
-    if not spec.customer_gid.startswith("gid://shopify/Customer/"):
+    if spec.customer_gid is not None and not spec.customer_gid.startswith(
+        "gid://shopify/Customer/"
+    ):
         return "customer_gid must be a gid://shopify/Customer/<id>"
     if spec.starts_at.tzinfo is None or (spec.ends_at and spec.ends_at.tzinfo is None):
         return "starts_at and ends_at must be timezone-aware"
@@ -142,7 +147,7 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
         "code": spec.code,
         "startsAt": spec.starts_at.isoformat(),
         "endsAt": spec.ends_at.isoformat() if spec.ends_at else None,
-        "context": {"customers": {"add": [spec.customer_gid]}},
+        "context": _context(spec),
         "usageLimit": 1,
         "appliesOncePerCustomer": True,
         "combinesWith": {
@@ -182,6 +187,13 @@ def discount_request(spec: DiscountSpec) -> tuple[Operation, dict[str, Any]]:
     if minimum:
         body["minimumRequirement"] = minimum
     return DISCOUNT_BASIC_CREATE, {"basicCodeDiscount": body}
+
+
+def _context(spec: DiscountSpec) -> dict[str, Any]:
+    """Who may use the code: its customer, or every buyer (DiscountContextInput.all, 2026-10)."""
+    if spec.customer_gid is None:
+        return {"all": "ALL"}
+    return {"customers": {"add": [spec.customer_gid]}}
 
 
 def _decimal(value: Decimal) -> str:
@@ -228,7 +240,8 @@ async def _find(
         return None
     context = (node.get("codeDiscount") or {}).get("context") or {}
     customers = [c.get("id") for c in context.get("customers") or []]
-    if customers == [spec.customer_gid]:
+    open_to_all = spec.customer_gid is None and context.get("all") == "ALL"
+    if open_to_all or (spec.customer_gid is not None and customers == [spec.customer_gid]):
         return DiscountCreated(str(node["id"]), already_existed=True)
     log.warning("shop %s: discount code %s belongs to another discount", shop_id, spec.code)
     return DiscountRefused(

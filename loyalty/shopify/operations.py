@@ -148,7 +148,8 @@ DISCOUNT_BXGY_CREATE = _discount_create(
     "bxgyCodeDiscount",
 )
 
-# The customers a found code is restricted to: how a re-run tells our code from someone else's.
+# The customers a found code is restricted to (or `all`, a referred friend's code): how a re-run
+# tells our code from someone else's.
 DISCOUNT_BY_CODE = Operation(
     name="LoyaltyDiscountByCode",
     document="""
@@ -157,10 +158,23 @@ query LoyaltyDiscountByCode($code: String!) {
     id
     codeDiscount {
       __typename
-      ... on DiscountCodeBasic { context { ... on DiscountCustomers { customers { id } } } }
-      ... on DiscountCodeBxgy { context { ... on DiscountCustomers { customers { id } } } }
+      ... on DiscountCodeBasic {
+        context {
+          ... on DiscountCustomers { customers { id } }
+          ... on DiscountBuyerSelectionAll { all }
+        }
+      }
+      ... on DiscountCodeBxgy {
+        context {
+          ... on DiscountCustomers { customers { id } }
+          ... on DiscountBuyerSelectionAll { all }
+        }
+      }
       ... on DiscountCodeFreeShipping {
-        context { ... on DiscountCustomers { customers { id } } }
+        context {
+          ... on DiscountCustomers { customers { id } }
+          ... on DiscountBuyerSelectionAll { all }
+        }
       }
     }
   }

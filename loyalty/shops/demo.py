@@ -1,7 +1,9 @@
-"""The demo shops: an idempotent seed that shows every path of the award API, and rewards of
-each common kind to spend the points on (a fixed amount, a percentage, free shipping and a
-variable store credit), which pass loyalty.rewards.catalogue's validation (a test holds every
-one to it: this layer sits below the catalogue and cannot call it).
+"""The demo shops: an idempotent seed that shows every path of the award API, rewards of each
+common kind to spend the points on (a fixed amount, a percentage, free shipping and a variable
+store credit), which pass loyalty.rewards.catalogue's validation (a test holds every one to it:
+this layer sits below the catalogue and cannot call it), active sign-up and newsletter rules,
+and the referral programme switched on (a referral rule paying the advocate, the $5 reward for
+the friend), so the demo storefront shows each member's share panel.
 
 Running it again changes nothing that exists; it only adds a fresh customer when every demo
 customer already holds the showcase award, so the printed curl always earns a first 201.
@@ -29,6 +31,7 @@ from loyalty.models import (
     Customer,
     EarningHistoryEntry,
     EarningRule,
+    ReferralProgramme,
     Reward,
     RewardKind,
     RuleCategory,
@@ -141,7 +144,19 @@ RULES: list[dict[str, Any]] = [
         "approval_time_days": 0,
         "customer_facing_label": "Subscribe to our newsletter",
     },
+    {  # the advocate's points when a referred friend's first paid order arrives
+        "public_id": "rule_demo_referral",
+        "name": "Refer a friend",
+        "action": "referral",
+        "category": RuleCategory.REFERRAL,
+        "points": 500,
+        "is_active": True,
+        "approval_time_days": 0,
+        "customer_facing_label": "Refer a friend",
+    },
 ]
+# The referral programme: on, the friend gets this reward's code, every fraud rule on.
+REFERRAL_FRIEND_REWARD = "reward_demo_5_off"
 
 # Each a RewardFields (loyalty.rewards.catalogue) plus its fixed public id.
 REWARDS: list[dict[str, Any]] = [
@@ -287,6 +302,15 @@ async def seed_demo(*, domain: str = DEMO_SHOP, box: SecretBox | None = None) ->
             defaults={**fields, "vip_tier": tiers[spec["tier"]]},
         )
         customers.append(customer)
+    await ReferralProgramme.get_or_create(
+        shop=shop,
+        defaults={
+            "enabled": True,
+            "friend_reward": next(
+                r for r in rewards if r.public_id == public_id(REFERRAL_FRIEND_REWARD, domain)
+            ),
+        },
+    )
     showcase = await _customer_without_showcase_award(shop, customers, tiers["tier_demo_bronze"])
     if box is not None:
         await _connect(shop, box)

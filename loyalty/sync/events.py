@@ -10,6 +10,8 @@ the rows the change committed, so it is told the way the ledger tells it:
 - `{"event": "points_expiring_soon", …}`: the notice's figures are in the payload.
 - `{"event": "points_redeemed", "redemption_id": …}` (loyalty.rewards.redeem): the
   redemption's points, reward and code, read back from the redemption.
+- `{"event": "referral_sent" | "referral_completed", "referral_id": …}` (loyalty.referrals, on
+  the advocate): read back from the referral (loyalty.sync.referral_events).
 - any change that moved the customer's tier wrote a `vip_tier_changed` activity row in the same
   transaction (same customer and timestamp, or naming the award's entry): a tier-changed event.
 - anything else (webhooks, reversals, exclusion, resyncs): no event, only the profile sync.
@@ -31,6 +33,7 @@ from typing import Any
 
 from loyalty.models import Activity, EarningHistoryEntry, OutboxIntent, Redemption, VipTier
 from loyalty.outbox.claims import ClaimedIntent
+from loyalty.sync.referral_events import referral_event, referrals_of
 
 TIER_ACTIVITY = "vip_tier_changed"
 # Payload `event` values written by the lifecycle jobs (loyalty.lifecycle).
@@ -48,6 +51,8 @@ class EventKind(StrEnum):
     POINTS_EXPIRED = "points_expired"
     POINTS_EXPIRING_SOON = "points_expiring_soon"
     POINTS_REDEEMED = "points_redeemed"
+    REFERRAL_SENT = "referral_sent"
+    REFERRAL_COMPLETED = "referral_completed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,7 @@ async def events_for_intents(
     entries = await _entries(shop_id, customer_intents)
     tiers = await _tier_changes(customer_intents)
     redeemed = await _redemptions(shop_id, customer_intents)
+    referrals = await referrals_of(shop_id, customer_intents)
     seen: set[str] = set()
     result: dict[int, list[LoyaltyEvent]] = {}
     for intent in customer_intents:
@@ -85,6 +91,9 @@ async def events_for_intents(
         found = redeemed.get(str(intent.payload.get("redemption_id")))
         if intent.payload.get("event") == REDEEMED and found is not None:
             events.append(_redeemed(found))
+        if (referred := referral_event(intent, referrals)) and intent.customer_id is not None:
+            kind, ident, at, properties = referred
+            events.append(_event(EventKind(kind), ident, intent.customer_id, at, properties))
         fresh = [event for event in events if event.key not in seen]
         seen.update(event.key for event in fresh)
         result[intent.id] = fresh

@@ -3,11 +3,12 @@ with `metafieldsSet` after every change to a customer's balances, tier or status
 
 The keys are app-owned (`$app` namespace) and declared in shopify.app.toml: points,
 pending_points, lifetime_points (number_integer), vip_tier and status (single_line_text_field),
-points_expiry_date (date) and points_expiring (number_integer). A value that no longer exists (no
-tier, no upcoming expiry) is deleted with `metafieldsDelete` in the same request, since an empty
-text or date value is refused.
+points_expiry_date (date), points_expiring (number_integer) and referral (json: the member's
+referral `code` and `url`). A value that no longer exists (no tier, no upcoming expiry) is
+deleted with `metafieldsDelete` in the same request, since an empty text or date value is
+refused.
 
-Customers are written three to a call (7 metafields each, Shopify takes at most 25 per call),
+Customers are written three to a call (8 metafields each, Shopify takes at most 25 per call),
 a few calls in flight; each customer's state is read right before the write, under the
 customer's sync lease (loyalty.sync.batch), so the last write always shows the database's
 state and a repeat is harmless. `metafieldsSet` is atomic per call and answers 200 with
@@ -19,6 +20,7 @@ https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldsSet
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
@@ -58,7 +60,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "$app"
 MAX_PER_CALL = 25  # Shopify's limit for one metafieldsSet
-KEYS_PER_CUSTOMER = 7
+KEYS_PER_CUSTOMER = 8
 CUSTOMERS_PER_CALL = MAX_PER_CALL // KEYS_PER_CUSTOMER
 IN_FLIGHT = 4  # concurrent calls per run; Shopify's cost bucket and AdminApi pace the rest
 REAUTH_HOLD = timedelta(minutes=15)
@@ -86,6 +88,10 @@ def customer_metafields(state: CustomerState) -> tuple[list[dict[str, str]], lis
         value("status", "single_line_text_field", state.status),
         value("points_expiring", "number_integer", str(state.next_expiry_points)),
     ]
+    if state.referral_code and state.referral_url:
+        # One json key, not two: it keeps three customers to a call (25 metafields at most).
+        link = {"code": state.referral_code, "url": state.referral_url}
+        sets.append(value("referral", "json", json.dumps(link, separators=(",", ":"))))
     deletions = []
     if state.vip_tier:
         sets.append(value("vip_tier", "single_line_text_field", state.vip_tier))

@@ -26,6 +26,8 @@ KLAVIYO_METRICS = {
     EventKind.POINTS_EXPIRED: "Loyalty Points Expired",
     EventKind.POINTS_EXPIRING_SOON: "Loyalty Points Expiring Soon",
     EventKind.POINTS_REDEEMED: "Loyalty Points Redeemed",
+    EventKind.REFERRAL_SENT: "Loyalty Referral Sent",
+    EventKind.REFERRAL_COMPLETED: "Loyalty Referral Completed",
 }
 OMNISEND_EVENTS = {kind: name.lower() for kind, name in KLAVIYO_METRICS.items()}
 POSTSCRIPT_TYPES = {kind: name.replace(" ", "") for kind, name in KLAVIYO_METRICS.items()}
@@ -44,6 +46,8 @@ def klaviyo_properties(state: CustomerState) -> dict[str, Any]:
             state.next_expiry_date.isoformat() if state.next_expiry_date else None
         ),
         "Loyalty Last Activity At": isoformat_z(state.last_activity_at),
+        "Loyalty Referral Code": state.referral_code,
+        "Loyalty Referral URL": state.referral_url,
     }
 
 
@@ -63,6 +67,9 @@ def snake_properties(state: CustomerState) -> dict[str, Any]:
         properties["loyalty_points_expiry_date"] = state.next_expiry_date.isoformat()
     if state.last_activity_at:
         properties["loyalty_last_activity_at"] = isoformat_z(state.last_activity_at)
+    if state.referral_code and state.referral_url:
+        properties["loyalty_referral_code"] = state.referral_code
+        properties["loyalty_referral_url"] = state.referral_url
     return properties
 
 

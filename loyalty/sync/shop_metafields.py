@@ -1,5 +1,6 @@
-"""The shop's programme metafield (`$app` / `programme`, type json): ways to earn, VIP tiers and
-points expiry, for the theme extension to read without calling the app.
+"""The shop's programme metafield (`$app` / `programme`, type json): ways to earn, VIP tiers,
+points expiry and the referral programme, for the theme extension to read without calling the
+app.
 
 Rewritten whole from the database whenever the merchant edits rules, tiers or programme
 settings (those services write a `sync_shop_metafields` intent in the edit's transaction); any
@@ -17,7 +18,7 @@ from typing import Any
 from loyalty.clock import isoformat_z, utcnow
 from loyalty.customers.identifiers import parse_gid
 from loyalty.jobs import JobName
-from loyalty.models import EarningRule, Shop, SkipReason, VipTier
+from loyalty.models import EarningRule, ReferralProgramme, RuleCategory, Shop, SkipReason, VipTier
 from loyalty.outages import INTEGRATIONS, SHOPIFY
 from loyalty.outbox.process import RetryLater
 from loyalty.points import as_multiplier
@@ -75,7 +76,29 @@ async def programme_document(shop: Shop) -> dict[str, Any]:
                 for tier in tiers
             ],
         },
+        "referral_program": await _referral_program(shop),
         "updated_at": isoformat_z(utcnow()),
+    }
+
+
+async def _referral_program(shop: Shop) -> dict[str, Any]:
+    """Whether the share panel shows, and what each side gets (the advocate's points are the
+    active `referral` rule's, listed among the ways to earn too)."""
+    programme = await ReferralProgramme.get_or_none(shop_id=shop.id).select_related(
+        "friend_reward", "advocate_reward"
+    )
+    rule = (
+        await EarningRule.filter(shop_id=shop.id, category=RuleCategory.REFERRAL, is_active=True)
+        .order_by("id")
+        .first()
+    )
+    friend = programme.friend_reward if programme and programme.friend_reward_id else None
+    advocate = programme.advocate_reward if programme and programme.advocate_reward_id else None
+    return {
+        "enabled": bool(programme and programme.enabled and friend and shop.programme_enabled),
+        "friend_reward": friend.name if friend else None,
+        "advocate_points": rule.points if rule else 0,
+        "advocate_reward": advocate.name if advocate else None,
     }
 
 

@@ -1,7 +1,7 @@
 """A customer's loyalty state as the syncs show it everywhere (Shopify metafields, marketing
-profiles): balances, tier name, membership, and the next expiry (its date in the shop's timezone
-and the points expiring that day). Read fresh for every run, so a sync always pushes the
-*current* state and repeating one is harmless."""
+profiles): balances, tier name, membership, referral code and link, and the next expiry (its
+date in the shop's timezone and the points expiring that day). Read fresh for every run, so a
+sync always pushes the *current* state and repeating one is harmless."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from loyalty.customers.referral_codes import links_for
 from loyalty.models import Customer, EarningHistoryEntry, EarningStatus, Shop
 
 MEMBER = "member"
@@ -31,6 +32,8 @@ class CustomerState:
     next_expiry_points: int  # points expiring on that date (0 when none)
     last_activity_at: datetime | None
     redacted: bool  # customers/redact erased them: nothing personal may be sent anywhere
+    referral_code: str | None = None  # the member's code (loyalty.customers.referral_codes)
+    referral_url: str | None = None  # the friend's landing page for that code
 
     @property
     def gid(self) -> str:
@@ -60,6 +63,9 @@ async def load_states(
         points_remaining__gt=0,
         points_expiry_at__gt=now,
     ).values_list("customer_id", "points_remaining", "points_expiry_at")
+    links = await links_for(
+        shop_id=shop.id, shop_domain=shop.domain, customer_ids=[c.id for c in customers]
+    )
     zone = shop_zone(shop)
     by_day: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for customer_id, remaining, expiry_at in lots:
@@ -83,6 +89,8 @@ async def load_states(
             next_expiry_points=days[first] if days and first else 0,
             last_activity_at=customer.updated_at,
             redacted=customer.redacted_at is not None,
+            referral_code=links[customer.id][0] if customer.id in links else None,
+            referral_url=links[customer.id][1] if customer.id in links else None,
         )
     return states
 

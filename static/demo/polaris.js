@@ -553,6 +553,10 @@
       border-radius: 50%; background: #fff; transition: left .1s; }
     input[role=switch]:checked { background: #303030; }
     input[role=switch]:checked::after { left: 16px; }
+    @media (prefers-reduced-motion: reduce) {
+      s-spinner { animation: none; }
+      input[role=switch]::after { transition: none; }
+    }
     s-modal { display: none; }
     s-modal[data-open] { position: fixed; inset: 0; background: rgba(0,0,0,.5); display: flex;
       align-items: center; justify-content: center; z-index: 500; }

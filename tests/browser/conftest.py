@@ -9,7 +9,8 @@ Every browser test sees the same world, so the README's images (`make screenshot
 byte for byte the same on every run (`make screenshots-check` proves it): the clock starts at
 FROZEN_AT for each test (every `datetime.now` and `time.time` in this process, and Chromium's
 `Date`), "random" bytes come from a seeded generator, factory numbers restart at 1, and Chromium
-draws text with fixed hinting, antialiasing and colour profile, in UTC and US English.
+draws text with fixed hinting, antialiasing and colour profile, in UTC and US English, with
+reduced motion (no picture catches a transition midway).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ CHROMIUM_ARGS = [
     "--force-color-profile=srgb",
     "--force-device-scale-factor=1",
     "--hide-scrollbars",
+    # Every repainted tile is drawn whole: redrawing only the damaged part of a tile (a caret
+    # blink, a list redrawn) left rounded corners a shade apart from one run to the next.
+    "--disable-partial-raster",
 ]
 # A Monday morning: long enough after midnight that the seconds a test takes never change the
 # minute or the day any page shows.
@@ -100,8 +104,14 @@ def same_world_every_run(
 
 async def new_context(browser: Browser, *, frozen: bool = True, **options: Any) -> BrowserContext:
     """A browser context in UTC and US English (unless told otherwise) whose `Date` is pinned
-    to FROZEN_AT (unless `frozen` is false); timers still run."""
-    options = {"locale": "en-US", "timezone_id": "UTC", **options}
+    to FROZEN_AT (unless `frozen` is false); timers still run.
+
+    It prefers reduced motion (unless told otherwise), which the widget's stylesheet and the
+    Polaris stand-in honour: no transition or animation runs, so no picture catches one. A
+    picture taken while one ran (a claim button's colour fading in as the widget enables it)
+    had Chromium draw rounded corners a shade apart, depending on whether the transition had
+    ended or Playwright ended it for the screenshot."""
+    options = {"locale": "en-US", "timezone_id": "UTC", "reduced_motion": "reduce", **options}
     context = await browser.new_context(**options)
     if frozen:
         await context.clock.set_fixed_time(FROZEN_AT)

@@ -252,9 +252,8 @@ async def open_panel(page: Page) -> Locator:
 
 
 async def wait_until_loaded(page: Page) -> None:
-    """The script has had the proxy's answer (claim buttons are enabled only then)."""
-    await expect(page.locator("[data-lw-root][aria-busy]")).to_have_count(0)
-    await expect(page.locator("[data-lw-rules] [data-lw-placeholder]")).to_have_count(0)
-    await expect(
-        page.locator("[data-lw-history] .lw-history__note", has_text="Loading")
-    ).to_have_count(0)
+    """The scripts have drawn the proxy's latest answers, the widget's and the rewards lists'
+    (claim buttons are enabled only then): the blocks and the rewards lists carry
+    data-lw-loading from the Liquid until then, and again while an `lw:points` reload (after a
+    claim or a redemption) is on its way, so this also waits for a reload to be drawn."""
+    await expect(page.locator("[data-lw-loading]")).to_have_count(0)

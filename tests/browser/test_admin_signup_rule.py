@@ -22,7 +22,8 @@ class TestSignupRule:
         await admin.open("/app/rules/new")
         await expect(page.get_by_text("What should customers earn points for?")).to_be_visible()
         await expect(page.get_by_role("button", name="Choose Newsletter")).to_be_visible()
-        await expect(page.get_by_role("button", name="Choose Referrals")).to_have_count(0)
+        # Referrals are offered now that they award (the advocate's points, issue 17)
+        await expect(page.get_by_role("button", name="Choose Referrals")).to_be_visible()
         await page.get_by_role("button", name="Choose Sign-up").click()
         await expect(
             page.get_by_text("with new customer accounts that is their first sign-in")

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 import respx
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from loyalty.clock import utcnow
 from loyalty.models import Customer, Redemption, RewardKind, Shop
@@ -24,6 +24,7 @@ from tests.browser.storefront import (
     open_panel,
     serve_storefront,
     shopper_context,
+    wait_until_loaded,
     watched_page,
 )
 from tests.loyalty.rewards.helpers import connected_shop, customer_with_lots, reward
@@ -114,12 +115,13 @@ class TestRedeem:
         await expect(launcher(tab)).to_contain_text("200")
         await expect(dialog.locator("[data-lw-codes] [data-lw-code]")).to_contain_text(code)
         await expect(item(dialog, "Free shipping")).to_contain_text("100 points more to go")
-        # The same picture every run: the panel scrolled to its top, nothing focused.
+        # The same picture every run: the reloads the redemption set off drawn, the panel
+        # scrolled to its top, nothing focused.
+        await wait_until_loaded(tab)
         await dialog.evaluate(
             "el => { document.activeElement.blur(); "
             "[el, ...el.querySelectorAll('*')].forEach((e) => { e.scrollTop = 0; }); }"
         )
-        await tab.wait_for_load_state("networkidle")
         await tab.screenshot(path=screenshot_path("storefront-rewards"), animations="disabled")
 
         await five.get_by_role("button", name="Copy code").click()
@@ -139,7 +141,7 @@ class TestRedeem:
         await expect(tab.locator("[data-cart-discount]")).to_have_text(f"Discount {code} applied")
         await expect(mine).to_contain_text(code)  # the page's lists loaded again
         await expect(item(block, "$5 off")).to_contain_text("300 points more to go")
-        await tab.wait_for_load_state("networkidle")
+        await wait_until_loaded(tab)
         await tab.screenshot(path=screenshot_path("storefront-rewards-cart"), animations="disabled")
         assert shopify.rejected == []
 
@@ -194,3 +196,64 @@ class TestRefusals:
         await expect(five).to_contain_text("50 points more to go")  # reloaded from the app
         await expect(redeem).to_be_hidden()
         assert await Redemption.all().count() == 0
+
+
+# Counts the app proxy's answers the page's scripts have read, one task after each: by then the
+# script that asked has done all it does with that answer (the rest of its load is promise
+# callbacks, which run before the next task).
+COUNT_ANSWERS = """
+window.lwAnswers = 0;
+const readJson = Response.prototype.json;
+Response.prototype.json = async function () {
+  try { return await readJson.call(this); }
+  finally { setTimeout(() => { window.lwAnswers += 1; }); }
+};
+"""
+
+
+class TestReloads:
+    async def test_an_answer_overtaken_by_a_reload_is_never_drawn(
+        self, front: Storefront, tab: Page, catalogue: Catalogue
+    ) -> None:
+        """The first answers (the balance and the rewards at 700 points) are held back while
+        the points move to 200 and `lw:points` reloads both scripts; the reload is drawn, the
+        page stops loading, and the older answers, arriving last, change nothing."""
+        front.customer_id = RICH
+        release, both_held = asyncio.Event(), asyncio.Event()
+        held: list[str] = []  # asked for
+        fetched: list[str] = []  # answered by the app, not yet passed on
+
+        async def hold_the_first(route: Route) -> None:
+            path = route.request.url.rsplit("/", 1)[-1]
+            if path in held:
+                await route.fallback()
+                return
+            held.append(path)
+            answer = await route.fetch()  # the app's answer now, at 700 points
+            fetched.append(path)
+            if len(fetched) == 2:
+                both_held.set()
+            await release.wait()
+            await route.fulfill(response=answer)
+
+        await tab.add_init_script(COUNT_ANSWERS)
+        await tab.route("**/apps/loyalty/customer", hold_the_first)
+        await tab.route("**/apps/loyalty/rewards", hold_the_first)
+        await tab.goto(front.url)
+        dialog = await open_panel(tab)
+        await asyncio.wait_for(both_held.wait(), timeout=10)
+        await expect(tab.locator("[data-lw-loading]")).not_to_have_count(0)
+
+        await Customer.filter(id=catalogue.rich.id).update(points_balance=200)
+        await tab.evaluate("document.dispatchEvent(new Event('lw:points'))")
+        await wait_until_loaded(tab)
+        twenty = item(dialog, "$20 off")
+        await expect(launcher(tab)).to_contain_text("200")
+        await expect(twenty).to_contain_text("1,800 points more to go")
+
+        answered = await tab.evaluate("window.lwAnswers")
+        release.set()
+        await tab.wait_for_function(f"window.lwAnswers >= {answered + 2}")
+        await expect(launcher(tab)).to_contain_text("200")
+        await expect(twenty).to_contain_text("1,800 points more to go")
+        await expect(tab.locator("[data-lw-loading]")).to_have_count(0)

@@ -643,8 +643,8 @@ class TestScreenshots:
             await item.get_by_role("button").click()
             await expect(item.get_by_role("status")).to_contain_text("pending until")
             await expect(dialog.locator("[data-lw-history]")).to_contain_text("Write a review")
+            await wait_until_loaded(page)  # the reload the claim set off, rewards included
             await dialog.evaluate("el => { el.scrollTop = 0; }")  # the claim scrolled it
-            await page.wait_for_load_state("networkidle")  # the rewards list loads on its own
             await page.screenshot(path=screenshot_path(name), animations="disabled")
         finally:
             await context.close()
@@ -662,7 +662,6 @@ class TestScreenshots:
             await wait_until_loaded(page)
             dialog = await open_panel(page)
             await expect(dialog.get_by_role("link", name="Create account")).to_be_visible()
-            await page.wait_for_load_state("networkidle")  # the rewards list loads on its own
             await page.screenshot(
                 path=screenshot_path("storefront-visitor-375"), animations="disabled"
             )
@@ -685,7 +684,6 @@ class TestScreenshots:
             page = await context.new_page()
             await page.goto(f"{front.url}{path}")
             await wait_until_loaded(page)
-            await page.wait_for_load_state("networkidle")
             await page.locator(".lw--section").screenshot(
                 path=screenshot_path(name), animations="disabled"
             )

@@ -21,6 +21,7 @@ from loyalty.shopify.backfill import page_variables
 from loyalty.shopify.discounts import DiscountKind, discount_request, store_credit_request
 from loyalty.shopify.operations import (
     CUSTOMERS_PAGE,
+    DISCOUNT_BY_CODE,
     OPERATIONS,
     SHOP_METAFIELD_SET,
     STORE_CREDIT_CREDIT,
@@ -226,6 +227,27 @@ class TestVariablesTheCodeBuilds:
         assert status == 200 and "errors" not in answer
         [payload] = answer["data"].values()
         assert payload["userErrors"] == [] and payload["codeDiscountNode"]["id"]
+
+    @pytest.mark.parametrize("version", VERSIONS)
+    @pytest.mark.parametrize("kind", list(DiscountKind))
+    def test_a_code_open_to_any_buyer_coerces_and_is_found_again(
+        self, kind: DiscountKind, version: str
+    ) -> None:
+        """A referred friend's code (no customer): `context: {all: ALL}` coerces in every
+        version, the stand-in creates it, and the by-code look-up reads the `all` context back
+        (how a re-run recognises its own code)."""
+        operation, variables = discount_request(discount_spec(kind, customer_gid=None))
+        [body] = variables.values()
+        assert body["context"] == {"all": "ALL"}
+        coerce_variables(operation.document, variables, version=version)
+        shopify = ShopifyAdmin(version=version)
+        status, answer = shopify.answer({"query": operation.document, "variables": variables})
+        assert status == 200 and "errors" not in answer
+        lookup = {"code": body["code"]}
+        coerce_variables(DISCOUNT_BY_CODE.document, lookup, version=version)
+        status, found = shopify.answer({"query": DISCOUNT_BY_CODE.document, "variables": lookup})
+        node = found["data"]["codeDiscountNodeByCode"]
+        assert status == 200 and node["codeDiscount"]["context"] == {"all": "ALL"}
 
     @pytest.mark.parametrize("version", VERSIONS)
     def test_store_credit_and_its_debit_coerce_and_shopify_accepts_them(self, version: str) -> None:

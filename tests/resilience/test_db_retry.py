@@ -3,6 +3,8 @@ failures count as lost and unsent, and what the app's Tortoise client runs again
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
 import pytest
 from tortoise.exceptions import IntegrityError
@@ -10,7 +12,12 @@ from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.db import connection
-from loyalty.db_retry import is_connection_lost, retry_on_lost_connection, statement_not_sent
+from loyalty.db_retry import (
+    fresh_connections,
+    is_connection_lost,
+    retry_on_lost_connection,
+    statement_not_sent,
+)
 from loyalty.models import Shop
 from tests.factories import create_shop
 from tests.resilience.postgres_faults import (
@@ -19,6 +26,15 @@ from tests.resilience.postgres_faults import (
 )
 
 pytestmark = pytest.mark.parametrize("database", ["postgres"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+async def pool_renewed_after(db: str) -> AsyncIterator[None]:
+    """Each test leaves pooled connections to killed backends; the database's cleanup (the
+    `db` fixture's TRUNCATE, run after this) must not draw one. On a busy machine a connection
+    can still be half-noticed then, and asyncpg refuses it ("cannot switch to state")."""
+    yield
+    await fresh_connections()
 
 
 def raw_pool() -> asyncpg.Pool:

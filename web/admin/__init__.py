@@ -3,7 +3,8 @@
 - `documents`: App Home (`/`, `/auth/patch-id-token`) and the verification every document gets
   (ID token, install through loyalty.shopify.install, the bounce, the CSP header);
 - `pages`: the `/app/…` pages, server-rendered (`templating`, `text`, `charts` help them;
-  `reward_pages` holds the Rewards pages and the customer page's redemptions);
+  `reward_pages` holds the Rewards pages and the customer page's redemptions, `referral_pages`
+  the Referrals page);
 - `api`: the `/app/api` JSON API the pages' scripts write through, one module per feature.
 
 `routes` here are the documents, the pages and their static files; `api.routes` is mounted

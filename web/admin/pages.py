@@ -29,7 +29,7 @@ from loyalty.shops import api_keys
 from loyalty.shops.programme import MAX_POINTS_EXPIRY_DAYS
 from loyalty.tiers import configuration as tiers
 from loyalty.tiers import preview as tier_preview
-from web.admin import charts, reward_pages
+from web.admin import charts, referral_pages, reward_pages
 from web.admin import text as admin_text
 from web.admin.documents import AdminDocument, open_document, render_document
 from web.http.params import screen_params
@@ -97,7 +97,10 @@ CATEGORIES: dict[RuleCategory, dict[str, str]] = {
     },
     RuleCategory.REFERRAL: {
         "label": "Referrals",
-        "help": "Not awarded yet: referrals are coming, and no new rule can be added.",
+        "help": "Awarded to the member who shared their referral link when the friend's first "
+        "paid order arrives, once per friend, if your referral programme is on and no fraud "
+        "rule blocked it. Taken back when that order is cancelled or fully refunded. What the "
+        "friend gets, and the fraud rules, are on the Referrals page.",
         "action": "referral",
     },
 }
@@ -328,6 +331,7 @@ PAGES: list[tuple[str, str, PageContext, str]] = [
     ("/app/tiers/new", "app/tier_form.html", new_tier_context, "admin.tiers.new"),
     ("/app/tiers/{tier_id}", "app/tier_form.html", edit_tier_context, "admin.tiers.edit"),
     *reward_pages.PAGES,  # the rewards catalogue
+    *referral_pages.PAGES,  # the referral programme and its referrals
     ("/app/customers", "app/customers.html", customers_context, "admin.customers"),
     ("/app/customers/{customer_id}", "app/customer.html", customer_context, "admin.customers.show"),
     ("/app/integrations", "app/integrations.html", integrations_context, "admin.integrations"),

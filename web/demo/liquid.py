@@ -4,8 +4,8 @@ home for it, used by the demo storefront (web.demo.storefront) and the storefron
 - `LiquidStandIn` renders the real files in extensions/loyalty-widget/ (blocks, snippets,
   locales) with python-liquid, plus the few Shopify additions they use: the `t` filter (locale
   lookup, `count` plurals, `{{ var }}` interpolation, `_html` keys unescaped), `asset_url`,
-  `stylesheet_tag`, `json`, Ruby's half-away-from-zero `round`, and the `{% schema %}` tag (parsed separately, as
-  Shopify does, for the settings' defaults).
+  `stylesheet_tag`, `json`, Ruby's half-away-from-zero `round`, and the `{% schema %}` tag
+  (parsed separately, as Shopify does, for the settings' defaults).
 - `liquid_globals` builds the objects Shopify provides (`customer`, `shop`, `routes`, `request`
   with its `page_type`).
   Their app-owned metafields are what "Shopify" holds when there is one (`held`: the demo's

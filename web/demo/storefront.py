@@ -5,7 +5,8 @@ shop's customer or a visitor, with the widget talking to the app through a local
   page with the extension's app blocks (points balance, rewards, ways to earn) and its app
   embed, rendered by web.demo.liquid with the metafields the local Shopify holds
   (web.demo.shopify: what the app's sync wrote there), and a chooser of the shop's customers;
-  its demo bar links to the admin preview and the local Shopify page for the same shop.
+  its demo bar links to the admin preview and the local Shopify page for the same shop, and,
+  for a member while referrals are on, to this page as their friend arrives (`?ref=CODE`).
   `&page=product` is a product page (the app embed only: app blocks belong on a loyalty page or
   the account page); `&app=embed` leaves the app blocks out of the home page too, `&app=none`
   leaves out everything the extension adds (blocks, embed, its CSS and JS): the same page as
@@ -50,6 +51,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loyalty.customers.identifiers import ascii_number
 from loyalty.models import Customer, Shop
+from loyalty.referrals.codes import code_for
+from loyalty.referrals.programme import get_programme
 from loyalty.shops.demo import DEMO_SHOP
 from loyalty.shops.demo_mode import demo_shop
 from web.admin.templating import render, static_url
@@ -163,23 +166,36 @@ async def storefront_page(request: Request, held_by: HeldBy | None = None) -> Re
         product_image=static_url("demo/scarf.svg"),
         main=Markup(theme.main),  # noqa: S704 - the extension's Liquid, which escapes its input
         embed=Markup(theme.embed if app != "none" else ""),  # noqa: S704 - likewise
-        demo=await _demo_bar(shop, base, who) if bar else None,
+        demo=await _demo_bar(shop, customer, base, who) if bar else None,
     )
     # Balances change with every claim: a page from the cache would show an old one.
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
-async def _demo_bar(shop: Shop, base: str, who: str) -> dict[str, Any]:
-    """The demo bar: which shop, signed in as whom (a chooser), links to the demo's other pages."""
+async def _demo_bar(shop: Shop, customer: Customer | None, base: str, who: str) -> dict[str, Any]:
+    """The demo bar: which shop, signed in as whom (a chooser), links to the demo's other pages
+    and, for a member while referrals are on, to this page as their friend arrives."""
     customers = await Customer.filter(shop=shop).order_by("id").limit(CHOOSER_LIMIT)
     return {
         "shop": shop.domain,
         "action": base,
         "chosen": who,
         "links": other_pages(STOREFRONT, shop.domain),
+        "invite": await _invite(shop, customer, base),
         "choices": [(VISITOR, "A visitor (not signed in)")]
         + [(str(c.shopify_customer_id), _label(c)) for c in customers],
     }
+
+
+async def _invite(shop: Shop, customer: Customer | None, base: str) -> str | None:
+    """This page as the customer's friend arrives on it (a visitor, `?ref=` their code): their
+    shared link leads to the shop's own address, which the demo does not serve."""
+    if customer is None or customer.is_excluded:
+        return None
+    if not (await get_programme(shop_id=shop.id)).enabled:
+        return None
+    code = await code_for(shop_id=shop.id, customer_id=customer.id)
+    return f"{base}?{httpx.QueryParams(shop=shop.domain, ref=code, **{'as': VISITOR})}"
 
 
 def _label(customer: Customer) -> str:

@@ -13,6 +13,7 @@ from loyalty import models as orm
 from loyalty.clock import isoformat_z
 from loyalty.customers import enrolment, members, profile
 from loyalty.customers.members import Member
+from loyalty.referrals import codes
 from web.http import params
 from web.http.body import read_json_object
 from web.http.validation import explicit_fields, parse_body
@@ -69,8 +70,12 @@ class CustomerAttributes(Model):
     is_excluded: bool
     date_of_birth: NullableTime
     anniversary_date: NullableTime
-    referral_url: str | None
-    referral_code: str | None
+    referral_url: str | None = Field(
+        description="The member's referral link: the friend's landing page on the storefront"
+    )
+    referral_code: str | None = Field(
+        description="The member's referral code (8 characters, case-insensitive)"
+    )
     vip_tier: VipTierSummary | None
     points_expire_at: NullableTime = Field(
         description="When the oldest unspent points expire (null: they do not)"
@@ -120,8 +125,24 @@ def _tier_summary(tier: orm.VipTier) -> VipTierSummary:
     )
 
 
-def customer(member: Member, *, exclude_vip: bool = False) -> Customer:
-    """`vip_tier` must have been fetched (unless `exclude_vip`)."""
+async def customer_documents(
+    request: Request, found: list[Member], *, exclude_vip: bool = False
+) -> list[Customer]:
+    """The members' documents with their referral code and link (made on first use)."""
+    shop = principal(request).shop
+    links = await codes.links_for(
+        shop_id=shop.id, shop_domain=shop.domain, customer_ids=[m.customer.id for m in found]
+    )
+    return [
+        customer(member, links.get(member.customer.id), exclude_vip=exclude_vip) for member in found
+    ]
+
+
+def customer(
+    member: Member, link: tuple[str, str] | None, *, exclude_vip: bool = False
+) -> Customer:
+    """`vip_tier` must have been fetched (unless `exclude_vip`); `link` is the member's
+    referral (code, URL)."""
     record = member.customer
     tier = None if exclude_vip else record.vip_tier
     shopify_id = str(record.shopify_customer_id)
@@ -140,8 +161,8 @@ def customer(member: Member, *, exclude_vip: bool = False) -> Customer:
             is_excluded=record.is_excluded,
             date_of_birth=calendar(record.date_of_birth),
             anniversary_date=calendar(record.anniversary_date),
-            referral_url=None,
-            referral_code=None,
+            referral_url=link[1] if link else None,
+            referral_code=link[0] if link else None,
             vip_tier=_tier_summary(tier) if tier is not None else None,
             points_expire_at=isoformat_z(member.points_expire_at),
             created_at=stamp(record.created_at),
@@ -204,7 +225,7 @@ async def list_customers(request: Request) -> Response:
     )
     return respond(
         CustomerList(
-            data=[customer(member) for member in found.items],
+            data=await customer_documents(request, found.items),
             meta=PageMeta(**query.page.meta(found.total)),
         )
     )
@@ -221,7 +242,8 @@ async def enroll_customer(request: Request) -> Response:
     )
     notify(request, enrolled.jobs)
     status = 201 if enrolled.created else 200
-    return respond(CustomerDocument(data=customer(enrolled.member)), status=status)
+    [document] = await customer_documents(request, [enrolled.member])
+    return respond(CustomerDocument(data=document), status=status)
 
 
 async def get_customer(request: Request) -> Response:
@@ -229,7 +251,8 @@ async def get_customer(request: Request) -> Response:
     member = await members.get_member(
         shop_id=principal(request).shop.id, identifier=identifier(request)
     )
-    return respond(CustomerDocument(data=customer(member, exclude_vip=exclude_vip)))
+    [document] = await customer_documents(request, [member], exclude_vip=exclude_vip)
+    return respond(CustomerDocument(data=document))
 
 
 async def update_customer(request: Request) -> Response:
@@ -244,7 +267,8 @@ async def update_customer(request: Request) -> Response:
         api_key_id=key.key_public_id,
     )
     notify(request, updated.jobs)
-    return respond(CustomerDocument(data=customer(updated.member)))
+    [document] = await customer_documents(request, [updated.member])
+    return respond(CustomerDocument(data=document))
 
 
 async def get_customer_birthday(request: Request) -> Response:

@@ -129,7 +129,15 @@ ERROR_SCHEMA: Schema = {
     },
     "required": ["errors"],
 }
-TAGS = ("Customers", "Points", "Earning rules", "VIP tiers", "Rewards", "Contract")
+TAGS = (
+    "Customers",
+    "Points",
+    "Earning rules",
+    "VIP tiers",
+    "Rewards",
+    "Referrals",
+    "Contract",
+)
 
 
 def build(operations: Iterable[Operation]) -> dict[str, Any]:

@@ -16,7 +16,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from web.http.params import screen_routes
-from web.public_api import actions, catalogue, customers, openapi, points, rewards, rewards_history
+from web.public_api import (
+    actions,
+    catalogue,
+    customers,
+    openapi,
+    points,
+    referrals,
+    rewards,
+    rewards_history,
+)
 from web.public_api.docs import render_page
 from web.public_api.spec import Operation, Reply
 
@@ -64,6 +73,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *catalogue.TIER_OPERATIONS,
     *rewards.OPERATIONS,
     *rewards_history.OPERATIONS,
+    *referrals.OPERATIONS,
     *CONTRACT,
 )
 

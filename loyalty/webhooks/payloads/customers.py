@@ -32,6 +32,10 @@ class CustomerPayload(Payload):
     last_name: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Read by the referral fraud rules only (loyalty.referrals.checks).
+    phone: str | None = None
+    default_address: dict[str, Any] | None = None
+    orders_count: int | None = None  # gone from recent API versions; used when present
 
     def record(self) -> CustomerRecord:
         return CustomerRecord(

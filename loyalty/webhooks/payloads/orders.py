@@ -47,6 +47,10 @@ class OrderPayload(Payload):
     subtotal_price_set: MoneySet | None = None
     cancelled_at: datetime | None = None
     discount_codes: list[DiscountCodePayload] = []
+    # Read by the referral fraud rules (same phone, same shipping address); null when Shopify
+    # withholds protected customer data.
+    phone: str | None = None
+    shipping_address: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _one_order(self) -> OrderPayload:

@@ -225,6 +225,32 @@ class TestConcurrency:
         codes = [job for job, _ in await intents(customer) if job == JobName.SYNC_REWARD_CODES]
         assert len(codes) == 1
 
+    async def test_simultaneous_redemptions_draw_each_lot_once(self, db: str) -> None:
+        """Five at once by one customer with five 500-point lots: each waits for the one before
+        (the row lock) and then sees its draw, so every lot is spent by exactly one of them and
+        the lots end empty, not two draws on the oldest."""
+        shop = await connected_shop()
+        five_off = await reward(shop)  # 500 points
+        customer = await customer_with_lots(shop, *((500, None),) * 5)
+
+        results = await asyncio.gather(
+            *(
+                redeem(
+                    shop_id=shop.id, identifier=customer.email or "", reward_id=five_off.public_id
+                )
+                for _ in range(5)
+            )
+        )
+
+        assert len(results) == 5
+        assert await lots_left(customer) == [0, 0, 0, 0, 0]
+        drawn = [
+            lot for r in await Redemption.filter(customer_id=customer.id) for lot, _ in r.spent_lots
+        ]
+        assert len(drawn) == 5 and len(set(drawn)) == 5 and 0 not in drawn
+        fresh = await Customer.get(id=customer.id)
+        assert (fresh.points_balance, fresh.redeemed_points) == (0, 2500)
+
 
 class TestRefusals:
     """Each refusal raises its stable code and writes nothing at all."""

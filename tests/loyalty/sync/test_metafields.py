@@ -15,6 +15,7 @@ import respx
 
 from loyalty.jobs import JobName
 from loyalty.models import Customer, OutboxIntent, Shop
+from loyalty.referrals.codes import code_for
 from loyalty.settings import Settings
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.metafields import MAX_PER_CALL
@@ -86,12 +87,17 @@ class TestCustomerMetafields:
         owners = by_owner(calls)
         assert set(owners) == {gid(c) for c in customers}
         first = owners[gid(customers[0])]
+        code = await code_for(shop_id=shop.id, customer_id=customers[0].id)
         assert first == {
             "points": "40",
             "pending_points": "0",
             "lifetime_points": "40",
             "status": first["status"],
             "points_expiring": "0",
+            "referral": json.dumps(
+                {"code": code, "url": f"https://{shop.domain}/apps/loyalty/r/{code}"},
+                separators=(",", ":"),
+            ),
         }
         for customer in customers:
             assert shopify.metafield(gid(customer), "points") == "40"
@@ -266,6 +272,12 @@ class TestProgrammeMetafield:
         [way] = document["points_program"]["ways_to_earn"]
         assert (way["name"], way["points"]) == ("Follow us", 35)
         assert [t["name"] for t in document["vip_program"]["tiers"]] == ["Gold"]
+        assert document["referral_program"] == {
+            "enabled": False,
+            "friend_reward": None,
+            "advocate_points": 0,
+            "advocate_reward": None,
+        }
         assert (await Shop.get(id=shop.id)).shopify_shop_id == 9
         assert await pending(JobName.SYNC_SHOP_METAFIELDS, shop) == []
         assert await Customer.all().count() == 0  # the shop document carries no customer data

@@ -349,18 +349,15 @@ class TestRules:
     async def test_only_categories_something_awards_are_offered(
         self, client: httpx.AsyncClient, shop: Shop
     ) -> None:
-        """The chooser and "More ways to earn" offer newsletter, not referrals; asking for a
-        referral form shows the chooser. An existing referral rule is still listed, saying it
-        is not awarded."""
+        """The chooser and "More ways to earn" offer newsletter and referrals (every category
+        is awarded now); a referral rule's form and listing say when it awards."""
         chooser = (await client.get(url("/app/rules/new"))).text
-        assert "category=newsletter" in chooser and "category=referral" not in chooser
+        assert "category=newsletter" in chooser and "category=referral" in chooser
         asked = (await client.get(url("/app/rules/new", category="referral"))).text
-        assert "What should customers earn points for?" in asked and "data-api" not in asked
+        assert "data-api" in asked and "friend&#39;s first paid order" in asked
         await create_rule(shop, name="Old referral", category=RuleCategory.REFERRAL)
         listed = (await client.get(url("/app/rules"))).text
-        assert 'data-category="referral"' in listed and "Not awarded yet" in listed
-        more = listed.split("More ways to earn", 1)[1]
-        assert "category=signup" in more and "category=referral" not in more
+        assert 'data-category="referral"' in listed and "Not awarded yet" not in listed
 
     async def test_each_category_says_when_it_awards(
         self, client: httpx.AsyncClient, shop: Shop

@@ -1,6 +1,6 @@
 """The admin's ways to earn for sign-up and newsletter: the API stores a sign-up rule's "only
-after their first paid order", refuses it on other categories and refuses referral rules
-(nothing awards them yet); the pages offer only the categories something awards and say when
+after their first paid order", refuses it on other categories, and creates referral rules
+(the advocate's points); the pages offer only the categories something awards and say when
 each awards. SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -72,25 +72,16 @@ class TestEarningRulesApi:
         assert (patched.status_code, patched.json()["errors"][0]["code"]) == (422, "signup_only")
         assert (await EarningRule.get(id=social.id)).after_first_order is False
 
-    async def test_referral_rules_are_refused_until_something_awards_them(
+    async def test_a_referral_rule_is_created_now_that_referrals_award_it(
         self, client: httpx.AsyncClient, shop: Shop
     ) -> None:
-        """Create and a category change are 422 `category_unavailable`; an existing referral
-        rule can still be edited and switched off."""
+        """The advocate's points: created, and a rule may move to the category too."""
         response = await send(client, "POST", "/earning-rules", rule_body("referral", "referral"))
-        assert response.status_code == 422
-        [error] = response.json()["errors"]
-        assert (error["code"], error["source"]["pointer"]) == ("category_unavailable", "/category")
+        assert response.status_code == 201, response.text
+        assert response.json()["data"]["attributes"]["category"] == "referral"
         social = await create_rule(shop)
         moved = await send(
             client, "PATCH", f"/earning-rules/{social.public_id}", {"category": "referral"}
         )
-        assert (moved.status_code, moved.json()["errors"][0]["code"]) == (
-            422,
-            "category_unavailable",
-        )
-        old = await create_rule(shop, category=RuleCategory.REFERRAL, action="referral")
-        renamed = await send(client, "PATCH", f"/earning-rules/{old.public_id}", {"name": "Old"})
-        assert renamed.status_code == 200
-        off = await send(client, "POST", f"/earning-rules/{old.public_id}/deactivate", None)
-        assert off.json()["data"]["attributes"]["is_active"] is False
+        assert moved.status_code == 200, moved.text
+        assert (await EarningRule.get(id=social.id)).category == RuleCategory.REFERRAL

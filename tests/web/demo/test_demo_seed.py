@@ -8,7 +8,8 @@ import pytest
 from shopify_app import ShopifyApp
 
 from loyalty.crypto import SecretBox
-from loyalty.models import EarningRule, OutboxIntent, Shop, VipTier
+from loyalty.models import EarningRule, OutboxIntent, ReferralProgramme, Shop, VipTier
+from loyalty.referrals.programme import get_programme
 from loyalty.settings import Settings
 from loyalty.shopify.tokens import ShopNotConnectedError, TokenProvider
 from loyalty.shops.demo import DEMO_SHOP, SHOWCASE_RULE, DemoShop, seed_demo
@@ -113,3 +114,17 @@ class TestTokenProvider:
             assert (await in_demo.tokens.access(demo_shop.shop.id)).token.startswith("shpat_demo_")
             with pytest.raises(ShopNotConnectedError):
                 await in_real.tokens.access(demo_shop.shop.id)
+
+
+class TestEveryWayToEarnIsSeeded:
+    async def test_sign_up_newsletter_and_the_referral_programme_are_on(self, db: str) -> None:
+        """Issue 17 item 6: an active sign-up rule, a newsletter rule, and the referral
+        programme switched on with a referral rule paying the advocate and a discount for the
+        friend; seeding twice makes no second programme."""
+        seeded = await seed_demo()
+        await seed_demo()
+        active = {rule.category for rule in seeded.rules if rule.is_active}
+        assert {"signup", "newsletter", "referral"} <= {str(c) for c in active}
+        settings = await get_programme(shop_id=seeded.shop.id)
+        assert settings.enabled and settings.friend_reward_name == "$5 off your order"
+        assert await ReferralProgramme.filter(shop=seeded.shop).count() == 1

@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from asgi_lifespan import LifespanManager
 from shopify_app import ShopifyApp
 
 from loyalty.models import Customer, EarningHistoryEntry, Shop
+from loyalty.referrals.codes import code_for
 from loyalty.settings import Settings
 from loyalty.shops.demo import DEMO_SHOP, DemoShop, seed_demo
 from tests.conftest import RunningApp
@@ -114,6 +115,25 @@ class TestPage:
         assert '<script src="/demo/storefront/assets/loyalty-widget.js" defer>' in page
         assert f'<option value="{ANN}" selected>Ann Bronze · ann.bronze@example.com' in page
         assert '<option value="visitor">' in page
+
+    async def test_a_members_share_panel_renders_from_the_referral_metafield(
+        self, local: httpx.AsyncClient, demo: DemoShop
+    ) -> None:
+        """The link from the app's `referral` metafield with the page (not hidden), each share
+        link its address with the link URL-encoded; the demo bar offers to arrive as the
+        customer's friend."""
+        response = await local.get("/demo/storefront", params={"shop": DEMO_SHOP, "as": ANN})
+        page = html.unescape(response.text)
+        ann = await Customer.get(shop=demo.shop, shopify_customer_id=ANN)
+        code = await code_for(shop_id=demo.shop.id, customer_id=ann.id)
+        link = f"https://{DEMO_SHOP}/apps/loyalty/r/{code}"
+        assert f'value="{link}" data-lw-ref-url' in page
+        section = page.split("data-lw-referral", 1)[1].split(">", 1)[0]
+        assert "hidden" not in section
+        assert f"https://www.facebook.com/sharer/sharer.php?u={quote(link, safe='')}" in page
+        assert f"%20{quote(link, safe='')}" in page  # after the text, in email and WhatsApp
+        invite = f"/demo/storefront?shop={DEMO_SHOP}&ref={code}&as=visitor"
+        assert f'href="{invite}" data-demo-invite' in page
 
     async def test_a_visitor_sees_the_sign_in_prompt_pointing_at_the_chooser(
         self, local: httpx.AsyncClient, demo: DemoShop

@@ -22,6 +22,7 @@ from web.admin.api import (
     earning_rules,
     integrations,
     programme_settings,
+    referrals,
     rewards,
     vip_tiers,
 )
@@ -39,5 +40,6 @@ routes: list[BaseRoute] = [
     *customer_sync.routes,  # the customer import and the bulk re-sync, with progress
     *data_requests.routes,  # compliance exports to download
     *integrations.routes,  # Klaviyo, Omnisend, Postscript: keys, status, test, dead letters
+    *referrals.routes,  # the referral programme's settings, the referrals, approving one
 ]
 screen_routes(routes)  # a NUL or lone surrogate in a parameter: 400, once the ID token is verified
