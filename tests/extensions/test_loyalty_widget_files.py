@@ -118,16 +118,18 @@ class TestSchemas:
     )
     def test_merchant_settings(self, block: str) -> None:
         """Colours and texts are settings; the proxy path defaults to /apps/loyalty; assets are
-        the extension's own."""
+        the extension's own (the embed links its stylesheet in the body, out of the <head>)."""
         schema = block_schema(block)
         settings = {s["id"]: s for s in schema["settings"] if "id" in s}
         assert settings["proxy_path"]["default"] == "/apps/loyalty"
         assert {s["type"] for s in settings.values()} >= {"color", "text"}
-        assert (schema["javascript"], schema["stylesheet"]) == (
-            "loyalty-widget.js",
-            "loyalty-widget.css",
+        assert schema["javascript"] == "loyalty-widget.js"
+        assert schema.get("stylesheet") == (
+            None if block == "loyalty-launcher" else "loyalty-widget.css"
         )
         if block == "loyalty-launcher":
+            source = (EXTENSION / "blocks" / f"{block}.liquid").read_text()
+            assert "{{ 'loyalty-widget.css' | asset_url | stylesheet_tag }}\n<div" in source
             assert {o["value"] for o in settings["position"]["options"]} == {"left", "right"}
             assert {"launcher_label", "panel_title", "background_color", "text_color"} <= set(
                 settings

@@ -4,8 +4,8 @@ home for it, used by the demo storefront (web.demo.storefront) and the storefron
 - `LiquidStandIn` renders the real files in extensions/loyalty-widget/ (blocks, snippets,
   locales) with python-liquid, plus the few Shopify additions they use: the `t` filter (locale
   lookup, `count` plurals, `{{ var }}` interpolation, `_html` keys unescaped), `asset_url`,
-  `json`, Ruby's half-away-from-zero `round`, and the `{% schema %}` tag (parsed separately, as
-  Shopify does, for the settings' defaults).
+  `stylesheet_tag`, `json`, Ruby's half-away-from-zero `round`, and the `{% schema %}` tag
+  (parsed separately, as Shopify does, for the settings' defaults).
 - `liquid_globals` builds the objects Shopify provides (`customer`, `shop`, `routes`, `request`
   with its `page_type`).
   Their app-owned metafields are what "Shopify" holds when there is one (`held`: the demo's
@@ -115,6 +115,7 @@ class LiquidStandIn:
         self.env.add_tag(SchemaTag)
         self.env.add_filter("t", self.translate)
         self.env.add_filter("asset_url", lambda name: f"{assets_url}/{name}")
+        self.env.add_filter("stylesheet_tag", stylesheet_tag)
         self.env.add_filter("json", to_json)
         self.env.add_filter("round", ruby_round)
 
@@ -155,6 +156,11 @@ def lookup(strings: dict[str, Any], key: str) -> Any:
             return None
         value = value[part]
     return value
+
+
+def stylesheet_tag(url: str) -> str:
+    """Shopify's `stylesheet_tag`: a <link> to the stylesheet at `url`."""
+    return f'<link href="{html.escape(url)}" rel="stylesheet" type="text/css" media="all">'
 
 
 def to_json(value: Any) -> str:

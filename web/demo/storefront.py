@@ -7,6 +7,12 @@ shop's customer or a visitor, with the widget talking to the app through a local
   (web.demo.shopify: what the app's sync wrote there), and a chooser of the shop's customers;
   its demo bar links to the admin preview and the local Shopify page for the same shop, and,
   for a member while referrals are on, to this page as their friend arrives (`?ref=CODE`).
+  `&page=product` is a product page (the app embed only: app blocks belong on a loyalty page or
+  the account page); `&app=embed` leaves the app blocks out of the home page too, `&app=none`
+  leaves out everything the extension adds (blocks, embed, its CSS and JS): the same page as
+  before the merchant turned the app on, which bench/storefront compares with the others;
+  `&bar=off` leaves out the demo bar (a shop's storefront has none). Nothing on these pages is
+  fetched from another host.
 - `/demo/storefront/assets/…`: the extension's assets, as Shopify's CDN serves them.
 - `GET|POST /demo/storefront/<shop>/<customer id | visitor>/apps/loyalty/<tail>`: the local app
   proxy. The page points the blocks' `proxy_path` here, so each page speaks for the customer it
@@ -36,9 +42,10 @@ from urllib.parse import quote
 
 import httpx
 from markupsafe import Markup
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,7 +55,7 @@ from loyalty.referrals.codes import code_for
 from loyalty.referrals.programme import get_programme
 from loyalty.shops.demo import DEMO_SHOP
 from loyalty.shops.demo_mode import demo_shop
-from web.admin.templating import render
+from web.admin.templating import render, static_url
 from web.demo.app_proxy_signer import PROXY_PREFIX, forward
 from web.demo.links import STOREFRONT, other_pages
 from web.demo.liquid import ASSETS, LiquidStandIn, liquid_globals, render_theme
@@ -66,6 +73,9 @@ VISITOR = "visitor"
 # App blocks on the page (the embed is always there); it is no cart page, so a code has no
 # "Apply to cart" link (the cart is Shopify's own, which the demo does not have).
 BLOCKS = ["points-balance", "rewards", "ways-to-earn"]
+PAGES = ("home", "product")  # `page`: the theme's templates the demo has
+APP_PARTS = ("all", "embed", "none")  # `app`: what the extension adds to the page
+BAR = ("on", "off")  # `bar`: the demo bar (which shop, signed in as whom)
 CHOOSER_LIMIT = 200  # customers listed in the chooser (a seeded demo shop has a handful)
 
 
@@ -102,12 +112,30 @@ def _base(request: Request) -> str:
     return str(request.scope.get("root_path", "")) + PATH
 
 
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str:
+    """The query parameter `name`, one of `allowed` (the first when absent)."""
+    value = request.query_params.get(name, allowed[0])
+    if value not in allowed:
+        raise RequestError(
+            400,
+            "invalid_parameter",
+            "Bad Request",
+            f"{name} is one of {', '.join(allowed)}",
+            parameter=name,
+        )
+    return value
+
+
 async def storefront_page(request: Request, held_by: HeldBy | None = None) -> Response:
     shop = await _shop(request.query_params.get("shop", DEMO_SHOP))
     customer = await _signed_in(shop, request.query_params.get("as", VISITOR), parameter="as")
+    page_name = _choice(request, "page", PAGES)
+    app = _choice(request, "app", APP_PARTS)
+    bar = _choice(request, "bar", BAR) == "on"
     who = str(customer.shopify_customer_id) if customer else VISITOR
     base = _base(request)
     here = f"{base}?{httpx.QueryParams(shop=shop.domain, **{'as': who})}"
+    product = f"{here}&page=product"
     chooser = f"{base}?{httpx.QueryParams(shop=shop.domain)}#choose-customer"
     liquid = LiquidStandIn("en", assets_url=f"{base}/assets")
     context = await liquid_globals(
@@ -122,32 +150,41 @@ async def storefront_page(request: Request, held_by: HeldBy | None = None) -> Re
             "cart_url": here,  # the demo has no cart; the blocks link to it only on a cart page
         },
         held=await held_by(shop) if held_by else None,
+        page_type="index" if page_name == "home" else "product",
     )
+    blocks = BLOCKS if page_name == "home" and app == "all" else []
     theme = render_theme(
-        liquid, context, BLOCKS, proxy_path=f"{base}/{quote(shop.domain)}/{who}{PROXY_PREFIX}"
+        liquid, context, blocks, proxy_path=f"{base}/{quote(shop.domain)}/{who}{PROXY_PREFIX}"
     )
-    customers = await Customer.filter(shop=shop).order_by("id").limit(CHOOSER_LIMIT)
-    invite = await _invite(shop, customer, base)
     page = render(
         "demo/storefront.html",
         locale="en",
         title=shop.name or shop.domain,
-        assets_url=f"{base}/assets",
-        nav=[],
+        assets_url=f"{base}/assets" if app != "none" else None,
+        nav=[("Home", here), ("Wool scarf", product)],
+        page=page_name,
+        product_image=static_url("demo/scarf.svg"),
         main=Markup(theme.main),  # noqa: S704 - the extension's Liquid, which escapes its input
-        embed=Markup(theme.embed),  # noqa: S704 - likewise
-        demo={
-            "shop": shop.domain,
-            "action": base,
-            "chosen": who,
-            "links": other_pages(STOREFRONT, shop.domain),
-            "invite": invite,
-            "choices": [(VISITOR, "A visitor (not signed in)")]
-            + [(str(c.shopify_customer_id), _label(c)) for c in customers],
-        },
+        embed=Markup(theme.embed if app != "none" else ""),  # noqa: S704 - likewise
+        demo=await _demo_bar(shop, customer, base, who) if bar else None,
     )
     # Balances change with every claim: a page from the cache would show an old one.
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+async def _demo_bar(shop: Shop, customer: Customer | None, base: str, who: str) -> dict[str, Any]:
+    """The demo bar: which shop, signed in as whom (a chooser), links to the demo's other pages
+    and, for a member while referrals are on, to this page as their friend arrives."""
+    customers = await Customer.filter(shop=shop).order_by("id").limit(CHOOSER_LIMIT)
+    return {
+        "shop": shop.domain,
+        "action": base,
+        "chosen": who,
+        "links": other_pages(STOREFRONT, shop.domain),
+        "invite": await _invite(shop, customer, base),
+        "choices": [(VISITOR, "A visitor (not signed in)")]
+        + [(str(c.shopify_customer_id), _label(c)) for c in customers],
+    }
 
 
 async def _invite(shop: Shop, customer: Customer | None, base: str) -> str | None:
@@ -203,9 +240,15 @@ def routes(held_by: HeldBy | None) -> list[BaseRoute]:
     async def page(request: Request) -> Response:
         return await storefront_page(request, held_by)
 
+    # Compressed, as Shopify serves a storefront and its CDN the extension's assets: what
+    # Lighthouse (bench/storefront) counts is then what a shopper's browser would download.
     return [
-        Route(PATH, page, methods=["GET"], name="storefront"),
-        Mount(f"{PATH}/assets", app=StaticFiles(directory=ASSETS), name="storefront_assets"),
+        Route(PATH, GZipMiddleware(request_response(page)), methods=["GET"], name="storefront"),
+        Mount(
+            f"{PATH}/assets",
+            app=GZipMiddleware(StaticFiles(directory=ASSETS)),
+            name="storefront_assets",
+        ),
         Route(
             f"{PATH}/{{shop}}/{{who}}{PROXY_PREFIX}/{{tail:path}}",
             app_proxy,

@@ -23,6 +23,7 @@ from loyalty.shops.demo import DEMO_SHOP, DemoShop, seed_demo
 from tests.conftest import RunningApp
 from tests.factories import create_customer, create_shop
 from tests.local_demo import ANN, SAM, local_demo_settings
+from web.admin.templating import static_url
 from web.app import create_app
 from web.demo.app_proxy_signer import signed_params
 from web.demo.liquid import ASSETS
@@ -155,6 +156,62 @@ class TestPage:
             response = await local.get(f"/demo/storefront/assets/{name}")
             assert response.status_code == 200
             assert response.content == (ASSETS / name).read_bytes()
+
+    async def test_the_assets_and_the_page_are_compressed_as_shopify_serves_them(
+        self, local: httpx.AsyncClient, demo: DemoShop
+    ) -> None:
+        """What bench/storefront's Lighthouse counts is what a shopper would download."""
+        for path in ("/demo/storefront", "/demo/storefront/assets/loyalty-widget.css"):
+            response = await local.get(path, headers={"Accept-Encoding": "gzip"})
+            assert response.status_code == 200
+            assert response.headers["content-encoding"] == "gzip"
+
+    async def test_the_product_page_carries_the_embed_and_no_block(
+        self, local: httpx.AsyncClient, demo: DemoShop
+    ) -> None:
+        response = await local.get("/demo/storefront", params={"as": ANN, "page": "product"})
+        assert response.status_code == 200
+        page = response.text
+        assert "<h1>Wool scarf</h1>" in page
+        assert page.count("data-lw-root") == 1  # the embed only: app blocks go on other pages
+        assert '<script src="/demo/storefront/assets/loyalty-widget.js" defer>' in page
+        picture = static_url("demo/scarf.svg")  # from this host: nothing is fetched elsewhere
+        assert f'src="{html.escape(picture)}"' in page
+        image = await local.get(picture)
+        assert image.status_code == 200
+        assert image.headers["content-type"].startswith("image/svg+xml")
+
+    @pytest.mark.parametrize("page_name", ["home", "product"])
+    async def test_the_page_without_the_app_has_nothing_of_the_extension(
+        self, local: httpx.AsyncClient, demo: DemoShop, page_name: str
+    ) -> None:
+        """The page before the merchant turned the app on (bench/storefront's baseline)."""
+        params = {"as": ANN, "page": page_name, "app": "none", "bar": "off"}
+        response = await local.get("/demo/storefront", params=params)
+        assert response.status_code == 200
+        page = response.text
+        assert "data-lw-root" not in page
+        assert "/demo/storefront/assets/" not in page
+        assert "demo-bar" not in page.split("</style>")[1]  # the bar's markup, not its CSS
+
+    async def test_the_home_page_with_the_embed_only(
+        self, local: httpx.AsyncClient, demo: DemoShop
+    ) -> None:
+        response = await local.get("/demo/storefront", params={"as": ANN, "app": "embed"})
+        assert response.status_code == 200
+        assert response.text.count("data-lw-root") == 1
+        assert 'class="lw lw--embed lw--right lw--member"' in response.text
+
+    @pytest.mark.parametrize(
+        ("name", "value"), [("page", "cart"), ("app", "some"), ("bar", "no"), ("page", "")]
+    )
+    async def test_an_unknown_variant_is_a_400(
+        self, local: httpx.AsyncClient, demo: DemoShop, name: str, value: str
+    ) -> None:
+        response = await local.get("/demo/storefront", params={name: value})
+        assert response.status_code == 400
+        assert error_code(response) == "invalid_parameter"
+        assert response.json()["errors"][0]["source"] == {"parameter": name}
 
     @pytest.mark.parametrize(
         ("who", "status", "code"),
