@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import NoReturn
 
+from shopify_app.types import RequestInput, ResultForReq
 from starlette.requests import Request
 
+from web.errors import RequestError
 from web.http.body import exceeds
 
 
@@ -50,3 +53,39 @@ async def read_capped(request: Request, max_bytes: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def shopify_app_verified(
+    request: Request,
+    raw: bytes,
+    *,
+    verify: Callable[[RequestInput], ResultForReq],
+    shop_headers: Iterable[str],
+    refuse: Callable[[int, str], NoReturn],
+) -> tuple[str, str]:
+    """A body whose signature `signature_matches` already proved, as text, and its shop
+    (subdomain) as `verify` (a shopify_app verifier) reads them; `refuse(status, code)` on a
+    verdict against it. A body that is not UTF-8 is a 400 `invalid_body` (shopify_app signs
+    `body.encode("utf-8")`, and Shopify sends UTF-8 JSON)."""
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(
+            400, "invalid_body", "Bad Request", "The body is not UTF-8 text"
+        ) from None
+    request_input: RequestInput = {
+        "method": request.method,
+        "headers": dict(request.headers),
+        "url": str(request.url),
+        "body": body,
+    }
+    try:
+        verified = verify(request_input)
+    except (ValueError, RecursionError):
+        # Its log redaction could not parse an authentic body (an integer past Python's
+        # 4,300-digit limit, deep nesting): the HMAC already proved it, and the strict parse
+        # that follows refuses what is not JSON.
+        return body, first_header(request, shop_headers).removesuffix(".myshopify.com")
+    if not verified.ok:
+        refuse(verified.response.status, verified.log.code)
+    return body, verified.shop or ""

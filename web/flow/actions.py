@@ -25,7 +25,6 @@ import logging
 from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
-from shopify_app.types import RequestInput
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,7 +34,7 @@ from loyalty.earning import custom_actions, flow_actions
 from loyalty.earning.flow_actions import FlowActionResult, FlowRun
 from loyalty.models import Shop
 from loyalty.shops.domains import shop_domain
-from web.auth.body_hmac import first_header, read_capped, signature_matches
+from web.auth.body_hmac import first_header, read_capped, shopify_app_verified, signature_matches
 from web.errors import RequestError
 from web.http.body import json_object
 from web.http.validation import parse_body
@@ -164,25 +163,13 @@ async def _verified(request: Request) -> tuple[str, str]:
     secrets = [settings.shopify_api_secret, settings.shopify_old_api_secret]
     if not signature_matches(received, raw, secrets):
         _refuse(request, 401, "invalid_hmac")
-    try:
-        body = raw.decode("utf-8")  # shopify_app signs body.encode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError(400, "invalid_body", "Bad Request", "The body is not UTF-8") from None
-    request_input: RequestInput = {
-        "method": request.method,
-        "headers": dict(request.headers),
-        "url": str(request.url),
-        "body": body,
-    }
-    try:
-        verified = shopify.verify_flow_action_req(request_input)
-    except (ValueError, RecursionError):
-        # Its log redaction could not parse an authentic body; the HMAC is already proven,
-        # and the strict parse that follows refuses what is not JSON.
-        return body, first_header(request, _SHOP_HEADERS).removesuffix(".myshopify.com")
-    if not verified.ok:
-        _refuse(request, verified.response.status, verified.log.code)
-    return body, verified.shop or ""
+    return shopify_app_verified(
+        request,
+        raw,
+        verify=shopify.verify_flow_action_req,
+        shop_headers=_SHOP_HEADERS,
+        refuse=lambda status, code: _refuse(request, status, code),
+    )
 
 
 def _refuse(request: Request, status: int, code: str) -> NoReturn:

@@ -37,6 +37,7 @@ from web.admin.templating import render
 from web.errors import RequestError
 from web.http.body import exceeds
 from web.http.jsonapi import document_response
+from web.http.params import screen_routes
 from web.proxy.widget import customer_id_of, shop_of, throttle
 from web.ratelimit import Limit
 from web.state import services
@@ -213,3 +214,4 @@ routes = [
     Route("/referral", get_referral, methods=["GET"], name="proxy.referral"),
     Route("/r/{code}", landing, methods=["GET", "POST"], name="proxy.referral.landing"),
 ]
+screen_routes(routes)  # a NUL or lone surrogate in a parameter: 400, once the signature is verified

@@ -33,7 +33,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import NoReturn
 
-from shopify_app.types import RequestInput
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -43,7 +42,7 @@ from loyalty.jobs import JobName
 from loyalty.shops.domains import shop_domain
 from loyalty.webhooks.inbox import MAX_DOMAIN_LENGTH, MAX_HEADER_LENGTH, Delivery
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
-from web.auth.body_hmac import first_header, read_capped, signature_matches
+from web.auth.body_hmac import first_header, read_capped, shopify_app_verified, signature_matches
 from web.errors import RequestError
 from web.state import services
 
@@ -100,28 +99,13 @@ async def _verified(request: Request) -> tuple[str, str]:
     raw = await _read_raw(request)
     settings = app_services.settings
     _check_hmac(request, raw, [settings.shopify_api_secret, settings.shopify_old_api_secret])
-    try:
-        # shopify_app signs `body.encode("utf-8")`, and Shopify sends UTF-8 JSON.
-        body = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestError(
-            400, "invalid_body", "Bad Request", "The body is not UTF-8 text"
-        ) from None
-    request_input: RequestInput = {
-        "method": request.method,
-        "headers": dict(request.headers),
-        "url": str(request.url),
-        "body": body,
-    }
-    try:
-        verified = shopify.verify_webhook_req(request_input)
-    except (ValueError, RecursionError):
-        # Its log redaction could not parse an authentic body (an integer past Python's
-        # 4,300-digit limit, deep nesting): the HMAC above already proved the delivery.
-        return body, first_header(request, _SHOP_HEADERS).removesuffix(".myshopify.com")
-    if not verified.ok:
-        _refuse(request, verified.response.status, verified.log.code)
-    return body, verified.shop or ""
+    return shopify_app_verified(
+        request,
+        raw,
+        verify=shopify.verify_webhook_req,
+        shop_headers=_SHOP_HEADERS,
+        refuse=lambda status, code: _refuse(request, status, code),
+    )
 
 
 def _check_hmac(request: Request, raw: bytes, secrets: list[str | None]) -> None:
