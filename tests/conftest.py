@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from loyalty.db import APP_LABEL, close_db, connection, init_db, migrate
 from loyalty.outages import INTEGRATIONS
@@ -115,11 +116,37 @@ async def db(database: str) -> AsyncIterator[str]:
         for table in tables_children_first():
             await conn.execute_script(f'DELETE FROM "{table}"')
     else:
-        await conn.execute_script(
-            "TRUNCATE "
-            + ", ".join(f'"{t}"' for t in tables_children_first())
-            + " RESTART IDENTITY CASCADE"
-        )
+        await _truncate_postgres()
+
+
+# Emptying waits this long for a lock at most. A connection a test left stuck mid-statement
+# (seen once in CI: a background job's `DELETE FROM sync_lease`, its backend waiting on the
+# client, during the connection-kill tests) would otherwise hold the TRUNCATE, and the whole
+# run, forever.
+TRUNCATE_LOCK_TIMEOUT = "20s"
+_STUCK_BACKENDS = (
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
+)
+
+
+async def _truncate_postgres() -> None:
+    truncate = (
+        "TRUNCATE "
+        + ", ".join(f'"{t}"' for t in tables_children_first())
+        + " RESTART IDENTITY CASCADE"
+    )
+    try:
+        async with in_transaction() as tx:
+            await tx.execute_script(f"SET LOCAL lock_timeout = '{TRUNCATE_LOCK_TIMEOUT}'")
+            await tx.execute_script(truncate)
+        return
+    except Exception as exc:
+        if "lock timeout" not in str(exc):
+            raise
+    # Only what is not idle: the stuck holder (the pool's idle connections stay usable)
+    await connection().execute_script(_STUCK_BACKENDS)
+    await connection().execute_script(truncate)
 
 
 @pytest.fixture
