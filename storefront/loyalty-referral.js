@@ -3,8 +3,11 @@
    friend and they each get. For a visitor who arrives with `?ref=CODE` (a friend's link to the
    shop's home): the code is kept in localStorage, the panel opens once with the friend's offer
    and a link to the landing page (/apps/loyalty/r/CODE) where they give their email for their
-   code. Imported by loyalty-widget.js when a page has snippets/loyalty-referral.liquid; reads
-   GET /referral from the app proxy, which names nobody but the signed-in customer.
+   code. Imported by loyalty-widget.js when the launcher's panel first opens (then `lw:open`:
+   until then its root carries data-lw-lazy and is left alone, unless this page's address has the
+   friend's code, when the panel may have to open itself); reads GET /referral from the app
+   proxy, which names nobody but the signed-in customer. The sections it fills carry
+   data-lw-loading until it has drawn the answer or given up.
    This is the source: `make widget` minifies it into extensions/loyalty-widget/assets/ (commit
    both). */
 (() => {
@@ -35,14 +38,18 @@ function kept() {
 
 async function load(root, visit) {
   const proxy = '/' + (root.dataset.lwProxy || 'apps/loyalty').replace(/^\/+|\/+$/g, '');
+  const parts = qa(root, '[data-lw-referral], [data-lw-invite]');
+  parts.forEach((el) => el.setAttribute('data-lw-loading', ''));
   let r;
   try {
     const res = await fetch(proxy + '/referral', { headers: { Accept: 'application/json' } });
-    if (res.status !== 200) return;
-    r = (await res.json()).data.attributes;
-  } catch (e) {
-    return; // the panel shows what Liquid rendered
-  }
+    if (res.status === 200) r = (await res.json()).data.attributes;
+  } catch (e) {} // the panel shows what Liquid rendered
+  if (r) draw(root, visit, proxy, r);
+  parts.forEach((el) => el.removeAttribute('data-lw-loading'));
+}
+
+function draw(root, visit, proxy, r) {
   const offer = {
     friend: gift(r.friend_reward),
     you: [r.advocate_points && pts(r.advocate_points), gift(r.advocate_reward)].filter(Boolean).join(' + '),
@@ -84,8 +91,10 @@ function init() {
   T = JSON.parse(strings.textContent);
   const visit = kept();
   qa(document, '[data-lw-root]').forEach((root) => {
-    // A visitor without a friend's code has nothing to ask the app for.
-    if (root.lwReferral || !(q(root, '[data-lw-referral]') || (visit.ref && q(root, '[data-lw-invite]')))) return;
+    // A visitor without a friend's code has nothing to ask the app for; the launcher's closed
+    // panel waits for its first open, unless the friend's link was just followed.
+    if (root.lwReferral || (root.hasAttribute('data-lw-lazy') && !visit.fresh)) return;
+    if (!(q(root, '[data-lw-referral]') || (visit.ref && q(root, '[data-lw-invite]')))) return;
     root.lwReferral = true;
     load(root, visit);
   });
@@ -96,6 +105,7 @@ document.addEventListener('click', (e) => {
   if (btn) copy(btn);
 });
 document.addEventListener('shopify:section:load', init);
+document.addEventListener('lw:open', init);
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
 else init();
 })();

@@ -1,7 +1,9 @@
 /* Loyalty rewards: fills the rewards lists and "my rewards" from the app proxy, redeems for the
    signed-in customer (the app proxy says who; nothing here names a customer), copies codes.
    Nothing here shows an outcome the API did not return. Imported by loyalty-widget.js (strings,
-   panel, balance) when a page has snippets/loyalty-rewards.liquid; after a redemption it fires
+   panel, balance) when a page has snippets/loyalty-rewards.liquid, in the launcher's panel only
+   once it has opened (then `lw:open`: until then the panel's root carries data-lw-lazy and is
+   left alone); after a redemption it fires
    `lw:points` on the document so the widget reloads the balance, and reloads itself on the
    widget's.
    This is the source: `make widget` minifies it into extensions/loyalty-widget/assets/ (commit
@@ -179,7 +181,8 @@ function init() {
   T = JSON.parse(strings.textContent);
   const fresh = new Set();
   qa(document, '[data-lw-root]').forEach((root) => {
-    if (root.lwRewards || !q(root, '[data-lw-rewards]')) return;
+    // The launcher's panel (data-lw-lazy) waits for its first open (`lw:open`).
+    if (root.lwRewards || !q(root, '[data-lw-rewards]') || root.hasAttribute('data-lw-lazy')) return;
     const proxy = '/' + (root.dataset.lwProxy || 'apps/loyalty').replace(/^\/+|\/+$/g, '');
     if (!groups.has(proxy)) groups.set(proxy, { proxy, roots: [], notes: {}, busy: {}, keys: {} });
     root.lwRewards = groups.get(proxy);
@@ -197,6 +200,7 @@ document.addEventListener('click', (e) => {
   else if (cp) copy(cp);
 });
 document.addEventListener('shopify:section:load', init);
+document.addEventListener('lw:open', init);
 document.addEventListener('lw:points', () => groups.forEach(load));
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
 else init();

@@ -1,9 +1,13 @@
 /* Loyalty widget: refreshes the blocks from the app proxy, claims ways to earn, runs the panel.
    Nothing here shows an outcome the API did not return. Rewards are loyalty-rewards.js (its own
-   file: theme check limits each script's size), imported when a page shows rewards, and
-   referrals (the share panel, a friend's invitation) are loyalty-referral.js; rewards and this tell
-   each other that points moved with an `lw:points` event on the document, and each reloads what
-   it shows.
+   file: theme check limits each script's size) and referrals (the share panel, a friend's
+   invitation) are loyalty-referral.js, imported when a page shows them: an app block at once; the
+   launcher's panel (its root carries data-lw-lazy) only when it first opens, so a page view with
+   the panel closed fetches neither script nor their proxy calls. On that first open the panel
+   carries data-lw-loading until the scripts have started their loads (which mark what they fill),
+   and `lw:open` on the document tells a script already loaded to pick the panel up. Rewards and
+   this tell each other that points moved with an `lw:points` event, and each reloads what it
+   shows.
    This is the source: `make widget` minifies it into extensions/loyalty-widget/assets/, the file
    the theme extension ships (scripts/build-widget.js); commit both. */
 (() => {
@@ -198,6 +202,7 @@ function panel(root) {
     dlg.hidden = !open;
     btn.setAttribute('aria-expanded', String(open));
     if (open || restore) (open ? dlg : btn).focus();
+    if (open && root.hasAttribute('data-lw-lazy')) extras(root, dlg);
   };
   btn.addEventListener('click', () => toggle(dlg.hidden, true));
   q(dlg, '[data-lw-close]').addEventListener('click', () => toggle(false, true));
@@ -238,14 +243,31 @@ function init() {
     panel(root);
   });
   qa(document, 'time[data-lw-date]').forEach((el) => text(el, day(el.dateTime)));
-  // Resolved against this script's own URL (the extension's assets), loaded once.
-  if (q(document, '[data-lw-rewards]')) import('./loyalty-rewards.js');
-  // Referrals: a member's share panel, or a visitor who came through a friend's link (now or
-  // before: the code is kept).
+  // What app blocks show, at once; a friend's link just followed too: the panel may open itself.
+  const shown = (s) => qa(document, s).some((el) => !el.closest('[data-lw-lazy]'));
+  scripts(shown, /[?&]ref=/.test(location.search) && !!q(document, '[data-lw-invite]'));
+  fresh.forEach(load);
+}
+
+// The scripts for what `has` finds: rewards; referrals, for a member's share panel or a visitor
+// who came through a friend's link (now or before: the code is kept). Imports resolve against
+// this script's own URL (the extension's assets) and load each file once.
+function scripts(has, invited) {
+  const wanted = [];
   let ref = /[?&]ref=/.test(location.search);
   try { ref = ref || !!localStorage.getItem('lw:ref'); } catch (e) {} // storage refused
-  if (q(document, '[data-lw-referral]') || (ref && q(document, '[data-lw-invite]'))) import('./loyalty-referral.js');
-  fresh.forEach(load);
+  if (has('[data-lw-rewards]')) wanted.push(import('./loyalty-rewards.js'));
+  if (invited || has('[data-lw-referral]') || (ref && has('[data-lw-invite]'))) wanted.push(import('./loyalty-referral.js'));
+  return Promise.all(wanted);
+}
+
+// The panel's first open: its scripts, then `lw:open` for one already loaded (each script's
+// init skips what it has; its load marks the lists until drawn), and the panel stops loading.
+function extras(root, dlg) {
+  root.removeAttribute('data-lw-lazy');
+  dlg.setAttribute('data-lw-loading', '');
+  const done = () => dlg.removeAttribute('data-lw-loading');
+  scripts((s) => !!q(root, s)).then(() => document.dispatchEvent(new Event('lw:open'))).then(done, done);
 }
 
 document.addEventListener('click', (e) => {

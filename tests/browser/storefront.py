@@ -255,5 +255,8 @@ async def wait_until_loaded(page: Page) -> None:
     """The scripts have drawn the proxy's latest answers, the widget's and the rewards lists'
     (claim buttons are enabled only then): the blocks and the rewards lists carry
     data-lw-loading from the Liquid until then, and again while an `lw:points` reload (after a
-    claim or a redemption) is on its way, so this also waits for a reload to be drawn."""
+    claim or a redemption) is on its way, so this also waits for a reload to be drawn. The
+    launcher's panel loads its rewards and referrals when it first opens: it carries the mark
+    from that click until the scripts have marked what they load, so after `open_panel` this
+    waits for those to be drawn too."""
     await expect(page.locator("[data-lw-loading]")).to_have_count(0)

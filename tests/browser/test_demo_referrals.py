@@ -59,9 +59,15 @@ class TestTheMembersSharePanel:
     ) -> None:
         await shopper.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_app.url)
         tab = await watched(shopper)
+        asked: list[str] = []
+        tab.on("request", lambda request: asked.append(urlsplit(request.url).path))
         await tab.goto(f"{live_app.url}/demo/storefront?as={ANN}")
         await wait_until_loaded(tab)
+        # The share panel's script and its proxy call wait for the panel to open.
+        assert not [path for path in asked if path.endswith(("/loyalty-referral.js", "/referral"))]
         dialog = await open_panel(tab)
+        await wait_until_loaded(tab)
+        assert len([path for path in asked if path.endswith("/referral")]) == 1
         share = dialog.locator("[data-lw-referral]")
         await expect(share).to_be_visible()
         link = f"https://{DEMO_SHOP}/apps/loyalty/r/{await ann_code(demo)}"

@@ -168,6 +168,56 @@ class TestRedeem:
         assert "my-rewards" not in {f.path for f in front.forwarded}
 
 
+class TestTheLaunchersPanel:
+    async def test_a_page_view_loads_the_panels_rewards_only_when_it_first_opens(
+        self, front: Storefront, tab: Page
+    ) -> None:
+        """The panel closed, the page fetches neither the rewards nor the referral script nor
+        their proxy calls; its first open loads and draws them, once: closing and opening it
+        again asks for nothing more."""
+        front.customer_id = RICH
+        scripts: list[str] = []
+        tab.on("request", lambda request: scripts.append(request.url.rsplit("/", 1)[-1]))
+        await tab.goto(front.url)
+        await wait_until_loaded(tab)
+        assert "loyalty-widget.js" in scripts
+        assert not {"loyalty-rewards.js", "loyalty-referral.js"} & set(scripts)
+        assert sorted(f.path for f in front.forwarded) == ["customer", "earning-rules"]
+
+        dialog = await open_panel(tab)
+        await wait_until_loaded(tab)
+
+        await expect(item(dialog, "$5 off")).to_contain_text("500 points")
+        await expect(dialog.locator("[data-lw-codes]")).to_contain_text("No active codes yet")
+        assert scripts.count("loyalty-rewards.js") == scripts.count("loyalty-referral.js") == 1
+        asked = sorted(f.path for f in front.forwarded)
+        assert asked == ["customer", "earning-rules", "my-rewards", "referral", "rewards"]
+        await tab.keyboard.press("Escape")
+        await open_panel(tab)
+        await wait_until_loaded(tab)
+        assert sorted(f.path for f in front.forwarded) == asked
+
+    async def test_with_a_rewards_block_on_the_page_the_panel_joins_its_script(
+        self, front: Storefront, tab: Page
+    ) -> None:
+        """The cart page's Rewards block loads the rewards script at once, the panel's list
+        waiting; opening the panel draws its list with the script already there."""
+        front.customer_id = RICH
+        await tab.goto(f"{front.url}/cart")
+        await wait_until_loaded(tab)
+        block = tab.locator(".lw--section")
+        await expect(item(block, "$5 off")).to_contain_text("500 points")
+        await expect(tab.locator("[data-lw-panel] [data-lw-reward]")).to_have_count(0)
+        assert [f.path for f in front.forwarded].count("rewards") == 1
+
+        dialog = await open_panel(tab)
+        await wait_until_loaded(tab)
+
+        await expect(item(dialog, "$5 off")).to_contain_text("500 points")
+        await expect(item(dialog, "$20 off")).to_contain_text("1,300 points more to go")
+        await expect(item(block, "$5 off")).to_contain_text("500 points")
+
+
 class TestRefusals:
     async def test_refusals_are_said_in_plain_words_and_spend_nothing(
         self, front: Storefront, tab: Page, catalogue: Catalogue

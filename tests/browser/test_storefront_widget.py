@@ -389,7 +389,11 @@ class TestVisitor:
             "2 points per 1 USD spent"
         )
         await expect(block.get_by_role("button", name="Claim")).to_have_count(0)
+        await wait_until_loaded(tab)
+        # The closed panel's rewards wait for it to open.
+        assert {f.path for f in front.forwarded} == {"customer", "earning-rules"}
         dialog = await open_panel(tab)
+        await wait_until_loaded(tab)
         await expect(
             dialog.get_by_role("heading", name="Join our rewards programme")
         ).to_be_visible()
@@ -592,6 +596,7 @@ class TestAccessibility:
             await page.goto(f"{front.url}/")
             await wait_until_loaded(page)
             dialog = await open_panel(page)
+            await wait_until_loaded(page)  # its rewards, loaded as it first opened
             box = await dialog.bounding_box()
             assert box is not None
             assert box["x"] >= 0 and box["x"] + box["width"] <= 320
@@ -661,6 +666,7 @@ class TestScreenshots:
             await page.goto(f"{front.url}/")
             await wait_until_loaded(page)
             dialog = await open_panel(page)
+            await wait_until_loaded(page)  # its rewards, loaded as it first opened
             await expect(dialog.get_by_role("link", name="Create account")).to_be_visible()
             await page.screenshot(
                 path=screenshot_path("storefront-visitor-375"), animations="disabled"
