@@ -4,6 +4,7 @@ the driver needs and exits non-zero on failure.
 
     createdb NAME / dropdb NAME        throwaway PostgreSQL databases (BENCH_PG_ADMIN_URL)
     checkpoint DSN                     CHECKPOINT before a measured run
+    pg-statements reset|report DSN [OUT]  this database's pg_stat_statements (BENCH_PG_STATEMENTS)
     redis-flush URL                    empty the bench's own Redis database
     seed N                             shop, tiers, rule, N customers, API key → JSON on stdout
     baseline-table DSN                 (re)create the baseline app's table
@@ -102,6 +103,66 @@ def cmd_checkpoint(dsn: str) -> None:
             await conn.close()
 
     asyncio.run(run())
+
+
+# Where PostgreSQL's time goes, per statement, for this database only (the server is shared):
+# `reset` before a measured run, `report` after it. Needs pg_stat_statements in the server's
+# shared_preload_libraries; the extension is created in the throwaway database.
+_STATEMENTS_SQL = """
+SELECT calls, rows, round((total_exec_time + total_plan_time)::numeric, 1) AS total_ms,
+       round(total_plan_time::numeric, 1) AS plan_ms,
+       shared_blks_hit + shared_blks_read + local_blks_hit AS blocks,
+       regexp_replace(left(query, 200), '\\s+', ' ', 'g') AS query
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY total_exec_time + total_plan_time DESC LIMIT 15
+"""
+_TABLES_SQL = """
+SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, seq_scan, idx_scan
+FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname
+"""
+
+
+def cmd_pg_statements(action: str, dsn: str, out: str = "") -> None:
+    import asyncpg
+
+    async def run() -> str:
+        conn = await asyncpg.connect(dsn.replace("postgres://", "postgresql://", 1))
+        try:
+            if action == "reset":
+                await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+                await conn.execute(
+                    "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()), 0)"
+                )
+                await conn.execute("SELECT pg_stat_reset()")  # this database's table counters
+                return ""
+            rows = await conn.fetch(_STATEMENTS_SQL)
+            tables = await conn.fetch(_TABLES_SQL)
+        finally:
+            await conn.close()
+        total = sum(float(r["total_ms"]) for r in rows) or 1.0
+        lines = ["  PostgreSQL time by statement (pg_stat_statements, this database):"]
+        lines.append(f"  {'calls':>8} {'rows':>9} {'ms':>10} {'plan ms':>9} {'%':>5}  statement")
+        for r in rows:
+            lines.append(
+                f"  {r['calls']:>8} {r['rows']:>9} {float(r['total_ms']):>10.1f} "
+                f"{float(r['plan_ms']):>9.1f} {100 * float(r['total_ms']) / total:>5.1f}  "
+                f"{r['query'][:110]}"
+            )
+        lines.append("  tables (inserts, updates of which HOT, deletes, seq/index scans):")
+        for t in tables:
+            lines.append(
+                f"    {t['relname']:<24} ins {t['n_tup_ins']:>8} upd {t['n_tup_upd']:>8} "
+                f"hot {t['n_tup_hot_upd']:>8} del {t['n_tup_del']:>8} "
+                f"seq {t['seq_scan']:>6} idx {t['idx_scan']:>9}"
+            )
+        return "\n".join(lines)
+
+    text = asyncio.run(run())
+    if text:
+        Path(out).write_text(text + "\n")
+        print(text, file=sys.stderr)
 
 
 def cmd_redis_flush(url: str) -> None:
@@ -836,6 +897,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "dropdb": cmd_dropdb,
     "baseline-table": cmd_baseline_table,
     "checkpoint": cmd_checkpoint,
+    "pg-statements": cmd_pg_statements,
     "redis-flush": cmd_redis_flush,
     "seed": cmd_seed,
     "free-port": cmd_free_port,

@@ -57,9 +57,14 @@ RETURNING id, customer_id, payload, attempts
 # customer_key: the customer's id, 0 for the shop-level intents (customer_id NULL). Several runs
 # may claim at once on PostgreSQL; SKIP LOCKED keeps them from waiting on each other (leases
 # already keep them on different customers). SQLite has one writer, so a sub-select is exclusive.
+# On PostgreSQL the keys are matched as `customer_id = ANY … OR (customer_id IS NULL AND 0 =
+# ANY …)` (the same rows as COALESCE(customer_id, 0) = ANY …), so that idx_intent_pending_customer
+# (job, shop_id, customer_id) finds them: written with COALESCE, the cached generic plan walked the
+# primary key through every intent the table ever held, pending or not (bench/award, issue 18).
 _CLAIM_SQL_BY_DIALECT = {
     "postgres": _CLAIM_SQL.format(
-        customers="COALESCE(customer_id, 0) = ANY($6::bigint[])", lock="FOR UPDATE SKIP LOCKED"
+        customers="(customer_id = ANY($6::bigint[]) OR (customer_id IS NULL AND 0 = ANY($6)))",
+        lock="FOR UPDATE SKIP LOCKED",
     ),
     "sqlite": _CLAIM_SQL.format(
         customers="COALESCE(customer_id, 0) IN (SELECT value FROM json_each($6))", lock=""

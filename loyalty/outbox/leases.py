@@ -24,28 +24,37 @@ from loyalty.models import SyncLease
 from loyalty.outbox.claims import id_list
 
 # The shop's customers with claimable intents of the job that no live lease covers (a live
-# holder picks up its customers' new changes itself: it looks again after releasing).
+# holder picks up its customers' new changes itself: it looks again after releasing), one row
+# each: its key, its first intent, its newest and oldest change. The lease is looked up once per
+# customer, by its whole key; on PostgreSQL `OFFSET 0` keeps that look-up a sub-plan probing the
+# unique (job, shop_id, customer_key) index, because as an anti-join (on tables whose statistics
+# lag their churn, as sync_lease's always do) the cached plan walked every lease entry of the
+# job and shop, dead ones included, once per pending intent (bench/award, issue 18).
 _WAITING = """
-FROM outbox_intent i
-WHERE i.job = $1 AND i.shop_id = $2 AND i.completed_at IS NULL
-  AND (i.claimed_until IS NULL OR i.claimed_until < $3)
-  AND NOT EXISTS (
+SELECT w.customer_key, w.first_id, w.newest, w.oldest FROM (
+    SELECT COALESCE(i.customer_id, 0) AS customer_key, min(i.id) AS first_id,
+           max(i.created_at) AS newest, min(i.created_at) AS oldest
+    FROM outbox_intent i
+    WHERE i.job = $1 AND i.shop_id = $2 AND i.completed_at IS NULL
+      AND (i.claimed_until IS NULL OR i.claimed_until < $3)
+    GROUP BY COALESCE(i.customer_id, 0)
+) AS w
+WHERE NOT EXISTS (
     SELECT 1 FROM sync_lease l
-    WHERE l.job = $1 AND l.shop_id = $2 AND l.customer_key = COALESCE(i.customer_id, 0)
-      AND l.expires_at >= $3
-  )
-GROUP BY COALESCE(i.customer_id, 0)
+    WHERE l.job = $1 AND l.shop_id = $2 AND l.customer_key = w.customer_key
+      AND l.expires_at >= $3 {fence}
+)
 """
-_DUE = f"""
-SELECT COALESCE(i.customer_id, 0) AS customer_key, min(i.id) AS first_id
-{_WAITING}
-HAVING max(i.created_at) <= $4 OR min(i.created_at) <= $5
-"""
+_FENCE = {"postgres": "OFFSET 0", "sqlite": ""}
 # WHERE true: SQLite needs a WHERE in an INSERT … SELECT before ON CONFLICT (parse ambiguity).
-_TAKE_SQL = f"""
+_TAKE_SQL = """
 INSERT INTO sync_lease (job, shop_id, customer_key, holder, expires_at)
-SELECT $1, $2, due.customer_key, $6, {{until}}
-FROM ({_DUE} ORDER BY first_id LIMIT $8) AS due
+SELECT $1, $2, due.customer_key, $6, {until}
+FROM (
+    SELECT customer_key, first_id FROM ({waiting}) AS waiting
+    WHERE newest <= $4 OR oldest <= $5
+    ORDER BY first_id LIMIT $8
+) AS due
 WHERE true
 ON CONFLICT (job, shop_id, customer_key) DO UPDATE
 SET holder = excluded.holder, expires_at = excluded.expires_at
@@ -54,8 +63,10 @@ RETURNING customer_key
 """
 # A parameter only in a SELECT list has no type on PostgreSQL (it would insert text).
 _TAKE_SQL_BY_DIALECT = {
-    "postgres": _TAKE_SQL.format(until="$7::timestamptz"),
-    "sqlite": _TAKE_SQL.format(until="$7"),
+    "postgres": _TAKE_SQL.format(
+        until="$7::timestamptz", waiting=_WAITING.format(fence=_FENCE["postgres"])
+    ),
+    "sqlite": _TAKE_SQL.format(until="$7", waiting=_WAITING.format(fence=_FENCE["sqlite"])),
 }
 
 
@@ -120,12 +131,13 @@ async def release(*, job: JobName, shop_id: int, token: str, keys: list[int] | N
     return int(await query.delete())
 
 
-_NEXT_DUE_SQL = f"""
-SELECT min(newest) AS newest, min(oldest) AS oldest FROM (
-    SELECT max(i.created_at) AS newest, min(i.created_at) AS oldest
-    {_WAITING}
-) AS waiting
+_NEXT_DUE_SQL = """
+SELECT min(newest) AS newest, min(oldest) AS oldest FROM ({waiting}) AS waiting
 """
+_NEXT_DUE_SQL_BY_DIALECT = {
+    name: _NEXT_DUE_SQL.format(waiting=_WAITING.format(fence=fence))
+    for name, fence in _FENCE.items()
+}
 
 
 async def next_due(
@@ -134,7 +146,7 @@ async def next_due(
     """When the earliest customer with claimable intents of `job` (and no live lease) becomes
     due: its newest change quiet, or its oldest past the max wait; None when there is none.
     Held intents are left to the sweep, which finds them once their hold ends."""
-    row = await sql.fetch_one(_NEXT_DUE_SQL, str(job), shop_id, now)
+    row = await sql.fetch_one(_NEXT_DUE_SQL_BY_DIALECT[dialect()], str(job), shop_id, now)
     if row is None:
         return None
     newest, oldest = parse_db_datetime(row["newest"]), parse_db_datetime(row["oldest"])

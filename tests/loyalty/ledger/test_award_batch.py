@@ -10,6 +10,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import pytest
 
 from loyalty.clock import utcnow
@@ -226,3 +227,53 @@ class TestOneAwardFailing:
         jobs = await OutboxIntent.filter(customer_id=ann.id).values_list("job", flat=True)
         assert sorted(jobs) == ["send_flow_triggers", "sync_shopify_metafields"]  # one award's
         assert (await Customer.get(id=bob.id)).points_balance == 10
+
+
+POSTGRES_ONLY = pytest.mark.parametrize("database", ["postgres"], indirect=True)
+_PAGES_SQL = "SELECT id, (ctid::text::point)[0]::int AS page FROM customer WHERE shop_id = $1"
+
+
+@POSTGRES_ONLY
+class TestAwardUpdatesCustomerInPlace:
+    async def test_every_customer_of_a_page_takes_an_award_in_place_under_an_old_snapshot(
+        self, db: str
+    ) -> None:
+        """Each award rewrites its customer's row. While an older snapshot holds back pruning
+        (a pg_dump, a long export: here a REPEATABLE READ transaction on another connection),
+        the page's free room is all there is for the new versions, and a version that does not
+        fit goes to another page as a non-HOT update, adding an entry to each of the customer
+        table's nine indexes (four of them trigram GIN). Customers created together share
+        pages and are often awarded together (an import, a campaign, bench/award): every one of
+        them keeps its row on its page (migration 0018's fillfactor; at 0005's 80 only about a
+        quarter did)."""
+        shop = await create_shop()
+        rule = await create_rule(shop)
+        customers = [await create_customer(shop) for _ in range(60)]
+        client: Any = connection()
+        pages_before = {
+            row["id"]: row["page"] for row in await client.execute_query_dict(_PAGES_SQL, [shop.id])
+        }
+        assert len(set(pages_before.values())) >= 2  # several full pages, not one half-empty
+        old = await asyncpg.connect(
+            host=client.host,
+            port=client.port,
+            user=client.user,
+            password=client.password,
+            database=client.database,
+        )
+        try:
+            async with old.transaction(isolation="repeatable_read"):
+                await old.fetchval("SELECT count(*) FROM customer")  # the snapshot starts here
+                batcher = AwardBatcher()
+                for customer in customers:
+                    await _award(shop, rule.public_id, customer, batcher)
+        finally:
+            await old.close()
+
+        pages_after = {
+            row["id"]: row["page"] for row in await client.execute_query_dict(_PAGES_SQL, [shop.id])
+        }
+        moved = [i for i, page in pages_before.items() if pages_after[i] != page]
+        assert moved == []
+        balances = await Customer.filter(shop_id=shop.id).values_list("points_balance", flat=True)
+        assert set(balances) == {rule.points}
