@@ -55,6 +55,7 @@ from loyalty.ledger.redemptions import spend_points
 from loyalty.ledger.redemptions_pg import PgRedemption, redeem_pg
 from loyalty.models import (
     ActorType,
+    ApiKey,
     Customer,
     Redemption,
     Reward,
@@ -66,6 +67,7 @@ from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points,
 from loyalty.rewards.redeem_pg import Found, Wanted, find_and_lock
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
+from loyalty.shops.api_keys import check_current
 
 REDEMPTION = "cr"
 REDEEMED_EVENT = "points_redeemed"
@@ -129,6 +131,7 @@ class Ask:
     idempotency_key: str | None
     actor: Actor
     now: datetime
+    api_key_id: int | None = None  # re-verified under the lock (see `redeem`)
 
 
 class RunAlone:
@@ -149,15 +152,23 @@ async def redeem(
     actor: Actor = API,
     now: datetime | None = None,
     batcher: Batcher | None = None,
+    api_key_id: int | None = None,
 ) -> Redeemed:
     """Spend the customer's (`identifier`: Shopify customer id or email) points on the reward
     (`reward_id`: its public id). See the module for the checks and their error codes.
 
     `batcher` (PostgreSQL; loyalty.rewards.redeem_batch): share a transaction with the
     process's concurrent redemptions of other customers; it decides as this function does, and
-    leaves to this function what it does not decide (`ALONE`)."""
-    ask = Ask(shop_id, identifier, reward_id, points, idempotency_key, actor, now or utcnow())
-    if idempotency_key is not None:  # a replay needs nothing of Shopify
+    leaves to this function what it does not decide (`ALONE`).
+
+    `api_key_id`: the key the request authenticated with, re-verified (the shop's, not
+    revoked, the shop installed) in the read that locks the customer, so a key served from the
+    process's cache of verified keys (web.auth.api_key) cannot redeem after its revocation."""
+    ask = Ask(
+        shop_id, identifier, reward_id, points, idempotency_key, actor, now or utcnow(), api_key_id
+    )
+    if idempotency_key is not None:  # a replay needs nothing of Shopify, but a current key
+        await _verify_key(ask)
         replay = await _replay(ask)
         if replay is not None:
             return replay
@@ -185,13 +196,13 @@ async def redeem(
 
 
 async def _find_and_lock(ask: Ask) -> tuple[Reward, Customer, str]:
-    """(reward, customer locked, the shop's currency), or the first refusal of: the shop's
-    Shopify connection, the reward, the customer."""
+    """(reward, customer locked, the shop's currency), or the first refusal of: the API key,
+    the shop's Shopify connection, the reward, the customer."""
     if dialect() == "postgres":
-        identifier = parse_customer_identifier(ask.identifier)
-        (found,) = await find_and_lock([Wanted(ask.shop_id, ask.reward_id, identifier)])
+        (found,) = await find_and_lock([wanted(ask)])
         if found is not None:
-            return usable(found, ask.now)
+            return usable(ask, found)
+    await _verify_key(ask)  # what the read above re-verifies with the customer
     reward = await _usable_reward(ask.shop_id, ask.reward_id, ask.now)
     customer = await find_member(
         shop_id=ask.shop_id, identifier=ask.identifier, with_tier=False, lock=True
@@ -199,10 +210,30 @@ async def _find_and_lock(ask: Ask) -> tuple[Reward, Customer, str]:
     return reward, customer, reward.shop.currency_code
 
 
-def usable(found: Found, now: datetime) -> tuple[Reward, Customer, str]:
-    """(reward, customer, the shop's currency) of a PostgreSQL read, or its refusal: the
-    shop's Shopify connection, then the reward."""
-    _check_usable(found.shop, now)
+async def _verify_key(ask: Ask) -> None:
+    """The ask's API key (if any) is still the shop's, not revoked, the shop installed."""
+    if ask.api_key_id is None:
+        return
+    key = await ApiKey.filter(id=ask.api_key_id, shop_id=ask.shop_id).select_related("shop")
+    check_current(
+        revoked=not key or key[0].revoked_at is not None,
+        uninstalled=bool(key) and key[0].shop.uninstalled_at is not None,
+    )
+
+
+def wanted(ask: Ask) -> Wanted:
+    """What the PostgreSQL read looks for, for the ask."""
+    identifier = parse_customer_identifier(ask.identifier)
+    return Wanted(ask.shop_id, ask.reward_id, identifier, ask.api_key_id)
+
+
+def usable(ask: Ask, found: Found) -> tuple[Reward, Customer, str]:
+    """(reward, customer, the shop's currency) of a PostgreSQL read, or its refusal: the API
+    key, the shop's Shopify connection, then the reward."""
+    if ask.api_key_id is not None:
+        uninstalled = found.shop.uninstalled_at is not None
+        check_current(revoked=not found.key_ok, uninstalled=uninstalled)
+    _check_usable(found.shop, ask.now)
     if found.reward is None:
         raise RewardNotFoundError("No active reward with that id exists")
     return found.reward, found.customer, found.shop.currency_code

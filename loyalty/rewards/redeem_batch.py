@@ -27,7 +27,6 @@ from collections.abc import Sequence
 
 from tortoise.transactions import in_transaction
 
-from loyalty.customers.identifiers import parse_customer_identifier
 from loyalty.errors import DomainError
 from loyalty.rewards.redeem import (
     ALONE,
@@ -39,9 +38,10 @@ from loyalty.rewards.redeem import (
     decide,
     finish,
     usable,
+    wanted,
     write,
 )
-from loyalty.rewards.redeem_pg import Wanted, find_and_lock
+from loyalty.rewards.redeem_pg import find_and_lock
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,7 @@ async def run_batch(asks: Sequence[Ask]) -> list[Outcome]:
 
 
 async def _decide_and_write(asks: Sequence[Ask], outcomes: list[Outcome]) -> None:
-    wanted = [Wanted(a.shop_id, a.reward_id, parse_customer_identifier(a.identifier)) for a in asks]
-    found = await find_and_lock(wanted)
+    found = await find_and_lock([wanted(a) for a in asks])
     customers: set[int] = set()
     planned: list[tuple[int, Planned]] = []
     for i, (ask, row) in enumerate(zip(asks, found, strict=True)):
@@ -76,7 +75,7 @@ async def _decide_and_write(asks: Sequence[Ask], outcomes: list[Outcome]) -> Non
             continue  # left ALONE
         customers.add(row.customer.id)
         try:
-            decided = await decide(ask, *usable(row, ask.now))
+            decided = await decide(ask, *usable(ask, row))
         except DomainError as refused:
             outcomes[i] = refused
             continue

@@ -46,10 +46,15 @@ def _find_sql() -> str:
     # reads them. Rows are locked in customer order (the sort runs below the locking), the order
     # every batch takes them in, so two batches never wait on each other in a cycle. The two
     # identifier kinds are two sub-selects, each served by its index (a request sets one).
+    # `key_ok`: the API key the request authenticated with (if any) is the shop's and not
+    # revoked, read now, so a key cached as verified (web.auth.api_key) is re-verified here.
     return f"""
-SELECT q.n, {selected}
-FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[])
-    WITH ORDINALITY AS q(shop_id, reward_id, shopify_customer_id, email_key, n)
+SELECT q.n, {selected},
+       q.api_key_id IS NULL OR EXISTS (
+           SELECT 1 FROM api_key k
+           WHERE k.id = q.api_key_id AND k.shop_id = s.id AND k.revoked_at IS NULL) AS key_ok
+FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[])
+    WITH ORDINALITY AS q(shop_id, reward_id, shopify_customer_id, email_key, api_key_id, n)
 JOIN shop s ON s.id = q.shop_id
 JOIN customer c ON c.id = coalesce(
     (SELECT id FROM customer
@@ -67,6 +72,7 @@ class Found:
     shop: Shop
     reward: Reward | None  # None: no active reward of the shop's with that id
     customer: Customer  # its row locked until the transaction ends
+    key_ok: bool  # the request's API key (if any) is the shop's and not revoked
 
 
 def _load(model: type[Model], row: dict[str, Any]) -> Any:
@@ -78,11 +84,13 @@ def _load(model: type[Model], row: dict[str, Any]) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """Who redeems what: the shop, the reward's public id, the customer's identifier."""
+    """Who redeems what: the shop, the reward's public id, the customer's identifier, and the
+    API key the request authenticated with (None: not an API request)."""
 
     shop_id: int
     reward_id: str
     identifier: CustomerIdentifier
+    api_key_id: int | None = None
 
 
 async def find_and_lock(wanted: Sequence[Wanted]) -> list[Found | None]:
@@ -99,8 +107,10 @@ async def find_and_lock(wanted: Sequence[Wanted]) -> list[Found | None]:
         [w.reward_id for w in wanted],
         [w.identifier.shopify_customer_id for w in wanted],
         [w.identifier.email_key for w in wanted],
+        [w.api_key_id for w in wanted],
     )
     for row in rows:
         reward = _load(Reward, row) if row["r__id"] is not None else None
-        found[int(row["n"]) - 1] = Found(_load(Shop, row), reward, _load(Customer, row))
+        shop, customer = _load(Shop, row), _load(Customer, row)
+        found[int(row["n"]) - 1] = Found(shop, reward, customer, bool(row["key_ok"]))
     return found

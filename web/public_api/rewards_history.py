@@ -124,6 +124,7 @@ async def purchase_reward(request: Request) -> Response:
         ),
         actor=Actor(ActorType.API_KEY, key.key_public_id),
         batcher=services(request).redeem_batcher,
+        api_key_id=key.key_id,  # re-verified in the read that locks the customer
     )
     notify(request, done.jobs)
     document = RewardHistoryEntryDocument(data=reward_history_entry(done.redemption))
