@@ -24,16 +24,16 @@ from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import CodeStatus, Referral, RewardKind, Shop, SkipReason
 from loyalty.outbox.claims import ClaimedIntent
 from loyalty.outbox.process import RetryLater
-from loyalty.rewards.spec import KINDS
+from loyalty.rewards.spec import reward_discount
 from loyalty.shopify import discounts
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
-from loyalty.shopify.discounts import CombinesWith, DiscountRefused, DiscountSpec
+from loyalty.shopify.discounts import DiscountRefused, DiscountSpec
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
-from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, runner, skip_all
+from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, open_run, skip_all
 from loyalty.sync.deps import JobDeps
 
 log = logging.getLogger(__name__)
@@ -50,22 +50,13 @@ def friend_spec(referral: Referral) -> DiscountSpec:
         raise ValueError("the referral has no friend's reward or code")
     if reward.kind == RewardKind.STORE_CREDIT:
         raise ValueError("store credit has no code")
-    minimum = reward.minimum_subtotal
-    return DiscountSpec(
+    return reward_discount(
+        reward,
         code=referral.friend_code,
-        title=f"{reward.name} (referral reward {referral.friend_code})"[:255],
-        kind=KINDS[RewardKind(reward.kind)],
+        title=f"{reward.name} (referral reward {referral.friend_code})",
+        kind=RewardKind(reward.kind),
         customer_gid=None,
         value=Decimal(reward.value),
-        free_variant_gid=reward.free_variant_gid,
-        minimum_subtotal=Decimal(minimum) if minimum else None,
-        collection_gids=tuple(reward.collection_gids or ()),
-        product_gids=tuple(reward.product_gids or ()),
-        combines_with=CombinesWith(
-            order=reward.combines_with_order,
-            product=reward.combines_with_product,
-            shipping=reward.combines_with_shipping,
-        ),
         starts_at=referral.created_at,
         ends_at=referral.friend_code_expires_at,
     )
@@ -73,9 +64,7 @@ def friend_spec(referral: Referral) -> DiscountSpec:
 
 async def sync(deps: JobDeps, shop_id: int, *, budget: float = RUN_BUDGET_SECONDS) -> RunResult:
     """Create the shop's owed friend codes in Shopify (see the module)."""
-    shop = await Shop.get_or_none(id=shop_id)
-    label = shop.domain if shop is not None else str(shop_id)
-    run = runner(job=JOB, shop_id=shop_id, shop_label=label, settings=deps.settings, budget=budget)
+    shop, label, run = await open_run(deps, JOB, shop_id, budget=budget)
     if shop is None:
         return await run(skip_all(SkipReason.UNKNOWN_CUSTOMER), IMMEDIATE)
     if deps.admin is None:

@@ -16,7 +16,6 @@ it (`created` False) without writing anything. Errors (nothing written): `invali
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,11 +37,10 @@ from loyalty.referrals.errors import (
 from loyalty.referrals.payout import SENT_EVENT
 from loyalty.referrals.programme import load_programme, programme_view
 from loyalty.referrals.views import ReferralView, load
+from loyalty.rewards.spec import discount_code
 
 REFERRAL = "ref"
 FRIEND_CODE_PREFIX = "FRIEND-"
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_CODE_LENGTH = 10  # 50 bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +55,7 @@ class StartedReferral:
 
 
 def new_friend_code() -> str:
-    return FRIEND_CODE_PREFIX + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+    return discount_code(FRIEND_CODE_PREFIX)
 
 
 async def start_referral(

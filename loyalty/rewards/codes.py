@@ -55,7 +55,7 @@ from loyalty.shopify.tokens import (
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
-from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, runner, skip_all
+from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, open_run, skip_all
 from loyalty.sync.deps import JobDeps
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,7 @@ class CodesRun:
 
 async def sync(deps: JobDeps, shop_id: int, *, budget: float = RUN_BUDGET_SECONDS) -> CodesRun:
     """Carry out the shop's pending reward-code intents (see the module)."""
-    shop = await Shop.get_or_none(id=shop_id)
-    label = shop.domain if shop is not None else str(shop_id)
-    run = runner(job=JOB, shop_id=shop_id, shop_label=label, settings=deps.settings, budget=budget)
+    shop, label, run = await open_run(deps, JOB, shop_id, budget=budget)
     if shop is None:
         return CodesRun(await run(skip_all(SkipReason.UNKNOWN_CUSTOMER), IMMEDIATE), [])
     if deps.admin is None:

@@ -65,6 +65,7 @@ from loyalty.models import (
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
 from loyalty.rewards.redeem_pg import Found, Wanted, find_and_lock
+from loyalty.rewards.spec import discount_code
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
 from loyalty.shops.api_keys import check_current
@@ -72,8 +73,6 @@ from loyalty.shops.api_keys import check_current
 REDEMPTION = "cr"
 REDEEMED_EVENT = "points_redeemed"
 CODE_PREFIX = "LOYAL-"
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed
-_CODE_LENGTH = 10  # 50 bits
 CENT = Decimal("0.01")
 
 API = Actor(ActorType.API_KEY)  # the default actor
@@ -88,7 +87,7 @@ class Redeemed:
 
 
 def new_code() -> str:
-    return CODE_PREFIX + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+    return discount_code(CODE_PREFIX)
 
 
 def new_redemption_id() -> str:

@@ -42,7 +42,7 @@ from loyalty.outbox.flow_triggers import FlowTrigger, Value, trigger_payload
 from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
 from loyalty.shopify.operations import FLOW_TRIGGER_RECEIVE
-from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, runner, skip_all
+from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, open_run, skip_all
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.events import EventKind, LoyaltyEvent, events_for_intents
 from loyalty.sync.metafields import hold_for_shopify
@@ -117,17 +117,7 @@ def _line(value: Any) -> str:
 
 async def sync(deps: JobDeps, shop_id: int, *, budget: float = RUN_BUDGET_SECONDS) -> RunResult:
     """Send the shop's pending Flow triggers (see the module docstring)."""
-    job = JobName.SEND_FLOW_TRIGGERS
-    shop = await Shop.get_or_none(id=shop_id)
-    label = shop.domain if shop is not None else str(shop_id)
-    run = runner(
-        job=job,
-        shop_id=shop_id,
-        shop_label=label,
-        settings=deps.settings,
-        budget=budget,
-        stopping=deps.stopping,
-    )
+    shop, _, run = await open_run(deps, JobName.SEND_FLOW_TRIGGERS, shop_id, budget=budget)
     if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
         return await run(skip_all(SkipReason.NOT_CONNECTED), IMMEDIATE)
     if deps.admin is None:

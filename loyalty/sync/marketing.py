@@ -48,8 +48,8 @@ from loyalty.sync.batch import (
     RUN_BUDGET_SECONDS,
     RunResult,
     SyncRun,
+    open_run,
     pacing_for,
-    runner,
     skip_all,
 )
 from loyalty.sync.deps import JobDeps
@@ -69,17 +69,7 @@ async def sync(
     with the current state, then each of its events not yet recorded."""
     job = PROFILE_SYNC_JOBS[platform]
     integration = await Integration.get_or_none(shop_id=shop_id, platform=platform)
-    shop = await Shop.get_or_none(id=shop_id)
-    label = shop.domain if shop is not None else str(shop_id)
-
-    run = runner(
-        job=job,
-        shop_id=shop_id,
-        shop_label=label,
-        settings=deps.settings,
-        budget=budget,
-        stopping=deps.stopping,
-    )
+    shop, label, run = await open_run(deps, job, shop_id, budget=budget)
     if shop is None or shop.uninstalled_at is not None:
         return await run(skip_all(SkipReason.UNINSTALLED), IMMEDIATE)
     if integration is None or not integration.enabled or not integration.credentials_enc:

@@ -49,8 +49,8 @@ from loyalty.sync.batch import (
     Groups,
     RunResult,
     SyncRun,
+    open_run,
     pacing_for,
-    runner,
     skip_all,
 )
 from loyalty.sync.deps import JobDeps
@@ -152,16 +152,7 @@ async def sync(deps: JobDeps, shop_id: int, *, budget: float = RUN_BUDGET_SECOND
     refuses are dead-lettered; while Shopify is unavailable or the shop must re-authorise,
     the shop's work is held."""
     job = JobName.SYNC_SHOPIFY_METAFIELDS
-    shop = await Shop.get_or_none(id=shop_id)
-    label = shop.domain if shop is not None else str(shop_id)
-    run = runner(
-        job=job,
-        shop_id=shop_id,
-        shop_label=label,
-        settings=deps.settings,
-        budget=budget,
-        stopping=deps.stopping,
-    )
+    shop, label, run = await open_run(deps, job, shop_id, budget=budget)
     if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
         # Nothing to write to: a shop that never opened the app in Shopify admin (no token
         # exchange yet), or one that uninstalled. Skipping is right: the next

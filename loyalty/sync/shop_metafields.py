@@ -29,7 +29,7 @@ from loyalty.shopify.tokens import (
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
-from loyalty.sync.batch import IMMEDIATE, RunResult, SyncRun, pacing_for, runner, skip_all
+from loyalty.sync.batch import IMMEDIATE, RunResult, SyncRun, open_run, pacing_for, skip_all
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.metafields import NAMESPACE, REAUTH_HOLD, user_errors
 
@@ -130,8 +130,7 @@ async def sync(deps: JobDeps, shop_id: int) -> RunResult:
     customer key 0, under one lease). Skips when the shop cannot be written to; holds the work
     while Shopify is unavailable or the shop must re-authorise."""
     job = JobName.SYNC_SHOP_METAFIELDS
-    shop = await Shop.get_or_none(id=shop_id)
-    label = shop.domain if shop is not None else str(shop_id)
+    shop, label, run = await open_run(deps, job, shop_id)
     deliver = skip_all(SkipReason.NOT_CONNECTED)
     pacing = IMMEDIATE
     if shop is None or shop.uninstalled_at is not None or not shop.access_token_enc:
@@ -141,13 +140,6 @@ async def sync(deps: JobDeps, shop_id: int) -> RunResult:
     else:
         deliver = partial(_write, deps.admin, shop)
         pacing = pacing_for(job, deps.settings)
-    run = runner(
-        job=job,
-        shop_id=shop_id,
-        shop_label=label,
-        settings=deps.settings,
-        stopping=deps.stopping,
-    )
     return await run(deliver, pacing)
 
 

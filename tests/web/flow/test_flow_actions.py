@@ -392,3 +392,87 @@ class TestAwardCustomAction:
         response = await post(client, CUSTOM, custom_body())
         assert response.status_code == 404 and code_of(response) == "customer_not_found"
         assert await nothing_written()
+
+
+# Shopify's published example of a Flow action request, as printed on shopify.dev "Create Flow
+# action endpoints" → "Flow action execution" (an auction app's "Place auction bid" action), with
+# only the `{shop}` placeholder filled in. Its envelope is what Flow sends every action; its
+# properties are that page's action's, not ours.
+# https://shopify.dev/docs/apps/build/flow/actions/endpoints#flow-action-execution
+PUBLISHED_EXAMPLE = """{
+  "shop_id": "1",
+  "shopify_domain": "{shop}.myshopify.com",
+  "action_run_id": "xxxx-xxxx-xxxx-xxxx",
+  "action_definition_id": "Place auction bid",
+  "handle": "place-auction-bid",
+  "properties": {
+    "customer_id": "123456",
+    "amount": "10.00",
+    "step_reference": "320d4f8a-aaab-40ff-9ed2-2bc079633705"
+  }
+}"""
+EXAMPLE_CUSTOMER = 123456
+
+
+def published_example(**ours: Any) -> dict[str, Any]:
+    """The example as published; `ours` replaces the fields that name the auction action
+    (handle, action_definition_id) and adds our action's properties beside the example's."""
+    body = json.loads(PUBLISHED_EXAMPLE.replace("{shop}", SHOP.removesuffix(".myshopify.com")))
+    properties = ours.pop("properties", {})
+    body.update(ours)
+    body["properties"].update(properties)
+    return dict(body)
+
+
+class TestShopifysPublishedExample:
+    async def test_the_example_as_published_is_verified_then_refused_as_another_apps_action(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        """Signed as Flow signs it, the example passes shopify_app's verification and the
+        envelope checks (its shop is ours), and is refused for naming an action this URL does
+        not run: 400 `wrong_action` on both URLs, nothing written."""
+        await create_customer(shop, shopify_customer_id=EXAMPLE_CUSTOMER)
+        raw = PUBLISHED_EXAMPLE.replace("{shop}", SHOP.removesuffix(".myshopify.com")).encode()
+        for url in (POINTS, CUSTOM):
+            response = await post(client, url, raw)
+            assert (response.status_code, code_of(response)) == (400, "wrong_action"), url
+            assert "'place-auction-bid'" in response.json()["errors"][0]["detail"]
+        assert await nothing_written()
+
+    async def test_its_envelope_carrying_our_award_points_action_awards_once(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        """The example's own envelope values (shop_id "1", action run id
+        "xxxx-xxxx-xxxx-xxxx", action_definition_id a title, a customer id as a string, the
+        unknown `amount` and `step_reference` properties) with our handle and fields: 200 and
+        the award; Flow retrying the same run awards nothing more."""
+        customer = await create_customer(shop, shopify_customer_id=EXAMPLE_CUSTOMER)
+        body = published_example(
+            handle=POINTS_HANDLE,
+            action_definition_id="Award loyalty points",
+            properties={"points": 30, "reason": "Placed a bid"},
+        )
+        assert body["action_run_id"] == "xxxx-xxxx-xxxx-xxxx" and body["shop_id"] == "1"
+        first = await post(client, POINTS, body)
+        assert first.status_code == 200, first.text
+        assert first.json()["data"]["id"] == "xxxx-xxxx-xxxx-xxxx"
+        assert first.json()["data"]["attributes"]["points"] == 30
+        again = await post(client, POINTS, body)
+        assert again.status_code == 200 and again.json()["data"]["attributes"]["replayed"] is True
+        await customer.refresh_from_db()
+        assert customer.points_balance == 30
+        assert await EarningHistoryEntry.filter(customer_id=customer.id).count() == 1
+
+    async def test_its_envelope_carrying_our_custom_action_awards_the_rule(
+        self, client: httpx.AsyncClient, shop: Shop
+    ) -> None:
+        customer = await create_customer(shop, shopify_customer_id=EXAMPLE_CUSTOMER)
+        body = published_example(
+            handle=CUSTOM_HANDLE,
+            action_definition_id="Award a loyalty custom action",
+            properties={"action_key": "quiz_completed"},
+        )
+        response = await post(client, CUSTOM, body)
+        assert response.status_code == 200, response.text
+        await customer.refresh_from_db()
+        assert customer.points_balance == 50
