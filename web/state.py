@@ -14,6 +14,8 @@ from starlette.requests import Request
 from loyalty.ledger.award_batch import AwardBatcher
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
+from loyalty.rewards.redeem import Batcher as RedeemBatcher
+from loyalty.rewards.redeem_batch import new_batcher
 from loyalty.settings import Settings
 from loyalty.shops.api_keys import VerifiedKeyCache
 from loyalty.webhooks.inbox import DeliveryInbox
@@ -35,6 +37,9 @@ class Services:
     verified_keys: VerifiedKeyCache = field(default_factory=VerifiedKeyCache)
     # Concurrent awards of this process, written a batch at a time (loyalty.ledger.award_batch).
     award_batcher: AwardBatcher = field(default_factory=AwardBatcher)
+    # Concurrent redemptions of this process, a transaction at a time (PostgreSQL;
+    # loyalty.rewards.redeem_batch).
+    redeem_batcher: RedeemBatcher = field(default_factory=new_batcher)
     # Stores webhook deliveries, a burst at a time (group commit); see loyalty.webhooks.inbox.
     webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)
     # Storefront GETs' shops, looked up a second or two ago (web.auth.app_proxy).

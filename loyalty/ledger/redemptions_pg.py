@@ -1,5 +1,7 @@
-"""A redemption's writes on PostgreSQL in one statement: the debit, the lots drawn oldest first,
-the redemption row, its `reward_redeemed` activity row and its intents.
+"""Redemptions' writes on PostgreSQL in one statement: per redemption, the debit, the lots drawn
+oldest first, the redemption row, its `reward_redeemed` activity row and its intents; for one
+redemption or a batch of them (loyalty.rewards.redeem_batch: the process's concurrent
+redemptions, each of another customer).
 
 The ledger's second special path, as loyalty.ledger.award_batch_pg is the award's: it states in
 SQL the rules that `spend_points` (loyalty.ledger.redemptions), `spend_lots`
@@ -10,26 +12,30 @@ the web process and the backend to be scheduled (bench/redeem). loyalty.rewards.
 it; tests/loyalty/rewards and tests/web/public_api/test_rewards_purchase.py run both paths
 against the same assertions.
 
-Guarantees (the caller holds the customer's row lock, taken by an earlier statement of the same
-transaction, so this statement's snapshot already sees every change committed before the lock;
-one statement that also took the lock would read the lots as they were before its lock wait,
-and two simultaneous redemptions would draw the same lot):
+Guarantees, per redemption, whatever else shares the statement (the caller holds each
+customer's row lock, taken by an earlier statement of the same transaction, so this
+statement's snapshot already sees every change committed before the lock; one statement that
+also took the lock would read the lots as they were before its lock wait, and two simultaneous
+redemptions would draw the same lot):
 - the debit is conditional (`points_balance >= points`); when it does not happen nothing else
-  is written (every write reads the debit's row) and the result is None;
+  of that redemption is written (every write reads its debit's row) and its result is None;
+- a batch names each customer once (the caller's rule): one statement cannot move a row twice;
 - the lots give their points oldest first (`points_given_at`, then id), each at most what it
   holds; points no lot held are listed under lot 0, as `spend_points` lists them;
 - the redemption, the activity row, the code intent and the customer-sync intents (the jobs the
   shop's integrations owe, loyalty.outbox.intents' sub-select) commit with the debit or not at
   all; a code or idempotency key already taken meets its unique index and the whole statement
-  writes nothing (IntegrityError).
+  writes nothing, for any redemption of the batch (IntegrityError).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from loyalty import sql
 from loyalty.jobs import JobName
@@ -38,64 +44,87 @@ from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL
 
 # A redemption always announces Flow's "Reward redeemed" (its sync reason, points_redeemed, is
 # one of loyalty.outbox.flow_triggers' FLOW_EVENTS), so its intents include the Flow job.
-# $1 shop, $2 customer, $3 points, $4 now; the rest are the redemption's own values
-# (PgRedemption's order).
+_SYNC_JOBS = CUSTOMER_SYNC_AND_FLOW_JOBS_SQL.replace("$1", "q.shop_id")
+
+# $1…$18 are parallel arrays, one element per redemption (PgRedemption's fields); `n` is each
+# redemption's position. A batch names each customer at most once: every customer's debit,
+# lots and rows are its own, apart from the others'.
 REDEEM_SQL = f"""
-WITH debit AS (
-    UPDATE customer SET
-        points_balance = points_balance - $3,
-        redeemed_points = redeemed_points + $3,
-        updated_at = $4
-    WHERE id = $2 AND points_balance >= $3
-    RETURNING points_balance
+WITH q AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::timestamptz[],
+                         $5::text[], $6::bigint[], $7::text[], $8::numeric[], $9::text[],
+                         $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[],
+                         $15::jsonb[], $16::jsonb[], $17::jsonb[], $18::timestamptz[])
+        WITH ORDINALITY AS r(shop_id, customer_id, points, now, public_id, reward_id, kind,
+                             value, currency_code, code, expires_at, idempotency_key,
+                             actor_type, actor_id, activity, code_intent, sync_reason, stamp, n)
+), debit AS (
+    UPDATE customer c SET
+        points_balance = c.points_balance - q.points,
+        redeemed_points = c.redeemed_points + q.points,
+        updated_at = q.now
+    FROM q
+    WHERE c.id = q.customer_id AND c.points_balance >= q.points
+    RETURNING q.n, c.points_balance
 ), lot AS (
-    SELECT e.id, e.points_given_at, e.points_remaining,
+    SELECT q.n, e.id, e.points_given_at, e.points_remaining,
            sum(e.points_remaining) OVER (
-               ORDER BY e.points_given_at, e.id ROWS UNBOUNDED PRECEDING
+               PARTITION BY q.n ORDER BY e.points_given_at, e.id ROWS UNBOUNDED PRECEDING
            ) - e.points_remaining AS before
-    FROM earning_history_entry e
-    WHERE e.customer_id = $2 AND e.status = 'approved' AND e.points_remaining > 0
-      AND EXISTS (SELECT 1 FROM debit)
+    FROM debit d JOIN q ON q.n = d.n
+    JOIN earning_history_entry e ON e.customer_id = q.customer_id
+    WHERE e.status = 'approved' AND e.points_remaining > 0
 ), taken AS (
-    SELECT id, points_given_at, least(points_remaining, $3 - before)::int AS take
-    FROM lot WHERE before < $3
+    SELECT l.n, l.id, l.points_given_at, least(l.points_remaining, q.points - l.before)::int AS take
+    FROM lot l JOIN q ON q.n = l.n WHERE l.before < q.points
 ), spend AS (
     UPDATE earning_history_entry e SET points_remaining = e.points_remaining - t.take
     FROM taken t WHERE e.id = t.id
 ), spent AS (
-    -- [[lot id, points], …] in the order taken, then what no lot held under lot 0.
-    SELECT coalesce(jsonb_agg(jsonb_build_array(id, take) ORDER BY points_given_at, id), '[]')
-           || CASE WHEN $3 > coalesce(sum(take), 0)
-                   THEN jsonb_build_array(jsonb_build_array({NO_LOT}, $3 - coalesce(sum(take), 0)))
+    -- Per redemption, [[lot id, points], …] in the order taken, then what no lot held under
+    -- lot 0.
+    SELECT d.n,
+           coalesce(jsonb_agg(jsonb_build_array(t.id, t.take) ORDER BY t.points_given_at, t.id)
+                        FILTER (WHERE t.id IS NOT NULL), '[]')
+           || CASE WHEN q.points > coalesce(sum(t.take), 0)
+                   THEN jsonb_build_array(
+                            jsonb_build_array({NO_LOT}, q.points - coalesce(sum(t.take), 0)))
                    ELSE '[]' END AS lots
-    FROM taken
+    FROM debit d JOIN q ON q.n = d.n LEFT JOIN taken t ON t.n = d.n
+    GROUP BY d.n, q.points
 ), redemption AS (
     INSERT INTO redemption (
         public_id, shop_id, customer_id, reward_id, kind, points_spent, value, currency_code,
         code, status, shopify_status, spent_lots, redeemed_at, expires_at, idempotency_key,
         created_at, updated_at
     )
-    SELECT $5, $1, $2, $6, $7, $3, $8, $9, $10, 'active', 'pending', spent.lots, $4, $11, $12,
-           $18, $18
-    FROM debit, spent
-    RETURNING id, spent_lots
+    SELECT q.public_id, q.shop_id, q.customer_id, q.reward_id, q.kind, q.points, q.value,
+           q.currency_code, q.code, 'active', 'pending', spent.lots, q.now, q.expires_at,
+           q.idempotency_key, q.stamp, q.stamp
+    FROM q JOIN spent ON spent.n = q.n
+    ORDER BY q.customer_id
+    RETURNING id, public_id, spent_lots
 ), activity AS (
     INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
-    SELECT $1, $2, 'reward_redeemed', $13, $14, $15::jsonb, $4 FROM redemption
+    SELECT q.shop_id, q.customer_id, 'reward_redeemed', q.actor_type, q.actor_id, q.activity,
+           q.now
+    FROM redemption x JOIN q ON q.public_id = x.public_id
 ), intents AS (
     INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
-    SELECT $1, $2, jobs.job, jobs.payload, $4, 0
-    FROM redemption, (
-        SELECT '{JobName.SYNC_REWARD_CODES}' AS job, $16::jsonb AS payload
+    SELECT q.shop_id, q.customer_id, jobs.job, jobs.payload, q.now, 0
+    FROM redemption x JOIN q ON q.public_id = x.public_id CROSS JOIN LATERAL (
+        SELECT '{JobName.SYNC_REWARD_CODES}' AS job, q.code_intent AS payload
         UNION ALL
-        SELECT sync.job, $17::jsonb FROM ({CUSTOMER_SYNC_AND_FLOW_JOBS_SQL}) AS sync
+        SELECT sync.job, q.sync_reason FROM ({_SYNC_JOBS}) AS sync
     ) AS jobs
-    RETURNING job
+    RETURNING shop_id, job
 )
-SELECT (SELECT points_balance FROM debit) AS balance_after,
-       (SELECT id FROM redemption) AS id,
-       (SELECT spent_lots FROM redemption) AS spent_lots,
-       (SELECT array_agg(job) FROM intents) AS jobs
+SELECT q.n, d.points_balance AS balance_after, x.id, x.spent_lots,
+       (SELECT array_agg(DISTINCT i.job) FROM intents i WHERE i.shop_id = q.shop_id) AS jobs
+FROM q
+LEFT JOIN debit d ON d.n = q.n
+LEFT JOIN redemption x ON x.public_id = q.public_id
+ORDER BY q.n
 """
 
 
@@ -132,31 +161,36 @@ class PgRedeemed:
     jobs: list[str]
 
 
-async def redeem_pg(r: PgRedemption) -> PgRedeemed | None:
-    """Write the redemption (see the module); None when the balance does not cover it (nothing
-    written). Raises IntegrityError when its code or idempotency key is taken."""
-    row = await sql.fetch_one(
+async def redeem_pg(batch: Sequence[PgRedemption]) -> list[PgRedeemed | None]:
+    """Write the redemptions (see the module), one statement for all; per redemption, in
+    order, None when the balance does not cover it (nothing of it written). Raises
+    IntegrityError, writing nothing at all, when a code or idempotency key is taken."""
+    rows = await sql.fetch_all(
         REDEEM_SQL,
-        r.shop_id,
-        r.customer_id,
-        r.points,
-        r.now,
-        r.public_id,
-        r.reward_id,
-        r.kind,
-        r.value,
-        r.currency_code,
-        r.code,
-        r.expires_at,
-        r.idempotency_key,
-        r.actor_type,
-        r.actor_id,
-        json.dumps(r.activity),
-        json.dumps(r.code_intent),
-        json.dumps(r.sync_reason),
-        r.stamp,
+        [r.shop_id for r in batch],
+        [r.customer_id for r in batch],
+        [r.points for r in batch],
+        [r.now for r in batch],
+        [r.public_id for r in batch],
+        [r.reward_id for r in batch],
+        [r.kind for r in batch],
+        [r.value for r in batch],
+        [r.currency_code for r in batch],
+        [r.code for r in batch],
+        [r.expires_at for r in batch],
+        [r.idempotency_key for r in batch],
+        [r.actor_type for r in batch],
+        [r.actor_id for r in batch],
+        [json.dumps(r.activity) for r in batch],
+        [json.dumps(r.code_intent) for r in batch],
+        [json.dumps(r.sync_reason) for r in batch],
+        [r.stamp for r in batch],
     )
-    if row is None or row["balance_after"] is None:
+    return [_written(row) for row in rows]
+
+
+def _written(row: dict[str, Any]) -> PgRedeemed | None:
+    if row["balance_after"] is None:
         return None
     lots = row["spent_lots"]
     return PgRedeemed(

@@ -25,6 +25,7 @@ it as `insufficient_points`), and one that loses the race on the unique index re
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,6 +34,7 @@ from fractions import Fraction
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from loyalty.batching import TurnBatcher
 from loyalty.clock import utcnow
 from loyalty.customers.identifiers import parse_customer_identifier
 from loyalty.customers.members import find_member
@@ -53,6 +55,7 @@ from loyalty.ledger.redemptions import spend_points
 from loyalty.ledger.redemptions_pg import PgRedemption, redeem_pg
 from loyalty.models import (
     ActorType,
+    ApiKey,
     Customer,
     Redemption,
     Reward,
@@ -61,10 +64,11 @@ from loyalty.models import (
 )
 from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
-from loyalty.rewards.redeem_pg import find_and_lock
+from loyalty.rewards.redeem_pg import Found, Wanted, find_and_lock
 from loyalty.rewards.spec import discount_code
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
+from loyalty.shops.api_keys import check_current
 
 REDEMPTION = "cr"
 REDEEMED_EVENT = "points_redeemed"
@@ -115,6 +119,28 @@ def price(reward: Reward, points: int | None) -> tuple[int, Decimal]:
     return points, (points * Decimal(per_point)).quantize(CENT)
 
 
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """One redemption asked for, as `redeem` takes it (a batch's item, on PostgreSQL)."""
+
+    shop_id: int
+    identifier: str
+    reward_id: str
+    points: int | None
+    idempotency_key: str | None
+    actor: Actor
+    now: datetime
+    api_key_id: int | None = None  # re-verified under the lock (see `redeem`)
+
+
+class RunAlone:
+    """A batch's answer for a redemption it did not decide: run it on its own."""
+
+
+ALONE = RunAlone()
+Batcher = TurnBatcher[Ask, Redeemed | RunAlone]
+
+
 async def redeem(
     *,
     shop_id: int,
@@ -124,54 +150,105 @@ async def redeem(
     idempotency_key: str | None = None,
     actor: Actor = API,
     now: datetime | None = None,
+    batcher: Batcher | None = None,
+    api_key_id: int | None = None,
 ) -> Redeemed:
     """Spend the customer's (`identifier`: Shopify customer id or email) points on the reward
-    (`reward_id`: its public id). See the module for the checks and their error codes."""
-    now = now or utcnow()
-    if idempotency_key is not None:  # a replay needs nothing of Shopify
-        replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
+    (`reward_id`: its public id). See the module for the checks and their error codes.
+
+    `batcher` (PostgreSQL; loyalty.rewards.redeem_batch): share a transaction with the
+    process's concurrent redemptions of other customers; it decides as this function does, and
+    leaves to this function what it does not decide (`ALONE`).
+
+    `api_key_id`: the key the request authenticated with, re-verified (the shop's, not
+    revoked, the shop installed) in the read that locks the customer, so a key served from the
+    process's cache of verified keys (web.auth.api_key) cannot redeem after its revocation."""
+    ask = Ask(
+        shop_id, identifier, reward_id, points, idempotency_key, actor, now or utcnow(), api_key_id
+    )
+    if idempotency_key is not None:  # a replay needs nothing of Shopify, but a current key
+        await _verify_key(ask)
+        replay = await _replay(ask)
         if replay is not None:
             return replay
+    if batcher is not None and dialect() == "postgres":
+        done = await batcher.submit(ask)
+        if not isinstance(done, RunAlone):
+            return done
     try:
         async with in_transaction():
             # The customer is found and locked by the transaction's first statement (with the
             # shop and the reward, on PostgreSQL): the lock orders this customer's redemptions,
             # and what happens under it is few round trips (bench/redeem).
-            reward, customer, currency = await _find_and_lock(shop_id, reward_id, identifier, now)
-            cost, value = price(reward, points)
-            if idempotency_key is not None:  # a repeat that committed while we waited
-                replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
-                if replay is not None:
-                    return replay
-            await _check(customer, reward)
-            request = _Request(reward, cost, value, currency, idempotency_key, actor, now)
-            return await _redeem(request, customer)
+            reward, customer, currency = await _find_and_lock(ask)
+            decided = await decide(ask, reward, customer, currency)
+            if isinstance(decided, Redeemed):
+                return decided
+            return finish(decided, (await write([decided]))[0])
     except IntegrityError:
         if idempotency_key is None:
             raise
-        replay = await _replay(shop_id, idempotency_key, identifier, reward_id, points)
+        replay = await _replay(ask)
         if replay is None:
             raise
         return replay
 
 
-async def _find_and_lock(
-    shop_id: int, reward_id: str, identifier: str, now: datetime
-) -> tuple[Reward, Customer, str]:
-    """(reward, customer locked, the shop's currency), or the first refusal of: the shop's
-    Shopify connection, the reward, the customer."""
+async def _find_and_lock(ask: Ask) -> tuple[Reward, Customer, str]:
+    """(reward, customer locked, the shop's currency), or the first refusal of: the API key,
+    the shop's Shopify connection, the reward, the customer."""
     if dialect() == "postgres":
-        found = await find_and_lock(
-            shop_id=shop_id, reward_id=reward_id, identifier=parse_customer_identifier(identifier)
-        )
+        (found,) = await find_and_lock([wanted(ask)])
         if found is not None:
-            _check_usable(found.shop, now)
-            if found.reward is None:
-                raise RewardNotFoundError("No active reward with that id exists")
-            return found.reward, found.customer, found.shop.currency_code
-    reward = await _usable_reward(shop_id, reward_id, now)
-    customer = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False, lock=True)
+            return usable(ask, found)
+    await _verify_key(ask)  # what the read above re-verifies with the customer
+    reward = await _usable_reward(ask.shop_id, ask.reward_id, ask.now)
+    customer = await find_member(
+        shop_id=ask.shop_id, identifier=ask.identifier, with_tier=False, lock=True
+    )
     return reward, customer, reward.shop.currency_code
+
+
+async def _verify_key(ask: Ask) -> None:
+    """The ask's API key (if any) is still the shop's, not revoked, the shop installed."""
+    if ask.api_key_id is None:
+        return
+    key = await ApiKey.filter(id=ask.api_key_id, shop_id=ask.shop_id).select_related("shop")
+    check_current(
+        revoked=not key or key[0].revoked_at is not None,
+        uninstalled=bool(key) and key[0].shop.uninstalled_at is not None,
+    )
+
+
+def wanted(ask: Ask) -> Wanted:
+    """What the PostgreSQL read looks for, for the ask."""
+    identifier = parse_customer_identifier(ask.identifier)
+    return Wanted(ask.shop_id, ask.reward_id, identifier, ask.api_key_id)
+
+
+def usable(ask: Ask, found: Found) -> tuple[Reward, Customer, str]:
+    """(reward, customer, the shop's currency) of a PostgreSQL read, or its refusal: the API
+    key, the shop's Shopify connection, then the reward."""
+    if ask.api_key_id is not None:
+        uninstalled = found.shop.uninstalled_at is not None
+        check_current(revoked=not found.key_ok, uninstalled=uninstalled)
+    _check_usable(found.shop, ask.now)
+    if found.reward is None:
+        raise RewardNotFoundError("No active reward with that id exists")
+    return found.reward, found.customer, found.shop.currency_code
+
+
+async def decide(ask: Ask, reward: Reward, customer: Customer, currency: str) -> Redeemed | Planned:
+    """Under the customer's lock: the redemption to write (its price, the checks passed), or
+    the replay of a repeat that committed while we waited for the lock; else the refusal."""
+    cost, value = price(reward, ask.points)
+    if ask.idempotency_key is not None:  # a repeat that committed while we waited
+        replay = await _replay(ask)
+        if replay is not None:
+            return replay
+    await _check(customer, reward)
+    request = _Request(reward, cost, value, currency, ask.idempotency_key, ask.actor, ask.now)
+    return Planned(request, customer, _new_redemption(request, customer))
 
 
 def _check_usable(shop: Shop | None, now: datetime) -> None:
@@ -225,11 +302,20 @@ async def _check(customer: Customer, reward: Reward) -> None:
             )
 
 
-async def _redeem(req: _Request, customer: Customer) -> Redeemed:
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A redemption decided on, to be written (`write`) and answered (`finish`)."""
+
+    request: _Request
+    customer: Customer
+    redemption: Redemption
+
+
+def _new_redemption(req: _Request, customer: Customer) -> Redemption:
     reward, now = req.reward, req.now
     code_kind = reward.kind is not RewardKind.STORE_CREDIT
     validity = reward.code_validity_days if code_kind else None
-    redemption = Redemption(
+    return Redemption(
         public_id=new_redemption_id(),
         shop_id=reward.shop_id,
         customer_id=customer.id,
@@ -243,8 +329,23 @@ async def _redeem(req: _Request, customer: Customer) -> Redeemed:
         expires_at=now + timedelta(days=validity) if validity else None,
         idempotency_key=req.idempotency_key,
     )
-    write = _write_pg if dialect() == "postgres" else _write
-    written = await write(req, redemption)
+
+
+Written = tuple[int, list[str]] | None  # (balance after, jobs owed); None: balance too low
+
+
+async def write(planned: Sequence[Planned]) -> list[Written]:
+    """Write the planned redemptions, each of another customer whose row this transaction
+    locked: one statement on PostgreSQL, one at a time on SQLite."""
+    if dialect() == "postgres":
+        return await _write_pg(planned)
+    return [await _write(p.request, p.redemption) for p in planned]
+
+
+def finish(planned: Planned, written: Written) -> Redeemed:
+    """The answer for a written redemption; InsufficientPointsError when its debit did not
+    happen (then nothing of it was written)."""
+    req, customer, redemption = planned.request, planned.customer, planned.redemption
     if written is None:
         error = InsufficientPointsError(
             f"This reward costs {req.points} points; the customer has {customer.points_balance}"
@@ -252,7 +353,7 @@ async def _redeem(req: _Request, customer: Customer) -> Redeemed:
         error.meta = {"points_required": req.points, "points_balance": customer.points_balance}
         raise error
     balance_after, jobs = written
-    redemption.reward = reward
+    redemption.reward = req.reward
     redemption.customer = customer
     return Redeemed(view(redemption), False, balance_after, jobs)
 
@@ -306,57 +407,62 @@ async def _write(req: _Request, redemption: Redemption) -> tuple[int, list[str]]
     return spent.balance_after, sorted(jobs)
 
 
-async def _write_pg(req: _Request, redemption: Redemption) -> tuple[int, list[str]] | None:
-    """The same writes as one statement (loyalty.ledger.redemptions_pg): one round trip under the
-    customer's lock instead of six or more."""
+async def _write_pg(planned: Sequence[Planned]) -> list[Written]:
+    """The same writes as one statement for all (loyalty.ledger.redemptions_pg): one round trip
+    under the customers' locks instead of six or more each."""
     stamp = utcnow()  # as the ORM stamps created_at: when the row is written
-    written = await redeem_pg(
+    batch = [
         PgRedemption(
-            public_id=redemption.public_id,
-            shop_id=redemption.shop_id,
-            customer_id=redemption.customer_id,
-            reward_id=redemption.reward_id,
-            kind=str(redemption.kind),
-            points=redemption.points_spent,
-            value=redemption.value,
-            currency_code=redemption.currency_code,
-            code=redemption.code,
-            now=req.now,
+            public_id=r.public_id,
+            shop_id=r.shop_id,
+            customer_id=r.customer_id,
+            reward_id=r.reward_id,
+            kind=str(r.kind),
+            points=r.points_spent,
+            value=r.value,
+            currency_code=r.currency_code,
+            code=r.code,
+            now=p.request.now,
             stamp=stamp,
-            expires_at=redemption.expires_at,
-            idempotency_key=redemption.idempotency_key,
-            actor_type=str(req.actor.type),
-            actor_id=req.actor.id,
-            activity=_activity(redemption, req.reward),
-            code_intent=_code_intent(redemption),
-            sync_reason=_sync_reason(redemption),
+            expires_at=r.expires_at,
+            idempotency_key=r.idempotency_key,
+            actor_type=str(p.request.actor.type),
+            actor_id=p.request.actor.id,
+            activity=_activity(r, p.request.reward),
+            code_intent=_code_intent(r),
+            sync_reason=_sync_reason(r),
         )
-    )
-    if written is None:
-        return None
-    redemption.id = written.id
-    redemption.spent_lots = written.spent_lots
-    redemption.created_at = redemption.updated_at = stamp
-    return written.balance_after, written.jobs
+        for p in planned
+        for r in (p.redemption,)
+    ]
+    results: list[Written] = []
+    for p, written in zip(planned, await redeem_pg(batch), strict=True):
+        if written is None:
+            results.append(None)
+            continue
+        p.redemption.id = written.id
+        p.redemption.spent_lots = written.spent_lots
+        p.redemption.created_at = p.redemption.updated_at = stamp
+        results.append((written.balance_after, written.jobs))
+    return results
 
 
-async def _replay(
-    shop_id: int, key: str, identifier: str, reward_id: str, points: int | None
-) -> Redeemed | None:
-    """The redemption an idempotency key already made, if any (IdempotencyKeyReusedError when
-    it was made for another customer or reward, or `points` sent differ from those spent)."""
+async def _replay(ask: Ask) -> Redeemed | None:
+    """The redemption the ask's idempotency key already made, if any
+    (IdempotencyKeyReusedError when it was made for another customer or reward, or `points`
+    sent differ from those spent)."""
     earlier = (
-        await Redemption.filter(shop_id=shop_id, idempotency_key=key)
+        await Redemption.filter(shop_id=ask.shop_id, idempotency_key=ask.idempotency_key)
         .select_related("reward", "customer")
         .first()
     )
     if earlier is None:
         return None
-    customer = await find_member(shop_id=shop_id, identifier=identifier, with_tier=False)
-    same_points = points is None or points == earlier.points_spent
+    customer = await find_member(shop_id=ask.shop_id, identifier=ask.identifier, with_tier=False)
+    same_points = ask.points is None or ask.points == earlier.points_spent
     if (
         earlier.customer_id != customer.id
-        or earlier.reward.public_id != reward_id
+        or earlier.reward.public_id != ask.reward_id
         or not same_points
     ):
         raise IdempotencyKeyReusedError(

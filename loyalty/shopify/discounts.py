@@ -3,10 +3,13 @@ referred friend, open to any buyer, single use), or store credit. Pure values in
 out; the caller (a job) owns the redemption row.
 
 Guarantees:
-- Safe to call twice with the same input. `create_discount_code` looks the code up
-  (`codeDiscountNodeByCode`) before creating it, and looks again when Shopify answers `TAKEN`
-  (a concurrent run won): a re-run finds its code, never makes a second discount. A code found
-  restricted to another customer (or to none) is not ours: `DiscountRefused` with `TAKEN`.
+- Safe to call twice with the same input. `create_discount_code` creates the code and looks
+  it up (`codeDiscountNodeByCode`) only when Shopify answers that the code is `TAKEN`, as it
+  answers every create of a code that exists (codes are unique per shop): a re-run, or a run
+  racing another, finds its code, never makes a second discount. One call per code, not two,
+  on the path every redemption takes (bench/redeem: the worker's Shopify calls took the cores
+  the web processes needed). A code found restricted to another customer (or to none) is not
+  ours: `DiscountRefused` with `TAKEN`.
 - Transient failures (network, 5xx, 429, `THROTTLED` beyond AdminApi's retries) raise
   AdminApi's exceptions (`ShopifyUnavailableError`, `ShopReauthRequiredError`) for the job to
   retry; Shopify's `userErrors` are permanent and come back as `DiscountRefused`.
@@ -212,9 +215,8 @@ def _items(spec: DiscountSpec) -> dict[str, Any]:
 async def create_discount_code(
     admin: AdminApi, shop_id: int, spec: DiscountSpec
 ) -> DiscountCreated | DiscountRefused:
-    """The spec's code, live in Shopify: found if a previous run made it, else created."""
-    if found := await _find(admin, shop_id, spec):
-        return found
+    """The spec's code, live in Shopify: created, or found when it exists already (made by a
+    previous run that died before recording it, or by a concurrent run)."""
     operation, variables = discount_request(spec)
     data = await admin.execute(shop_id, operation, variables)
     payload = next(iter(data.values()), None) or {}
@@ -222,7 +224,7 @@ async def create_discount_code(
     if not errors and (node := payload.get("codeDiscountNode")):
         return DiscountCreated(str(node["id"]))
     if any(error.get("code") == TAKEN for error in errors):
-        # A concurrent run of the same redemption created it between our look-up and create.
+        # The code exists: ours (an earlier or concurrent run of this redemption) or not.
         if found := await _find(admin, shop_id, spec):
             return found
     if not errors:

@@ -103,8 +103,9 @@ class VerifiedKeyCache:
     """Keys this process verified against the database in the last `ttl` seconds, by hash.
 
     Only for actions that re-verify the key inside their own statement (the award does:
-    `award_rule(api_key_id=…)`), so a revoked key is refused at once even while cached; what
-    the cache saves is the separate lookup round trip on the hot path.
+    `award_rule(api_key_id=…)`; so does the redemption, in the read that locks the customer:
+    `redeem(api_key_id=…)`), so a revoked key is refused at once even while cached; what the
+    cache saves is the separate lookup round trip on the hot path.
     """
 
     def __init__(self, *, ttl: float = 30.0, max_keys: int = 10_000) -> None:
@@ -147,10 +148,9 @@ async def authenticate(
     row = await sql.fetch_one(_AUTH_SQL, key_hash)
     if row is None:
         raise ApiKeyInvalidError("The API key is not valid")
-    if row["revoked_at"] is not None:
-        raise ApiKeyRevokedError("The API key has been revoked")
-    if row["uninstalled_at"] is not None:
-        raise ShopUninstalledError("The shop this API key belongs to has uninstalled the app")
+    check_current(
+        revoked=row["revoked_at"] is not None, uninstalled=row["uninstalled_at"] is not None
+    )
     now = now or utcnow()
     last_used = parse_db_datetime(row["last_used_at"])
     principal = ApiKeyPrincipal(
@@ -165,6 +165,16 @@ async def authenticate(
     if cache is not None:
         cache.put(key_hash, principal)
     return principal
+
+
+def check_current(*, revoked: bool, uninstalled: bool) -> None:
+    """A known key is refused once revoked, or once its shop has uninstalled the app: here
+    when authenticating, and where an action re-verifies a key served from VerifiedKeyCache
+    (the redemption)."""
+    if revoked:
+        raise ApiKeyRevokedError("The API key has been revoked")
+    if uninstalled:
+        raise ShopUninstalledError("The shop this API key belongs to has uninstalled the app")
 
 
 async def touch_api_key(key_id: int, *, now: datetime | None = None) -> None:

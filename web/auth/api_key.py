@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Routes whose statement re-verifies the key atomically (see loyalty.api_keys.VerifiedKeyCache):
 # only these may authenticate from the per-process cache of recently verified keys.
-REVERIFIED_ROUTES = re.compile(r"^/earning-rules/[^/]+/award$")
+REVERIFIED_ROUTES = re.compile(r"^/(earning-rules/[^/]+/award|rewards/[^/]+/purchase)$")
 # Public documents under the mount that need no key.
 PUBLIC_PATHS = frozenset({"/openapi.json", "/docs"})
 # What counts against the caller's address (web.auth.throttle): a credential that is not one.

@@ -100,6 +100,7 @@ async def redeem_reward(request: Request) -> Response:
         points=body.points,
         idempotency_key=f"storefront:{shopify_id}:{key}" if key else None,
         actor=Actor(ActorType.STOREFRONT, str(shopify_id)),
+        batcher=services(request).redeem_batcher,
     )
     if done.jobs:
         services(request).dispatcher.notify(shop.id, done.jobs)

@@ -37,6 +37,7 @@ from web.public_api.documents import (
 )
 from web.public_api.params import Filter, Listing
 from web.public_api.spec import WRITE_ERRORS, Operation, Reply
+from web.state import services
 
 HISTORY = Listing(
     history.REWARD_HISTORY_SORTS,
@@ -122,6 +123,8 @@ async def purchase_reward(request: Request) -> Response:
             request.headers.get("idempotency-key"), body.idempotency_key
         ),
         actor=Actor(ActorType.API_KEY, key.key_public_id),
+        batcher=services(request).redeem_batcher,
+        api_key_id=key.key_id,  # re-verified in the read that locks the customer
     )
     notify(request, done.jobs)
     document = RewardHistoryEntryDocument(data=reward_history_entry(done.redemption))

@@ -113,7 +113,9 @@ class TestCreate:
         assert (sent["usageLimit"], sent["appliesOncePerCustomer"]) == (1, True)
         assert sent["endsAt"] == "2027-01-03T12:00:00+00:00"
         assert "customerSelection" not in sent
-        assert shopify.calls[0].operation == "LoyaltyDiscountByCode"
+        # Created at once: one call, no look-up first (the look-up is for a code TAKEN).
+        operation, _ = discount_request(spec(kind))
+        assert [c.operation for c in shopify.calls] == [operation.name]
         assert shopify.rejected == []
 
     async def test_the_value_of_each_kind(self, shop_id: int, admin: AdminApi) -> None:
@@ -179,13 +181,20 @@ class TestTwice:
     async def test_a_second_run_finds_the_code_and_creates_nothing(
         self, shop_id: int, admin: AdminApi, shopify: ShopifyAdmin
     ) -> None:
+        """The second create is refused as TAKEN (Shopify refuses a code that exists, as the
+        stand-in does); the look-up that follows finds the first run's discount, ours."""
         first = await create(admin, shopify, spec())
         second = await create(admin, shopify, spec())
         assert isinstance(first, DiscountCreated) and isinstance(second, DiscountCreated)
         assert second == DiscountCreated(first.discount_gid, already_existed=True)
         assert len(shopify.discount_codes) == 1
-        creates = [c for c in shopify.calls if c.operation == "LoyaltyDiscountBasicCreate"]
-        assert len(creates) == 1
+        assert [c.operation for c in shopify.calls] == [
+            "LoyaltyDiscountBasicCreate",
+            "LoyaltyDiscountBasicCreate",
+            "LoyaltyDiscountByCode",
+        ]
+        taken = shopify.calls[1].payload["data"]["discountCodeBasicCreate"]
+        assert [e["code"] for e in taken["userErrors"]] == ["TAKEN"]
 
     async def test_the_lookup_is_case_insensitive_as_shopifys_codes_are(
         self, shop_id: int, admin: AdminApi, shopify: ShopifyAdmin
@@ -198,14 +207,14 @@ class TestTwice:
     async def test_taken_by_a_concurrent_run_is_recognised_by_looking_again(
         self, shop_id: int, admin: AdminApi, shopify: ShopifyAdmin
     ) -> None:
-        """The look-up finds nothing, another run creates the code, our create is TAKEN: the
-        second look-up finds the other run's discount, and it is ours."""
+        """Another run of the same redemption creates the code just before ours: our create is
+        TAKEN, the look-up finds the other run's discount, and it is ours."""
         calls = 0
 
         def racing(request: httpx.Request) -> httpx.Response:
             nonlocal calls
             calls += 1
-            if calls == 2:  # between our look-up and our create, the other run creates it
+            if calls == 1:  # just before our create, the other run creates it
                 shopify.answer(_create_body(spec()))
             return shopify(request)
 

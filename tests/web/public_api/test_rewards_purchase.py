@@ -14,6 +14,7 @@ import pytest
 from loyalty.clock import utcnow
 from loyalty.models import (
     Activity,
+    ApiKey,
     Customer,
     EarningHistoryEntry,
     OutboxIntent,
@@ -30,6 +31,7 @@ from tests.security.clients import without_rate_limits
 from tests.web.public_api.helpers import Api, World, error_of
 
 BOB = {"customer_identifier": "bob@example.com"}  # Gold, 1200 points
+NOBODY = {"customer_identifier": "nobody@example.com"}  # no such customer
 
 
 @pytest.fixture
@@ -207,6 +209,40 @@ class TestRefusals:
             api, purchase_path(world.reward.public_id), BOB, 503, "shopify_unavailable"
         )
         assert "no points were spent" in error["detail"]
+
+
+class TestKeyRevokedAfterUse:
+    """The purchase authenticates from the process's cache of verified keys, as the award
+    does, and re-verifies the key in the read that locks the customer: a key revoked (or its
+    shop uninstalled) after a purchase is refused at once, and nothing is written, whether the
+    customer is found (the batch's read), unknown (the single path's check) or the request is
+    a replay of an earlier purchase."""
+
+    @pytest.mark.parametrize("body", [BOB, NOBODY], ids=["found", "unknown"])
+    async def test_a_key_revoked_after_use_is_refused_at_once(
+        self, api: Api, world: World, body: dict[str, Any]
+    ) -> None:
+        path = purchase_path(world.reward.public_id)
+        first = await api.post(path, NOBODY)
+        assert first.status_code == 404  # the key is now cached as verified; nothing written
+        await ApiKey.filter(shop_id=world.shop.id).update(revoked_at=utcnow())
+        await refused(api, path, body, 401, "api_key_revoked")
+
+    async def test_a_replay_with_a_key_revoked_since_is_refused(
+        self, api: Api, world: World
+    ) -> None:
+        path, headers = purchase_path(world.reward.public_id), {"Idempotency-Key": "buy-r"}
+        assert (await api.post(path, BOB, headers=headers)).status_code == 201
+        await ApiKey.filter(shop_id=world.shop.id).update(revoked_at=utcnow())
+        await refused(api, path, BOB, 401, "api_key_revoked", headers=headers)
+
+    async def test_a_shop_uninstalled_after_use_is_refused_at_once(
+        self, api: Api, world: World
+    ) -> None:
+        path = purchase_path(world.reward.public_id)
+        assert (await api.post(path, NOBODY)).status_code == 404  # the key is now cached
+        await Shop.filter(id=world.shop.id).update(uninstalled_at=utcnow())
+        await refused(api, path, BOB, 401, "shop_uninstalled")
 
 
 class TestIdempotency:
