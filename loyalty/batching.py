@@ -6,8 +6,8 @@ batches are running the next one keeps filling, up to `max_batch`. `run(items)` 
 outcome per item, in order: a value, or an exception that its submitter alone receives. When
 `run` itself raises, every item of the batch receives that exception.
 
-The redemption's batch (loyalty.rewards.redeem_batch) runs on it; the award's
-(loyalty.ledger.award_batch) predates it and keeps its own copy of the same scheduling.
+The award's batch (loyalty.ledger.award_batch) and the redemption's
+(loyalty.rewards.redeem_batch) run on it.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ class TurnBatcher(Generic[T, R]):
         run: Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]],
         *,
         max_batch: int = 64,
-        max_in_flight: int = 4,
+        max_in_flight: int | Callable[[], int] = 4,
     ) -> None:
+        """`max_in_flight` may be a function, asked on first use (in the running loop): how
+        many batches may run at once can depend on the database, not known at construction."""
         self._run_batch = run
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
@@ -55,7 +57,8 @@ class TurnBatcher(Generic[T, R]):
 
     async def _drain(self) -> None:
         if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max_in_flight)
+            limit = self._max_in_flight
+            self._slots = asyncio.Semaphore(limit() if callable(limit) else limit)
         async with self._slots:  # waiting for a slot is what lets a busy process batch more
             batch, self._waiting = (
                 self._waiting[: self._max_batch],

@@ -16,13 +16,13 @@ balance ceiling writes nothing and never stops the others (`over_limit` in its r
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from loyalty.batching import TurnBatcher
 from loyalty.db import dialect
 from loyalty.ledger import award_batch_pg, award_batch_sqlite
 
@@ -55,72 +55,53 @@ async def run_awards(awards: Sequence[BatchAward]) -> list[Outcome]:
 
 
 class AwardBatcher:
-    """Gathers this process's concurrent awards into batches. One per process, created by its
-    lifespan; `max_in_flight` batches run at once on PostgreSQL, one on SQLite."""
+    """Gathers this process's concurrent awards into batches (loyalty.batching). One per
+    process, created by its lifespan; `max_in_flight` batches run at once on PostgreSQL, one on
+    SQLite."""
 
     def __init__(self, *, max_batch: int = 64, max_in_flight: int = 4) -> None:
-        self._max_batch = max_batch
-        self._max_in_flight = max_in_flight
-        self._slots: asyncio.Semaphore | None = None  # sized on first use, by dialect
-        self._waiting: list[tuple[BatchAward, asyncio.Future[Row]]] = []
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0
-        self.largest_batch = 0
-
-    async def submit(self, award: BatchAward) -> Row:
-        future: asyncio.Future[Row] = asyncio.get_running_loop().create_future()
-        self._waiting.append((award, future))
-        if not self._scheduled:
-            self._schedule()
-        return await future
-
-    def _schedule(self) -> None:
-        self._scheduled = True
-        task = asyncio.get_running_loop().create_task(self._drain())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _drain(self) -> None:
-        if self._slots is None:
+        def slots() -> int:
             # SQLite has one writer: a second batch would only queue for the lock, taking
             # awards from the batch that fills meanwhile.
-            self._slots = asyncio.Semaphore(1 if dialect() == "sqlite" else self._max_in_flight)
-        async with self._slots:  # waiting for a slot is what lets a busy process batch more
-            batch, self._waiting = (
-                self._waiting[: self._max_batch],
-                self._waiting[self._max_batch :],
-            )
-            self._scheduled = False
-            if self._waiting:  # more than one batch arrived at once: the rest go next
-                self._schedule()
-            await self._run(batch)
+            return 1 if dialect() == "sqlite" else max_in_flight
 
-    async def _run(self, batch: list[tuple[BatchAward, asyncio.Future[Row]]]) -> None:
-        self.batches += 1
-        self.largest_batch = max(self.largest_batch, len(batch))
-        try:
-            rows = await run_awards([award for award, _ in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
-                return
-            # Nothing was written (the batch is atomic): isolate whichever award failed.
-            log.warning("award batch of %d failed (%s); retrying one by one", len(batch), exc)
-            for award, future in batch:
-                try:
-                    _settle(future, (await run_awards([award]))[0])
-                except Exception as single:
-                    _settle(future, single)
-            return
-        await _retry_refused_alone(batch, rows)
-        for (_, future), row in zip(batch, rows, strict=True):
-            _settle(future, row)
+        self._turns: TurnBatcher[BatchAward, Row] = TurnBatcher(
+            _run_isolated, max_batch=max_batch, max_in_flight=slots
+        )
+
+    @property
+    def batches(self) -> int:
+        return self._turns.batches
+
+    @property
+    def largest_batch(self) -> int:
+        return self._turns.largest_batch
+
+    async def submit(self, award: BatchAward) -> Row:
+        return await self._turns.submit(award)
 
 
-async def _retry_refused_alone(
-    batch: list[tuple[BatchAward, asyncio.Future[Row]]], rows: list[Outcome]
-) -> None:
+async def _run_isolated(batch: Sequence[BatchAward]) -> list[Outcome]:
+    """One outcome per award of `batch`, whatever the others' fate."""
+    try:
+        rows = await run_awards(batch)
+    except Exception as exc:
+        if len(batch) == 1:
+            return [exc]
+        # Nothing was written (the batch is atomic): isolate whichever award failed.
+        log.warning("award batch of %d failed (%s); retrying one by one", len(batch), exc)
+        outcomes: list[Outcome] = []
+        for award in batch:
+            try:
+                outcomes.append((await run_awards([award]))[0])
+            except Exception as single:
+                outcomes.append(single)
+        return outcomes
+    await _retry_refused_alone(batch, rows)
+    return rows
+
+
+async def _retry_refused_alone(batch: Sequence[BatchAward], rows: list[Outcome]) -> None:
     """Awards refused at the balance ceiling in a batch that also held other awards to the same
     customer were refused for the running total of the batch (PostgreSQL); run each again
     alone, in order (the batch has committed), so each is decided as if it had come alone. Rows
@@ -129,15 +110,6 @@ async def _retry_refused_alone(
     for i, row in enumerate(rows):
         if isinstance(row, dict) and row["over_limit"] and customers.count(row["customer_pk"]) > 1:
             try:
-                rows[i] = (await run_awards([batch[i][0]]))[0]
+                rows[i] = (await run_awards([batch[i]]))[0]
             except Exception as exc:
                 rows[i] = exc
-
-
-def _settle(future: asyncio.Future[Row], outcome: Outcome) -> None:
-    if future.done():  # the caller went away (client disconnected); the award stands
-        return
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
