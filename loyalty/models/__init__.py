@@ -6,6 +6,7 @@ from loyalty.models.customer import Customer
 from loyalty.models.earning_history import EarningHistoryEntry, EarningStatus
 from loyalty.models.earning_rule import API_AWARDABLE_CATEGORIES, EarningRule, RuleCategory
 from loyalty.models.idempotency import IdempotencyRecord
+from loyalty.models.ledger_rollup import LedgerRollup, LedgerRollupState
 from loyalty.models.outbox import (
     DeliveryStatus,
     EventDelivery,
@@ -37,6 +38,8 @@ __models__ = [
     VipTier,
     EarningRule,
     EarningHistoryEntry,
+    LedgerRollup,
+    LedgerRollupState,
     Activity,
     OutboxIntent,
     SyncLease,
@@ -72,6 +75,8 @@ __all__ = [
     "IdempotencyRecord",
     "Integration",
     "IntentOutcome",
+    "LedgerRollup",
+    "LedgerRollupState",
     "OutboxIntent",
     "Platform",
     "Redemption",

@@ -13,43 +13,24 @@ from tortoise.functions import Sum
 
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.db import dialect
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import (
     Activity,
     ActorType,
-    EarningHistoryEntry,
     EarningRule,
-    EarningStatus,
     Integration,
     Redemption,
     Shop,
 )
+from loyalty.reports import ledger_rollup
 
 WINDOW_DAYS = 30
-# The ledger action of an expiry entry (written by the expiry job with negative points).
-EXPIRED_ACTION = "points_expired"
+EXPIRED_ACTION = ledger_rollup.EXPIRED_ACTION
 # Shop-level rows of the activity log (customer_id NULL): the merchant's own confirmation that
 # the theme app embed is on, which the app cannot see (reading the theme needs another scope).
 THEME_EMBED_CONFIRMED = "theme_embed_confirmed"
 THEME_EMBED_UNCONFIRMED = "theme_embed_unconfirmed"
 
-# Sums per 15-minute UTC bucket: every timezone's midnight falls on a quarter hour, so the
-# buckets fold exactly into the shop's local days, and the database does the summing.
-_BUCKET_SECONDS = 900
-_BUCKET_EXPR = {
-    "postgres": "FLOOR(EXTRACT(EPOCH FROM created_at) / 900)::bigint",
-    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff+00:00' (UTC): the first 19 characters are the time.
-    "sqlite": "CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) / 900",
-}
-_BUCKETS_SQL = """
-SELECT {bucket} AS bucket,
-       SUM(CASE WHEN points > 0 AND status <> $3 THEN points ELSE 0 END) AS issued,
-       SUM(CASE WHEN action = $4 THEN -points ELSE 0 END) AS expired
-FROM earning_history_entry
-WHERE id >= $1 AND shop_id = $2
-GROUP BY 1
-"""
 _BALANCES_SQL = """
 SELECT COALESCE(SUM(CASE WHEN is_excluded THEN 0 ELSE 1 END), 0) AS members,
        COALESCE(SUM(CASE WHEN is_excluded THEN 1 ELSE 0 END), 0) AS excluded,
@@ -126,23 +107,11 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
     start = datetime.combine(days[0], time(), tzinfo=zone).astimezone(UTC)
     issued = dict.fromkeys(days, 0)
     expired = 0
-    first_id = await first_entry_id_since(start)
-    if first_id is not None:
-        rows = await sql.fetch_all(
-            _BUCKETS_SQL.format(bucket=_BUCKET_EXPR[dialect()]),
-            first_id,
-            shop.id,
-            str(EarningStatus.REJECTED),
-            EXPIRED_ACTION,
-        )
-        for row in rows:
-            bucket_start = datetime.fromtimestamp(int(row["bucket"]) * _BUCKET_SECONDS, UTC)
-            if bucket_start < start:
-                continue
-            day = bucket_start.astimezone(zone).date()
-            if day in issued:
-                issued[day] += int(row["issued"] or 0)
-            expired += int(row["expired"] or 0)
+    for bucket, sums in (await ledger_rollup.window_sums(shop_id=shop.id, start=start)).items():
+        day = ledger_rollup.bucket_start(bucket).astimezone(zone).date()
+        if day in issued:
+            issued[day] += sums.issued
+        expired += sums.expired
     balances = await sql.fetch_one(_BALANCES_SQL, shop.id) or {}
     redemptions, redeemed_points = await redemptions_since(shop, start)
     return ProgrammeStats(
@@ -169,39 +138,6 @@ async def redemptions_since(shop: Shop, start: datetime) -> tuple[int, int]:
         return 0, 0
     row = await kept.annotate(points=Sum("points_spent")).first().values("points")
     return count, int((row or {}).get("points") or 0)
-
-
-async def first_entry_id_since(start: datetime) -> int | None:
-    """The first ledger id created at or after `start` (None: nothing since).
-
-    Entries are appended as they happen, so ids grow with `created_at`; a binary search on the
-    primary key finds a window's first row in a few index lookups. The ledger deliberately has
-    no `created_at` index (every index slows each award), and the dashboard must not scan it.
-    """
-    last = await _entry_at_or_after(0, descending=True)
-    if last is None or last[1] < start:
-        return None
-    first = await _entry_at_or_after(0)
-    assert first is not None
-    answer, low, high = last[0], first[0], last[0]
-    while low <= high:
-        middle = (low + high) // 2
-        row = await _entry_at_or_after(middle)
-        if row is None or row[0] > high:  # no entry in [middle, high]
-            high = middle - 1
-        elif row[1] >= start:
-            answer, high = row[0], middle - 1
-        else:
-            low = row[0] + 1
-    return answer
-
-
-async def _entry_at_or_after(
-    entry_id: int, *, descending: bool = False
-) -> tuple[int, datetime] | None:
-    query = EarningHistoryEntry.filter(id__gte=entry_id).order_by("-id" if descending else "id")
-    rows = await query.limit(1).values_list("id", "created_at")
-    return (int(rows[0][0]), rows[0][1]) if rows else None
 
 
 def backfill_status(shop: Shop) -> BackfillStatus:

@@ -1,0 +1,149 @@
+"""The ledger's 15-minute sums for the admin's 30-day figures (loyalty.models.ledger_rollup,
+loyalty.reports.ledger_rollup): two small tables, and triggers that keep the sums exact when
+an entry already summed changes afterwards.
+
+The triggers fire only on an UPDATE that changes what an entry adds to a sum (its status to or
+from `rejected`, its points, action or time) and on a DELETE, and only for entries of the last
+35 days (older buckets are never read from the rollup). The award's INSERT fires nothing, and
+an approval (`pending` → `approved`) or an expiry's `points_remaining` does not either.
+
+Each trigger adds the old row's negated sums and the new row's sums to their buckets, when the
+shop has a rollup, the entry is at or below its watermark and the bucket is one it holds. On
+PostgreSQL it reads the shop's state row `FOR SHARE`, so it waits for a refresh that is moving
+the watermark (which holds that row) and then sees the watermark that refresh set.
+"""
+
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
+
+_RECENT_SECONDS = 35 * 86400
+_ISSUED = "(CASE WHEN {r}.points > 0 AND {r}.status <> 'rejected' THEN {r}.points ELSE 0 END)"
+_EXPIRED = "(CASE WHEN {r}.action = 'points_expired' THEN -{r}.points ELSE 0 END)"
+_CHANGED = (
+    "((OLD.status = 'rejected') <> (NEW.status = 'rejected') OR OLD.points <> NEW.points "
+    "OR OLD.action <> NEW.action OR OLD.created_at <> NEW.created_at)"
+)
+_BUCKET = {
+    "postgres": "FLOOR(EXTRACT(EPOCH FROM {r}.created_at) / 900)::bigint",
+    "sqlite": "CAST(strftime('%s', substr({r}.created_at, 1, 19)) AS INTEGER) / 900",
+}
+_RECENT = {
+    "postgres": "{r}.created_at >= now() - interval '35 days'",
+    "sqlite": (
+        "CAST(strftime('%s', substr({r}.created_at, 1, 19)) AS INTEGER) >= "
+        f"CAST(strftime('%s', 'now') AS INTEGER) - {_RECENT_SECONDS}"
+    ),
+}
+
+
+def _move(dialect: str, row: str, sign: str) -> str:
+    """Add `row`'s sums (negated with sign '-') to its bucket, if the rollup holds it."""
+    lock = " FOR SHARE OF s" if dialect == "postgres" else ""
+    table = "ledger_rollup." if dialect == "postgres" else ""
+    return (
+        "INSERT INTO ledger_rollup (shop_id, bucket, issued, expired) "
+        f"SELECT {row}.shop_id, b.bucket, {sign}{_ISSUED.format(r=row)}, "
+        f"{sign}{_EXPIRED.format(r=row)} "
+        f"FROM (SELECT {_BUCKET[dialect].format(r=row)} AS bucket) b "
+        f"JOIN ledger_rollup_state s ON s.shop_id = {row}.shop_id "
+        f"WHERE {row}.id <= s.watermark AND b.bucket >= s.since_bucket{lock} "
+        "ON CONFLICT (shop_id, bucket) DO UPDATE SET "
+        f"issued = {table}issued + excluded.issued, expired = {table}expired + excluded.expired;"
+    )
+
+
+def trigger_statements(dialect: str) -> list[str]:
+    recent_old, recent_new = (_RECENT[dialect].format(r=r) for r in ("OLD", "NEW"))
+    on_update = (
+        "AFTER UPDATE OF status, points, action, created_at ON earning_history_entry "
+        f"FOR EACH ROW WHEN (({recent_old} OR {recent_new}) AND {_CHANGED})"
+    )
+    on_delete = f"AFTER DELETE ON earning_history_entry FOR EACH ROW WHEN ({recent_old})"
+    if dialect == "postgres":
+        return [
+            "CREATE OR REPLACE FUNCTION ledger_rollup_move() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN "
+            f"{_move(dialect, 'OLD', '-')} "
+            f"IF TG_OP = 'UPDATE' THEN {_move(dialect, 'NEW', '')} END IF; "
+            "RETURN NULL; END $$",
+            f"CREATE TRIGGER ledger_rollup_on_update {on_update} "
+            "EXECUTE FUNCTION ledger_rollup_move()",
+            f"CREATE TRIGGER ledger_rollup_on_delete {on_delete} "
+            "EXECUTE FUNCTION ledger_rollup_move()",
+        ]
+    return [
+        f"CREATE TRIGGER ledger_rollup_on_update {on_update} BEGIN "
+        f"{_move(dialect, 'OLD', '-')} {_move(dialect, 'NEW', '')} END",
+        f"CREATE TRIGGER ledger_rollup_on_delete {on_delete} BEGIN "
+        f"{_move(dialect, 'OLD', '-')} END",
+    ]
+
+
+async def create_triggers(apps, schema_editor):
+    client = schema_editor.client
+    dialect = "postgres" if client.capabilities.dialect == "postgres" else "sqlite"
+    for statement in trigger_statements(dialect):
+        await client.execute_script(statement)
+
+
+async def drop_triggers(apps, schema_editor):
+    client = schema_editor.client
+    for name in ("ledger_rollup_on_update", "ledger_rollup_on_delete"):
+        suffix = " ON earning_history_entry" if client.capabilities.dialect == "postgres" else ""
+        await client.execute_script(f"DROP TRIGGER IF EXISTS {name}{suffix}")
+    if client.capabilities.dialect == "postgres":
+        await client.execute_script("DROP FUNCTION IF EXISTS ledger_rollup_move()")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("loyalty", "0017_big_shop")]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name="LedgerRollup",
+            fields=[
+                (
+                    "id",
+                    fields.BigIntField(
+                        generated=True, primary_key=True, unique=True, db_index=True
+                    ),
+                ),
+                ("shop_id", fields.BigIntField()),
+                ("bucket", fields.BigIntField()),
+                ("issued", fields.BigIntField(default=0)),
+                ("expired", fields.BigIntField(default=0)),
+            ],
+            options={
+                "table": "ledger_rollup",
+                "app": "loyalty",
+                "unique_together": (("shop_id", "bucket"),),
+                "pk_attr": "id",
+            },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="LedgerRollupState",
+            fields=[
+                (
+                    "shop_id",
+                    fields.BigIntField(
+                        generated=False, primary_key=True, unique=True, db_index=True
+                    ),
+                ),
+                ("since_bucket", fields.BigIntField()),
+                ("watermark", fields.BigIntField()),
+                ("candidate", fields.BigIntField(null=True)),
+                ("candidate_running", fields.TextField(null=True)),
+                ("version", fields.IntField(default=0)),
+                (
+                    "refreshed_at",
+                    fields.DatetimeField(auto_now=False, auto_now_add=False),
+                ),
+            ],
+            options={"table": "ledger_rollup_state", "app": "loyalty", "pk_attr": "shop_id"},
+            bases=["Model"],
+        ),
+        ops.RunPython(create_triggers, drop_triggers),
+    ]
