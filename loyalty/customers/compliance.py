@@ -34,6 +34,7 @@ from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import (
     Activity,
     Customer,
+    CustomerCount,
     DataRequest,
     EarningHistoryEntry,
     LedgerRollup,
@@ -364,4 +365,7 @@ async def redact_shop(*, shop_id: int) -> bool:
         await LedgerRollup.filter(shop_id=shop_id).delete()
         await EarningHistoryEntry.filter(shop_id=shop_id).delete()
         await ReferralFingerprint.filter(shop_id=shop_id).delete()  # no foreign keys either
-        return bool(await Shop.filter(id=shop_id).delete())
+        deleted = bool(await Shop.filter(id=shop_id).delete())
+        # Its customers went with it (the cascade), writing their counts' rows: drop those.
+        await CustomerCount.filter(shop_id=shop_id).delete()
+        return deleted

@@ -3,6 +3,7 @@
 from loyalty.models.activity import Activity, ActorType
 from loyalty.models.api_key import ApiKey, ApiKeyScope
 from loyalty.models.customer import Customer
+from loyalty.models.customer_count import CustomerCount
 from loyalty.models.earning_history import EarningHistoryEntry, EarningStatus
 from loyalty.models.earning_rule import API_AWARDABLE_CATEGORIES, EarningRule, RuleCategory
 from loyalty.models.idempotency import IdempotencyRecord
@@ -35,6 +36,7 @@ __models__ = [
     Shop,
     ApiKey,
     Customer,
+    CustomerCount,
     VipTier,
     EarningRule,
     EarningHistoryEntry,
@@ -65,6 +67,7 @@ __all__ = [
     "BlockReason",
     "CodeStatus",
     "Customer",
+    "CustomerCount",
     "DataRequest",
     "DeliveryStatus",
     "EarningHistoryEntry",

@@ -22,7 +22,7 @@ from loyalty.models import (
     Redemption,
     Shop,
 )
-from loyalty.reports import ledger_rollup
+from loyalty.reports import customer_counts, ledger_rollup
 
 WINDOW_DAYS = 30
 EXPIRED_ACTION = ledger_rollup.EXPIRED_ACTION
@@ -31,11 +31,10 @@ EXPIRED_ACTION = ledger_rollup.EXPIRED_ACTION
 THEME_EMBED_CONFIRMED = "theme_embed_confirmed"
 THEME_EMBED_UNCONFIRMED = "theme_embed_unconfirmed"
 
-_BALANCES_SQL = """
-SELECT COALESCE(SUM(CASE WHEN is_excluded THEN 0 ELSE 1 END), 0) AS members,
-       COALESCE(SUM(CASE WHEN is_excluded THEN 1 ELSE 0 END), 0) AS excluded,
-       COALESCE(SUM(pending_points), 0) AS pending,
-       COALESCE(SUM(redeemed_points), 0) AS redeemed
+# The one figure still summed over the customers: every award held for approval moves it, and
+# the award path writes nothing it does not need (see loyalty.models.customer_count).
+_PENDING_SQL = """
+SELECT COALESCE(SUM(pending_points), 0) AS pending
 FROM customer WHERE shop_id = $1 AND redacted_at IS NULL
 """
 
@@ -112,14 +111,15 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
         if day in issued:
             issued[day] += sums.issued
         expired += sums.expired
-    balances = await sql.fetch_one(_BALANCES_SQL, shop.id) or {}
+    counts = await customer_counts.customer_counts(shop_id=shop.id)
+    pending = await sql.fetch_one(_PENDING_SQL, shop.id) or {}
     redemptions, redeemed_points = await redemptions_since(shop, start)
     return ProgrammeStats(
-        members=int(balances.get("members") or 0),
-        excluded=int(balances.get("excluded") or 0),
+        members=counts.members,
+        excluded=counts.excluded,
         points_issued=sum(issued.values()),
-        points_pending=int(balances.get("pending") or 0),
-        points_redeemed=int(balances.get("redeemed") or 0),
+        points_pending=int(pending.get("pending") or 0),
+        points_redeemed=counts.redeemed,
         points_expired=expired,
         redemptions=redemptions,
         points_redeemed_in_window=redeemed_points,

@@ -1,6 +1,8 @@
-"""The ledger's 15-minute sums for the admin's 30-day figures (loyalty.models.ledger_rollup,
-loyalty.reports.ledger_rollup): two small tables, and triggers that keep the sums exact when
-an entry already summed changes afterwards.
+"""Summaries for a big shop's admin pages and lists (issue 18): the ledger's 15-minute sums for
+the 30-day figures, and the customer counts, each kept exact by triggers.
+
+**The ledger rollup** (loyalty.models.ledger_rollup, loyalty.reports.ledger_rollup): two small
+tables, and triggers that keep the sums exact when an entry already summed changes afterwards.
 
 The triggers fire only on an UPDATE that changes what an entry adds to a sum (its status to or
 from `rejected`, its points, action or time) and on a DELETE, and only for entries of the last
@@ -11,9 +13,19 @@ Each trigger adds the old row's negated sums and the new row's sums to their buc
 shop has a rollup, the entry is at or below its watermark and the bucket is one it holds. On
 PostgreSQL it reads the shop's state row `FOR SHARE`, so it waits for a refresh that is moving
 the watermark (which holds that row) and then sees the watermark that refresh set.
+
+**The customer counts** (loyalty.models.customer_count, loyalty.reports.customer_counts): a
+row of changes inserted for every customer inserted or deleted (on PostgreSQL one row per
+statement and kind, from its transition table, so an import of thousands adds a few rows) and
+for an UPDATE that changes `is_excluded`, whether `redacted_at` is set, or `redeemed_points`
+(a redemption, its refund). The award's UPDATE sets none of these columns: PostgreSQL and
+SQLite fire an `UPDATE OF` trigger only for a statement that sets one of them. The table is
+filled from the customers already there in the same transaction that creates the triggers
+(which lock the table against writes until it commits), so no change falls between.
 """
 
 from tortoise import fields, migrations
+from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
 _RECENT_SECONDS = 35 * 86400
@@ -79,20 +91,99 @@ def trigger_statements(dialect: str) -> list[str]:
     ]
 
 
+_COUNT_COLUMNS = "shop_id, is_excluded, redacted, customers, redeemed"
+_COUNT_CHANGED = (
+    "(OLD.is_excluded <> NEW.is_excluded "
+    "OR (OLD.redacted_at IS NULL) <> (NEW.redacted_at IS NULL) "
+    "OR OLD.redeemed_points <> NEW.redeemed_points)"
+)
+
+
+def _count_row(row: str, sign: str) -> str:
+    return (
+        f"INSERT INTO customer_count ({_COUNT_COLUMNS}) VALUES ({row}.shop_id, "
+        f"{row}.is_excluded, {row}.redacted_at IS NOT NULL, {sign}1, {sign}{row}.redeemed_points);"
+    )
+
+
+def _count_rows(table: str, sign: str) -> str:
+    return (
+        f"INSERT INTO customer_count ({_COUNT_COLUMNS}) SELECT shop_id, is_excluded, "
+        f"redacted_at IS NOT NULL, {sign}COUNT(*), {sign}COALESCE(SUM(redeemed_points), 0) "
+        f"FROM {table} GROUP BY 1, 2, 3;"
+    )
+
+
+def count_trigger_statements(dialect: str) -> list[str]:
+    on_update = (
+        "AFTER UPDATE OF is_excluded, redacted_at, redeemed_points ON customer "
+        f"FOR EACH ROW WHEN {_COUNT_CHANGED}"
+    )
+    if dialect == "postgres":
+        return [
+            "CREATE OR REPLACE FUNCTION customer_count_added() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN {_count_rows('added', '')} RETURN NULL; END $$",
+            "CREATE OR REPLACE FUNCTION customer_count_removed() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN {_count_rows('removed', '-')} RETURN NULL; END $$",
+            "CREATE OR REPLACE FUNCTION customer_count_moved() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN {_count_row('OLD', '-')} {_count_row('NEW', '')} "
+            "RETURN NULL; END $$",
+            "CREATE TRIGGER customer_count_on_insert AFTER INSERT ON customer "
+            "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
+            "EXECUTE FUNCTION customer_count_added()",
+            "CREATE TRIGGER customer_count_on_delete AFTER DELETE ON customer "
+            "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
+            "EXECUTE FUNCTION customer_count_removed()",
+            f"CREATE TRIGGER customer_count_on_update {on_update} "
+            "EXECUTE FUNCTION customer_count_moved()",
+        ]
+    return [
+        "CREATE TRIGGER customer_count_on_insert AFTER INSERT ON customer FOR EACH ROW "
+        f"BEGIN {_count_row('NEW', '')} END",
+        "CREATE TRIGGER customer_count_on_delete AFTER DELETE ON customer FOR EACH ROW "
+        f"BEGIN {_count_row('OLD', '-')} END",
+        f"CREATE TRIGGER customer_count_on_update {on_update} "
+        f"BEGIN {_count_row('OLD', '-')} {_count_row('NEW', '')} END",
+    ]
+
+
+_TRIGGERS = {
+    "earning_history_entry": ("ledger_rollup_on_update", "ledger_rollup_on_delete"),
+    "customer": (
+        "customer_count_on_insert",
+        "customer_count_on_delete",
+        "customer_count_on_update",
+    ),
+}
+_FUNCTIONS = (
+    "ledger_rollup_move",
+    "customer_count_added",
+    "customer_count_removed",
+    "customer_count_moved",
+)
+
+
 async def create_triggers(apps, schema_editor):
     client = schema_editor.client
     dialect = "postgres" if client.capabilities.dialect == "postgres" else "sqlite"
-    for statement in trigger_statements(dialect):
+    for statement in trigger_statements(dialect) + count_trigger_statements(dialect):
         await client.execute_script(statement)
+    # The customers already there, after the triggers (in this transaction, which holds the
+    # table against writes from CREATE TRIGGER on), so each customer is counted once.
+    await client.execute_script(_count_rows("customer", "").rstrip(";"))
 
 
 async def drop_triggers(apps, schema_editor):
     client = schema_editor.client
-    for name in ("ledger_rollup_on_update", "ledger_rollup_on_delete"):
-        suffix = " ON earning_history_entry" if client.capabilities.dialect == "postgres" else ""
-        await client.execute_script(f"DROP TRIGGER IF EXISTS {name}{suffix}")
-    if client.capabilities.dialect == "postgres":
-        await client.execute_script("DROP FUNCTION IF EXISTS ledger_rollup_move()")
+    postgres = client.capabilities.dialect == "postgres"
+    for table, names in _TRIGGERS.items():
+        for name in names:
+            suffix = f" ON {table}" if postgres else ""
+            await client.execute_script(f"DROP TRIGGER IF EXISTS {name}{suffix}")
+    if postgres:
+        for function in _FUNCTIONS:
+            await client.execute_script(f"DROP FUNCTION IF EXISTS {function}()")
+    await client.execute_script("DELETE FROM customer_count")
 
 
 class Migration(migrations.Migration):
@@ -143,6 +234,29 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={"table": "ledger_rollup_state", "app": "loyalty", "pk_attr": "shop_id"},
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="CustomerCount",
+            fields=[
+                (
+                    "id",
+                    fields.BigIntField(
+                        generated=True, primary_key=True, unique=True, db_index=True
+                    ),
+                ),
+                ("shop_id", fields.BigIntField()),
+                ("is_excluded", fields.BooleanField()),
+                ("redacted", fields.BooleanField()),
+                ("customers", fields.BigIntField()),
+                ("redeemed", fields.BigIntField()),
+            ],
+            options={
+                "table": "customer_count",
+                "app": "loyalty",
+                "indexes": [Index(fields=["shop_id", "is_excluded", "redacted"])],
+                "pk_attr": "id",
+            },
             bases=["Model"],
         ),
         ops.RunPython(create_triggers, drop_triggers),
