@@ -22,6 +22,10 @@ for an UPDATE that changes `is_excluded`, whether `redacted_at` is set, or `rede
 SQLite fire an `UPDATE OF` trigger only for a statement that sets one of them. The table is
 filled from the customers already there in the same transaction that creates the triggers
 (which lock the table against writes until it commits), so no change falls between.
+
+**An index on redemption (shop_id, redeemed_at)**: the home page's redemptions of the window.
+Built in this transaction (not concurrently): the redemption table is a small one, written
+only when a customer redeems.
 """
 
 from tortoise import fields, migrations
@@ -171,6 +175,11 @@ async def create_triggers(apps, schema_editor):
     # The customers already there, after the triggers (in this transaction, which holds the
     # table against writes from CREATE TRIGGER on), so each customer is counted once.
     await client.execute_script(_count_rows("customer", "").rstrip(";"))
+    # The home page's redemptions of the last 30 days, without reading the shop's history.
+    await client.execute_script(
+        'CREATE INDEX IF NOT EXISTS "idx_redemption_shop_redeemed" '
+        'ON "redemption" ("shop_id", "redeemed_at")'
+    )
 
 
 async def drop_triggers(apps, schema_editor):
@@ -184,6 +193,7 @@ async def drop_triggers(apps, schema_editor):
         for function in _FUNCTIONS:
             await client.execute_script(f"DROP FUNCTION IF EXISTS {function}()")
     await client.execute_script("DELETE FROM customer_count")
+    await client.execute_script('DROP INDEX IF EXISTS "idx_redemption_shop_redeemed"')
 
 
 class Migration(migrations.Migration):

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tortoise.functions import Sum
-
 from loyalty import sql
 from loyalty.clock import utcnow
 from loyalty.ledger.activity import ActivityRow, record
@@ -19,7 +17,6 @@ from loyalty.models import (
     ActorType,
     EarningRule,
     Integration,
-    Redemption,
     Shop,
 )
 from loyalty.reports import customer_counts, ledger_rollup
@@ -36,6 +33,14 @@ THEME_EMBED_UNCONFIRMED = "theme_embed_unconfirmed"
 _PENDING_SQL = """
 SELECT COALESCE(SUM(pending_points), 0) AS pending
 FROM customer WHERE shop_id = $1 AND redacted_at IS NULL
+"""
+
+
+# One pass over the window's redemptions (migration 0018 indexes them by shop and time).
+_REDEMPTIONS_SQL = """
+SELECT COUNT(*) AS redemptions, COALESCE(SUM(points_spent), 0) AS points
+FROM redemption
+WHERE shop_id = $1 AND redeemed_at >= $2 AND points_refunded_at IS NULL
 """
 
 
@@ -130,14 +135,8 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
 
 async def redemptions_since(shop: Shop, start: datetime) -> tuple[int, int]:
     """(redemptions, points spent) since `start`, leaving out those whose points came back."""
-    kept = Redemption.filter(
-        shop_id=shop.id, redeemed_at__gte=start, points_refunded_at__isnull=True
-    )
-    count = await kept.count()
-    if not count:
-        return 0, 0
-    row = await kept.annotate(points=Sum("points_spent")).first().values("points")
-    return count, int((row or {}).get("points") or 0)
+    row = await sql.fetch_one(_REDEMPTIONS_SQL, shop.id, start) or {}
+    return int(row.get("redemptions") or 0), int(row.get("points") or 0)
 
 
 def backfill_status(shop: Shop) -> BackfillStatus:

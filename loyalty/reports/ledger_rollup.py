@@ -98,7 +98,9 @@ async def window_sums(*, shop_id: int, start: datetime) -> dict[int, BucketSums]
     clock = await sql.fetch_one(_DB_NOW[dialect()]) or {}
     db_now, top = int(clock["now"]), int(clock["top"] or 0)
     if first < db_now // BUCKET_SECONDS - RECENT_DAYS * _DAY_BUCKETS:
-        return _add({}, await _ledger_sums(shop_id, first, after=0))
+        since = await first_entry_id_since(bucket_start(first))  # older than the triggers keep
+        after = since - 1 if since is not None else top
+        return _add({}, await _ledger_sums(shop_id, first, after=after))
     state = await sql.fetch_one(_STATE, shop_id)
     if state is None or first < int(state["since_bucket"]):
         await _start(shop_id, since=first - _LEAD_BUCKETS, state=state, top=top)
@@ -157,15 +159,17 @@ async def _start(shop_id: int, *, since: int, state: dict[str, Any] | None, top:
             )
             if not taken:
                 return  # another read replaced it
-            await sql.execute("DELETE FROM ledger_rollup WHERE shop_id = $1", shop_id)
-        await sql.execute(
+        created = await sql.fetch_all(  # RETURNING: an INSERT's row count is not reported
             "INSERT INTO ledger_rollup_state (shop_id, since_bucket, watermark, version, "
-            "refreshed_at) VALUES ($1, $2, $3, 0, $4) ON CONFLICT (shop_id) DO NOTHING",
+            "refreshed_at) VALUES ($1, $2, $3, 0, $4) ON CONFLICT (shop_id) DO NOTHING "
+            "RETURNING shop_id",
             shop_id,
             since,
             watermark,
             now,
         )
+        if created:  # whatever an earlier rollup of this shop left goes with it
+            await sql.execute("DELETE FROM ledger_rollup WHERE shop_id = $1", shop_id)
 
 
 async def _refresh(shop_id: int, state: dict[str, Any], *, db_now: int, top: int) -> None:
