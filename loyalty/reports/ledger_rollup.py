@@ -59,6 +59,14 @@ FROM earning_history_entry
 WHERE id > $1 AND id <= $5 AND shop_id = $2
 GROUP BY 1
 """
+# The sums of the entries the watermark passes, added to their buckets in one statement.
+_ADD_SUMS = """
+INSERT INTO ledger_rollup (shop_id, bucket, issued, expired)
+SELECT $2, bucket, issued, expired FROM ({sums}) AS passed WHERE bucket >= $6
+ON CONFLICT (shop_id, bucket) DO UPDATE SET
+    issued = ledger_rollup.issued + excluded.issued,
+    expired = ledger_rollup.expired + excluded.expired
+"""
 _DB_NOW = {
     "postgres": "SELECT EXTRACT(EPOCH FROM now())::bigint AS now, "
     "(SELECT MAX(id) FROM earning_history_entry) AS top",
@@ -199,18 +207,15 @@ async def _refresh(shop_id: int, state: dict[str, Any], *, db_now: int, top: int
         if not taken:
             return  # another read is moving it
         if target > watermark:
-            rows = await _ledger_sums(shop_id, since, after=watermark, upto=target)
-            for row in rows:
-                await sql.execute(
-                    "INSERT INTO ledger_rollup (shop_id, bucket, issued, expired) "
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT (shop_id, bucket) DO UPDATE SET "
-                    "issued = ledger_rollup.issued + excluded.issued, "
-                    "expired = ledger_rollup.expired + excluded.expired",
-                    shop_id,
-                    int(row["bucket"]),
-                    int(row["issued"] or 0),
-                    int(row["expired"] or 0),
-                )
+            await sql.execute(
+                _ADD_SUMS.format(sums=_SUMS.format(bucket=BUCKET_EXPR[dialect()])),
+                watermark,
+                shop_id,
+                str(EarningStatus.REJECTED),
+                EXPIRED_ACTION,
+                target,
+                since,
+            )
         if dialect() == "postgres":
             # The highest id first, then who is running: a transaction holding a lower id took
             # it before this one was taken, and writes its row (taking an xid) in the same
