@@ -23,10 +23,9 @@ SQLite fire an `UPDATE OF` trigger only for a statement that sets one of them. T
 filled from the customers already there in the same transaction that creates the triggers
 (which lock the table against writes until it commits), so no change falls between.
 
-**Two indexes on redemption**, (shop_id, redeemed_at) for the home page's redemptions of the
-window and (shop_id, reward_id) for the rewards page's count per reward. Built in this
-transaction (not concurrently): the redemption table is a small one, written only when a
-customer redeems.
+**An index on redemption (shop_id, redeemed_at)**: the home page's redemptions of the window.
+Built in this transaction (not concurrently): the redemption table is a small one, written
+only when a customer redeems.
 """
 
 from tortoise import fields, migrations
@@ -152,12 +151,6 @@ def count_trigger_statements(dialect: str) -> list[str]:
     ]
 
 
-REDEMPTION_INDEXES = [
-    # The home page's redemptions of the last 30 days, without reading the shop's history.
-    ("idx_redemption_shop_redeemed", '("shop_id", "redeemed_at")'),
-    # The rewards page's redemptions per reward: an index-only count, not the table's rows.
-    ("idx_redemption_shop_reward", '("shop_id", "reward_id")'),
-]
 _TRIGGERS = {
     "earning_history_entry": ("ledger_rollup_on_update", "ledger_rollup_on_delete"),
     "customer": (
@@ -182,10 +175,11 @@ async def create_triggers(apps, schema_editor):
     # The customers already there, after the triggers (in this transaction, which holds the
     # table against writes from CREATE TRIGGER on), so each customer is counted once.
     await client.execute_script(_count_rows("customer", "").rstrip(";"))
-    for name, columns in REDEMPTION_INDEXES:
-        await client.execute_script(
-            f'CREATE INDEX IF NOT EXISTS "{name}" ON "redemption" {columns}'
-        )
+    # The home page's redemptions of the last 30 days, without reading the shop's history.
+    await client.execute_script(
+        'CREATE INDEX IF NOT EXISTS "idx_redemption_shop_redeemed" '
+        'ON "redemption" ("shop_id", "redeemed_at")'
+    )
 
 
 async def drop_triggers(apps, schema_editor):
@@ -199,8 +193,7 @@ async def drop_triggers(apps, schema_editor):
         for function in _FUNCTIONS:
             await client.execute_script(f"DROP FUNCTION IF EXISTS {function}()")
     await client.execute_script("DELETE FROM customer_count")
-    for name, _columns in REDEMPTION_INDEXES:
-        await client.execute_script(f'DROP INDEX IF EXISTS "{name}"')
+    await client.execute_script('DROP INDEX IF EXISTS "idx_redemption_shop_redeemed"')
 
 
 class Migration(migrations.Migration):
