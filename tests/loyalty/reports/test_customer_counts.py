@@ -37,6 +37,15 @@ async def truth(shop: Shop) -> CustomerCounts:
     )
 
 
+async def exclude(shop: Shop, customer: Customer, *, excluded: bool) -> None:
+    await set_excluded(
+        shop=shop,
+        shopify_customer_id=str(customer.shopify_customer_id),
+        excluded=excluded,
+        staff_user_id="1",
+    )
+
+
 async def counts(shop: Shop) -> CustomerCounts:
     return await customer_counts.customer_counts(shop_id=shop.id)
 
@@ -68,25 +77,10 @@ class TestCustomerCounts:
         await insert_many(shop, 9_000_000, 7)
         assert await counts(shop) == await truth(shop)
 
-        await set_excluded(
-            shop=shop,
-            shopify_customer_id=str(ada.shopify_customer_id),
-            excluded=True,
-            staff_user_id="1",
-        )
-        await set_excluded(
-            shop=shop,
-            shopify_customer_id=str(bob.shopify_customer_id),
-            excluded=False,
-            staff_user_id="1",
-        )
+        await exclude(shop, ada, excluded=True)
+        await exclude(shop, bob, excluded=False)
         assert await counts(shop) == await truth(shop)
-        await set_excluded(
-            shop=shop,
-            shopify_customer_id=str(ada.shopify_customer_id),
-            excluded=False,
-            staff_user_id="1",
-        )
+        await exclude(shop, ada, excluded=False)
         before = (await counts(shop)).redeemed
         redemption = await redeemed(shop, ada)
         assert (await counts(shop)).redeemed == (await truth(shop)).redeemed == before + 500

@@ -62,6 +62,20 @@ async def add_entry(
     )
 
 
+async def add_expiry(
+    shop: Shop, rule: EarningRule, customer_id: int, *, points: int, days_ago: int
+) -> None:
+    """An expiry entry (negative points, the expiry job's action) from `days_ago` days ago."""
+    await add_entry(
+        shop,
+        rule,
+        customer_id,
+        points=points,
+        created_at=utcnow() - timedelta(days=days_ago),
+        action="points_expired",
+    )
+
+
 async def ledger_truth(shop: Shop, start: datetime) -> dict[int, BucketSums]:
     """The sums per bucket straight from every entry, with no SQL aggregate."""
     sums: dict[int, BucketSums] = {}
@@ -108,14 +122,7 @@ class TestWindowSums:
             if status == EarningStatus.PENDING:
                 held.append(entry)
         await add_entry(shop, rule, ada.id, points=-30, created_at=now - timedelta(days=2))
-        await add_entry(
-            shop,
-            rule,
-            ada.id,
-            points=-25,
-            created_at=now - timedelta(days=3),
-            action="points_expired",
-        )
+        await add_expiry(shop, rule, ada.id, points=-25, days_ago=3)
         await add_entry(other, other_rule, bob.id, points=999, created_at=now)  # another shop
 
         assert await read(shop, start) == await ledger_truth(shop, start)
@@ -188,14 +195,7 @@ class TestWindowSums:
             await add_entry(
                 shop, rule, ada.id, points=100 + days, created_at=now - timedelta(days=days)
             )
-        await add_entry(
-            shop,
-            rule,
-            ada.id,
-            points=-8,
-            created_at=now - timedelta(days=1),
-            action="points_expired",
-        )
+        await add_expiry(shop, rule, ada.id, points=-8, days_ago=1)
         for _ in range(3):
             stats = await dashboard.programme_stats(shop=shop, now=now)
             start = datetime.combine(stats.daily_issued[0].day, datetime.min.time(), now.tzinfo)
