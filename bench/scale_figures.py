@@ -64,6 +64,18 @@ class Bench:
             raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:300]}")
         return f"{len(response.content) // 1024} KB"
 
+    async def cold_home(self) -> str:
+        """The home page as the first read after the shop's ledger rollup starts (an upgrade,
+        or a timezone change moving the window back): the window summed from the ledger."""
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn.replace("postgres://", "postgresql://", 1))
+        try:
+            await conn.execute("DELETE FROM ledger_rollup_state WHERE shop_id = $1", self.shop_id)
+        finally:
+            await conn.close()
+        return await self.document("/app")
+
     async def patch(self, path: str, body: dict[str, Any]) -> None:
         token = scale_seed.admin_bearer(self.domain, secret=APP_SECRET, api_key=APP_KEY)
         response = await self.client.patch(
@@ -122,6 +134,7 @@ def _admin_pages(b: Bench) -> list[Figure]:
         ("admin /app/settings", "/app/settings", ""),
     ]
     figures = [_read(name, partial(b.document, path, query)) for name, path, query in pages]
+    figures.insert(1, _read("admin home /app, rollup cold (its first read)", b.cold_home))
     api = [
         ("admin api /app/api/dashboard", "/app/api/dashboard"),
         ("admin api customers search email prefix", f"/app/api/customers?search={local}"),

@@ -34,8 +34,11 @@ from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import (
     Activity,
     Customer,
+    CustomerCount,
     DataRequest,
     EarningHistoryEntry,
+    LedgerRollup,
+    LedgerRollupState,
     OutboxIntent,
     Referral,
     ReferralFingerprint,
@@ -357,6 +360,12 @@ async def redact_shop(*, shop_id: int) -> bool:
         # them first, explicitly. (On SQLite their keys would also RESTRICT rule deletion.)
         await OutboxIntent.filter(shop_id=shop_id).delete()
         await Activity.filter(shop_id=shop_id).delete()
+        # The rollup first: with its state gone, the ledger's delete trigger has nothing to move.
+        await LedgerRollupState.filter(shop_id=shop_id).delete()
+        await LedgerRollup.filter(shop_id=shop_id).delete()
         await EarningHistoryEntry.filter(shop_id=shop_id).delete()
         await ReferralFingerprint.filter(shop_id=shop_id).delete()  # no foreign keys either
-        return bool(await Shop.filter(id=shop_id).delete())
+        deleted = bool(await Shop.filter(id=shop_id).delete())
+        # Its customers went with it (the cascade), writing their counts' rows: drop those.
+        await CustomerCount.filter(shop_id=shop_id).delete()
+        return deleted

@@ -11,6 +11,7 @@ from loyalty.customers import lookup
 from loyalty.customers.identifiers import parse_customer_identifier, parse_shopify_id
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import Activity, Customer, EarningHistoryEntry, Shop
+from loyalty.reports import customer_counts
 
 MAX_SEARCH_LENGTH = 255
 RECENT_ITEMS = 20  # history entries and activity rows on a customer's page
@@ -44,7 +45,9 @@ async def list_customers(
         if shopify_id is not None:
             matches |= Q(shopify_customer_id=shopify_id)
         query = query.filter(matches)
-    total = await query.count()
+        total = await query.count()
+    else:  # the shop's counts, not a count over every customer
+        total = (await customer_counts.customer_counts(shop_id=shop.id)).everyone
     customers = (
         await query.select_related("vip_tier")
         .order_by("-created_at", "-id")

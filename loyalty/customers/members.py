@@ -14,6 +14,7 @@ from loyalty.customers.identifiers import normalize_email, parse_customer_identi
 from loyalty.errors import CustomerNotFoundError
 from loyalty.models import Customer
 from loyalty.paging import NEWEST_FIRST, Paged, Sort, Window
+from loyalty.reports import customer_counts
 
 LoyaltyStatus = Literal["member", "excluded"]
 # Public names (the seed's) → columns. `points` is the spendable balance, `current_points`.
@@ -74,7 +75,15 @@ async def list_members(
         query = query.filter(email_key__contains=fragment)
     if loyalty_status is not None:
         query = query.filter(is_excluded=loyalty_status == "excluded")
-    total = await query.count()
+    if fragment:
+        total = await query.count()
+    else:  # the shop's counts, not a count over every customer
+        counts = await customer_counts.customer_counts(shop_id=shop_id)
+        total = (
+            counts.everyone
+            if loyalty_status is None
+            else counts.with_status(loyalty_status == "excluded")
+        )
     customers = (
         await query.select_related("vip_tier")
         .order_by(*sort.order_by(CUSTOMER_SORTS))

@@ -3,9 +3,11 @@
 from loyalty.models.activity import Activity, ActorType
 from loyalty.models.api_key import ApiKey, ApiKeyScope
 from loyalty.models.customer import Customer
+from loyalty.models.customer_count import CustomerCount
 from loyalty.models.earning_history import EarningHistoryEntry, EarningStatus
 from loyalty.models.earning_rule import API_AWARDABLE_CATEGORIES, EarningRule, RuleCategory
 from loyalty.models.idempotency import IdempotencyRecord
+from loyalty.models.ledger_rollup import LedgerRollup, LedgerRollupState
 from loyalty.models.outbox import (
     DeliveryStatus,
     EventDelivery,
@@ -34,9 +36,12 @@ __models__ = [
     Shop,
     ApiKey,
     Customer,
+    CustomerCount,
     VipTier,
     EarningRule,
     EarningHistoryEntry,
+    LedgerRollup,
+    LedgerRollupState,
     Activity,
     OutboxIntent,
     SyncLease,
@@ -62,6 +67,7 @@ __all__ = [
     "BlockReason",
     "CodeStatus",
     "Customer",
+    "CustomerCount",
     "DataRequest",
     "DeliveryStatus",
     "EarningHistoryEntry",
@@ -72,6 +78,8 @@ __all__ = [
     "IdempotencyRecord",
     "Integration",
     "IntentOutcome",
+    "LedgerRollup",
+    "LedgerRollupState",
     "OutboxIntent",
     "Platform",
     "Redemption",

@@ -9,53 +9,38 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tortoise.functions import Sum
-
 from loyalty import sql
 from loyalty.clock import utcnow
-from loyalty.db import dialect
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.models import (
     Activity,
     ActorType,
-    EarningHistoryEntry,
     EarningRule,
-    EarningStatus,
     Integration,
-    Redemption,
     Shop,
 )
+from loyalty.reports import customer_counts, ledger_rollup
 
 WINDOW_DAYS = 30
-# The ledger action of an expiry entry (written by the expiry job with negative points).
-EXPIRED_ACTION = "points_expired"
+EXPIRED_ACTION = ledger_rollup.EXPIRED_ACTION
 # Shop-level rows of the activity log (customer_id NULL): the merchant's own confirmation that
 # the theme app embed is on, which the app cannot see (reading the theme needs another scope).
 THEME_EMBED_CONFIRMED = "theme_embed_confirmed"
 THEME_EMBED_UNCONFIRMED = "theme_embed_unconfirmed"
 
-# Sums per 15-minute UTC bucket: every timezone's midnight falls on a quarter hour, so the
-# buckets fold exactly into the shop's local days, and the database does the summing.
-_BUCKET_SECONDS = 900
-_BUCKET_EXPR = {
-    "postgres": "FLOOR(EXTRACT(EPOCH FROM created_at) / 900)::bigint",
-    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff+00:00' (UTC): the first 19 characters are the time.
-    "sqlite": "CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER) / 900",
-}
-_BUCKETS_SQL = """
-SELECT {bucket} AS bucket,
-       SUM(CASE WHEN points > 0 AND status <> $3 THEN points ELSE 0 END) AS issued,
-       SUM(CASE WHEN action = $4 THEN -points ELSE 0 END) AS expired
-FROM earning_history_entry
-WHERE id >= $1 AND shop_id = $2
-GROUP BY 1
-"""
-_BALANCES_SQL = """
-SELECT COALESCE(SUM(CASE WHEN is_excluded THEN 0 ELSE 1 END), 0) AS members,
-       COALESCE(SUM(CASE WHEN is_excluded THEN 1 ELSE 0 END), 0) AS excluded,
-       COALESCE(SUM(pending_points), 0) AS pending,
-       COALESCE(SUM(redeemed_points), 0) AS redeemed
+# The one figure still summed over the customers: every award held for approval moves it, and
+# the award path writes nothing it does not need (see loyalty.models.customer_count).
+_PENDING_SQL = """
+SELECT COALESCE(SUM(pending_points), 0) AS pending
 FROM customer WHERE shop_id = $1 AND redacted_at IS NULL
+"""
+
+
+# One pass over the window's redemptions (migration 0019 indexes them by shop and time).
+_REDEMPTIONS_SQL = """
+SELECT COUNT(*) AS redemptions, COALESCE(SUM(points_spent), 0) AS points
+FROM redemption
+WHERE shop_id = $1 AND redeemed_at >= $2 AND points_refunded_at IS NULL
 """
 
 
@@ -126,31 +111,20 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
     start = datetime.combine(days[0], time(), tzinfo=zone).astimezone(UTC)
     issued = dict.fromkeys(days, 0)
     expired = 0
-    first_id = await first_entry_id_since(start)
-    if first_id is not None:
-        rows = await sql.fetch_all(
-            _BUCKETS_SQL.format(bucket=_BUCKET_EXPR[dialect()]),
-            first_id,
-            shop.id,
-            str(EarningStatus.REJECTED),
-            EXPIRED_ACTION,
-        )
-        for row in rows:
-            bucket_start = datetime.fromtimestamp(int(row["bucket"]) * _BUCKET_SECONDS, UTC)
-            if bucket_start < start:
-                continue
-            day = bucket_start.astimezone(zone).date()
-            if day in issued:
-                issued[day] += int(row["issued"] or 0)
-            expired += int(row["expired"] or 0)
-    balances = await sql.fetch_one(_BALANCES_SQL, shop.id) or {}
+    for bucket, sums in (await ledger_rollup.window_sums(shop_id=shop.id, start=start)).items():
+        day = ledger_rollup.bucket_start(bucket).astimezone(zone).date()
+        if day in issued:
+            issued[day] += sums.issued
+        expired += sums.expired
+    counts = await customer_counts.customer_counts(shop_id=shop.id)
+    pending = await sql.fetch_one(_PENDING_SQL, shop.id) or {}
     redemptions, redeemed_points = await redemptions_since(shop, start)
     return ProgrammeStats(
-        members=int(balances.get("members") or 0),
-        excluded=int(balances.get("excluded") or 0),
+        members=counts.members,
+        excluded=counts.excluded,
         points_issued=sum(issued.values()),
-        points_pending=int(balances.get("pending") or 0),
-        points_redeemed=int(balances.get("redeemed") or 0),
+        points_pending=int(pending.get("pending") or 0),
+        points_redeemed=counts.redeemed,
         points_expired=expired,
         redemptions=redemptions,
         points_redeemed_in_window=redeemed_points,
@@ -161,47 +135,8 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
 
 async def redemptions_since(shop: Shop, start: datetime) -> tuple[int, int]:
     """(redemptions, points spent) since `start`, leaving out those whose points came back."""
-    kept = Redemption.filter(
-        shop_id=shop.id, redeemed_at__gte=start, points_refunded_at__isnull=True
-    )
-    count = await kept.count()
-    if not count:
-        return 0, 0
-    row = await kept.annotate(points=Sum("points_spent")).first().values("points")
-    return count, int((row or {}).get("points") or 0)
-
-
-async def first_entry_id_since(start: datetime) -> int | None:
-    """The first ledger id created at or after `start` (None: nothing since).
-
-    Entries are appended as they happen, so ids grow with `created_at`; a binary search on the
-    primary key finds a window's first row in a few index lookups. The ledger deliberately has
-    no `created_at` index (every index slows each award), and the dashboard must not scan it.
-    """
-    last = await _entry_at_or_after(0, descending=True)
-    if last is None or last[1] < start:
-        return None
-    first = await _entry_at_or_after(0)
-    assert first is not None
-    answer, low, high = last[0], first[0], last[0]
-    while low <= high:
-        middle = (low + high) // 2
-        row = await _entry_at_or_after(middle)
-        if row is None or row[0] > high:  # no entry in [middle, high]
-            high = middle - 1
-        elif row[1] >= start:
-            answer, high = row[0], middle - 1
-        else:
-            low = row[0] + 1
-    return answer
-
-
-async def _entry_at_or_after(
-    entry_id: int, *, descending: bool = False
-) -> tuple[int, datetime] | None:
-    query = EarningHistoryEntry.filter(id__gte=entry_id).order_by("-id" if descending else "id")
-    rows = await query.limit(1).values_list("id", "created_at")
-    return (int(rows[0][0]), rows[0][1]) if rows else None
+    row = await sql.fetch_one(_REDEMPTIONS_SQL, shop.id, start) or {}
+    return int(row.get("redemptions") or 0), int(row.get("points") or 0)
 
 
 def backfill_status(shop: Shop) -> BackfillStatus:
