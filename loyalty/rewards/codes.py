@@ -55,8 +55,9 @@ from loyalty.shopify.tokens import (
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
-from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, open_run, skip_all
+from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, skip_all
 from loyalty.sync.deps import JobDeps
+from loyalty.sync.shop_runs import open_run
 
 log = logging.getLogger(__name__)
 

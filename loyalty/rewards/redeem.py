@@ -25,7 +25,6 @@ it as `insufficient_points`), and one that loses the race on the unique index re
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -49,10 +48,6 @@ from loyalty.errors import (
     RewardNotFoundError,
     TierNotAllowedError,
 )
-from loyalty.jobs import JobName
-from loyalty.ledger.activity import ActivityRow, record
-from loyalty.ledger.redemptions import spend_points
-from loyalty.ledger.redemptions_pg import PgRedemption, redeem_pg
 from loyalty.models import (
     ActorType,
     ApiKey,
@@ -62,16 +57,15 @@ from loyalty.models import (
     RewardKind,
     Shop,
 )
-from loyalty.outbox.intents import write_customer_intent, write_customer_sync_intents
 from loyalty.rewards.eligibility import limit_reached, tier_allows, tier_points, used_counts
 from loyalty.rewards.redeem_pg import Found, Wanted, find_and_lock
+from loyalty.rewards.redemption_writes import Written, write
 from loyalty.rewards.spec import discount_code
 from loyalty.rewards.views import RedemptionView, view
 from loyalty.shopify.tokens import ShopifyUnavailableError, has_usable_token
 from loyalty.shops.api_keys import check_current
 
 REDEMPTION = "cr"
-REDEEMED_EVENT = "points_redeemed"
 CODE_PREFIX = "LOYAL-"
 CENT = Decimal("0.01")
 
@@ -247,7 +241,9 @@ async def decide(ask: Ask, reward: Reward, customer: Customer, currency: str) ->
         if replay is not None:
             return replay
     await _check(customer, reward)
-    request = _Request(reward, cost, value, currency, ask.idempotency_key, ask.actor, ask.now)
+    request = RedemptionRequest(
+        reward, cost, value, currency, ask.idempotency_key, ask.actor, ask.now
+    )
     return Planned(request, customer, _new_redemption(request, customer))
 
 
@@ -275,7 +271,7 @@ async def _usable_reward(shop_id: int, reward_id: str, now: datetime) -> Reward:
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class RedemptionRequest:
     reward: Reward
     points: int
     value: Decimal
@@ -306,12 +302,12 @@ async def _check(customer: Customer, reward: Reward) -> None:
 class Planned:
     """A redemption decided on, to be written (`write`) and answered (`finish`)."""
 
-    request: _Request
+    request: RedemptionRequest
     customer: Customer
     redemption: Redemption
 
 
-def _new_redemption(req: _Request, customer: Customer) -> Redemption:
+def _new_redemption(req: RedemptionRequest, customer: Customer) -> Redemption:
     reward, now = req.reward, req.now
     code_kind = reward.kind is not RewardKind.STORE_CREDIT
     validity = reward.code_validity_days if code_kind else None
@@ -331,17 +327,6 @@ def _new_redemption(req: _Request, customer: Customer) -> Redemption:
     )
 
 
-Written = tuple[int, list[str]] | None  # (balance after, jobs owed); None: balance too low
-
-
-async def write(planned: Sequence[Planned]) -> list[Written]:
-    """Write the planned redemptions, each of another customer whose row this transaction
-    locked: one statement on PostgreSQL, one at a time on SQLite."""
-    if dialect() == "postgres":
-        return await _write_pg(planned)
-    return [await _write(p.request, p.redemption) for p in planned]
-
-
 def finish(planned: Planned, written: Written) -> Redeemed:
     """The answer for a written redemption; InsufficientPointsError when its debit did not
     happen (then nothing of it was written)."""
@@ -356,95 +341,6 @@ def finish(planned: Planned, written: Written) -> Redeemed:
     redemption.reward = req.reward
     redemption.customer = customer
     return Redeemed(view(redemption), False, balance_after, jobs)
-
-
-def _activity(redemption: Redemption, reward: Reward) -> dict[str, object]:
-    return {
-        "redemption_id": redemption.public_id,
-        "reward_id": reward.public_id,
-        "points": redemption.points_spent,
-        "code": redemption.code,
-    }
-
-
-def _code_intent(redemption: Redemption) -> dict[str, object]:
-    return {"redemption_id": redemption.public_id, "action": "create"}
-
-
-def _sync_reason(redemption: Redemption) -> dict[str, object]:
-    return {"event": REDEEMED_EVENT, "redemption_id": redemption.public_id}
-
-
-async def _write(req: _Request, redemption: Redemption) -> tuple[int, list[str]] | None:
-    """The writes one statement at a time (SQLite, one writer): the debit and its lots, the
-    row, the activity row, the intents. None: the balance does not cover it, nothing written."""
-    reward, now, customer_id = req.reward, req.now, redemption.customer_id
-    spent = await spend_points(customer_id=customer_id, points=req.points, now=now)
-    if spent is None:
-        return None
-    redemption.spent_lots = spent.lots
-    await redemption.save()
-    actor = (req.actor.type, req.actor.id)
-    activity = _activity(redemption, reward)
-    await record(ActivityRow(reward.shop_id, customer_id, "reward_redeemed", now, activity, *actor))
-    jobs = {
-        await write_customer_intent(
-            shop_id=reward.shop_id,
-            customer_id=customer_id,
-            job=JobName.SYNC_REWARD_CODES,
-            payload=_code_intent(redemption),
-            now=now,
-        )
-    }
-    jobs.update(
-        await write_customer_sync_intents(
-            shop_id=reward.shop_id,
-            customer_id=customer_id,
-            reason=_sync_reason(redemption),
-            now=now,
-        )
-    )
-    return spent.balance_after, sorted(jobs)
-
-
-async def _write_pg(planned: Sequence[Planned]) -> list[Written]:
-    """The same writes as one statement for all (loyalty.ledger.redemptions_pg): one round trip
-    under the customers' locks instead of six or more each."""
-    stamp = utcnow()  # as the ORM stamps created_at: when the row is written
-    batch = [
-        PgRedemption(
-            public_id=r.public_id,
-            shop_id=r.shop_id,
-            customer_id=r.customer_id,
-            reward_id=r.reward_id,
-            kind=str(r.kind),
-            points=r.points_spent,
-            value=r.value,
-            currency_code=r.currency_code,
-            code=r.code,
-            now=p.request.now,
-            stamp=stamp,
-            expires_at=r.expires_at,
-            idempotency_key=r.idempotency_key,
-            actor_type=str(p.request.actor.type),
-            actor_id=p.request.actor.id,
-            activity=_activity(r, p.request.reward),
-            code_intent=_code_intent(r),
-            sync_reason=_sync_reason(r),
-        )
-        for p in planned
-        for r in (p.redemption,)
-    ]
-    results: list[Written] = []
-    for p, written in zip(planned, await redeem_pg(batch), strict=True):
-        if written is None:
-            results.append(None)
-            continue
-        p.redemption.id = written.id
-        p.redemption.spent_lots = written.spent_lots
-        p.redemption.created_at = p.redemption.updated_at = stamp
-        results.append((written.balance_after, written.jobs))
-    return results
 
 
 async def _replay(ask: Ask) -> Redeemed | None:

@@ -39,9 +39,9 @@ from loyalty.rewards.redeem import (
     finish,
     usable,
     wanted,
-    write,
 )
 from loyalty.rewards.redeem_pg import find_and_lock
+from loyalty.rewards.redemption_writes import write
 
 log = logging.getLogger(__name__)
 

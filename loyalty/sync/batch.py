@@ -34,17 +34,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from loyalty.clock import utcnow
 from loyalty.jobs import PROFILE_SYNC_JOBS, JobName
-from loyalty.models import IntentOutcome, Shop, SkipReason
+from loyalty.models import IntentOutcome, SkipReason
 from loyalty.outbox import claims, leases
 from loyalty.outbox.claims import CLAIM_FOR, ClaimedIntent
 from loyalty.outbox.process import RetryLater, retry_delay
 from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.settings import Settings
-from loyalty.sync.deps import JobDeps, Stopping
+from loyalty.sync.deps import Stopping
 
 log = logging.getLogger(__name__)
 
@@ -369,31 +368,6 @@ def runner(
         )
 
     return run
-
-
-class ShopRun(NamedTuple):
-    """How every sync job starts: the shop it is for (None when it is gone), its name for the
-    logs, and the runner bound to the job, the shop and the process's stop signal."""
-
-    shop: Shop | None
-    label: str
-    run: Runner
-
-
-async def open_run(
-    deps: JobDeps, job: JobName, shop_id: int, *, budget: float = RUN_BUDGET_SECONDS
-) -> ShopRun:
-    shop = await Shop.get_or_none(id=shop_id)
-    label = shop.domain if shop is not None else str(shop_id)
-    run = runner(
-        job=job,
-        shop_id=shop_id,
-        shop_label=label,
-        settings=deps.settings,
-        budget=budget,
-        stopping=deps.stopping,
-    )
-    return ShopRun(shop, label, run)
 
 
 def skip_all(reason: SkipReason) -> Deliver:

@@ -42,10 +42,11 @@ from loyalty.outbox.flow_triggers import FlowTrigger, Value, trigger_payload
 from loyalty.outbox.reconnect import once_more_if_disconnected
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError
 from loyalty.shopify.operations import FLOW_TRIGGER_RECEIVE
-from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, open_run, skip_all
+from loyalty.sync.batch import IMMEDIATE, RUN_BUDGET_SECONDS, RunResult, SyncRun, skip_all
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.events import EventKind, LoyaltyEvent, events_for_intents
 from loyalty.sync.metafields import hold_for_shopify
+from loyalty.sync.shop_runs import open_run
 from loyalty.sync.state import CustomerState, load_states
 
 log = logging.getLogger(__name__)

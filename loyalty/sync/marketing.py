@@ -48,13 +48,13 @@ from loyalty.sync.batch import (
     RUN_BUDGET_SECONDS,
     RunResult,
     SyncRun,
-    open_run,
     pacing_for,
     skip_all,
 )
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.events import LoyaltyEvent, events_for_intents
 from loyalty.sync.platforms import CustomerSync, KlaviyoSync, OmnisendSync, PostscriptSync
+from loyalty.sync.shop_runs import open_run
 from loyalty.sync.state import CustomerState, load_states
 
 log = logging.getLogger(__name__)

@@ -49,11 +49,11 @@ from loyalty.sync.batch import (
     Groups,
     RunResult,
     SyncRun,
-    open_run,
     pacing_for,
     skip_all,
 )
 from loyalty.sync.deps import JobDeps
+from loyalty.sync.shop_runs import open_run
 from loyalty.sync.state import CustomerState, load_states
 
 log = logging.getLogger(__name__)

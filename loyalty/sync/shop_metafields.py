@@ -29,9 +29,10 @@ from loyalty.shopify.tokens import (
     ShopNotConnectedError,
     ShopReauthRequiredError,
 )
-from loyalty.sync.batch import IMMEDIATE, RunResult, SyncRun, open_run, pacing_for, skip_all
+from loyalty.sync.batch import IMMEDIATE, RunResult, SyncRun, pacing_for, skip_all
 from loyalty.sync.deps import JobDeps
 from loyalty.sync.metafields import NAMESPACE, REAUTH_HOLD, user_errors
+from loyalty.sync.shop_runs import open_run
 
 log = logging.getLogger(__name__)
 
