@@ -18,7 +18,7 @@ expiring soon" event per 7 days: `expiring_soon_notified_at` moves with a condit
 so only one run ever sends a given notice.
 
 A round reads its lots (or notices) with one query; on PostgreSQL it then writes them all in
-one transaction of two statements (loyalty.lifecycle.expiry_pg, the same rules in SQL: a big
+one transaction of two statements (loyalty.ledger.expiry_pg, the same rules in SQL: a big
 shop's day is thousands of customers); on SQLite (one writer, small shops) a transaction per
 customer, below.
 """
@@ -37,11 +37,12 @@ from tortoise.transactions import in_transaction
 from loyalty import ids, sql
 from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
 from loyalty.db import dialect
+from loyalty.ledger import expiry_pg
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.ledger.balances import debit
 from loyalty.ledger.entries import NewEntry, insert_entry, taking_back
 from loyalty.ledger.lots import empty_lot
-from loyalty.lifecycle import LifecycleRun, expiry_pg
+from loyalty.lifecycle import LifecycleRun
 from loyalty.models import Customer, EarningHistoryEntry, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.sync.events import EXPIRED, EXPIRING_SOON
@@ -89,7 +90,7 @@ class _Lot:
 
 
 async def expire_due(
-    *, shop_id: int, now: datetime | None = None, limit: int = 5000
+    *, shop_id: int, now: datetime | None = None, limit: int = 10_000
 ) -> LifecycleRun:
     """Expire the shop's lots past their date (`limit` lots per run; `more` when more are
     left). Nothing for an uninstalled shop."""
@@ -101,7 +102,9 @@ async def expire_due(
     rows = await sql.fetch_all(_EXPIRED_LOTS_SQL, shop_id, now, limit)
     run.more = len(rows) == limit
     if dialect() == "postgres":
-        expired, jobs = await expiry_pg.expire_lots(shop_id=shop_id, lots=rows, now=now)
+        expired, jobs = await expiry_pg.expire_lots(
+            shop_id=shop_id, lots=rows, action=ACTION, event=EXPIRED, now=now
+        )
         run.done, run.jobs = expired, set(jobs)
         return run
     lots: dict[int, list[_Lot]] = defaultdict(list)
@@ -205,7 +208,7 @@ async def _expire_lot(
 
 
 async def notify_expiring_soon(
-    *, shop_id: int, now: datetime | None = None, limit: int = 5000
+    *, shop_id: int, now: datetime | None = None, limit: int = 10_000
 ) -> LifecycleRun:
     """One "points expiring soon" notice per customer per 7 days, for points expiring within
     the next 7 days (the figures: points, first expiry date in the shop's timezone, days left)."""
@@ -223,7 +226,12 @@ async def notify_expiring_soon(
         stamp = isoformat_z(now)
         assert stamp is not None
         sent, jobs = await expiry_pg.send_notices(
-            shop_id=shop_id, notices=notices, now=now, cutoff=cutoff, stamp=stamp
+            shop_id=shop_id,
+            notices=notices,
+            now=now,
+            cutoff=cutoff,
+            stamp=stamp,
+            event=EXPIRING_SOON,
         )
         run.done, run.jobs = sent, set(jobs)
         return run

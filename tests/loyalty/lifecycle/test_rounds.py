@@ -1,5 +1,5 @@
 """A lifecycle round over many customers at once (PostgreSQL: one statement set per round,
-loyalty.lifecycle.expiry_pg and approvals_pg; SQLite: per customer): the same ledger,
+loyalty.ledger.expiry_pg and approvals_pg; SQLite: per customer): the same ledger,
 balances, tiers, activity rows and intents either way, each lot expired and each entry approved
 exactly once, whatever runs twice or meets a concurrent spend."""
 

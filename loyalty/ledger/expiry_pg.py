@@ -18,6 +18,7 @@ The rules are loyalty.lifecycle.expiry's (its docstring); this module states the
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -26,7 +27,6 @@ from loyalty import ids, sql
 from loyalty.models import ActorType
 from loyalty.outbox.flow_triggers import owes_flow
 from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL, CUSTOMER_SYNC_JOBS_SQL
-from loyalty.sync.events import EXPIRED, EXPIRING_SOON
 
 
 def _jobs_sql(event: str) -> str:
@@ -40,8 +40,9 @@ _LOCK_SQL = """
 SELECT id FROM customer WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE
 """
 
-# $1 shop, $2 now, $3 the round's lot ids (in expiry order), $4 a new public id for each.
-_EXPIRE_SQL = f"""
+# $1 shop, $2 now, $3 the round's lot ids (in expiry order), $4 a new public id for each, $5 the
+# entries' action and activity kind, $6 the intents' event (the caller's names).
+_EXPIRE_SQL = """
 WITH lots AS (
     SELECT l.id, l.public_id, l.customer_id, l.rule_id, l.points_remaining AS remaining,
            l.points_expiry_at, n.new_id
@@ -65,7 +66,7 @@ WITH lots AS (
         public_id, shop_id, customer_id, rule_id, action, base_points, points_multiplier,
         points, status, points_given_at, dedupe_key, note, reversed_entry_id, created_at,
         updated_at, points_remaining)
-    SELECT new_id, $1, customer_id, rule_id, '{EXPIRED}', -remaining, 1.00, -amount,
+    SELECT new_id, $1, customer_id, rule_id, $5::text, -remaining, 1.00, -amount,
            'approved', $2, 'expiry:' || public_id,
            CASE WHEN amount < remaining THEN format(
                '%s points expired; the balance held only %s (the other %s were already spent)',
@@ -87,7 +88,7 @@ WITH lots AS (
     FROM inserted i JOIN amounts a ON a.id = i.reversed_entry_id
 ), logged AS (
     INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
-    SELECT $1, customer_id, '{EXPIRED}', '{ActorType.SYSTEM}', NULL,
+    SELECT $1, customer_id, $5::text, '{system}', NULL,
            jsonb_build_object('entry_id', public_id, 'expired_entry_id', lot_public_id,
                               'points', points, 'expired', expired),
            $2
@@ -95,10 +96,10 @@ WITH lots AS (
 ), intents AS (
     INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
     SELECT $1, done.customer_id, jobs.job,
-           jsonb_build_object('event', '{EXPIRED}', 'entry_id', done.public_id,
+           jsonb_build_object('event', $6::text, 'entry_id', done.public_id,
                               'expired_entry_id', done.lot_public_id),
            $2, 0
-    FROM done CROSS JOIN ({_jobs_sql(EXPIRED)}) AS jobs
+    FROM done CROSS JOIN ({jobs}) AS jobs
     ORDER BY done.id
     RETURNING job
 )
@@ -107,8 +108,9 @@ SELECT (SELECT count(*) FROM inserted) AS expired,
 """
 
 # $1 shop, $2 now, $3 the claim's cutoff (a notice older than this may be sent again), $4 the
-# notice's stamp; then one array per field: customer, points, expiry day, days left.
-_NOTIFY_SQL = f"""
+# notice's stamp; then one array per field: customer, points, expiry day, days left; $9 the
+# activity kind and the intents' event.
+_NOTIFY_SQL = """
 WITH notice AS (
     SELECT * FROM unnest($5::bigint[], $6::bigint[], $7::text[], $8::int[])
         AS n(customer_id, points, expires_at, days)
@@ -122,7 +124,7 @@ WITH notice AS (
     SELECT n.* FROM notice n JOIN claimed ON claimed.id = n.customer_id
 ), logged AS (
     INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
-    SELECT $1, customer_id, '{EXPIRING_SOON}', '{ActorType.SYSTEM}', NULL,
+    SELECT $1, customer_id, $9::text, '{system}', NULL,
            jsonb_build_object('points', points, 'expires_at', expires_at,
                               'days_until_expiry', days, 'notice', $4::text),
            $2
@@ -130,11 +132,11 @@ WITH notice AS (
 ), intents AS (
     INSERT INTO outbox_intent (shop_id, customer_id, job, payload, created_at, attempts)
     SELECT $1, sent.customer_id, jobs.job,
-           jsonb_build_object('event', '{EXPIRING_SOON}', 'points', sent.points,
+           jsonb_build_object('event', $9::text, 'points', sent.points,
                               'expires_at', sent.expires_at,
                               'days_until_expiry', sent.days, 'notice', $4::text),
            $2, 0
-    FROM sent CROSS JOIN ({_jobs_sql(EXPIRING_SOON)}) AS jobs
+    FROM sent CROSS JOIN ({jobs}) AS jobs
     ORDER BY sent.customer_id
     RETURNING job
 )
@@ -142,11 +144,16 @@ SELECT (SELECT count(*) FROM claimed) AS sent, (SELECT array_agg(DISTINCT job) F
 """
 
 
+@cache
+def _statement(template: str, event: str) -> str:
+    return template.format(jobs=_jobs_sql(event), system=ActorType.SYSTEM)
+
+
 async def expire_lots(
-    *, shop_id: int, lots: list[dict[str, Any]], now: datetime
+    *, shop_id: int, lots: list[dict[str, Any]], action: str, event: str, now: datetime
 ) -> tuple[int, list[str]]:
-    """Expire these due lots (rows with `id` and `customer_id`) in one transaction: how many
-    expired, and the distinct sync jobs owed."""
+    """Expire these due lots (rows with `id` and `customer_id`) in one transaction, each with an
+    entry of `action` and intents carrying `event`: how many expired, the sync jobs owed."""
     if not lots:
         return 0, []
     customers = sorted({int(row["customer_id"]) for row in lots})
@@ -154,7 +161,9 @@ async def expire_lots(
     new_ids = [ids.new_public_id(ids.EARNING_ENTRY) for _ in lots]
     async with in_transaction():
         await sql.execute(_LOCK_SQL, customers)
-        row = await sql.fetch_one(_EXPIRE_SQL, shop_id, now, lot_ids, new_ids)
+        row = await sql.fetch_one(
+            _statement(_EXPIRE_SQL, event), shop_id, now, lot_ids, new_ids, action, event
+        )
     assert row is not None
     return int(row["expired"]), sorted(row["jobs"] or ())
 
@@ -166,6 +175,7 @@ async def send_notices(
     now: datetime,
     cutoff: datetime,
     stamp: str,
+    event: str,
 ) -> tuple[int, list[str]]:
     """Send these notices (`customer_id`, `points`, `expires_at`, `days_until_expiry`) to the
     customers no other run has notified since `cutoff`: how many were sent, the jobs owed."""
@@ -175,7 +185,7 @@ async def send_notices(
     async with in_transaction():
         await sql.execute(_LOCK_SQL, customers)
         row = await sql.fetch_one(
-            _NOTIFY_SQL,
+            _statement(_NOTIFY_SQL, event),
             shop_id,
             now,
             cutoff,
@@ -184,6 +194,7 @@ async def send_notices(
             [int(n["points"]) for n in notices],
             [str(n["expires_at"]) for n in notices],
             [int(n["days_until_expiry"]) for n in notices],
+            event,
         )
     assert row is not None
     return int(row["sent"]), sorted(row["jobs"] or ())

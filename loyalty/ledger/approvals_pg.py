@@ -22,6 +22,7 @@ this statement approves only customers whose whole round fits.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from tortoise.transactions import in_transaction
 
@@ -30,10 +31,8 @@ from loyalty.ledger.ceiling import fits_sql
 from loyalty.models import ActorType
 from loyalty.outbox.flow_triggers import owes_flow
 from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL, CUSTOMER_SYNC_JOBS_SQL
-from loyalty.sync.events import APPROVED
 
-TIER_CHANGED = "vip_tier_changed"
-REASON = "points_approved"  # the tier change's reason, as approvals.py gives it
+TIER_CHANGED = "vip_tier_changed"  # loyalty.ledger.tiers' activity kind and event
 
 
 def _jobs_sql(event: str) -> str:
@@ -55,8 +54,9 @@ _TIER_FOR = """(
     ORDER BY t.points_required DESC LIMIT 1
 )"""
 
-# $1 shop, $2 the round's entry ids in due order, $3 now, $4 the lots' expiry (or NULL).
-_APPROVE_SQL = f"""
+# $1 shop, $2 the round's entry ids in due order, $3 now, $4 the lots' expiry (or NULL), $5 the
+# approval's activity kind and event, $6 the tier change's reason (the caller's names).
+_APPROVE_SQL_TEMPLATE = f"""
 WITH due AS (
     SELECT e.id, e.public_id, e.customer_id, e.points, n.ord
     FROM unnest($2::bigint[]) WITH ORDINALITY AS n(entry_id, ord)
@@ -104,14 +104,14 @@ WITH due AS (
 ), logged AS (
     INSERT INTO activity (shop_id, customer_id, kind, actor_type, actor_id, data, created_at)
     SELECT $1, customer_id, kind, '{ActorType.SYSTEM}', NULL, data, $3 FROM (
-        SELECT customer_id, ord, 0 AS step, '{APPROVED}' AS kind,
+        SELECT customer_id, ord, 0 AS step, $5::text AS kind,
                jsonb_build_object('entry_id', public_id, 'points', points) AS data
         FROM moves
         UNION ALL
         SELECT customer_id, ord, 1, '{TIER_CHANGED}',
                jsonb_build_object('from_tier_id', tier_before, 'to_tier_id', tier,
                                   'from_tier', from_name, 'to_tier', to_name,
-                                  'reason', '{REASON}')
+                                  'reason', $6::text)
         FROM tier_moves
     ) AS rows ORDER BY ord, step
 ), intents AS (
@@ -120,12 +120,12 @@ WITH due AS (
         SELECT customer_id, ord, 0 AS step, jobs.job,
                jsonb_build_object('event', '{TIER_CHANGED}', 'from_tier_id', tier_before,
                                   'to_tier_id', tier, 'from_tier', from_name,
-                                  'to_tier', to_name, 'reason', '{REASON}') AS payload
+                                  'to_tier', to_name, 'reason', $6::text) AS payload
         FROM tier_moves CROSS JOIN ({_jobs_sql(TIER_CHANGED)}) AS jobs
         UNION ALL
         SELECT customer_id, ord, 1, jobs.job,
-               jsonb_build_object('event', '{APPROVED}', 'entry_id', public_id)
-        FROM moves CROSS JOIN ({_jobs_sql(APPROVED)}) AS jobs
+               jsonb_build_object('event', $5::text, 'entry_id', public_id)
+        FROM moves CROSS JOIN ({{approved_jobs}}) AS jobs
     ) AS rows ORDER BY ord, step
     RETURNING job
 )
@@ -136,8 +136,19 @@ SELECT (SELECT count(*) FROM approved) AS approved,
 """
 
 
+@cache
+def _approve_sql(event: str) -> str:
+    return _APPROVE_SQL_TEMPLATE.format(approved_jobs=_jobs_sql(event))
+
+
 async def approve_entries(
-    *, shop_id: int, entry_ids: list[int], expires_at: datetime | None, now: datetime
+    *,
+    shop_id: int,
+    entry_ids: list[int],
+    expires_at: datetime | None,
+    event: str,
+    reason: str,
+    now: datetime,
 ) -> tuple[int, list[str], list[int]]:
     """Approve these due entries (in due order) in one transaction: how many were approved, the
     distinct sync jobs owed, and the entries left to the per-entry path (their customer's
@@ -146,6 +157,8 @@ async def approve_entries(
         return 0, [], []
     async with in_transaction():
         await sql.execute(_LOCK_SQL, entry_ids)
-        row = await sql.fetch_one(_APPROVE_SQL, shop_id, entry_ids, now, expires_at)
+        row = await sql.fetch_one(
+            _approve_sql(event), shop_id, entry_ids, now, expires_at, event, reason
+        )
     assert row is not None
     return int(row["approved"]), sorted(row["jobs"] or ()), list(row["left_over"] or ())
