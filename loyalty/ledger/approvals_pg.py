@@ -29,16 +29,9 @@ from tortoise.transactions import in_transaction
 from loyalty import sql
 from loyalty.ledger.ceiling import fits_sql
 from loyalty.models import ActorType
-from loyalty.outbox.flow_triggers import owes_flow
-from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL, CUSTOMER_SYNC_JOBS_SQL
+from loyalty.outbox.intents import customer_sync_jobs_sql
 
 TIER_CHANGED = "vip_tier_changed"  # loyalty.ledger.tiers' activity kind and event
-
-
-def _jobs_sql(event: str) -> str:
-    """The jobs an intent for `event` owes (as `write_customer_sync_intents` decides)."""
-    owed = owes_flow({"event": event, "entry_id": ""})
-    return CUSTOMER_SYNC_AND_FLOW_JOBS_SQL if owed else CUSTOMER_SYNC_JOBS_SQL
 
 
 _LOCK_SQL = """
@@ -121,7 +114,7 @@ WITH due AS (
                jsonb_build_object('event', '{TIER_CHANGED}', 'from_tier_id', tier_before,
                                   'to_tier_id', tier, 'from_tier', from_name,
                                   'to_tier', to_name, 'reason', $6::text) AS payload
-        FROM tier_moves CROSS JOIN ({_jobs_sql(TIER_CHANGED)}) AS jobs
+        FROM tier_moves CROSS JOIN ({customer_sync_jobs_sql(TIER_CHANGED)}) AS jobs
         UNION ALL
         SELECT customer_id, ord, 1, jobs.job,
                jsonb_build_object('event', $5::text, 'entry_id', public_id)
@@ -138,7 +131,7 @@ SELECT (SELECT count(*) FROM approved) AS approved,
 
 @cache
 def _approve_sql(event: str) -> str:
-    return _APPROVE_SQL_TEMPLATE.format(approved_jobs=_jobs_sql(event))
+    return _APPROVE_SQL_TEMPLATE.format(approved_jobs=customer_sync_jobs_sql(event))
 
 
 async def approve_entries(

@@ -25,15 +25,7 @@ from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
 from loyalty.models import ActorType
-from loyalty.outbox.flow_triggers import owes_flow
-from loyalty.outbox.intents import CUSTOMER_SYNC_AND_FLOW_JOBS_SQL, CUSTOMER_SYNC_JOBS_SQL
-
-
-def _jobs_sql(event: str) -> str:
-    """The jobs an intent for `event` owes (as `write_customer_sync_intents` decides)."""
-    owed = owes_flow({"event": event, "entry_id": ""})
-    return CUSTOMER_SYNC_AND_FLOW_JOBS_SQL if owed else CUSTOMER_SYNC_JOBS_SQL
-
+from loyalty.outbox.intents import customer_sync_jobs_sql
 
 # The round's customers, locked in id order before anything is read for them.
 _LOCK_SQL = """
@@ -146,7 +138,7 @@ SELECT (SELECT count(*) FROM claimed) AS sent, (SELECT array_agg(DISTINCT job) F
 
 @cache
 def _statement(template: str, event: str) -> str:
-    return template.format(jobs=_jobs_sql(event), system=ActorType.SYSTEM)
+    return template.format(jobs=customer_sync_jobs_sql(event), system=ActorType.SYSTEM)
 
 
 async def expire_lots(
