@@ -4,6 +4,7 @@ app (`Bench`: an HTTP client bound to the in-process app, the seeded shop, the d
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -182,6 +183,7 @@ def _jobs(b: Bench) -> list[Figure]:
     from loyalty.customers import compliance
     from loyalty.lifecycle import approvals, expiry, occasions
     from loyalty.models import Shop
+    from loyalty.tiers import placement
 
     async def birthdays(_: int) -> str:
         day, now = await b.day("occasions")
@@ -202,8 +204,14 @@ def _jobs(b: Bench) -> list[Figure]:
 
     async def tier_change(n: int) -> str:
         points = 1200 if n % 2 == 0 else 1500
+        began = time.perf_counter()
         await b.patch("/app/api/vip-tiers/tier_scale_gold", {"points_required": points})
-        return f"Gold threshold → {points}"
+        answered = (time.perf_counter() - began) * 1000
+        placed = await placement.place_tiers(shop_id=b.shop_id)  # the job the PATCH queued
+        return (
+            f"Gold threshold → {points}: PATCH answered in {answered:.0f} ms, "
+            f"the job moved {placed.customers_moved:,}"
+        )
 
     async def export(_: int) -> str:
         shop = await Shop.get(id=b.shop_id)

@@ -50,10 +50,11 @@
   });
 
   form.addEventListener("admin:saved", function (event) {
-    const moved = event.detail && event.detail.meta ? event.detail.meta.customers_moved : 0;
-    if (moved) {
+    // The customers are re-placed by a background job (loyalty.tiers.placement).
+    const placing = event.detail && event.detail.meta ? event.detail.meta.placing_customers : false;
+    if (placing) {
       event.preventDefault();
-      admin.go(form.dataset.go, form.dataset.toast + ": " + moved + " customer" + (moved === 1 ? "" : "s") + " moved tier");
+      admin.go(form.dataset.go, form.dataset.toast + ": moving customers to their tiers in the background");
     }
   });
 })();

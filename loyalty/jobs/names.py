@@ -22,6 +22,9 @@ class JobName(StrEnum):
     # Shop-level intents (customer_id NULL), written when the merchant edits rules, tiers or
     # programme settings: rewrite the shop's programme metafield for the theme extension.
     SYNC_SHOP_METAFIELDS = "sync_shop_metafields"
+    # Shop-level intents (customer_id NULL), written when the merchant creates or edits a VIP
+    # tier: re-place every customer of the shop on the tiers (loyalty.tiers.placement).
+    PLACE_VIP_TIERS = "place_vip_tiers"
     # Takes `shop_id`: handle that shop's stored Shopify webhook deliveries, in received order.
     PROCESS_WEBHOOKS = "process_webhooks"
     # Takes `shop_id`: at install, bring in the shop's existing Shopify customers.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from loyalty.jobs import lifecycle, referrals, rewards, sync, webhooks
+from loyalty.jobs import lifecycle, referrals, rewards, sync, tiers, webhooks
 from loyalty.jobs.names import JobName
 from loyalty.settings import Settings
 
@@ -26,6 +26,7 @@ JOBS: dict[JobName, JobFunction] = {
     JobName.SYNC_POSTSCRIPT_SUBSCRIBERS: sync.sync_postscript_subscribers,
     JobName.SEND_FLOW_TRIGGERS: sync.send_flow_triggers,
     JobName.SYNC_SHOP_METAFIELDS: sync.sync_shop_metafields,
+    JobName.PLACE_VIP_TIERS: tiers.place_vip_tiers,
     JobName.PROCESS_WEBHOOKS: webhooks.process_webhooks,
     JobName.BACKFILL_CUSTOMERS: sync.backfill_customers,
     JobName.SWEEP_OUTBOX: sync.sweep_outbox,

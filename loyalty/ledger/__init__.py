@@ -13,6 +13,8 @@ what happens; they call the ledger to write it.
 - `redemptions`: spending points on a reward (the conditional debit, `redeemed_points`, lots
   oldest first) and giving them back to the lots they came from;
 - `activity`: the one activity-log writer;
+- `expiry_pg`, `approvals_pg`: the PostgreSQL rounds of loyalty.lifecycle's expiry (with its
+  notices) and approvals, thousands of lots or entries in one statement after one lock;
 - `award_batch`: the award API's group commit, concurrent awards written a batch at a time:
   `award_batch_pg` as one statement (a special, set-based path, see its docstring),
   `award_batch_sqlite` as one transaction run in SQLite's connection thread (the statements

@@ -1,8 +1,9 @@
 """The activity log's one writer: every `activity` row is written by `record` (or by its
 statement, `insert_statement`, which the SQLite batch award runs in SQLite's thread), except
 those set-based statements write inside themselves (the PostgreSQL batch award,
-loyalty.ledger.award_batch_pg, the PostgreSQL redemption, loyalty.ledger.redemptions_pg, and
-the tier re-placement, loyalty.ledger.tier_reassignment).
+loyalty.ledger.award_batch_pg, the PostgreSQL redemption, loyalty.ledger.redemptions_pg, the
+PostgreSQL expiry and approval rounds, loyalty.ledger.expiry_pg and approvals_pg, and the tier
+re-placement, loyalty.ledger.tier_reassignment).
 
 A row says who did what to which customer (`customer_id` None: a shop-level row), with `data`
 kept small and free of personal data (rows outlive a customers/redact). Rows are written in the

@@ -21,6 +21,8 @@ from tortoise.transactions import in_transaction
 
 from loyalty import sql
 from loyalty.clock import utcnow
+from loyalty.db import dialect
+from loyalty.ledger import approvals_pg
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.ledger.balances import approve_pending_points, release_pending_points
 from loyalty.ledger.ceiling import BalanceLimitReached, record_refusal
@@ -39,11 +41,12 @@ WHERE status = 'pending' AND points_due_at <= $1 AND shop_id = $2
 ORDER BY points_due_at, id LIMIT $3
 """
 
+TIER_REASON = "points_approved"  # why an approval moved the tier (activity and intents)
 _REFUSED_NOTE = "Rejected: the points would take the balance past its ceiling"
 
 
 async def approve_due(
-    *, shop_id: int, now: datetime | None = None, limit: int = 500
+    *, shop_id: int, now: datetime | None = None, limit: int = 10_000
 ) -> LifecycleRun:
     """Approve the shop's pending entries due by `now`, oldest due first (`limit` per run;
     `more` says whether another run is owed). Nothing for an uninstalled shop."""
@@ -52,15 +55,24 @@ async def approve_due(
     shop = await Shop.get_or_none(id=shop_id)
     if shop is None or shop.uninstalled_at is not None:
         return run
-    due = await sql.fetch_all(_DUE_SQL, now, shop_id, limit)
-    for row in due:
-        jobs = await approve_entry(
-            entry_id=int(row["id"]), expires_at=lot_expiry(now, shop.points_expiry_days), now=now
-        )
-        if jobs is not None:
-            run.done += 1
-            run.jobs.update(jobs)
+    due = [int(row["id"]) for row in await sql.fetch_all(_DUE_SQL, now, shop_id, limit)]
     run.more = len(due) == limit
+    expires_at = lot_expiry(now, shop.points_expiry_days)
+    if dialect() == "postgres":
+        run.done, jobs, due = await approvals_pg.approve_entries(
+            shop_id=shop_id,
+            entry_ids=due,
+            expires_at=expires_at,
+            event=APPROVED,
+            reason=TIER_REASON,
+            now=now,
+        )
+        run.jobs.update(jobs)
+    for entry_id in due:
+        owed = await approve_entry(entry_id=entry_id, expires_at=expires_at, now=now)
+        if owed is not None:
+            run.done += 1
+            run.jobs.update(owed)
     return run
 
 
@@ -89,7 +101,7 @@ async def _approve(entry_id: int, expires_at: datetime | None, now: datetime) ->
     shop_id = int(approved["shop_id"])
     data = {"entry_id": approved["public_id"], "points": points}
     await record(ActivityRow(shop_id, customer_id, "points_approved", now, data))
-    await recalculate_tier(customer_id=customer_id, reason="points_approved", now=now)
+    await recalculate_tier(customer_id=customer_id, reason=TIER_REASON, now=now)
     return await write_customer_sync_intents(
         shop_id=shop_id,
         customer_id=customer_id,

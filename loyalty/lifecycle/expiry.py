@@ -1,7 +1,8 @@
 """Points expiry, per lot at its `points_expiry_at`, and the "expiring soon" notice.
 
-Expiry, per customer in one transaction (the customer row locked, so spending, reversals and a
-concurrent expiry run see each other):
+Expiry, under the customer's row lock (so spending, reversals and a concurrent expiry run see
+each other; the lots are re-read under it, so a spend that committed since the round read them
+is not expired again):
 - the customer's lots past their date, oldest first, each get a ledger entry (action
   `points_expired`, status approved, `reversed_entry` = the lot, dedupe key
   `expiry:<lot id>` unique per customer: a lot expires once however often this runs) and the
@@ -15,26 +16,34 @@ concurrent expiry run see each other):
 Notice: customers (not excluded) with lots expiring within the next 7 days get one "points
 expiring soon" event per 7 days: `expiring_soon_notified_at` moves with a conditional update,
 so only one run ever sends a given notice.
+
+A round reads its lots (or notices) with one query; on PostgreSQL it then writes them all in
+one transaction of two statements (loyalty.ledger.expiry_pg, the same rules in SQL: a big
+shop's day is thousands of customers); on SQLite (one writer, small shops) a transaction per
+customer, below.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from loyalty import ids, sql
 from loyalty.clock import isoformat_z, parse_db_datetime, utcnow
+from loyalty.db import dialect
+from loyalty.ledger import expiry_pg
 from loyalty.ledger.activity import ActivityRow, record
 from loyalty.ledger.balances import debit
 from loyalty.ledger.entries import NewEntry, insert_entry, taking_back
 from loyalty.ledger.lots import empty_lot
 from loyalty.lifecycle import LifecycleRun
-from loyalty.models import Customer, Shop
+from loyalty.models import Customer, EarningHistoryEntry, Shop
 from loyalty.outbox.intents import write_customer_sync_intents
 from loyalty.sync.events import EXPIRED, EXPIRING_SOON
 from loyalty.sync.state import shop_zone
@@ -81,7 +90,7 @@ class _Lot:
 
 
 async def expire_due(
-    *, shop_id: int, now: datetime | None = None, limit: int = 1000
+    *, shop_id: int, now: datetime | None = None, limit: int = 10_000
 ) -> LifecycleRun:
     """Expire the shop's lots past their date (`limit` lots per run; `more` when more are
     left). Nothing for an uninstalled shop."""
@@ -91,6 +100,13 @@ async def expire_due(
     if shop is None or shop.uninstalled_at is not None:
         return run
     rows = await sql.fetch_all(_EXPIRED_LOTS_SQL, shop_id, now, limit)
+    run.more = len(rows) == limit
+    if dialect() == "postgres":
+        expired, jobs = await expiry_pg.expire_lots(
+            shop_id=shop_id, lots=rows, action=ACTION, event=EXPIRED, now=now
+        )
+        run.done, run.jobs = expired, set(jobs)
+        return run
     lots: dict[int, list[_Lot]] = defaultdict(list)
     for row in rows:
         lots[int(row["customer_id"])].append(
@@ -100,7 +116,6 @@ async def expire_due(
         expired, jobs = await _expire_for_customer(shop_id, customer_id, customer_lots, now)
         run.done += expired
         run.jobs.update(jobs)
-    run.more = len(rows) == limit
     return run
 
 
@@ -115,7 +130,7 @@ async def _expire_for_customer(
             return 0, []
         balance = max(customer.points_balance, 0)
         taken = 0
-        for lot in lots:
+        for lot in await _still_open(lots):
             amount = min(lot.remaining, balance - taken)
             entry_id = await _expire_lot(shop_id, customer_id, lot, amount, now)
             if entry_id is None:  # this lot already expired (an earlier run)
@@ -137,6 +152,16 @@ async def _expire_for_customer(
         if taken:
             await debit(customer_id=customer_id, balance=taken, now=now)
     return expired, sorted(jobs)
+
+
+async def _still_open(lots: list[_Lot]) -> list[_Lot]:
+    """The lots as they are now, under the customer's lock: a spend that committed since the
+    round read them (a redemption) left less, or nothing, to expire."""
+    rows = await EarningHistoryEntry.filter(
+        id__in=[lot.id for lot in lots], points_remaining__gt=0
+    ).values_list("id", "points_remaining")
+    now_left = {int(lot_id): int(left) for lot_id, left in rows}
+    return [replace(lot, remaining=now_left[lot.id]) for lot in lots if lot.id in now_left]
 
 
 async def _expire_lot(
@@ -183,7 +208,7 @@ async def _expire_lot(
 
 
 async def notify_expiring_soon(
-    *, shop_id: int, now: datetime | None = None, limit: int = 1000
+    *, shop_id: int, now: datetime | None = None, limit: int = 10_000
 ) -> LifecycleRun:
     """One "points expiring soon" notice per customer per 7 days, for points expiring within
     the next 7 days (the figures: points, first expiry date in the shop's timezone, days left)."""
@@ -194,19 +219,24 @@ async def notify_expiring_soon(
         return run
     cutoff = now - NOTICE_WINDOW
     rows = await sql.fetch_all(_EXPIRING_SOON_SQL, shop_id, now, now + NOTICE_WINDOW, cutoff, limit)
+    run.more = len(rows) == limit
     zone = shop_zone(shop)
-    for row in rows:
-        customer_id = int(row["customer_id"])
-        first = parse_db_datetime(row["first_expiry"])
-        assert first is not None
-        local_day = first.astimezone(zone).date()
-        payload: dict[str, Any] = {
-            "event": EXPIRING_SOON,
-            "points": int(row["points"]),
-            "expires_at": local_day.isoformat(),
-            "days_until_expiry": (local_day - now.astimezone(zone).date()).days,
-            "notice": isoformat_z(now),
-        }
+    notices = [_notice(row, zone, now) for row in rows]
+    if dialect() == "postgres":
+        stamp = isoformat_z(now)
+        assert stamp is not None
+        sent, jobs = await expiry_pg.send_notices(
+            shop_id=shop_id,
+            notices=notices,
+            now=now,
+            cutoff=cutoff,
+            stamp=stamp,
+            event=EXPIRING_SOON,
+        )
+        run.done, run.jobs = sent, set(jobs)
+        return run
+    for payload in notices:
+        customer_id = payload.pop("customer_id")
         async with in_transaction():
             claimed = await Customer.filter(
                 Q(expiring_soon_notified_at__isnull=True)
@@ -223,5 +253,20 @@ async def notify_expiring_soon(
                 )
             )
         run.done += 1
-    run.more = len(rows) == limit
     return run
+
+
+def _notice(row: dict[str, Any], zone: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """A notice's payload (and its `customer_id`): the points, the first expiry date in the
+    shop's timezone, the days left."""
+    first = parse_db_datetime(row["first_expiry"])
+    assert first is not None
+    local_day = first.astimezone(zone).date()
+    return {
+        "customer_id": int(row["customer_id"]),
+        "event": EXPIRING_SOON,
+        "points": int(row["points"]),
+        "expires_at": local_day.isoformat(),
+        "days_until_expiry": (local_day - now.astimezone(zone).date()).days,
+        "notice": isoformat_z(now),
+    }

@@ -41,6 +41,13 @@ RETURNING job
 """
 
 
+def customer_sync_jobs_sql(event: str) -> str:
+    """The jobs sub-select (shop: $1) an intent for `event` owes, as
+    `write_customer_sync_intents` decides: for the set-based statements that write many."""
+    owed = owes_flow({"event": event, "entry_id": ""})
+    return CUSTOMER_SYNC_AND_FLOW_JOBS_SQL if owed else CUSTOMER_SYNC_JOBS_SQL
+
+
 async def write_customer_sync_intents(
     *, shop_id: int, customer_id: int, reason: dict[str, Any], now: datetime | None = None
 ) -> list[str]:

@@ -1,9 +1,11 @@
 """Configuring a shop's VIP tiers: list, create, partially update, delete.
 
-Every change re-assigns the shop's customers to tiers in the same transaction (see
-`loyalty.ledger.tier_reassignment`), so no customer is ever left on a tier their lifetime points no
-longer earn, or on a deleted one. The sync jobs owed by the customers who moved are returned
-for the caller to dispatch after commit.
+A create or an edit owes the re-placement of the shop's customers on the tiers: its transaction
+writes the intent of the `place_vip_tiers` job (loyalty.tiers.placement), which moves them
+set-based after commit, so the merchant's request answers at once even on a shop with a million
+customers. A delete re-places the tier's members in its own transaction, before the tier goes
+(so no customer is ever left on a deleted tier, and the activity rows still name it). The jobs
+owed are returned for the caller to dispatch after commit.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loyalty import ids
+from loyalty.clock import utcnow
 from loyalty.errors import ValidationError, VipTierNotFoundError
 from loyalty.ledger.tier_reassignment import TierReassignment, reassign_tiers, resync_tier_members
 from loyalty.models import Shop, VipTier
 from loyalty.outbox.intents import write_shop_sync_intent
+from loyalty.tiers.placement import queue_placement
 
 # Field limits, shared with the admin API's request models.
 MAX_NAME_LENGTH = 100
@@ -40,11 +44,13 @@ class TierChanges(TypedDict, total=False):
 
 @dataclass(frozen=True, slots=True)
 class TierEdit:
-    """The tier as committed (None once deleted), the customers who moved, the jobs owed."""
+    """The tier as committed (None once deleted), the customers who moved (a delete) or whether
+    their re-placement was queued (a create or an edit: `placing`), the jobs owed."""
 
     tier: VipTier | None
     customers_moved: int
     jobs: list[str]
+    placing: bool = False
 
 
 async def list_tiers(*, shop: Shop) -> list[VipTier]:
@@ -81,19 +87,22 @@ async def create_tier(
             )
         except IntegrityError:  # a concurrent create that slipped past the check
             raise _duplicate_threshold(points_required) from None
-        moved = await reassign_tiers(
-            shop_id=shop.id, staff_user_id=staff_user_id, reason=_reason("created", tier)
+        placing = await queue_placement(
+            shop_id=shop.id,
+            reason=_reason("created", tier),
+            staff_user_id=staff_user_id,
+            now=utcnow(),
         )
         await write_shop_sync_intent(shop_id=shop.id, reason=_reason("created", tier))
-    return TierEdit(tier, moved.customers_moved, moved.jobs)
+    return TierEdit(tier, 0, [placing], placing=True)
 
 
 async def update_tier(
     *, shop: Shop, tier_id: str, changes: TierChanges, staff_user_id: str | None = None
 ) -> TierEdit:
-    """Apply `changes` and re-assign customers. Raises VipTierNotFoundError or ValidationError
-    `duplicate_threshold`. Renaming a tier also re-syncs its members: their metafields and
-    marketing profiles show the tier by name."""
+    """Apply `changes` and queue the customers' re-placement when the threshold moved. Raises
+    VipTierNotFoundError or ValidationError `duplicate_threshold`. Renaming a tier also
+    re-syncs its members: their metafields and marketing profiles show the tier by name."""
     async with in_transaction():
         await _lock_tiers(shop)
         tier = await _find(shop, tier_id)
@@ -107,19 +116,25 @@ async def update_tier(
             await tier.save(update_fields=[*fields, "updated_at"])
         except IntegrityError:
             raise _duplicate_threshold(tier.points_required) from None
-        moved = await reassign_tiers(
-            shop_id=shop.id, staff_user_id=staff_user_id, reason=_reason("updated", tier)
-        )
+        jobs: set[str] = set()
+        if "points_required" in fields:  # only the thresholds decide who is on which tier
+            jobs.add(
+                await queue_placement(
+                    shop_id=shop.id,
+                    reason=_reason("updated", tier),
+                    staff_user_id=staff_user_id,
+                    now=utcnow(),
+                )
+            )
         # The storefront's tier list (the programme metafield) follows every edit.
         await write_shop_sync_intent(shop_id=shop.id, reason=_reason("updated", tier))
-        jobs = set(moved.jobs)
         if "name" in fields:
             jobs.update(
                 await resync_tier_members(
                     shop_id=shop.id, tier_id=tier.id, reason=_reason("renamed", tier)
                 )
             )
-    return TierEdit(tier, moved.customers_moved, sorted(jobs))
+    return TierEdit(tier, 0, sorted(jobs), placing="points_required" in fields)
 
 
 async def delete_tier(*, shop: Shop, tier_id: str, staff_user_id: str | None = None) -> TierEdit:

@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from loyalty.models import Customer, VipTier
+from loyalty.tiers.placement import place_tiers
 from tests.browser.admin import AdminPage, installed_shop
 from tests.browser.conftest import LiveApp
 from tests.factories import create_customer, create_tier
@@ -64,11 +65,15 @@ class TestVipTiers:
         await page.get_by_label("Points multiplier").fill("1.75")
         await page.get_by_role("button", name="Save").click()
         await expect(page.locator(".ab-toast")).to_contain_text(
-            "Tier saved: 2 customers moved tier", timeout=10_000
+            "Tier saved: moving customers to their tiers in the background", timeout=10_000
         )
         await gold.refresh_from_db()
         assert (gold.points_required, gold.points_multiplier) == (1500, Decimal("1.75"))
+        # The save queued the placement job (recorded here, not run): run it as the worker would.
+        assert (shop.id, ["place_vip_tiers"]) in admin.jobs
+        assert (await place_tiers(shop_id=shop.id)).customers_moved == 2
         assert await Customer.filter(shop=shop, vip_tier=gold).count() == 3
+        await page.reload()
         await expect(page.locator(f'[data-tier="{gold.public_id}"] [data-members]')).to_have_text(
             "3"
         )

@@ -5,6 +5,7 @@ Every test here runs on SQLite and on PostgreSQL (through the `client` fixture).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +29,7 @@ from loyalty.models import (
     VipTier,
 )
 from loyalty.settings import Settings
+from loyalty.tiers.placement import placement_pending
 from tests.factories import create_customer, create_rule, create_tier
 from tests.tokens import bearer, id_token
 from tests.web.admin_client import RETRY_HEADER, Admin
@@ -60,6 +62,15 @@ def notified(services: Services, monkeypatch: pytest.MonkeyPatch) -> Notified:
 
     monkeypatch.setattr(services.dispatcher, "notify", notify)
     return record
+
+
+async def placed(shop: Shop) -> None:
+    """Wait for the tier placement job the dispatcher runs after a tier edit."""
+    for _ in range(200):
+        if not await placement_pending(shop_id=shop.id):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the tier placement job did not finish")
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
@@ -483,14 +494,18 @@ class TestVipTiers:
     async def test_create_moves_qualifying_customers_and_owes_syncs(
         self, admin: Admin, shop: Shop, notified: Notified
     ) -> None:
-        """A new tier takes in every customer whose lifetime points reach it, with an activity
-        row (actor: the staff user) and sync intents for each, dispatched after commit."""
+        """A new tier answers at once and queues the re-placement (dispatched after commit);
+        the job takes in every customer whose lifetime points reach it, with an activity row
+        (actor: the staff user) and sync intents for each."""
         rich = await create_customer(shop, lifetime_points=1500)
         richer = await create_customer(shop, lifetime_points=5000)
         poor = await create_customer(shop, lifetime_points=10)
         response = await admin.post("/vip-tiers", {"name": "Gold", "points_required": 1000})
         assert response.status_code == 201
-        assert response.json()["meta"] == {"customers_moved": 2}
+        assert response.json()["meta"] == {"placing_customers": True}
+        assert notified.jobs == {JobName.PLACE_VIP_TIERS}
+        await placed(shop)  # the dispatcher runs the job in the background
+        assert (await admin.get("/vip-tiers")).json()["meta"] == {"placing_customers": False}
         gold = await VipTier.get(public_id=response.json()["data"]["id"])
         for customer, tier_id in ((rich, gold.id), (richer, gold.id), (poor, None)):
             await customer.refresh_from_db()
@@ -503,7 +518,6 @@ class TestVipTiers:
         intents = await OutboxIntent.filter(job=JobName.SYNC_SHOPIFY_METAFIELDS)
         assert sorted(i.customer_id for i in intents) == sorted([rich.id, richer.id])
         assert notified.calls and notified.calls[0][0] == shop.id
-        assert JobName.SYNC_SHOPIFY_METAFIELDS in notified.jobs
 
     async def test_raising_a_threshold_moves_customers_down(self, admin: Admin, shop: Shop) -> None:
         """Customers below a raised threshold drop to the tier their points still reach."""
@@ -512,7 +526,8 @@ class TestVipTiers:
         customer = await create_customer(shop, lifetime_points=1200, vip_tier=gold)
         response = await admin.patch(f"/vip-tiers/{gold.public_id}", {"points_required": 2000})
         assert response.status_code == 200
-        assert response.json()["meta"] == {"customers_moved": 1}
+        assert response.json()["meta"] == {"placing_customers": True}
+        await placed(shop)
         await customer.refresh_from_db()
         assert customer.vip_tier_id == bronze.id
         activity = await Activity.get(customer_id=customer.id)
@@ -545,7 +560,7 @@ class TestVipTiers:
         member = await create_customer(shop, lifetime_points=1500, vip_tier=gold)
         response = await admin.patch(f"/vip-tiers/{gold.public_id}", {"name": "Golden"})
         assert response.status_code == 200
-        assert response.json()["meta"] == {"customers_moved": 0}
+        assert response.json()["meta"] == {"placing_customers": False}
         assert await Activity.all().count() == 0
         assert await OutboxIntent.filter(customer_id=member.id).count() == 1
         assert notified.jobs == {JobName.SYNC_SHOPIFY_METAFIELDS}

@@ -1,5 +1,10 @@
 """`/app/api/vip-tiers`: the shop's VIP tiers, and the preview of how many customers a tier
 (new or edited) would hold. A change that moves customers names the jobs it owes (`notify`).
+
+A create, or an edit of a threshold, answers at once: the customers are re-placed by a job
+(loyalty.tiers.placement), and the answer's `meta.placing_customers` says it is running (the
+list's says so until it is done). A delete moves the tier's members before it answers
+(`meta`-less 204).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from starlette.routing import Route
 
 from loyalty.customers.identifiers import ascii_number
 from loyalty.tiers import configuration as tiers
+from loyalty.tiers import placement
 from loyalty.tiers import preview as tier_preview
 from loyalty.tiers.configuration import TierChanges
 from web.admin.api import bodies
@@ -23,8 +29,10 @@ from web.http.validation import explicit_fields
 
 
 async def list_vip_tiers(request: Request) -> Response:
+    current = shop(request)
     return document_response(
-        [render.vip_tier(t) for t in await tiers.list_tiers(shop=shop(request))]
+        [render.vip_tier(t) for t in await tiers.list_tiers(shop=current)],
+        meta={"placing_customers": await placement.placement_pending(shop_id=current.id)},
     )
 
 
@@ -36,7 +44,7 @@ async def create_vip_tier(request: Request) -> Response:
     notify(request, change.jobs)
     assert change.tier is not None
     return document_response(
-        render.vip_tier(change.tier), status=201, meta={"customers_moved": change.customers_moved}
+        render.vip_tier(change.tier), status=201, meta={"placing_customers": change.placing}
     )
 
 
@@ -51,7 +59,7 @@ async def update_vip_tier(request: Request) -> Response:
     notify(request, change.jobs)
     assert change.tier is not None
     return document_response(
-        render.vip_tier(change.tier), meta={"customers_moved": change.customers_moved}
+        render.vip_tier(change.tier), meta={"placing_customers": change.placing}
     )
 
 
