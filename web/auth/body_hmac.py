@@ -12,14 +12,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import NoReturn
 
+from shopify_app import ShopifyApp
 from shopify_app.types import RequestInput, ResultForReq
 from starlette.requests import Request
 
 from web.errors import RequestError
 from web.http.body import exceeds
+from web.state import services
+
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed"}
 
 
 def first_header(request: Request, names: Iterable[str]) -> str:
@@ -89,3 +95,76 @@ def shopify_app_verified(
     if not verified.ok:
         refuse(verified.response.status, verified.log.code)
     return body, verified.shop or ""
+
+
+@dataclass(frozen=True)
+class SignedRoute:
+    """What differs between the routes that take a Shopify-signed body (webhooks, Flow
+    actions): what they are called in refusals, their size cap, the header names their
+    `shopify_app` verifier reads, and that verifier."""
+
+    noun: str  # "webhook", "Flow action": refusals' titles and details, log lines
+    max_bytes: int
+    hmac_headers: tuple[str, ...]
+    shop_headers: tuple[str, ...]
+    post_method_detail: str  # what a GET (shopify_app's `post_method_expected`) is told
+    verifier: Callable[[ShopifyApp], Callable[[RequestInput], ResultForReq]]
+    log: logging.Logger
+
+    def refuse(self, request: Request, status: int, code: str) -> NoReturn:
+        self.log.info("%s refused on %s: %s", self.noun, request.url.path, code)
+        details = {
+            "missing_hmac_header": "X-Shopify-Hmac-Sha256 is missing",
+            "invalid_hmac": "X-Shopify-Hmac-Sha256 does not match the body",
+            "post_method_expected": self.post_method_detail,
+        }
+        raise RequestError(
+            status,
+            code,
+            _TITLES.get(status, f"{self.noun[0].upper()}{self.noun[1:]} refused"),
+            details.get(code, f"The {self.noun} could not be verified"),
+        )
+
+
+async def verified_body(request: Request, route: SignedRoute) -> tuple[str, str]:
+    """The raw body as text and its shop (subdomain), once the app is configured (503), the
+    body is within the route's cap (413), and its HMAC matches the app's secret or the one
+    being rotated out (400/401), as `shopify_app` confirms; nothing in the request is read
+    before that."""
+    app_services = services(request)
+    shopify = app_services.shopify
+    if shopify is None:
+        raise RequestError(
+            503,
+            "shopify_not_configured",
+            "Service Unavailable",
+            f"{route.noun[0].upper()}{route.noun[1:]}s need SHOPIFY_API_KEY and "
+            "SHOPIFY_API_SECRET to be set",
+        )
+    raw = await read_capped(request, route.max_bytes)
+    if raw is None:
+        raise RequestError(
+            413,
+            "payload_too_large",
+            "Payload Too Large",
+            f"A {route.noun} body is at most {_size(route.max_bytes)}",
+        )
+    received = first_header(request, route.hmac_headers)
+    if not received:
+        route.refuse(request, 400, "missing_hmac_header")
+    settings = app_services.settings
+    secrets = [settings.shopify_api_secret, settings.shopify_old_api_secret]
+    if not signature_matches(received, raw, secrets):
+        route.refuse(request, 401, "invalid_hmac")
+    return shopify_app_verified(
+        request,
+        raw,
+        verify=route.verifier(shopify),
+        shop_headers=route.shop_headers,
+        refuse=lambda status, code: route.refuse(request, status, code),
+    )
+
+
+def _size(max_bytes: int) -> str:
+    mib = 1024 * 1024
+    return f"{max_bytes // mib} MB" if max_bytes % mib == 0 else f"{max_bytes // 1024} KB"

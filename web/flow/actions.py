@@ -22,7 +22,7 @@ https://shopify.dev/docs/apps/build/flow/actions/endpoints
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from starlette.requests import Request
@@ -34,7 +34,7 @@ from loyalty.earning import custom_actions, flow_actions
 from loyalty.earning.flow_actions import FlowActionResult, FlowRun
 from loyalty.models import Shop
 from loyalty.shops.domains import shop_domain
-from web.auth.body_hmac import first_header, read_capped, shopify_app_verified, signature_matches
+from web.auth.body_hmac import SignedRoute, verified_body
 from web.errors import RequestError
 from web.http.body import json_object
 from web.http.validation import parse_body
@@ -44,14 +44,15 @@ from web.state import services
 log = logging.getLogger(__name__)
 
 MAX_FLOW_BYTES = 256 * 1024  # Flow's payloads are the action's few fields
-_HMAC_HEADERS = ("x-shopify-hmac-sha256",)  # the one name verify_flow_action_req reads
-_SHOP_HEADERS = ("x-shopify-shop-domain",)
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed"}
-_DETAILS = {
-    "missing_hmac_header": "X-Shopify-Hmac-Sha256 is missing",
-    "invalid_hmac": "X-Shopify-Hmac-Sha256 does not match the body",
-    "post_method_expected": "Flow actions are sent with POST",
-}
+_SIGNED = SignedRoute(
+    noun="Flow action",
+    max_bytes=MAX_FLOW_BYTES,
+    hmac_headers=("x-shopify-hmac-sha256",),  # the one name verify_flow_action_req reads
+    shop_headers=("x-shopify-shop-domain",),
+    post_method_detail="Flow actions are sent with POST",
+    verifier=lambda shopify: shopify.verify_flow_action_req,
+    log=log,
+)
 
 
 class Envelope(BaseModel):
@@ -111,7 +112,7 @@ def _answer(request: Request, run: FlowRun, result: FlowActionResult) -> Respons
 
 async def _verified_run(request: Request, handle: str) -> tuple[FlowRun, dict[str, Any]]:
     """The run and its properties, once the request is verified (steps 1-3 above)."""
-    body, shop_name = await _verified(request)
+    body, shop_name = await verified_body(request, _SIGNED)
     data = json_object(body.encode("utf-8"))
     envelope = parse_body(Envelope, data)
     domain = shop_domain(shop_name)
@@ -138,48 +139,6 @@ async def _verified_run(request: Request, handle: str) -> tuple[FlowRun, dict[st
             404, "shop_not_found", "Not found", f"{domain} has not installed the app"
         )
     return FlowRun(envelope.action_run_id, shop_context(shop)), envelope.properties
-
-
-async def _verified(request: Request) -> tuple[str, str]:
-    """The raw body as text and the shop (subdomain), once the HMAC is verified."""
-    app_services = services(request)
-    shopify = app_services.shopify
-    if shopify is None:
-        raise RequestError(
-            503,
-            "shopify_not_configured",
-            "Service Unavailable",
-            "Flow actions need SHOPIFY_API_KEY and SHOPIFY_API_SECRET to be set",
-        )
-    raw = await read_capped(request, MAX_FLOW_BYTES)
-    if raw is None:
-        raise RequestError(
-            413, "payload_too_large", "Payload Too Large", "A Flow action body is at most 256 KB"
-        )
-    received = first_header(request, _HMAC_HEADERS)
-    if not received:
-        _refuse(request, 400, "missing_hmac_header")
-    settings = app_services.settings
-    secrets = [settings.shopify_api_secret, settings.shopify_old_api_secret]
-    if not signature_matches(received, raw, secrets):
-        _refuse(request, 401, "invalid_hmac")
-    return shopify_app_verified(
-        request,
-        raw,
-        verify=shopify.verify_flow_action_req,
-        shop_headers=_SHOP_HEADERS,
-        refuse=lambda status, code: _refuse(request, status, code),
-    )
-
-
-def _refuse(request: Request, status: int, code: str) -> NoReturn:
-    log.info("Flow action refused on %s: %s", request.url.path, code)
-    raise RequestError(
-        status,
-        code,
-        _TITLES.get(status, "Flow action refused"),
-        _DETAILS.get(code, "The Flow action could not be verified"),
-    )
 
 
 routes = [

@@ -31,7 +31,6 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import NoReturn
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -42,7 +41,7 @@ from loyalty.jobs import JobName
 from loyalty.shops.domains import shop_domain
 from loyalty.webhooks.inbox import MAX_DOMAIN_LENGTH, MAX_HEADER_LENGTH, Delivery
 from loyalty.webhooks.topics import TOPICS_BY_GROUP
-from web.auth.body_hmac import first_header, read_capped, shopify_app_verified, signature_matches
+from web.auth.body_hmac import SignedRoute, verified_body
 from web.errors import RequestError
 from web.state import services
 
@@ -54,17 +53,18 @@ MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
 _ACCEPTED = b'{"status":"accepted"}'
 _DUPLICATE = b'{"status":"duplicate"}'
 _IGNORED = b'{"status":"ignored"}'
-# The names shopify_app reads, first present wins (it accepts the unprefixed form too).
-_HMAC_HEADERS = ("x-shopify-hmac-sha256", "shopify-hmac-sha256")
-_SHOP_HEADERS = ("x-shopify-shop-domain", "shopify-shop-domain")
 # Webhook and event ids are UUIDs, the API version `2026-10`: printable ASCII, nothing else.
 _HEADER_TOKEN = re.compile(rf"[\x21-\x7e]{{1,{MAX_HEADER_LENGTH}}}")
-_TITLES = {400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed"}
-_DETAILS = {
-    "missing_hmac_header": "X-Shopify-Hmac-Sha256 is missing",
-    "invalid_hmac": "X-Shopify-Hmac-Sha256 does not match the body",
-    "post_method_expected": "Webhooks are delivered with POST",
-}
+_SIGNED = SignedRoute(
+    noun="webhook",
+    max_bytes=MAX_WEBHOOK_BYTES,
+    # The names shopify_app reads, first present wins (it accepts the unprefixed form too).
+    hmac_headers=("x-shopify-hmac-sha256", "shopify-hmac-sha256"),
+    shop_headers=("x-shopify-shop-domain", "shopify-shop-domain"),
+    post_method_detail="Webhooks are delivered with POST",
+    verifier=lambda shopify: shopify.verify_webhook_req,
+    log=log,
+)
 
 
 def _receiver(group: str) -> Callable[[Request], Awaitable[Response]]:
@@ -72,7 +72,7 @@ def _receiver(group: str) -> Callable[[Request], Awaitable[Response]]:
 
     async def receive_webhook(request: Request) -> Response:
         """POST /webhooks/<group>: verify, store once, acknowledge; a job does the work."""
-        body, shop = await _verified(request)
+        body, shop = await verified_body(request, _SIGNED)
         stored = await services(request).webhook_inbox.store(_delivery(request, body, shop, topics))
         if stored.shop_id is None:
             log.info("webhook for unknown shop %s dropped", shop)
@@ -83,63 +83,6 @@ def _receiver(group: str) -> Callable[[Request], Awaitable[Response]]:
 
     receive_webhook.__name__ = f"receive_{group}_webhook"
     return receive_webhook
-
-
-async def _verified(request: Request) -> tuple[str, str]:
-    """The raw body and the shop (subdomain), once the HMAC is verified (steps 1-3 above)."""
-    app_services = services(request)
-    shopify = app_services.shopify
-    if shopify is None:
-        raise RequestError(
-            503,
-            "shopify_not_configured",
-            "Service Unavailable",
-            "Webhooks need SHOPIFY_API_KEY and SHOPIFY_API_SECRET to be set",
-        )
-    raw = await _read_raw(request)
-    settings = app_services.settings
-    _check_hmac(request, raw, [settings.shopify_api_secret, settings.shopify_old_api_secret])
-    return shopify_app_verified(
-        request,
-        raw,
-        verify=shopify.verify_webhook_req,
-        shop_headers=_SHOP_HEADERS,
-        refuse=lambda status, code: _refuse(request, status, code),
-    )
-
-
-def _check_hmac(request: Request, raw: bytes, secrets: list[str | None]) -> None:
-    received = first_header(request, _HMAC_HEADERS)
-    if not received:
-        _refuse(request, 400, "missing_hmac_header")
-    if not signature_matches(received, raw, secrets):
-        _refuse(request, 401, "invalid_hmac")
-
-
-def _refuse(request: Request, status: int, code: str) -> NoReturn:
-    log.info("webhook refused on %s: %s", request.url.path, code)
-    raise RequestError(
-        status,
-        code,
-        _TITLES.get(status, "Webhook refused"),
-        _DETAILS.get(code, "The webhook could not be verified"),
-    )
-
-
-async def _read_raw(request: Request) -> bytes:
-    raw = await read_capped(request, MAX_WEBHOOK_BYTES)
-    if raw is None:
-        raise _too_large()
-    return raw
-
-
-def _too_large() -> RequestError:
-    return RequestError(
-        413,
-        "payload_too_large",
-        "Payload Too Large",
-        f"A webhook body must be at most {MAX_WEBHOOK_BYTES // (1024 * 1024)} MB",
-    )
 
 
 def _delivery(request: Request, body: str, shop: str, topics: frozenset[str]) -> Delivery:
