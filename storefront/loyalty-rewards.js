@@ -116,6 +116,7 @@ function reward(g, li, r, member) {
     text(btn.firstElementChild, busy ? T.redeeming : n.retry ? T.retry : T.redeem);
     text(btn.lastElementChild, r.name);
     input.parentNode.hidden = !(can && r.is_variable);
+    li.classList.toggle('lw-reward--amount', can && r.is_variable); // its own row: see the CSS
     if (r.is_variable && !input.value) { // as many points as they have, in range and step
       const most = Math.min(r.max_points, g.me.points_balance);
       Object.assign(input, { min: r.min_points, max: r.max_points, step: r.points_step, value: most - (most % r.points_step) });

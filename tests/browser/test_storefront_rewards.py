@@ -6,6 +6,7 @@ the app created in Shopify."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -166,6 +167,45 @@ class TestRedeem:
         await expect(block.get_by_role("button", name="Redeem", exact=False)).to_have_count(0)
         await expect(block.locator("[data-lw-codes]")).to_have_count(0)
         assert "my-rewards" not in {f.path for f in front.forwarded}
+
+
+class TestLayout:
+    async def test_a_variable_rewards_points_field_leaves_its_name_room_in_the_blocks_grid(
+        self, front: Storefront, tab: Page, catalogue: Catalogue
+    ) -> None:
+        """At 1280 px the block lays rewards out four to a row; a field and a button beside
+        the text squeezed a signed-in member's variable reward's name to a letter a line."""
+        await reward(
+            catalogue.shop,
+            name="Store credit, 1 cent a point",
+            kind=RewardKind.STORE_CREDIT,
+            points_cost=100,
+            value=None,
+            is_variable=True,
+            min_points=200,
+            max_points=2000,
+            value_per_point=Decimal("0.01"),
+        )
+        front.customer_id = RICH
+        await tab.goto(f"{front.url}/cart")
+        card = item(tab.locator(".lw--section"), "Store credit")
+        field = card.get_by_label("Points to spend")
+        await expect(field).to_have_value("700")
+        name, points = card.locator(".lw-rule__label"), await field.bounding_box()
+        name_box, card_box = await name.bounding_box(), await card.bounding_box()
+        assert name_box and card_box and points
+        # The name spans most of the card, in at most two lines, and the field sits under it.
+        assert name_box["width"] > card_box["width"] * 0.6, (name_box, card_box)
+        line = await name.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
+        assert name_box["height"] <= 2 * line + 1, (name_box, line)
+        assert points["y"] >= name_box["y"] + name_box["height"]
+        # A shopper who cannot redeem it has no field: the card keeps its one-row layout.
+        front.customer_id = POOR
+        await tab.goto(f"{front.url}/cart")
+        poor_card = item(tab.locator(".lw--section"), "Store credit")
+        await expect(poor_card).to_contain_text("80 points more to go")
+        await expect(poor_card).not_to_have_class(re.compile(r"lw-reward--amount"))
+        await expect(poor_card.get_by_label("Points to spend")).to_be_hidden()
 
 
 class TestTheLaunchersPanel:
