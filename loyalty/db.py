@@ -59,6 +59,13 @@ def _connection_url(database_url: str) -> str | dict[str, Any]:
         query.setdefault(key, value)
     config: dict[str, Any] = expand_db_url(urlunsplit(parts._replace(query=urlencode(query))))
     config["credentials"]["reset"] = _keep_session
+    # No JIT compilation: the app's statements are short, and a stale row estimate on a
+    # churning table (sync leases, intents) can push a millisecond plan past jit_above_cost,
+    # where compiling it costs 100 ms or more (seen in a hand-made test of the lease take).
+    config["credentials"]["server_settings"] = {
+        **config["credentials"].get("server_settings", {}),
+        "jit": "off",
+    }
     # Tortoise's asyncpg client, retrying on a fresh connection what a lost one provably did
     # not run (see loyalty.db_retry).
     config["engine"] = "loyalty.db_retry"
