@@ -22,7 +22,7 @@ class CustomerCount(Model):
     redacted = fields.BooleanField()
     customers = fields.BigIntField()  # a change of the count (+1, -1, or a folded sum)
     redeemed = fields.BigIntField()  # a change of the sum of `redeemed_points`
-    pending = fields.BigIntField(default=0)  # a change of the sum of `pending_points`
+    pending = fields.BigIntField(default=0, db_default=0)  # a change of SUM(pending_points)
 
     class Meta:
         table = "customer_count"
