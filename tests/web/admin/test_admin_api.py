@@ -594,7 +594,13 @@ class TestCustomers:
         body = response.json()
         assert response.status_code == 200
         assert len(body["data"]) == 2
-        assert body["meta"] == {"total": 5, "page": 2, "per_page": 2, "total_pages": 3}
+        assert body["meta"] == {
+            "total": 5,
+            "page": 2,
+            "per_page": 2,
+            "total_pages": 3,
+            "total_is_lower_bound": False,
+        }
 
     async def test_page_size_defaults_to_20_and_is_capped_at_100(
         self, admin: Admin, shop: Shop
