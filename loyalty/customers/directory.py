@@ -41,10 +41,10 @@ async def list_customers(
 ) -> CustomerPage:
     """The shop's customers, newest first. `search` matches email, first or last name
     (case-insensitive substring) or, when it is a number, the exact Shopify customer id; its
-    matches are counted up to SEARCH_COUNT_LIMIT (or the page's end), `more` beyond."""
+    matches are counted up to SEARCH_COUNT_LIMIT (or the page's end), `more` beyond, unless the
+    page itself holds the last one."""
     query = Customer.filter(shop=shop)
     term = (search or "").strip()
-    more = False
     if term:
         matches = (
             Q(email__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term)
@@ -53,19 +53,25 @@ async def list_customers(
         if shopify_id is not None:
             matches |= Q(shopify_customer_id=shopify_id)
         query = query.filter(matches)
-        limit_of_count = max(SEARCH_COUNT_LIMIT, offset + limit)
-        found = await query.limit(limit_of_count + 1).values_list("id", flat=True)
-        more = len(found) > limit_of_count
-        total = min(len(found), limit_of_count)
-    else:  # the shop's counts, not a count over every customer
-        total = (await customer_counts.customer_counts(shop_id=shop.id)).everyone
-    customers = (
+    customers = list(
         await query.select_related("vip_tier")
         .order_by("-created_at", "-id")
         .offset(offset)
         .limit(limit)
     )
-    return CustomerPage(customers=list(customers), total=total, more=more)
+    if not term:  # the shop's counts, not a count over every customer
+        total = (await customer_counts.customer_counts(shop_id=shop.id)).everyone
+        return CustomerPage(customers=customers, total=total)
+    if len(customers) < limit and (customers or offset == 0):
+        # The page holds the last match: no second search to count them (most searches).
+        return CustomerPage(customers=customers, total=offset + len(customers))
+    limit_of_count = max(SEARCH_COUNT_LIMIT, offset + limit)
+    found = await query.limit(limit_of_count + 1).values_list("id", flat=True)
+    return CustomerPage(
+        customers=customers,
+        total=min(len(found), limit_of_count),
+        more=len(found) > limit_of_count,
+    )
 
 
 async def get_customer(*, shop: Shop, shopify_customer_id: str) -> CustomerDetail:
