@@ -1,7 +1,7 @@
-"""A shop's customer counts (all, in the programme, excluded; redacted or not) and the points
-its customers have redeemed, summed from the rows of changes the customer table's triggers
-write (loyalty.models.customer_count, migration 0019): exact, and a few rows to read instead
-of a count over every customer.
+"""A shop's customer counts (all, in the programme, excluded; redacted or not), the points its
+customers have redeemed and those waiting for approval, summed from the rows of changes the
+customer table's triggers write (loyalty.models.customer_count, migrations 0019 and 0020):
+exact, and a few rows to read instead of a count or sum over every customer.
 
 A read that finds many rows for the shop folds them into one per kind, in one transaction
 (on PostgreSQL one statement, deleting and inserting; rows a concurrent writer adds are
@@ -22,19 +22,20 @@ FOLD_AT = 200
 
 _SUMS = """
 SELECT is_excluded, redacted, SUM(customers) AS customers, SUM(redeemed) AS redeemed,
-       COUNT(*) AS rows
+       SUM(pending) AS pending, COUNT(*) AS rows
 FROM customer_count WHERE shop_id = $1 GROUP BY is_excluded, redacted
 """
-_COLUMNS = "shop_id, is_excluded, redacted, customers, redeemed"
+_COLUMNS = "shop_id, is_excluded, redacted, customers, redeemed, pending"
 _FOLD_PG = f"""
 WITH gone AS (DELETE FROM customer_count WHERE shop_id = $1 RETURNING {_COLUMNS})
 INSERT INTO customer_count ({_COLUMNS})
-SELECT shop_id, is_excluded, redacted, SUM(customers), SUM(redeemed) FROM gone
+SELECT shop_id, is_excluded, redacted, SUM(customers), SUM(redeemed), SUM(pending) FROM gone
 GROUP BY shop_id, is_excluded, redacted
 """
 _FOLD_SQLITE = (
     f"INSERT INTO customer_count ({_COLUMNS}) "
-    "SELECT shop_id, is_excluded, redacted, SUM(customers), SUM(redeemed) FROM customer_count "
+    "SELECT shop_id, is_excluded, redacted, SUM(customers), SUM(redeemed), SUM(pending) "
+    "FROM customer_count "
     "WHERE shop_id = $1 AND id <= $2 GROUP BY shop_id, is_excluded, redacted",
     "DELETE FROM customer_count WHERE shop_id = $1 AND id <= $2",
 )
@@ -47,6 +48,7 @@ class CustomerCounts:
     redacted_members: int
     redacted_excluded: int
     redeemed: int  # points redeemed by the customers not redacted
+    pending: int = 0  # points waiting for approval, of the customers not redacted
 
     @property
     def everyone(self) -> int:
@@ -76,6 +78,7 @@ async def customer_counts(*, shop_id: int) -> CustomerCounts:
         redacted_members=value(False, True, "customers"),
         redacted_excluded=value(True, True, "customers"),
         redeemed=value(False, False, "redeemed") + value(True, False, "redeemed"),
+        pending=value(False, False, "pending") + value(True, False, "pending"),
     )
 
 

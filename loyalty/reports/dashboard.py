@@ -28,14 +28,6 @@ EXPIRED_ACTION = ledger_rollup.EXPIRED_ACTION
 THEME_EMBED_CONFIRMED = "theme_embed_confirmed"
 THEME_EMBED_UNCONFIRMED = "theme_embed_unconfirmed"
 
-# The one figure still summed over the customers: every award held for approval moves it, and
-# the award path writes nothing it does not need (see loyalty.models.customer_count).
-_PENDING_SQL = """
-SELECT COALESCE(SUM(pending_points), 0) AS pending
-FROM customer WHERE shop_id = $1 AND redacted_at IS NULL
-"""
-
-
 # One pass over the window's redemptions (migration 0019 indexes them by shop and time).
 _REDEMPTIONS_SQL = """
 SELECT COUNT(*) AS redemptions, COALESCE(SUM(points_spent), 0) AS points
@@ -117,13 +109,12 @@ async def programme_stats(*, shop: Shop, now: datetime | None = None) -> Program
             issued[day] += sums.issued
         expired += sums.expired
     counts = await customer_counts.customer_counts(shop_id=shop.id)
-    pending = await sql.fetch_one(_PENDING_SQL, shop.id) or {}
     redemptions, redeemed_points = await redemptions_since(shop, start)
     return ProgrammeStats(
         members=counts.members,
         excluded=counts.excluded,
         points_issued=sum(issued.values()),
-        points_pending=int(pending.get("pending") or 0),
+        points_pending=counts.pending,
         points_redeemed=counts.redeemed,
         points_expired=expired,
         redemptions=redemptions,

@@ -142,9 +142,10 @@ class TestTheAppsStatementsUseThem:
     @POSTGRES_ONLY
     async def test_admin_search_by_email_name_or_id(self, db: str) -> None:
         shop = await create_shop()
-        plan = await plan_of(
-            lambda: directory.list_customers(shop=shop, search="olivia.sm"),
-            "COUNT(*)",
+        await create_customer(shop, email="olivia.smith1@example.com")
+        plan = await plan_of(  # a full page of one: the matches are counted
+            lambda: directory.list_customers(shop=shop, search="olivia.sm", limit=1),
+            'SELECT "id"',
             "idx_customer_email_trgm",
             "idx_customer_first_trgm",
             "idx_customer_last_trgm",

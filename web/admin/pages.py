@@ -225,6 +225,7 @@ async def tiers_context(request: Request, document: AdminDocument) -> dict[str, 
         "tiers": await tiers.list_tiers(shop=document.shop),
         "members": {row.tier_id: row.customers for row in preview.tiers},
         "without_tier": preview.without_tier,
+        "estimated": preview.estimated,
     }
 
 
@@ -262,6 +263,7 @@ async def customers_context(request: Request, document: AdminDocument) -> dict[s
     return {
         "customers": found.customers,
         "total": found.total,
+        "more": found.more,
         "search": search,
         "search_error": error,
         "page_number": number,

@@ -1,8 +1,9 @@
-"""loyalty.reports.customer_counts: the counts and redeemed points read from the rows of
-changes always equal a count over the customer table itself, through creations (one and many
-in a statement), exclusion and inclusion, redemptions and their cancellation, awards,
-redaction, folding and the shop's erasure; the lists' totals and the dashboard use them; on
-SQLite and PostgreSQL."""
+"""loyalty.reports.customer_counts: the counts, redeemed and pending points read from the rows
+of changes always equal a count over the customer table itself, through creations (one and
+many in a statement), exclusion and inclusion, redemptions and their cancellation, awards
+(approved ones write no row; held ones, their approval and release one each), redaction,
+folding and the shop's erasure; the lists' totals and the dashboard use them; on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from loyalty.customers import members
 from loyalty.customers.compliance import redact_customer, redact_shop
 from loyalty.customers.directory import list_customers
 from loyalty.customers.exclusion import set_excluded
-from loyalty.ledger.balances import credit
+from loyalty.ledger.balances import (
+    approve_pending_points,
+    credit,
+    credit_keeping_tier,
+    release_pending_points,
+)
 from loyalty.models import Customer, CustomerCount, Shop
 from loyalty.reports import customer_counts, dashboard
 from loyalty.reports.customer_counts import CustomerCounts
@@ -34,6 +40,7 @@ async def truth(shop: Shop) -> CustomerCounts:
         redacted_members=sum(1 for c in rows if c.redacted_at and not c.is_excluded),
         redacted_excluded=sum(1 for c in rows if c.redacted_at and c.is_excluded),
         redeemed=sum(c.redeemed_points for c in live),
+        pending=sum(c.pending_points for c in live),
     )
 
 
@@ -85,16 +92,31 @@ class TestCustomerCounts:
         redemption = await redeemed(shop, ada)
         assert (await counts(shop)).redeemed == (await truth(shop)).redeemed == before + 500
         rows = await CustomerCount.filter(shop_id=shop.id).count()
-        await credit(  # an award's balance update writes no row
+        await credit(  # an approved award's balance update writes no row
             shop_id=shop.id,
             customer_id=ada.id,
             approved=25,
-            pending=10,
+            pending=0,
             from_tier_id=None,
             now=utcnow(),
         )
         assert await CustomerCount.filter(shop_id=shop.id).count() == rows
         assert await counts(shop) == await truth(shop)
+        await credit(  # a held one writes one row of differences
+            shop_id=shop.id,
+            customer_id=ada.id,
+            approved=5,
+            pending=10,
+            from_tier_id=None,
+            now=utcnow(),
+        )
+        await credit_keeping_tier(customer_id=bob.id, approved=0, pending=7, now=utcnow())
+        assert await CustomerCount.filter(shop_id=shop.id).count() == rows + 2
+        assert (await counts(shop)).pending == (await truth(shop)).pending == 17
+        await approve_pending_points(customer_id=ada.id, points=4, now=utcnow())
+        await release_pending_points(customer_id=ada.id, points=6, now=utcnow())
+        assert await counts(shop) == await truth(shop)
+        assert (await counts(shop)).pending == 7
         await cancel_redemption(shop_id=shop.id, redemption_id=redemption.public_id)
         assert await counts(shop) == await truth(shop)
         await redact_customer(
@@ -138,13 +160,17 @@ class TestCustomerCounts:
                 found.total == await Customer.filter(shop_id=shop.id, is_excluded=excluded).count()
             )
         assert (await list_customers(shop=shop)).total == everyone
+        await Customer.filter(shopify_customer_id=7_000_002).update(pending_points=30)
+        await Customer.filter(shopify_customer_id=7_000_001).update(pending_points=900)
         stats = await dashboard.programme_stats(shop=shop)
         live = await truth(shop)
-        assert (stats.members, stats.excluded, stats.points_redeemed) == (
+        assert (stats.members, stats.excluded, stats.points_redeemed, stats.points_pending) == (
             live.members,
             live.excluded,
             live.redeemed,
+            live.pending,
         )
+        assert stats.points_pending == 30  # the redacted customer's 900 are not counted
 
     async def test_the_shops_erasure_leaves_none(self, db: str) -> None:
         shop = await connected_shop()

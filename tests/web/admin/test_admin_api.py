@@ -15,6 +15,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from loyalty.customers import directory
 from loyalty.jobs import JobName
 from loyalty.models import (
     Activity,
@@ -593,7 +594,13 @@ class TestCustomers:
         body = response.json()
         assert response.status_code == 200
         assert len(body["data"]) == 2
-        assert body["meta"] == {"total": 5, "page": 2, "per_page": 2, "total_pages": 3}
+        assert body["meta"] == {
+            "total": 5,
+            "page": 2,
+            "per_page": 2,
+            "total_pages": 3,
+            "total_is_lower_bound": False,
+        }
 
     async def test_page_size_defaults_to_20_and_is_capped_at_100(
         self, admin: Admin, shop: Shop
@@ -632,6 +639,21 @@ class TestCustomers:
         response = await admin.get(f"/customers?search={search.replace('%', '%25')}")
         names = [c["attributes"]["first_name"].lower() for c in response.json()["data"]]
         assert names == expected
+
+    async def test_a_broad_search_says_its_total_is_a_lower_bound(
+        self, admin: Admin, shop: Shop, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Matches are counted up to SEARCH_COUNT_LIMIT (or the page's end); beyond it
+        `meta.total_is_lower_bound` is true."""
+        monkeypatch.setattr(directory, "SEARCH_COUNT_LIMIT", 3)
+        for n in range(5):
+            await create_customer(shop, email=f"many{n}@example.com")
+        meta = (await admin.get("/customers?search=many&page[size]=2")).json()["meta"]
+        assert (meta["total"], meta["total_is_lower_bound"]) == (3, True)
+        meta = (await admin.get("/customers?search=many&page[size]=5")).json()["meta"]
+        assert (meta["total"], meta["total_is_lower_bound"]) == (5, False)
+        meta = (await admin.get("/customers")).json()["meta"]
+        assert (meta["total"], meta["total_is_lower_bound"]) == (5, False)
 
     async def test_detail_has_balances_tier_history_and_activity(
         self, admin: Admin, shop: Shop

@@ -18,6 +18,7 @@ import respx
 
 from loyalty.clock import utcnow
 from loyalty.crypto import SecretBox
+from loyalty.customers import directory
 from loyalty.customers.compliance import export_customer_data
 from loyalty.models import (
     Activity,
@@ -426,6 +427,22 @@ class TestCustomers:
         assert second.count("data-customer=") == 5
         found = (await client.get(url("/app/customers", search="shopper7@"))).text
         assert found.count("data-customer=") == 1 and "shopper7@example.com" in found
+
+    async def test_a_broad_search_counts_up_to_a_limit_and_pages_on(
+        self, client: httpx.AsyncClient, shop: Shop, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Past SEARCH_COUNT_LIMIT matches the heading says "N+" and the next page is linked;
+        a page past the limit counts to its own end."""
+        monkeypatch.setattr(directory, "SEARCH_COUNT_LIMIT", 10)
+        for n in range(25):
+            await create_customer(shop, email=f"shopper{n}@example.com")
+        first = (await client.get(url("/app/customers", search="shopper"))).text
+        assert 'heading="20+ customers matching' in unescape(first)  # the page's end
+        assert first.count("data-customer=") == 20 and "Page 1 of 1+" in first
+        assert re.search(r'href="/app/customers\?[^"]*page=2', first)
+        second = (await client.get(url("/app/customers", search="shopper", page="2"))).text
+        assert 'heading="25 customers matching' in unescape(second)
+        assert second.count("data-customer=") == 5 and "Page 2 of 2" in second
 
     async def test_no_match_and_no_customers_are_empty_states(
         self, client: httpx.AsyncClient, shop: Shop

@@ -35,9 +35,9 @@ async def list_customers(request: Request) -> Response:
     found = await directory.list_customers(
         shop=shop(request), search=search, offset=page.offset, limit=page.size
     )
-    return document_response(
-        [render.customer(c) for c in found.customers], meta=page.meta(found.total)
-    )
+    # `total_is_lower_bound`: a search counts its matches up to a limit (directory.list_customers)
+    meta = {**page.meta(found.total), "total_is_lower_bound": found.more}
+    return document_response([render.customer(c) for c in found.customers], meta=meta)
 
 
 async def get_customer(request: Request) -> Response:

@@ -16,10 +16,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tortoise.functions import Count
 
 from loyalty.clock import isoformat_z
-from loyalty.models import Redemption, Reward, VipTier
+from loyalty.models import Reward, VipTier
+from loyalty.reports import rewards as rewards_report
 from loyalty.rewards import catalogue
 from web.admin.api import bodies
 from web.admin.api.context import body_of, shop
@@ -34,13 +34,7 @@ async def tier_ids(shop_id: int) -> dict[int, str]:
 
 async def redemption_counts(shop_id: int) -> dict[int, int]:
     """How many times each of the shop's rewards was redeemed (any status)."""
-    rows = (
-        await Redemption.filter(shop_id=shop_id)
-        .annotate(n=Count("id"))
-        .group_by("reward_id")
-        .values_list("reward_id", "n")
-    )
-    return {int(row[0]): int(row[1]) for row in rows}
+    return await rewards_report.redemption_counts(shop_id=shop_id)
 
 
 def _amount(value: Any) -> str | None:

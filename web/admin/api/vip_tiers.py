@@ -110,6 +110,7 @@ async def preview_vip_tiers(request: Request) -> Response:
         meta={
             "without_tier": preview.without_tier,
             "duplicate_threshold": preview.duplicate_threshold,
+            "estimated": preview.estimated,
         },
     )
 
