@@ -16,6 +16,7 @@ import pytest
 
 from loyalty.models import Customer, EarningHistoryEntry, RuleCategory, Shop
 from tests.factories import create_customer, create_rule, create_shop, create_tier
+from web.state import Services
 
 SECRET = "test-client-secret"
 
@@ -189,6 +190,34 @@ class TestCustomer:
         )
         attributes = response.json()["data"]["attributes"]
         assert attributes["points_balance"] == 0 and attributes["vip_tier"]["name"] == "Bronze"
+
+    async def test_page_views_arriving_together_share_a_statement(
+        self, client: httpx.AsyncClient, services: Services, store: Storefront
+    ) -> None:
+        """Concurrent page views of several customers (and a new one, enrolled) are read in one
+        statement, each answered with its own customer's state."""
+        for n in (1, 2, 3):
+            await create_customer(store.shop, shopify_customer_id=600 + n, points_balance=n)
+        ids = [555, 601, 602, 603, 999]
+        await proxy_get(client, "/customer", signed_query("proxy-shop.myshopify.com", None))
+
+        responses = await asyncio.gather(
+            *(
+                proxy_get(client, "/customer", signed_query("proxy-shop.myshopify.com", i))
+                for i in ids
+            )
+        )
+
+        documents = [r.json()["data"] for r in responses]
+        assert [(d["id"], d["attributes"]["points_balance"]) for d in documents] == [
+            ("555", 80),
+            ("601", 1),
+            ("602", 2),
+            ("603", 3),
+            ("999", 0),
+        ]
+        batcher = services.storefront_summaries
+        assert (batcher.batches, batcher.largest_batch) == (1, 5)
 
 
 class TestEarningRules:
