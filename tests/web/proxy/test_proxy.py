@@ -16,6 +16,7 @@ import pytest
 
 from loyalty.models import Customer, EarningHistoryEntry, RuleCategory, Shop
 from tests.factories import create_customer, create_rule, create_shop, create_tier
+from web.auth.app_proxy import ProxyShopCache
 from web.state import Services
 
 SECRET = "test-client-secret"
@@ -360,3 +361,17 @@ class TestShopLookup:
         await asyncio.sleep(2.1)
         later = await proxy_get(client, "/customer", query)
         assert later.status_code == 404
+
+    async def test_gets_that_miss_together_share_one_lookup(self, store: Storefront) -> None:
+        """Concurrent misses (an entry expiring under load) are answered by one lookup, which
+        starts after the expiry: the row it reads is no older than the cache's lifetime."""
+        shops = ProxyShopCache(ttl=0.2)
+        first = await asyncio.gather(*(shops.get(store.shop.domain) for _ in range(5)))
+        await Shop.filter(id=store.shop.id).update(uninstalled_at=store.shop.created_at)
+        await asyncio.sleep(0.3)
+
+        later = await asyncio.gather(*(shops.get(store.shop.domain) for _ in range(5)))
+
+        assert all(s is first[0] for s in first) and first[0] is not None
+        assert all(s is later[0] for s in later) and later[0] is not None
+        assert later[0] is not first[0] and later[0].uninstalled_at is not None
