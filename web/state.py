@@ -11,6 +11,7 @@ import httpx
 from shopify_app import ShopifyApp
 from starlette.requests import Request
 
+from loyalty.customers.storefront_summaries import SummaryBatcher, new_summary_batcher
 from loyalty.ledger.award_batch import AwardBatcher
 from loyalty.outbox.dispatch import OutboxDispatcher
 from loyalty.outbox.queue import JobQueue
@@ -44,6 +45,9 @@ class Services:
     webhook_inbox: DeliveryInbox = field(default_factory=DeliveryInbox)
     # Storefront GETs' shops, looked up a second or two ago (web.auth.app_proxy).
     proxy_shops: ProxyShopCache = field(default_factory=ProxyShopCache)
+    # Storefront page views' customer summaries, a loop turn's worth per statement
+    # (loyalty.customers.storefront_summaries).
+    storefront_summaries: SummaryBatcher = field(default_factory=new_summary_batcher)
     # Failed authentication per client address (web.auth.throttle).
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
 

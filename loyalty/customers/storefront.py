@@ -2,20 +2,18 @@
 earn with the points this customer would get and whether they already did.
 
 Read-only, except `ensure_customer`, which enrolls a logged-in Shopify customer the app has not
-seen yet (their webhook may still be on its way) so they can claim at once.
+seen yet (their webhook may still be on its way) so they can claim at once. The widget's
+page-view read (many customers' summaries in one statement) is in
+loyalty.customers.storefront_summaries; `summarise` is the tier-progress rule both share.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from loyalty import sql
-from loyalty.clock import parse_db_datetime
 from loyalty.customers import lookup
-from loyalty.db import dialect
 from loyalty.models import (
     API_AWARDABLE_CATEGORIES,
     Customer,
@@ -25,7 +23,7 @@ from loyalty.models import (
     Shop,
     VipTier,
 )
-from loyalty.points import ONE, as_multiplier, multiplied_points
+from loyalty.points import ONE, multiplied_points
 from loyalty.shops.api_keys import ShopContext
 
 RECENT_HISTORY = 10
@@ -153,7 +151,7 @@ async def customer_summary(*, shop: Shop, customer: Customer) -> CustomerSummary
         .order_by("-created_at", "-id")
         .limit(RECENT_HISTORY)
     )
-    return _summary(
+    return summarise(
         customer.shopify_customer_id,
         excluded=customer.is_excluded,
         balances=(customer.points_balance, customer.pending_points, customer.lifetime_points),
@@ -175,7 +173,7 @@ async def customer_summary(*, shop: Shop, customer: Customer) -> CustomerSummary
     )
 
 
-def _summary(
+def summarise(
     shopify_customer_id: int,
     *,
     excluded: bool,
@@ -208,74 +206,3 @@ def _summary(
         progress_to_next_tier=progress,
         history=history,
     )
-
-
-# The widget's call on every storefront page view: the customer, the shop's tiers and the recent
-# history in one round trip (three ORM queries before: bench/storefront-proxy). The two lists come
-# back as JSON text, in no promised order; Python orders them.
-_SUMMARY_SQL = """
-SELECT c.shopify_customer_id, c.is_excluded, c.points_balance, c.pending_points,
-       c.lifetime_points, c.vip_tier_id,
-       (SELECT {agg}({obj}('pk', t.id, 'id', t.public_id, 'name', t.name,
-                          'points_required', t.points_required,
-                          'points_multiplier', t.points_multiplier))
-        FROM vip_tier t WHERE t.shop_id = c.shop_id) AS tiers,
-       (SELECT {agg}({obj}('pk', e.id, 'id', e.public_id, 'action', e.action,
-                          'points', e.points, 'status', e.status,
-                          'points_given_at', e.points_given_at, 'points_due_at', e.points_due_at,
-                          'points_expiry_at', e.points_expiry_at, 'created_at', e.created_at))
-        FROM (SELECT * FROM earning_history_entry h WHERE h.customer_id = c.id
-              ORDER BY h.created_at DESC, h.id DESC LIMIT {limit}) AS e) AS history
-FROM customer c WHERE c.shop_id = $1 AND c.shopify_customer_id = $2
-"""
-_SUMMARY_BY_DIALECT = {
-    "postgres": _SUMMARY_SQL.format(agg="json_agg", obj="json_build_object", limit=RECENT_HISTORY),
-    "sqlite": _SUMMARY_SQL.format(agg="json_group_array", obj="json_object", limit=RECENT_HISTORY),
-}
-
-
-async def summary_of(*, shop_id: int, shopify_customer_id: int) -> CustomerSummary | None:
-    """`customer_summary` of the shop's customer with this Shopify id, in one statement; None
-    when the app does not know the customer (the caller enrolls them: `ensure_customer`)."""
-    row = await sql.fetch_one(_SUMMARY_BY_DIALECT[dialect()], shop_id, shopify_customer_id)
-    if row is None:
-        return None
-    tiers = sorted(json.loads(row["tiers"] or "[]"), key=lambda t: t["points_required"])
-    entries = sorted(
-        json.loads(row["history"] or "[]"),
-        key=lambda e: (parse_db_datetime(e["created_at"]), e["pk"]),
-        reverse=True,
-    )
-    return _summary(
-        int(row["shopify_customer_id"]),
-        excluded=bool(row["is_excluded"]),
-        balances=(row["points_balance"], row["pending_points"], row["lifetime_points"]),
-        tier_pk=row["vip_tier_id"],
-        tiers=[
-            (
-                t["pk"],
-                TierView(
-                    t["id"], t["name"], t["points_required"], as_multiplier(t["points_multiplier"])
-                ),
-            )
-            for t in tiers
-        ],
-        history=[
-            HistoryItem(
-                id=e["id"],
-                action=e["action"],
-                points=e["points"],
-                status=e["status"],
-                points_given_at=parse_db_datetime(e["points_given_at"]),
-                points_due_at=parse_db_datetime(e["points_due_at"]),
-                points_expiry_at=parse_db_datetime(e["points_expiry_at"]),
-                created_at=_required(parse_db_datetime(e["created_at"])),
-            )
-            for e in entries
-        ],
-    )
-
-
-def _required(value: datetime | None) -> datetime:
-    assert value is not None  # created_at is NOT NULL
-    return value

@@ -68,7 +68,8 @@ async def get_customer(request: Request) -> Response:
         rules = await storefront.ways_to_earn(shop=shop, customer=None)
         tiers = await storefront.tiers_of(shop)
         return document_response(render.programme(shop, rules, tiers))
-    summary = await storefront.summary_of(shop_id=shop.id, shopify_customer_id=shopify_id)
+    # Page views arriving together share one statement (loyalty.customers.storefront_summaries).
+    summary = await services(request).storefront_summaries.submit((shop.id, shopify_id))
     if summary is None:  # a shopper the app has not seen yet: enrolled on their first visit
         customer = await storefront.ensure_customer(shop=shop, shopify_customer_id=shopify_id)
         summary = await storefront.customer_summary(shop=shop, customer=customer)

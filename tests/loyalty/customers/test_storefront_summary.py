@@ -1,13 +1,13 @@
-"""The widget's summary in one statement (`storefront.summary_of`) says exactly what the ORM
-path (`customer_summary`) says: balances, tier and progress, and the ten newest entries, newest
-first (ties by id), pending ones without a given date."""
+"""The widget's summary in one statement (`storefront_summaries.summary_of`) says exactly what
+the ORM path (`customer_summary`) says: balances, tier and progress, and the ten newest
+entries, newest first (ties by id), pending ones without a given date."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from loyalty.customers import storefront
+from loyalty.customers import storefront, storefront_summaries
 from loyalty.models import EarningHistoryEntry, EarningStatus, Shop
 from tests.factories import create_customer, create_shop, create_tier
 
@@ -49,7 +49,7 @@ class TestSummaryOf:
             at = T0 + timedelta(minutes=min(n, 11))
             await entry(shop, customer.id, n, at, pending=n % 4 == 0)
 
-        fast = await storefront.summary_of(
+        fast = await storefront_summaries.summary_of(
             shop_id=shop.id, shopify_customer_id=customer.shopify_customer_id
         )
         orm = await storefront.customer_summary(shop=shop, customer=customer)
@@ -66,7 +66,7 @@ class TestSummaryOf:
         shop = await create_shop()
         customer = await create_customer(shop, points_balance=5, lifetime_points=5)
 
-        fast = await storefront.summary_of(
+        fast = await storefront_summaries.summary_of(
             shop_id=shop.id, shopify_customer_id=customer.shopify_customer_id
         )
 
@@ -78,7 +78,7 @@ class TestSummaryOf:
         customer = await create_customer(other)
 
         assert (
-            await storefront.summary_of(
+            await storefront_summaries.summary_of(
                 shop_id=shop.id, shopify_customer_id=customer.shopify_customer_id
             )
             is None

@@ -16,6 +16,8 @@ import pytest
 
 from loyalty.models import Customer, EarningHistoryEntry, RuleCategory, Shop
 from tests.factories import create_customer, create_rule, create_shop, create_tier
+from web.auth.app_proxy import ProxyShopCache
+from web.state import Services
 
 SECRET = "test-client-secret"
 
@@ -190,6 +192,34 @@ class TestCustomer:
         attributes = response.json()["data"]["attributes"]
         assert attributes["points_balance"] == 0 and attributes["vip_tier"]["name"] == "Bronze"
 
+    async def test_page_views_arriving_together_share_a_statement(
+        self, client: httpx.AsyncClient, services: Services, store: Storefront
+    ) -> None:
+        """Concurrent page views of several customers (and a new one, enrolled) are read in one
+        statement, each answered with its own customer's state."""
+        for n in (1, 2, 3):
+            await create_customer(store.shop, shopify_customer_id=600 + n, points_balance=n)
+        ids = [555, 601, 602, 603, 999]
+        await proxy_get(client, "/customer", signed_query("proxy-shop.myshopify.com", None))
+
+        responses = await asyncio.gather(
+            *(
+                proxy_get(client, "/customer", signed_query("proxy-shop.myshopify.com", i))
+                for i in ids
+            )
+        )
+
+        documents = [r.json()["data"] for r in responses]
+        assert [(d["id"], d["attributes"]["points_balance"]) for d in documents] == [
+            ("555", 80),
+            ("601", 1),
+            ("602", 2),
+            ("603", 3),
+            ("999", 0),
+        ]
+        batcher = services.storefront_summaries
+        assert (batcher.batches, batcher.largest_batch) == (1, 5)
+
 
 class TestEarningRules:
     async def test_lists_active_rules_with_this_customers_points_and_completion(
@@ -331,3 +361,17 @@ class TestShopLookup:
         await asyncio.sleep(2.1)
         later = await proxy_get(client, "/customer", query)
         assert later.status_code == 404
+
+    async def test_gets_that_miss_together_share_one_lookup(self, store: Storefront) -> None:
+        """Concurrent misses (an entry expiring under load) are answered by one lookup, which
+        starts after the expiry: the row it reads is no older than the cache's lifetime."""
+        shops = ProxyShopCache(ttl=0.2)
+        first = await asyncio.gather(*(shops.get(store.shop.domain) for _ in range(5)))
+        await Shop.filter(id=store.shop.id).update(uninstalled_at=store.shop.created_at)
+        await asyncio.sleep(0.3)
+
+        later = await asyncio.gather(*(shops.get(store.shop.domain) for _ in range(5)))
+
+        assert all(s is first[0] for s in first) and first[0] is not None
+        assert all(s is later[0] for s in later) and later[0] is not None
+        assert later[0] is not first[0] and later[0].uninstalled_at is not None
