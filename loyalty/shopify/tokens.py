@@ -201,6 +201,7 @@ class TokenProvider:
             # Never a demo token to Shopify, nor a real shop's token to the local Shopify.
             why = "a demo shop (local demo only)" if shop.is_demo else "not a demo shop"
             raise ShopNotConnectedError(f"{shop.domain} is {why}")
+        self._connected(shop)  # a 401 after an uninstall: not connected, nothing to refresh
         rotated = reused is not None and reused.sealed != shop.access_token_enc
         if not force_refresh or rotated:
             current = self._current(shop, now)
@@ -226,11 +227,15 @@ class TokenProvider:
         )
         return access
 
-    def _current(self, shop: Shop, now: datetime) -> str | None:
+    @staticmethod
+    def _connected(shop: Shop) -> None:
         if shop.uninstalled_at or not shop.access_token_enc:
             raise ShopNotConnectedError(f"{shop.domain} has no offline token")
         if shop.reauth_required_at:
             raise ShopReauthRequiredError(f"{shop.domain} must open the app again")
+
+    def _current(self, shop: Shop, now: datetime) -> str | None:
+        self._connected(shop)
         expires = shop.access_token_expires_at
         if expires is None or expires - now > REFRESH_MARGIN:
             return self._box.decrypt(shop.access_token_enc)
