@@ -66,6 +66,8 @@ LAG_TIMEOUT = float(os.environ.get("BENCH_LAG_TIMEOUT", "60"))
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", f"{PG_URL}/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# `info` logs each job's start with how late it started (arq): bench/out/redeem-*/worker.log
+WORKER_LOG_LEVEL = os.environ.get("BENCH_WORKER_LOG_LEVEL", "warning")
 SECRET_KEY = "bench-not-a-secret-0123456789abcdef"  # noqa: S105 - a throwaway key
 COST = RULE_POINTS  # the reward costs what one award gives
 # The lag phase's customers: the last seeded ones, apart from wrk's, whose seeded balance
@@ -321,10 +323,15 @@ def run(work: Path, dsn: str, out: Path) -> int:
     processes: list[subprocess.Popen[bytes]] = []
     with (work / "web.log").open("wb") as web_log, (work / "worker.log").open("wb") as wlog:
         try:
-            for command, sink in ((web, web_log), ([str(BIN / "loyalty"), "worker"], wlog)):
+            worker = ([str(BIN / "loyalty"), "worker"], wlog, {"LOG_LEVEL": WORKER_LOG_LEVEL})
+            for command, sink, extra in ((web, web_log, {}), worker):
                 processes.append(
                     subprocess.Popen(
-                        command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+                        command,
+                        cwd=ROOT,
+                        env=env | extra,
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
                     )
                 )
             status = asyncio.run(measure(dsn, port, stub_port, env, out))
@@ -332,6 +339,7 @@ def run(work: Path, dsn: str, out: Path) -> int:
             for process in processes:
                 stop(process)
     for name in ("web.log", "worker.log"):
+        (out / name).write_bytes((work / name).read_bytes())  # kept with the run's results
         lines = (work / name).read_text(errors="replace").splitlines()
         errors = [line for line in lines if "Traceback" in line or "ERROR" in line]
         if errors:

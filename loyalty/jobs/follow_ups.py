@@ -22,10 +22,17 @@ from loyalty.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# Dispatched at once, not deferred (the dispatcher's urgent kinds): a shopper waits for the code
+# at checkout, and each redemption is its own code, so waiting would coalesce nothing.
+URGENT_JOBS = (JobName.SYNC_REWARD_CODES,)
+
+
 def job_defers(settings: Settings) -> dict[str, float]:
     """Per-kind dispatch defers: the marketing syncs wait for a burst to settle, so each
-    customer gets one profile write for it (the dispatcher's own defer covers the rest)."""
-    return {str(job): settings.marketing_sync_delay for job in PROFILE_SYNC_JOBS.values()}
+    customer gets one profile write for it; the urgent kinds wait for nothing (the
+    dispatcher's own defer covers the rest)."""
+    defers = {str(job): settings.marketing_sync_delay for job in PROFILE_SYNC_JOBS.values()}
+    return defers | {str(job): 0.0 for job in URGENT_JOBS}
 
 
 async def queue_follow_up(queue: JobQueue, job: JobName, *, shop_id: int, due: datetime) -> None:

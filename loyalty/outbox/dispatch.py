@@ -2,9 +2,11 @@
 
 `notify` is synchronous and costs a set insert, so the request path never waits on Redis. The
 background loop gathers notifications for a moment and enqueues one job per (kind, shop),
-which is what turns a burst of awards into one sync. If the queue is down, the intents stay in
-the database and the next sweep dispatches them; the sweep also re-queues webhook deliveries
-stored but never handled.
+which is what turns a burst of awards into one sync. A kind whose defer is 0 (`job_defers`: the
+reward codes, which a shopper waits for at checkout) is urgent: it is enqueued as soon as the
+loop wakes, neither gathered nor deferred (the queue's job id still coalesces a burst into one
+job). If the queue is down, the intents stay in the database and the next sweep dispatches
+them; the sweep also re-queues webhook deliveries stored but never handled.
 
 The outbox sits below the services that own other owed work (stored webhooks, customer
 backfills): the sweep is handed their finders (`Owed`, wired in loyalty.jobs.sweep) rather
@@ -142,13 +144,20 @@ class OutboxDispatcher:
             self._pending.add((job, shop_id))
         self._wake.set()
 
-    async def flush(self) -> int:
-        """Enqueue everything notified so far. A queue failure is logged, not raised."""
-        pending, self._pending = self._pending, set()
-        self._wake.clear()
+    def _defer(self, job: str) -> float:
+        return self._job_defers.get(job, self._job_defer)
+
+    async def flush(self, *, urgent_only: bool = False) -> int:
+        """Enqueue everything notified so far (only the urgent kinds: `urgent_only`). A queue
+        failure is logged, not raised."""
+        if urgent_only:
+            pending = {(job, shop) for job, shop in self._pending if self._defer(job) == 0}
+            self._pending -= pending
+        else:
+            pending, self._pending = self._pending, set()
         sent = 0
         for job, shop_id in sorted(pending):
-            defer = self._job_defers.get(job, self._job_defer)
+            defer = self._defer(job)
             try:
                 await self._watched.enqueue(
                     JobName(job),
@@ -175,17 +184,22 @@ class OutboxDispatcher:
         before a restart), then on every interval."""
         await self.sweep()
         next_sweep = time.monotonic() + self._sweep_interval
+        gathered: float | None = None  # when the burst being gathered is flushed
         while not self._stopping:
-            timeout = max(0.0, next_sweep - time.monotonic())
+            timeout = max(0.0, min(next_sweep, gathered or next_sweep) - time.monotonic())
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands
             # as the event fires, and the loop would then outlive the app's shutdown.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
+            self._wake.clear()  # before any await: a notify from here on wakes the next pass
             if self._stopping:
                 break
-            if self._pending:
-                await asyncio.sleep(self._delay)  # gather a burst into one job per shop
+            await self.flush(urgent_only=True)  # a shopper waits on these: at once
+            if self._pending and gathered is None:
+                gathered = time.monotonic() + self._delay  # gather a burst into one job a shop
+            if gathered is not None and time.monotonic() >= gathered:
+                gathered = None
                 await self.flush()
             if time.monotonic() >= next_sweep:
                 await self.sweep()

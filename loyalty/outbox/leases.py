@@ -10,6 +10,13 @@ interleave at every await, so they need the lease as much as separate workers do
 
 Only the holder renews or releases (`… WHERE holder = token`). `customer_key` is the customer's
 id, or 0 for the shop-level job (whose intents have no customer).
+
+`take_turn`: one live run per (job, shop), under `customer_key` −1 (`TURN_KEY`), held for
+`TURN_FOR` and extended by its holder at every batch. A run that finds the turn taken ends at
+once: the holder looks for new work after giving the turn back, so nothing waits on it. The
+turn is for the worker's sake, not correctness (the customer leases keep writes apart): before
+it, each second's job of a busy shop started a run while the last still waited on Shopify's
+cost bucket, until they held every worker slot and a reward code waited for one (bench/redeem).
 """
 
 from __future__ import annotations
@@ -95,6 +102,27 @@ async def take(
         limit,
     )
     return sorted(int(row["customer_key"]) for row in rows)
+
+
+TURN_KEY = -1  # no customer's id, nor the shop-level job's 0
+TURN_FOR = timedelta(seconds=15)  # a dead holder delays the shop's next run of the job this long
+
+# Taken when free or lapsed, extended when already ours.
+_TURN_SQL = """
+INSERT INTO sync_lease (job, shop_id, customer_key, holder, expires_at)
+VALUES ($1, $2, $5, $3, $4)
+ON CONFLICT (job, shop_id, customer_key) DO UPDATE
+SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE sync_lease.expires_at < $6 OR sync_lease.holder = excluded.holder
+RETURNING customer_key
+"""
+
+
+async def take_turn(*, job: JobName, shop_id: int, token: str, now: datetime) -> bool:
+    """Take (or extend) the run's turn for `job` in the shop; False when another live run
+    holds it. Given back by `release` with the run's other leases."""
+    row = await sql.fetch_one(_TURN_SQL, str(job), shop_id, token, now + TURN_FOR, TURN_KEY, now)
+    return row is not None
 
 
 async def renew(

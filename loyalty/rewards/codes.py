@@ -90,12 +90,21 @@ class _Worker:
     jobs: set[str] = field(default_factory=set)
 
     async def deliver(self, run: SyncRun, keys: list[int]) -> None:
-        for intents in (await run.claim(keys)).values():
-            for intent in intents:
-                await run.renew()
-                await self._intent(run, intent)
+        """Each claimed intent carried out in turn; those delivered are completed together in
+        one statement, also when a later one raises (before its failure is handled)."""
+        delivered: list[ClaimedIntent] = []
+        try:
+            for intents in (await run.claim(keys)).values():
+                for intent in intents:
+                    await run.renew()
+                    if await self._intent(run, intent):
+                        delivered.append(intent)
+        finally:
+            await run.delivered(delivered)
 
-    async def _intent(self, run: SyncRun, intent: ClaimedIntent) -> None:
+    async def _intent(self, run: SyncRun, intent: ClaimedIntent) -> bool:
+        """Carry out one intent; True when it was delivered (the caller completes it), False
+        when it was ended here (refused, skipped)."""
         redemption = (
             await Redemption.filter(
                 shop_id=self.shop.id, public_id=str(intent.payload.get("redemption_id"))
@@ -106,20 +115,20 @@ class _Worker:
         action = intent.payload.get("action")
         if redemption is None or action not in {"create", "deactivate", "debit"}:
             await run.refused([intent], error=f"no redemption or action in {intent.payload}")
-            return
+            return False
         try:
             await getattr(self, f"_{action}")(redemption)
         except ShopifyApiError as exc:  # a request no retry fixes
             if action == "create":
                 await self._give_up(redemption, f"Shopify refused the request: {exc.detail}")
             await run.refused([intent], error=exc.detail)
-            return
+            return False
         except ShopNotConnectedError as exc:  # uninstalled since: no code will ever be made
             if action == "create":
                 await self._give_up(redemption, "the shop is no longer connected to Shopify")
             await run.skipped([intent], SkipReason.NOT_CONNECTED)
             log.info("reward code %s skipped: %s", redemption.public_id, exc)
-            return
+            return False
         except ShopReauthRequiredError as exc:
             raise RetryLater(str(exc) or "re-authorisation required", after=REAUTH_HOLD) from exc
         except ShopifyUnavailableError as exc:
@@ -128,7 +137,7 @@ class _Worker:
             if action == "create" and await _dead(intent.id):
                 await self._give_up(redemption, f"Shopify stayed unavailable: {detail}")
             raise RetryLater(detail, after=hold) from exc
-        await run.delivered([intent])
+        return True
 
     async def _create(self, redemption: Redemption) -> None:
         if redemption.shopify_status != CodeStatus.PENDING:

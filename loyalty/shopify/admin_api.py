@@ -59,13 +59,14 @@ class AdminApi:
         tokens: TokenProvider,
         api_version: str = SHOPIFY_API_VERSION,
         sleep: Sleep = asyncio.sleep,
+        budget: CostBudget | None = None,
     ) -> None:
         self._shopify = shopify
         self._http = http
         self.tokens = tokens
         self._api_version = api_version
         self._sleep = sleep
-        self.budget = CostBudget()  # this process's view of each shop's cost bucket
+        self.budget = budget or CostBudget()  # this process's view of each shop's cost bucket
 
     async def execute(
         self, shop_id: int, operation: Operation, variables: dict[str, Any] | None = None
@@ -79,6 +80,8 @@ class AdminApi:
             access = await self.tokens.access(shop_id, force_refresh=force_refresh)
             force_refresh = False
             result = None
+            if not operation.urgent:
+                await self._leave_room(shop_id)
             try:
                 if (paced := self.budget.reserve(shop_id)) > 0:
                     await self._sleep(min(paced, MAX_WAIT_SECONDS))
@@ -116,6 +119,15 @@ class AdminApi:
         raise ShopifyUnavailableError(
             f"Shopify Admin API still failing after {MAX_ATTEMPTS} attempts ({last_problem})"
         )
+
+    async def _leave_room(self, shop_id: int) -> None:
+        """A background call waits while the bucket holds no more than the urgent calls' room
+        (loyalty.shopify.cost); after MAX_WAIT_SECONDS it queues like any call."""
+        waited = 0.0
+        while waited < MAX_WAIT_SECONDS and (wait := self.budget.room_wait(shop_id)) > 0:
+            wait = min(wait, MAX_WAIT_SECONDS - waited)
+            await self._sleep(wait)
+            waited += wait
 
     def _retry_wait(self, result: GQLResult, attempt: int) -> float | None:
         """Seconds to wait before retrying, or None when retrying cannot help."""

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+URGENT_ROOM_SECONDS = 1.0  # of restore kept for urgent calls: 100 points (10 codes) on Standard
+
 
 @dataclass
 class _Bucket:
@@ -37,6 +39,20 @@ class CostBudget:
     def knows(self, shop_id: int) -> bool:
         """Whether Shopify has reported this shop's bucket (then `reserve` paces the retry)."""
         return shop_id in self._shops
+
+    def room_wait(self, shop_id: int) -> float:
+        """For a background call: seconds until the bucket holds its cost above the urgent
+        calls' room (0.0: go on to `reserve`). Takes nothing: ask again after waiting, since
+        urgent calls may have spent what the wait restored."""
+        bucket = self._shops.get(shop_id)
+        if bucket is None:
+            return 0.0
+        available = min(
+            bucket.maximum, bucket.available + (self._clock() - bucket.at) * bucket.restore
+        )
+        room = min(bucket.restore * URGENT_ROOM_SECONDS, bucket.maximum / 2)
+        short = room + bucket.cost - available
+        return short / bucket.restore if short > 0 else 0.0
 
     def reserve(self, shop_id: int) -> float:
         """Count a call as going out; the seconds to wait before sending it (0.0: now)."""

@@ -12,7 +12,7 @@ document, what it is for and its shopify.dev page. The tests pick it up from `OP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ADMIN_DOCS = "https://shopify.dev/docs/api/admin-graphql/latest"
 
@@ -28,6 +28,9 @@ class Operation:
     # The GraphQL types whose metafields it writes: `metafieldsSet`/`metafieldsDelete` need the
     # owner's write scope, which Shopify's scope map cannot know from the document alone.
     metafield_owners: tuple[str, ...] = ()
+    # A shopper waits on it (a reward's code or credit): paced ahead of background writes
+    # (loyalty.shopify.cost).
+    urgent: bool = False
 
 
 # Only `userErrors` is selected: the callers read nothing else, and `metafieldsSet` is atomic.
@@ -126,7 +129,8 @@ _DISCOUNT_ANSWER = "codeDiscountNode { id }\n    userErrors { field message code
 
 def _discount_create(name: str, field: str, input_type: str, argument: str) -> Operation:
     purpose = f"Create a redemption's discount code ({input_type}), for its customer only."
-    return _mutation(name, field, {argument: input_type}, _DISCOUNT_ANSWER, purpose)
+    operation = _mutation(name, field, {argument: input_type}, _DISCOUNT_ANSWER, purpose)
+    return replace(operation, urgent=True)
 
 
 DISCOUNT_BASIC_CREATE = _discount_create(
@@ -183,6 +187,7 @@ query LoyaltyDiscountByCode($code: String!) {
     purpose="Find a code discount by its code (case-insensitive) before creating it, and after "
     "a `TAKEN` refusal: a second run of the same redemption finds its code, never makes two.",
     docs=f"{ADMIN_DOCS}/queries/codeDiscountNodeByCode",
+    urgent=True,
 )
 
 DISCOUNT_DEACTIVATE = _mutation(
@@ -198,12 +203,15 @@ DISCOUNT_DEACTIVATE = _mutation(
 # supported on mutations that explicitly document idempotency support" (2026-10): these do not.
 _STORE_CREDIT_ANSWER = "storeCreditAccountTransaction { id }\n    userErrors { field message code }"
 
-STORE_CREDIT_CREDIT = _mutation(
-    "LoyaltyStoreCreditCredit",
-    "storeCreditAccountCredit",
-    {"id": "ID", "creditInput": "StoreCreditAccountCreditInput"},
-    _STORE_CREDIT_ANSWER,
-    "Give a customer a store-credit reward, in the customer's currency.",
+STORE_CREDIT_CREDIT = replace(
+    _mutation(
+        "LoyaltyStoreCreditCredit",
+        "storeCreditAccountCredit",
+        {"id": "ID", "creditInput": "StoreCreditAccountCreditInput"},
+        _STORE_CREDIT_ANSWER,
+        "Give a customer a store-credit reward, in the customer's currency.",
+    ),
+    urgent=True,
 )
 STORE_CREDIT_DEBIT = _mutation(
     "LoyaltyStoreCreditDebit",
@@ -242,6 +250,7 @@ query LoyaltyStoreCreditTransactions($customer: ID!, $query: String!) {
     purpose="Before repeating a store credit (or debit) whose earlier attempt may have reached "
     "Shopify, find that attempt's transaction: same kind, amount and currency, since then.",
     docs=f"{ADMIN_DOCS}/objects/StoreCreditAccount",
+    urgent=True,
 )
 
 # Shopify Flow: start the merchant's workflows that begin with one of our triggers (the app's

@@ -20,6 +20,9 @@ Bursts: a customer is taken only once its newest pending change is `quiet` old, 
 `max_wait` old (Pacing); a run that leaves customers not yet due reports when they will be
 (`RunResult.next_due`), and the job queues itself for that moment.
 
+One run at a time per job and shop (its turn, loyalty.outbox.leases.take_turn): a run that
+finds another live ends at once, and the live one looks again after giving its turn back.
+
 Ending: completing, skipping, failing or dead-lettering an intent is one conditional statement
 by the run's token (loyalty.outbox.claims), retried once on a fresh connection if the database
 dropped the connection under it (loyalty.outbox.reconnect; the statements are idempotent).
@@ -115,6 +118,12 @@ class SyncRun:
         self.leased.update(keys)
         self._renewed = time.monotonic()
         return keys
+
+    async def take_turn(self) -> bool:
+        """Take or extend this run's turn: one live run per job and shop (leases.take_turn)."""
+        return await leases.take_turn(
+            job=self.job, shop_id=self.shop_id, token=self.token, now=utcnow()
+        )
 
     async def claim(self, keys: list[int]) -> Groups:
         """Claim the pending intents of these (leased) customers; each intent once."""
@@ -317,8 +326,14 @@ async def run_sync(
         stopping=stopping or Stopping(),
     )
     hold: RetryLater | None = None
+    if not await run.take_turn():
+        # Another run of this job for the shop is live: it looks for new work (this run's
+        # included) after giving its turn back, so this one has nothing to do.
+        return RunResult(0, None)
     try:
         while not run.out_of_time():
+            if not await run.take_turn():  # ours lapsed and was taken: the taker goes on
+                break
             keys = await run.lease(pacing)
             if not keys:
                 break

@@ -132,39 +132,52 @@ class _Sender:
         self._shop = shop
 
     async def deliver(self, run: SyncRun, customers: list[int]) -> None:
-        """One customer at a time: claim its intents, read its state, send its triggers."""
-        for customer in customers:
-            if run.out_of_time():
-                return  # what is left is due again at once: the follow-up run continues
-            await run.renew()
-            intents = (await run.claim([customer])).get(customer)
-            if intents:
-                await self._customer(run, customer, intents)
-
-    async def _customer(self, run: SyncRun, customer: int, intents: list[ClaimedIntent]) -> None:
-        state = (await load_states(shop=self._shop, customer_ids=[customer], now=utcnow())).get(
-            customer
-        )
-        if state is None or state.redacted:
-            reason = SkipReason.UNKNOWN_CUSTOMER if state is None else SkipReason.REDACTED
-            await run.skipped(intents, reason)
+        """The leased customers' intents claimed, their states, events and recorded triggers
+        read, each in one statement for them all; then each customer's triggers sent; the
+        intents delivered completed together (before any failure is handled, so a failure
+        never ends an intent whose triggers went out)."""
+        groups = await run.claim(customers)
+        if not groups:
             return
-        events = await events_for_intents(shop_id=self._shop.id, intents=intents)
-        owed = {i.id: triggers_of(i, events.get(i.id, []), state) for i in intents}
+        states = await load_states(shop=self._shop, customer_ids=list(groups), now=utcnow())
+        claimed = [intent for intents in groups.values() for intent in intents]
+        events = await events_for_intents(shop_id=self._shop.id, intents=claimed)
+        owed = {
+            i.id: triggers_of(i, events.get(i.id, []), states[i.customer_id or 0])
+            for i in claimed
+            if (i.customer_id or 0) in states
+        }
         keys = [t.key for triggers in owed.values() for t in triggers]
         done = await deliveries.recorded(shop_id=self._shop.id, platform=FLOW, keys=keys)
+        delivered: list[ClaimedIntent] = []
         try:
-            for intent in intents:
-                for trigger in owed[intent.id]:
-                    if trigger.key not in done:
-                        await self._send(state, intent, trigger)
-                        done.add(trigger.key)
-                await run.delivered([intent])
-        except ShopifyApiError as exc:
-            log.warning("Flow refused shop %s's trigger: %s", self._shop.domain, exc.detail)
-            await run.refused([i for i in intents if i.id in run.open], error=exc.detail)
+            for customer, intents in groups.items():
+                if run.out_of_time():
+                    return  # what is left is due again at once: the follow-up run continues
+                state = states.get(customer)
+                if state is None or state.redacted:
+                    reason = SkipReason.UNKNOWN_CUSTOMER if state is None else SkipReason.REDACTED
+                    await run.skipped(intents, reason)
+                    continue
+                await run.renew()
+                try:
+                    for intent in intents:
+                        for trigger in owed[intent.id]:
+                            if trigger.key not in done:
+                                await self._send(state, intent, trigger)
+                                done.add(trigger.key)
+                        delivered.append(intent)
+                except ShopifyApiError as exc:
+                    log.warning("Flow refused shop %s's trigger: %s", self._shop.domain, exc.detail)
+                    await run.delivered(delivered)
+                    delivered = []
+                    await run.refused([i for i in intents if i.id in run.open], error=exc.detail)
         except Exception as exc:  # Shopify unavailable, re-authorise, gone: the shop's problem
+            await run.delivered(delivered)
+            delivered = []
             await hold_for_shopify(run, [i for i in intents if i.id in run.open], exc)
+        finally:
+            await run.delivered(delivered)
 
     async def _send(self, state: CustomerState, intent: ClaimedIntent, trigger: Trigger) -> None:
         payload = trigger_payload(

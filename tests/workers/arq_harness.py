@@ -18,12 +18,12 @@ def arq_worker(settings: Settings, pool: ArqRedis, *, burst: bool = True) -> Wor
     options = worker_options(settings.with_overrides(redis_url="redis://unused"), manage_db=False)
     options.pop("redis_settings")
     options["cron_jobs"] = []
+    options["poll_delay"] = 0.01
     return Worker(
         **options,
         redis_pool=pool,
         queue_name=pool.default_queue_name,
         burst=burst,
-        poll_delay=0.01,
         handle_signals=False,
     )
 

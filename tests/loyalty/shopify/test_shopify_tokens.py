@@ -23,7 +23,8 @@ from loyalty.models import Shop
 from loyalty.settings import SHOPIFY_API_VERSION
 from loyalty.shopify.admin_api import AdminApi, ShopifyApiError, throttle_wait
 from loyalty.shopify.backfill import page_variables
-from loyalty.shopify.operations import CUSTOMERS_PAGE, SHOP_ID, Operation
+from loyalty.shopify.cost import CostBudget
+from loyalty.shopify.operations import CUSTOMERS_PAGE, DISCOUNT_BY_CODE, SHOP_ID, Operation
 from loyalty.shopify.tokens import (
     ShopifyUnavailableError,
     ShopNotConnectedError,
@@ -279,11 +280,18 @@ class TestTokenExchange:
 
 
 class Sleeps:
+    """The client's sleep, moving the clock its cost budget reads."""
+
     def __init__(self) -> None:
         self.waits: list[float] = []
+        self.now = 0.0
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -293,7 +301,8 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def admin(provider: TokenProvider, http: httpx.AsyncClient, sleeps: Sleeps) -> AdminApi:
-    return AdminApi(shopify=SHOPIFY, http=http, tokens=provider, sleep=sleeps)
+    budget = CostBudget(clock=sleeps.clock)
+    return AdminApi(shopify=SHOPIFY, http=http, tokens=provider, sleep=sleeps, budget=budget)
 
 
 THROTTLED = {
@@ -335,7 +344,8 @@ class TestAdminApi:
     async def test_waits_out_throttled_errors_that_arrive_with_http_200(
         self, db: str, admin: AdminApi, sleeps: Sleeps
     ) -> None:
-        """THROTTLED: wait (requested − available) / restoreRate, then retry."""
+        """THROTTLED: wait (requested − available) / restoreRate, then retry; a background
+        call (not `urgent`) also leaves the urgent calls' second of restore in the bucket."""
         shop = await connected_shop()
         shopify = ShopifyAdmin()
         shopify.answer_next(httpx.Response(200, json=THROTTLED))
@@ -343,9 +353,23 @@ class TestAdminApi:
             route = mock.post(GRAPHQL_URL).mock(side_effect=shopify)
             assert await admin.execute(shop.id, SHOP_ID) == {"shop": {"id": shopify.shop_gid}}
         assert route.call_count == 2
-        # Paced from the cost report (a real clock: a millisecond may pass before the retry).
-        assert sleeps.waits == [pytest.approx(2.0, abs=0.05)]
+        # Paced from the cost report: (202 − 2 + 100 of room) / 100.
+        assert sleeps.waits == [pytest.approx(3.0)]
         assert throttle_wait(THROTTLED) == pytest.approx(2.0)
+
+    async def test_an_urgent_call_spends_the_room_background_calls_leave(
+        self, db: str, admin: AdminApi, sleeps: Sleeps
+    ) -> None:
+        """After THROTTLED, a reward's code (urgent) waits only for its own cost: 2 s."""
+        shop = await connected_shop()
+        shopify = ShopifyAdmin()
+        shopify.answer_next(httpx.Response(200, json=THROTTLED))
+        with respx.mock(assert_all_called=True) as mock:
+            mock.post(GRAPHQL_URL).mock(side_effect=shopify)
+            found = await admin.execute(shop.id, DISCOUNT_BY_CODE, {"code": "NONE"})
+        assert found == {"codeDiscountNodeByCode": None}
+        assert DISCOUNT_BY_CODE.urgent and not SHOP_ID.urgent
+        assert sleeps.waits == [pytest.approx(2.0)]
 
     async def test_honours_retry_after_on_429(
         self, db: str, admin: AdminApi, sleeps: Sleeps
