@@ -37,30 +37,38 @@ from loyalty.outbox.claims import id_list
 # unique (job, shop_id, customer_key) index, because as an anti-join (on tables whose statistics
 # lag their churn, as sync_lease's always do) the cached plan walked every lease entry of the
 # job and shop, dead ones included, once per pending intent (bench/award, issue 18).
-_WAITING = """
-SELECT w.customer_key, w.first_id, w.newest, w.oldest FROM (
+_GROUPS = """
     SELECT COALESCE(i.customer_id, 0) AS customer_key, min(i.id) AS first_id,
            max(i.created_at) AS newest, min(i.created_at) AS oldest
     FROM outbox_intent i
     WHERE i.job = $1 AND i.shop_id = $2 AND i.completed_at IS NULL
       AND (i.claimed_until IS NULL OR i.claimed_until < $3)
     GROUP BY COALESCE(i.customer_id, 0)
-) AS w
-WHERE NOT EXISTS (
+"""
+_UNLEASED = """NOT EXISTS (
     SELECT 1 FROM sync_lease l
     WHERE l.job = $1 AND l.shop_id = $2 AND l.customer_key = w.customer_key
       AND l.expires_at >= $3 {fence}
+)"""
+_WAITING = (
+    "SELECT w.customer_key, w.first_id, w.newest, w.oldest FROM ("
+    + _GROUPS
+    + ") AS w WHERE "
+    + _UNLEASED
 )
-"""
 _FENCE = {"postgres": "OFFSET 0", "sqlite": ""}
+# The take probes leases lazily: customers in first-intent order (the fence keeps the sort
+# inside, so the limit stops the probes), each probed only until `limit` are found. Filtering
+# every waiting customer before sorting probed the whole backlog per batch: with 20,000
+# intents owed, 7,000 probes and 57 ms a take, 39% of PostgreSQL's time (bench/award).
 # WHERE true: SQLite needs a WHERE in an INSERT … SELECT before ON CONFLICT (parse ambiguity).
 _TAKE_SQL = """
 INSERT INTO sync_lease (job, shop_id, customer_key, holder, expires_at)
 SELECT $1, $2, due.customer_key, $6, {until}
 FROM (
-    SELECT customer_key, first_id FROM ({waiting}) AS waiting
-    WHERE newest <= $4 OR oldest <= $5
-    ORDER BY first_id LIMIT $8
+    SELECT w.customer_key, w.first_id FROM ({groups} ORDER BY first_id {fence}) AS w
+    WHERE (w.newest <= $4 OR w.oldest <= $5) AND {unleased}
+    ORDER BY w.first_id LIMIT $8
 ) AS due
 WHERE true
 ON CONFLICT (job, shop_id, customer_key) DO UPDATE
@@ -70,10 +78,13 @@ RETURNING customer_key
 """
 # A parameter only in a SELECT list has no type on PostgreSQL (it would insert text).
 _TAKE_SQL_BY_DIALECT = {
-    "postgres": _TAKE_SQL.format(
-        until="$7::timestamptz", waiting=_WAITING.format(fence=_FENCE["postgres"])
-    ),
-    "sqlite": _TAKE_SQL.format(until="$7", waiting=_WAITING.format(fence=_FENCE["sqlite"])),
+    name: _TAKE_SQL.format(
+        until=until, groups=_GROUPS, fence=fence, unleased=_UNLEASED.format(fence=fence)
+    )
+    for name, until, fence in (
+        ("postgres", "$7::timestamptz", _FENCE["postgres"]),
+        ("sqlite", "$7", _FENCE["sqlite"]),
+    )
 }
 
 
