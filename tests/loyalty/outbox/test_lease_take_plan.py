@@ -53,11 +53,8 @@ async def test_a_take_probes_leases_for_as_many_customers_as_it_takes(
             rows = await tx.execute_query_dict(
                 "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, list(args)
             )
-            plan = (
-                json.loads(rows[0]["QUERY PLAN"])
-                if isinstance(rows[0]["QUERY PLAN"], str)
-                else rows[0]["QUERY PLAN"]
-            )
+            explained = rows[0]["QUERY PLAN"]  # JSON as text, or decoded
+            plan = json.loads(explained) if isinstance(explained, str) else explained
             raise _Undo
 
     loops = _subplan_loops(plan[0]["Plan"])
