@@ -13,7 +13,7 @@ from playwright.async_api import Page, Route
 from loyalty.clock import utcnow
 from loyalty.crypto import SecretBox
 from loyalty.models import Shop
-from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.conftest import LiveApp, park_pointer, screenshot_path
 from tests.factories import create_shop
 from tests.tokens import id_token
 from web.admin.shopify_scripts import APP_BRIDGE, POLARIS
@@ -105,6 +105,7 @@ class AdminPage:
     async def screenshot(self, name: str) -> None:
         """The whole page at 1280 px. Toasts are hidden: Shopify shows them for a few seconds
         at the foot of the window, while a full-page shot would pin them over the content."""
+        await park_pointer(self.page)
         await self.page.screenshot(
             path=screenshot_path(name),
             full_page=True,

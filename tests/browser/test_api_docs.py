@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, Request
 
-from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.conftest import LiveApp, park_pointer, screenshot_path
 from web.public_api.routes import document
 
 
@@ -42,6 +42,7 @@ class TestApiDocsPage:
         assert await page.locator("nav a").count() == len(operations)
         assert doc["info"]["title"] in await page.locator("#title").inner_text()
         assert await page.locator("section.intro p").count() > 0
+        await park_pointer(page)
         await page.screenshot(
             path=screenshot_path("api-docs"), full_page=False, animations="disabled"
         )

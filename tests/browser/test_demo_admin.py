@@ -15,7 +15,7 @@ from loyalty.models import EarningRule, RuleCategory
 from loyalty.settings import Settings
 from loyalty.shops.demo import DEMO_SHOP
 from tests.browser.admin import installed_shop
-from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.conftest import LiveApp, park_pointer, screenshot_path
 from tests.demo_app import BANNER, demo_app_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -60,6 +60,7 @@ async def test_create_a_rule_through_the_admin_preview(page: Page, live_app: Liv
     )
     app = page.frame_locator("iframe[title='Loyalty app']")
     await expect(app.get_by_role("heading", name="Loyalty programme")).to_be_visible()
+    await park_pointer(page)
     await page.screenshot(path=screenshot_path("demo-admin-preview"))
 
     # The app's menu (App Bridge's s-app-nav) navigates the frame with a fresh token.

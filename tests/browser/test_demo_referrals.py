@@ -17,7 +17,7 @@ from loyalty.models import Customer, Referral, ReferralStatus
 from loyalty.referrals.codes import code_for
 from loyalty.settings import Settings
 from loyalty.shops.demo import DEMO_SHOP, DemoShop, seed_demo
-from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.conftest import LiveApp, park_pointer, screenshot_path
 from tests.browser.storefront import open_panel, panel, shopper_context, wait_until_loaded
 from tests.local_demo import ANN, local_demo_settings
 
@@ -97,7 +97,7 @@ class TestTheMembersSharePanel:
         # share panel (the rewards list below redraws on its own schedule), no hover or focus.
         await expect(dialog.locator("[data-lw-reward]").first).to_be_visible()
         await dialog.evaluate("panel => { panel.scrollTop = 0; document.activeElement.blur(); }")
-        await tab.mouse.move(0, 0)
+        await park_pointer(tab)
         top, bottom = await dialog.bounding_box(), await share.bounding_box()
         assert top and bottom
         height = bottom["y"] + bottom["height"] + 20 - top["y"]
@@ -140,6 +140,7 @@ class TestAFriendArrivesThroughTheLink:
         assert referral.status == ReferralStatus.PENDING and referral.friend_code
         await expect(tab.locator("#code")).to_have_text(referral.friend_code)
         await tab.set_viewport_size({"width": 390, "height": 560})  # a phone: where links land
+        await park_pointer(tab)
         await tab.screenshot(
             path=screenshot_path("storefront-referral-landing"), animations="disabled"
         )

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Locator, Page, Route, expect
 from loyalty.clock import utcnow
 from loyalty.models import Customer, Redemption, RewardKind, Shop
 from standins.shopify_admin import ShopifyAdmin, customer_node
-from tests.browser.conftest import LiveApp, screenshot_path
+from tests.browser.conftest import LiveApp, park_pointer, screenshot_path
 from tests.browser.storefront import (
     Storefront,
     launcher,
@@ -123,6 +123,7 @@ class TestRedeem:
             "el => { document.activeElement.blur(); "
             "[el, ...el.querySelectorAll('*')].forEach((e) => { e.scrollTop = 0; }); }"
         )
+        await park_pointer(tab)
         await tab.screenshot(path=screenshot_path("storefront-rewards"), animations="disabled")
 
         await five.get_by_role("button", name="Copy code").click()
@@ -143,6 +144,7 @@ class TestRedeem:
         await expect(mine).to_contain_text(code)  # the page's lists loaded again
         await expect(item(block, "$5 off")).to_contain_text("300 points more to go")
         await wait_until_loaded(tab)
+        await park_pointer(tab)
         await tab.screenshot(path=screenshot_path("storefront-rewards-cart"), animations="disabled")
         assert shopify.rejected == []
 

@@ -24,7 +24,7 @@ from loyalty.models import (
     Shop,
     VipTier,
 )
-from tests.browser.conftest import LiveApp, new_context, screenshot_path
+from tests.browser.conftest import LiveApp, new_context, park_pointer, screenshot_path
 from tests.browser.storefront import (
     Storefront,
     launcher,
@@ -650,6 +650,7 @@ class TestScreenshots:
             await expect(dialog.locator("[data-lw-history]")).to_contain_text("Write a review")
             await wait_until_loaded(page)  # the reload the claim set off, rewards included
             await dialog.evaluate("el => { el.scrollTop = 0; }")  # the claim scrolled it
+            await park_pointer(page)
             await page.screenshot(path=screenshot_path(name), animations="disabled")
         finally:
             await context.close()
@@ -668,6 +669,7 @@ class TestScreenshots:
             dialog = await open_panel(page)
             await wait_until_loaded(page)  # its rewards, loaded as it first opened
             await expect(dialog.get_by_role("link", name="Create account")).to_be_visible()
+            await park_pointer(page)
             await page.screenshot(
                 path=screenshot_path("storefront-visitor-375"), animations="disabled"
             )
@@ -690,6 +692,7 @@ class TestScreenshots:
             page = await context.new_page()
             await page.goto(f"{front.url}{path}")
             await wait_until_loaded(page)
+            await park_pointer(page)
             await page.locator(".lw--section").screenshot(
                 path=screenshot_path(name), animations="disabled"
             )
