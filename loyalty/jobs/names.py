@@ -48,6 +48,9 @@ class JobName(StrEnum):
     SYNC_REFERRAL_CODES = "sync_referral_codes"
     # Periodic: pending referrals past their `expires_at` become expired, in every shop.
     EXPIRE_REFERRALS = "expire_referrals"
+    # Periodic: fold the customer-count change rows of every shop that has gathered many
+    # (loyalty.reports.customer_counts), whether or not anyone opens its admin.
+    FOLD_CUSTOMER_COUNTS = "fold_customer_counts"
     # Periodic: find shops owed lifecycle work and queue the jobs above, deferred to the
     # moment each becomes due (loyalty.lifecycle.schedule).
     SCHEDULE_APPROVALS = "schedule_approvals"

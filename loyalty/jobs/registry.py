@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from loyalty.jobs import lifecycle, referrals, rewards, sync, tiers, webhooks
+from loyalty.jobs import lifecycle, referrals, reports, rewards, sync, tiers, webhooks
 from loyalty.jobs.names import JobName
 from loyalty.settings import Settings
 
@@ -40,6 +40,7 @@ JOBS: dict[JobName, JobFunction] = {
     JobName.EXPIRE_REWARD_CODES: rewards.expire_reward_codes,
     JobName.SYNC_REFERRAL_CODES: referrals.sync_referral_codes,
     JobName.EXPIRE_REFERRALS: referrals.expire_referrals,
+    JobName.FOLD_CUSTOMER_COUNTS: reports.fold_customer_counts,
 }
 
 
@@ -59,6 +60,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     # Shopify ends each code at its `endsAt` itself; this only brings our status in line.
     PeriodicJob(JobName.EXPIRE_REWARD_CODES, lambda s: s.expiry_interval),
     PeriodicJob(JobName.EXPIRE_REFERRALS, lambda s: s.expiry_interval),
+    # A read folds its shop's rows too; this is for the shops whose admin nobody opens.
+    PeriodicJob(JobName.FOLD_CUSTOMER_COUNTS, lambda s: s.expiry_interval),
 )
 
 # Queued by name with `shop_id`, by the outbox, the schedulers and the jobs' own follow-ups.

@@ -5,7 +5,9 @@ exact, and a few rows to read instead of a count or sum over every customer.
 
 A read that finds many rows for the shop folds them into one per kind, in one transaction
 (on PostgreSQL one statement, deleting and inserting; rows a concurrent writer adds are
-outside its snapshot and stay). Nothing else here writes.
+outside its snapshot and stay). So does `fold_crowded_shops`, the periodic job's pass over
+every shop: a shop whose admin nobody opens would otherwise gather a row per change forever.
+Nothing else here writes; a fold never moves a sum, so any number may run at once.
 """
 
 from __future__ import annotations
@@ -80,6 +82,18 @@ async def customer_counts(*, shop_id: int) -> CustomerCounts:
         redeemed=value(False, False, "redeemed") + value(True, False, "redeemed"),
         pending=value(False, False, "pending") + value(True, False, "pending"),
     )
+
+
+_CROWDED = "SELECT shop_id FROM customer_count GROUP BY shop_id HAVING COUNT(*) >= $1"
+
+
+async def fold_crowded_shops() -> int:
+    """Fold the rows of every shop that holds FOLD_AT or more, each shop in its own
+    transaction; returns how many shops were folded."""
+    crowded = [int(row["shop_id"]) for row in await sql.fetch_all(_CROWDED, FOLD_AT)]
+    for shop_id in crowded:
+        await _fold(shop_id)
+    return len(crowded)
 
 
 async def _fold(shop_id: int) -> None:

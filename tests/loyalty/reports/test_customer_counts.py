@@ -15,6 +15,8 @@ from loyalty.customers import members
 from loyalty.customers.compliance import redact_customer, redact_shop
 from loyalty.customers.directory import list_customers
 from loyalty.customers.exclusion import set_excluded
+from loyalty.jobs.names import JobName
+from loyalty.jobs.registry import JOBS
 from loyalty.ledger.balances import (
     approve_pending_points,
     credit,
@@ -144,6 +146,28 @@ class TestCustomerCounts:
         assert await CustomerCount.filter(shop_id=shop.id).count() < before
         assert await CustomerCount.filter(shop_id=shop.id).count() <= 4
         assert await counts(shop) == await truth(shop)
+
+    async def test_the_periodic_job_folds_shops_nobody_reads(
+        self, db: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The job folds every shop past FOLD_AT without a read, and only those; the sums do
+        not move, and a second pass has nothing to do."""
+        monkeypatch.setattr(customer_counts, "FOLD_AT", 12)
+        crowded, quiet = await connected_shop(), await connected_shop()
+        for n in range(4):
+            await insert_many(crowded, 7_000_000 + 100 * n, 20)
+        for customer in [await create_customer(crowded) for _ in range(10)]:
+            await Customer.filter(id=customer.id).update(is_excluded=True)
+        await insert_many(quiet, 7_100_000, 5)
+        rows = {s.id: await CustomerCount.filter(shop_id=s.id).count() for s in (crowded, quiet)}
+        assert rows[crowded.id] >= 12 > rows[quiet.id]
+
+        assert await JOBS[JobName.FOLD_CUSTOMER_COUNTS](None, None) == 1  # type: ignore[arg-type]
+        assert await CustomerCount.filter(shop_id=crowded.id).count() <= 4
+        assert await CustomerCount.filter(shop_id=quiet.id).count() == rows[quiet.id]
+        assert await counts(crowded) == await truth(crowded)
+        assert await counts(quiet) == await truth(quiet)
+        assert await customer_counts.fold_crowded_shops() == 0
 
     async def test_the_lists_and_the_dashboard_use_them(self, db: str) -> None:
         """Totals of the public API's list (each status) and the admin's, and the home page's
