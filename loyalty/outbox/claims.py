@@ -57,19 +57,51 @@ RETURNING id, customer_id, payload, attempts
 # customer_key: the customer's id, 0 for the shop-level intents (customer_id NULL). Several runs
 # may claim at once on PostgreSQL; SKIP LOCKED keeps them from waiting on each other (leases
 # already keep them on different customers). SQLite has one writer, so a sub-select is exclusive.
-# On PostgreSQL the keys are matched as `customer_id = ANY … OR (customer_id IS NULL AND 0 =
-# ANY …)` (the same rows as COALESCE(customer_id, 0) = ANY …), so that idx_intent_pending_customer
-# (job, shop_id, customer_id) finds them: written with COALESCE, the cached generic plan walked the
-# primary key through every intent the table ever held, pending or not (bench/award, issue 18).
-_CLAIM_SQL_BY_DIALECT = {
-    "postgres": _CLAIM_SQL.format(
-        customers="(customer_id = ANY($6::bigint[]) OR (customer_id IS NULL AND 0 = ANY($6)))",
-        lock="FOR UPDATE SKIP LOCKED",
-    ),
-    "sqlite": _CLAIM_SQL.format(
-        customers="COALESCE(customer_id, 0) IN (SELECT value FROM json_each($6))", lock=""
-    ),
+# The shop-level key adds `customer_id IS NULL` only when it is asked for.
+_CUSTOMERS = {
+    "postgres": "customer_id = ANY($6::bigint[])",
+    "sqlite": "customer_id IN (SELECT value FROM json_each($6))",
 }
+_SHOP_LEVEL = {  # $6 still named, so PostgreSQL knows its type
+    "postgres": "customer_id IS NULL AND 0 = ANY($6::bigint[])",
+    "sqlite": "customer_id IS NULL AND 0 IN (SELECT value FROM json_each($6))",
+}
+_LOCK = {"postgres": "FOR UPDATE SKIP LOCKED", "sqlite": ""}
+# On PostgreSQL, customers alone (every take of a customer job) are looked up one by one,
+# LATERAL, by (job, shop_id, customer_id) = idx_intent_pending_customer's whole key. As
+# `customer_id = ANY(…)` the cached generic plan, trusting statistics that lag the table's churn,
+# used only (job, shop_id) and filtered every owed intent of the job: 13,283 rows read for 50
+# claimed, 4.3 ms (0.46 ms so), and in bench/award 20-29% of PostgreSQL's time (issue 18).
+_CLAIM_CUSTOMERS_PG = """
+UPDATE outbox_intent SET claimed_by = $3, claimed_until = $4
+WHERE id IN (
+    SELECT o.id FROM unnest($6::bigint[]) AS k(customer_id) CROSS JOIN LATERAL (
+        SELECT i.id FROM outbox_intent i
+        WHERE i.job = $1 AND i.shop_id = $2 AND i.customer_id = k.customer_id
+          AND i.completed_at IS NULL AND (i.claimed_until IS NULL OR i.claimed_until < $5)
+        FOR UPDATE SKIP LOCKED
+    ) AS o
+    ORDER BY o.id LIMIT $7
+)
+RETURNING id, customer_id, payload, attempts
+"""
+# (dialect, customers asked, shop level asked) → the statement
+_CLAIM_SQL_BY_KIND = {
+    (name, customers, shop_level): _CLAIM_SQL.format(
+        customers="(("
+        + ") OR (".join(
+            part
+            for part, wanted in ((_CUSTOMERS[name], customers), (_SHOP_LEVEL[name], shop_level))
+            if wanted
+        )
+        + "))",
+        lock=_LOCK[name],
+    )
+    for name in ("postgres", "sqlite")
+    for customers in (True, False)
+    for shop_level in (True, False)
+    if customers or shop_level
+} | {("postgres", True, False): _CLAIM_CUSTOMERS_PG}
 
 
 def id_list(ids: list[int]) -> Any:
@@ -91,8 +123,10 @@ async def claim(
     hold) covers, oldest first. Only the lease holder of a customer should call this."""
     if not customer_keys:
         return []
+    shop_level = 0 in customer_keys
+    statement = _CLAIM_SQL_BY_KIND[dialect(), len(customer_keys) > shop_level, shop_level]
     rows = await sql.fetch_all(
-        _CLAIM_SQL_BY_DIALECT[dialect()],
+        statement,
         str(job),
         shop_id,
         token,
