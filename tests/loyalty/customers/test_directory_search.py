@@ -1,6 +1,7 @@
-"""loyalty.customers.directory.list_customers with a search: a page that holds the last match
-is its own count (one statement); a full page counts the matches up to SEARCH_COUNT_LIMIT (or
-the page's end) and says when there are more; on SQLite and PostgreSQL."""
+"""loyalty.customers.directory.list_customers with a search: what a term matches (email, first
+or last name, never across two of them, as a search of each field would); a page that holds the
+last match is its own count (one statement); a full page counts the matches up to
+SEARCH_COUNT_LIMIT (or the page's end) and says when there are more; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
