@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 
 from loyalty.customers import lookup
 from loyalty.customers.identifiers import parse_customer_identifier, parse_shopify_id
@@ -20,6 +20,22 @@ RECENT_ITEMS = 20  # history entries and activity rows on a customer's page
 # them all reads every match's row (bench/scale: 25,000 rows, 185-600 ms). Past it the page
 # says "1,000+" and lets the merchant page on.
 SEARCH_COUNT_LIMIT = 1_000
+# What the admin's search looks in: email, first and last name joined by a newline, searched
+# case-insensitively as one text (`icontains`: UPPER(CAST(… AS VARCHAR)) LIKE), so that
+# PostgreSQL reads one trigram index (migration 0021, built on exactly this expression) instead
+# of a BitmapOr of three, and estimates how many rows match from that index's statistics.
+# A term without a newline matches the joined text exactly when it matches one of the three
+# (an occurrence cannot straddle a separator without containing it). A term with one (no search
+# form sends it) must also match a field by itself: still through the index (a field's match
+# is a match of the joined text), where the per-field test alone scanned the table (1.7 s).
+# Not done for every term: with both conditions the planner multiplies their selectivities,
+# takes a broad term for a rare one and reads all its matches to sort them (bench/scale,
+# `olivia.`: 113-268 ms instead of 0.6 ms walking the newest-first index).
+SEARCH_SEPARATOR = "\n"
+SEARCH_TEXT = (
+    """(COALESCE("customer"."email", '') || '\n' || "customer"."first_name" || '\n' """
+    """|| "customer"."last_name")"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +62,14 @@ async def list_customers(
     query = Customer.filter(shop=shop)
     term = (search or "").strip()
     if term:
-        matches = (
-            Q(email__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term)
-        )
+        query = query.annotate(search_text=RawSQL(SEARCH_TEXT))
+        matches = Q(search_text__icontains=term)
+        if SEARCH_SEPARATOR in term:
+            matches &= (
+                Q(email__icontains=term)
+                | Q(first_name__icontains=term)
+                | Q(last_name__icontains=term)
+            )
         shopify_id = parse_customer_identifier(term).shopify_customer_id
         if shopify_id is not None:
             matches |= Q(shopify_customer_id=shopify_id)
