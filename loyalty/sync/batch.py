@@ -332,13 +332,15 @@ async def run_sync(
         return RunResult(0, None)
     try:
         while not run.out_of_time():
-            if not await run.take_turn():  # ours lapsed and was taken: the taker goes on
-                break
             keys = await run.lease(pacing)
             if not keys:
                 break
             await deliver(run, keys)
             await run.release(keys)
+            # Extended before each next lease (the first was just taken above): if ours lapsed
+            # and was taken, the taker goes on.
+            if not await run.take_turn():
+                break
     except RetryLater as exc:
         hold = exc
         log.info("%s for shop %s held for %s: %s", job, shop_label, exc.after, exc)
